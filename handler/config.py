@@ -1,0 +1,129 @@
+"""Settings (`ELB_WATCH_*`), credentials and project resolution. Pure: the environment is passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LOCALES = ("en", "zh")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, with the variable named."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the environment configures. Every field maps to one `ELB_WATCH_*` variable."""
+
+    region: str | None = None
+    locale: str = "en"
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    reserve: float = 2.0
+    max_attempts: int = 4
+    retry_base: float = 1.0
+    log_level: str = "info"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} is outside {low}..{high}")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read `ELB_WATCH_*` settings; raise ConfigError naming the first bad variable."""
+    locale = env.get("ELB_WATCH_LOCALE", "en").strip().lower() or "en"
+    if locale not in LOCALES:
+        raise ConfigError(f"ELB_WATCH_LOCALE={locale!r} must be one of {', '.join(LOCALES)}")
+    level = env.get("ELB_WATCH_LOG_LEVEL", "info").strip().lower() or "info"
+    if level not in {"debug", "info", "warning", "error"}:
+        raise ConfigError(f"ELB_WATCH_LOG_LEVEL={level!r} must be debug, info, warning or error")
+    return Settings(
+        region=env.get("ELB_WATCH_REGION", "").strip() or None,
+        locale=locale,
+        connect_timeout=_number(env, "ELB_WATCH_CONNECT_TIMEOUT", 3.0, 0.1, 60),
+        read_timeout=_number(env, "ELB_WATCH_READ_TIMEOUT", 10.0, 0.1, 120),
+        reserve=_number(env, "ELB_WATCH_RESERVE_SECONDS", 2.0, 0, 60),
+        max_attempts=int(_number(env, "ELB_WATCH_MAX_ATTEMPTS", 4, 1, 10)),
+        retry_base=_number(env, "ELB_WATCH_RETRY_BASE_SECONDS", 1.0, 0.01, 10),
+        log_level=level,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """AK/SK (and a security token for temporary credentials). Never printed: repr hides them."""
+
+    ak: str = field(repr=False)
+    sk: str = field(repr=False)
+    security_token: str = field(default="", repr=False)
+    source: str = ""
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in a log line or a result."""
+        return tuple(value for value in (self.ak, self.sk, self.security_token) if value)
+
+
+def _context_value(context: Any, method: str) -> str:
+    """Call a FunctionGraph context getter if the context has it; anything odd reads as empty."""
+    getter = getattr(context, method, None)
+    if not callable(getter):
+        return ""
+    try:
+        value = getter()
+    except Exception:  # noqa: BLE001 - a broken context must not break the invocation
+        return ""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def resolve_credentials(context: Any, env: Mapping[str, str]) -> Credentials | None:
+    """Credentials from the FunctionGraph context (agency, temporary), else the SDK's env variables."""
+    ak = _context_value(context, "getSecurityAccessKey")
+    sk = _context_value(context, "getSecuritySecretKey")
+    if ak and sk:
+        return Credentials(ak, sk, _context_value(context, "getSecurityToken"), "context")
+    ak = env.get("HUAWEICLOUD_SDK_AK", "").strip()
+    sk = env.get("HUAWEICLOUD_SDK_SK", "").strip()
+    if ak and sk:
+        return Credentials(ak, sk, env.get("HUAWEICLOUD_SDK_SECURITY_TOKEN", "").strip(), "environment")
+    return None
+
+
+def resolve_project_id(event_value: str | None, context: Any, env: Mapping[str, str]) -> str | None:
+    """Project id: the event's, else the function's own project, else the SDK's env variable."""
+    return (
+        event_value
+        or _context_value(context, "getProjectID")
+        or env.get("RUNTIME_PROJECT_ID", "").strip()
+        or env.get("HUAWEICLOUD_SDK_PROJECT_ID", "").strip()
+        or None
+    )
+
+
+def remaining_ms(context: Any) -> float | None:
+    """The platform's remaining time for this invocation, if the context tells it."""
+    getter = getattr(context, "getRemainingTimeInMilliSeconds", None)
+    if not callable(getter):
+        return None
+    try:
+        value = getter()
+    except Exception:  # noqa: BLE001 - a broken context must not break the invocation
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def request_id(context: Any) -> str:
+    """The platform's request id, for correlating logs; empty outside FunctionGraph."""
+    return _context_value(context, "getRequestID")

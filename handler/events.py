@@ -1,0 +1,322 @@
+"""Reading trigger events into watch targets. Pure: no I/O, never raises on bad input.
+
+Accepted shapes (samples in `events/`):
+
+- direct call: `{"pool_id", "job_id", "listener_id", "region", "project_id"}` or `{"targets": [...]}`;
+- TIMER trigger: `user_event` holds a direct call as a JSON string;
+- SMN trigger: `record[].smn.message` holds a direct call as JSON;
+- APIG trigger: `body` holds a direct call as JSON, base64-encoded when `isBase64Encoded`;
+- DMS for Kafka trigger: `records[].messages[]`, each a direct call as JSON;
+- EventGrid: CloudEvents, `{"events": [...]}` or a single event, with a direct call in `data`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from handler.domain import Target
+
+MAX_EVENT_BYTES = 256 * 1024
+MAX_TARGETS = 100
+
+TARGET_FIELDS = ("pool_id", "job_id", "listener_id", "region", "project_id")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
+_PROJECT = re.compile(r"[A-Za-z0-9]{1,64}")
+_PATTERNS = {
+    "pool_id": _ID,
+    "job_id": _ID,
+    "listener_id": _ID,
+    "region": _REGION,
+    "project_id": _PROJECT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventError:
+    """What was wrong with an event, and where in it."""
+
+    where: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    """The targets an event names, the parts of it that could not be read, and its trigger type."""
+
+    source: str
+    targets: tuple[Target, ...] = ()
+    errors: tuple[EventError, ...] = ()
+
+    @property
+    def is_apig(self) -> bool:
+        """The event came through API Gateway, which expects an HTTP-shaped answer."""
+        return self.source == "apig"
+
+
+class _InvalidEventError(Exception):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.error = EventError(where, message)
+
+
+def _describe(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, int | float):
+        return "a number"
+    return type(value).__name__
+
+
+def _decode_json(text: Any, where: str) -> Any:
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _InvalidEventError(where, "is not UTF-8 text") from exc
+    if not isinstance(text, str):
+        raise _InvalidEventError(where, f"must be a JSON string, got {_describe(text)}")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_EVENT_BYTES:
+        raise _InvalidEventError(where, f"is larger than {MAX_EVENT_BYTES} bytes")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        snippet = text[:40].replace("\n", " ")
+        raise _InvalidEventError(
+            where, f"is not valid JSON ({exc.__class__.__name__}: {snippet!r}...)"
+        ) from exc
+
+
+def _require_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _InvalidEventError(where, f"must be a JSON object, got {_describe(value)}")
+    return value
+
+
+def _require_list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _InvalidEventError(where, f"must be a list, got {_describe(value)}")
+    return value
+
+
+def _field(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    path = f"{where}.{key}" if where else key
+    if not isinstance(value, str):
+        raise _InvalidEventError(path, f"must be a string, got {_describe(value)}")
+    if not _PATTERNS[key].fullmatch(value):
+        raise _InvalidEventError(path, f"is not a valid {key.replace('_', ' ')}: {value[:80]!r}")
+    return value
+
+
+def _target(data: Any, where: str, defaults: Mapping[str, str | None]) -> Target:
+    data = _require_mapping(data, where or "event")
+    unknown = sorted(str(k) for k in data if k not in TARGET_FIELDS)
+    if unknown:
+        raise _InvalidEventError(
+            where or "event", f"unknown field(s) {unknown}; expected some of {list(TARGET_FIELDS)}"
+        )
+    values = {key: _field(data, key, where) for key in TARGET_FIELDS}
+    if values["pool_id"] is None and values["job_id"] is None:
+        raise _InvalidEventError(where or "event", "names neither a pool_id nor a job_id")
+    for key in ("region", "project_id"):
+        values[key] = values[key] or defaults.get(key)
+    return Target(**values)
+
+
+def _direct(data: Any, where: str) -> Iterator[Target | EventError]:
+    """A direct call: one target, or `targets` with optional shared `region`/`project_id`."""
+    try:
+        body = _require_mapping(data, where or "event")
+        if "targets" not in body:
+            yield _target(body, where, {})
+            return
+        extra = sorted(str(k) for k in body if k not in {"targets", "region", "project_id"})
+        if extra:
+            raise _InvalidEventError(where or "event", f"unknown field(s) {extra} beside 'targets'")
+        defaults = {key: _field(body, key, where) for key in ("region", "project_id")}
+        prefix = f"{where}.targets" if where else "targets"
+        items = _require_list(body["targets"], prefix)
+        if not items:
+            raise _InvalidEventError(prefix, "is empty")
+    except _InvalidEventError as invalid:
+        yield invalid.error
+        return
+    for index, item in enumerate(items):
+        try:
+            yield _target(item, f"{prefix}[{index}]", defaults)
+        except _InvalidEventError as invalid:
+            yield invalid.error
+
+
+def _embedded(text: Any, where: str) -> Iterator[Target | EventError]:
+    """A direct call carried as a JSON string (or, leniently, as an object) inside an envelope."""
+    if isinstance(text, Mapping):
+        yield from _direct(text, where)
+        return
+    try:
+        data = _decode_json(text, where)
+    except _InvalidEventError as invalid:
+        yield invalid.error
+        return
+    yield from _direct(data, where)
+
+
+def _timer(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+    if "user_event" not in event or event["user_event"] in (None, ""):
+        yield EventError("user_event", "is empty: put the watch request in the timer's additional info")
+        return
+    yield from _embedded(event["user_event"], "user_event")
+
+
+def _smn(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+    try:
+        records = _require_list(event["record"], "record")
+    except _InvalidEventError as invalid:
+        yield invalid.error
+        return
+    for index, record in enumerate(records):
+        where = f"record[{index}].smn"
+        smn = record.get("smn") if isinstance(record, Mapping) else None
+        if not isinstance(smn, Mapping):
+            yield EventError(where, "is missing or not an object")
+            continue
+        yield from _embedded(smn.get("message"), f"{where}.message")
+
+
+def _apig(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+    body = event.get("body")
+    if body in (None, ""):
+        yield EventError("body", "is empty: POST the watch request as JSON")
+        return
+    if event.get("isBase64Encoded") is True:
+        if not isinstance(body, str):
+            yield EventError("body", f"must be a base64 string, got {_describe(body)}")
+            return
+        if len(body) > MAX_EVENT_BYTES * 4 // 3 + 4:
+            yield EventError("body", f"is larger than {MAX_EVENT_BYTES} bytes")
+            return
+        try:
+            body = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            yield EventError("body", "is not valid base64 although isBase64Encoded is true")
+            return
+    yield from _embedded(body, "body")
+
+
+def _kafka(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+    try:
+        records = _require_list(event["records"], "records")
+    except _InvalidEventError as invalid:
+        yield invalid.error
+        return
+    for index, record in enumerate(records):
+        where = f"records[{index}].messages"
+        messages = record.get("messages") if isinstance(record, Mapping) else None
+        if not isinstance(messages, list):
+            yield EventError(where, "is missing or not a list")
+            continue
+        for position, message in enumerate(messages):
+            yield from _embedded(message, f"{where}[{position}]")
+
+
+def _cloudevent(data: Any, where: str) -> Iterator[Target | EventError]:
+    if not isinstance(data, Mapping):
+        yield EventError(where, f"must be a CloudEvent object, got {_describe(data)}")
+        return
+    if "data_base64" in data and "data" not in data:
+        encoded = data["data_base64"]
+        try:
+            decoded = base64.b64decode(encoded if isinstance(encoded, str) else "", validate=True)
+        except (binascii.Error, ValueError):
+            yield EventError(f"{where}.data_base64", "is not valid base64")
+            return
+        yield from _embedded(decoded, f"{where}.data_base64")
+        return
+    if data.get("data") is None:
+        yield EventError(f"{where}.data", "is missing: the watch request goes in the CloudEvent's data")
+        return
+    yield from _embedded(data["data"], f"{where}.data")
+
+
+def _eventgrid(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+    try:
+        events = _require_list(event["events"], "events")
+    except _InvalidEventError as invalid:
+        yield invalid.error
+        return
+    for index, item in enumerate(events):
+        yield from _cloudevent(item, f"events[{index}]")
+
+
+def detect_source(event: Mapping[str, Any]) -> str:
+    """Name the trigger that produced an event, from the fields each trigger is known to send."""
+    trigger = str(event.get("trigger_type", "")).upper()
+    if trigger == "TIMER" or ("user_event" in event and "trigger_name" in event):
+        return "timer"
+    if trigger == "KAFKA" or "records" in event:
+        return "kafka"
+    if "record" in event:
+        return "smn"
+    if "httpMethod" in event or "requestContext" in event or "isBase64Encoded" in event:
+        return "apig"
+    if "events" in event:
+        return "eventgrid"
+    if "specversion" in event:
+        return "cloudevent"
+    return "direct"
+
+
+_READERS: dict[str, Callable[[Mapping[str, Any]], Iterator[Target | EventError]]] = {
+    "timer": _timer,
+    "kafka": _kafka,
+    "smn": _smn,
+    "apig": _apig,
+    "eventgrid": _eventgrid,
+    "cloudevent": lambda event: _cloudevent(event, "event"),
+    "direct": lambda event: _direct(event, ""),
+}
+
+
+def _too_large(event: Any) -> bool:
+    """Whether an event is over the size limit, measured as the JSON the platform would have sent."""
+    try:
+        size = len(json.dumps(event, ensure_ascii=False, default=str))
+    except (ValueError, TypeError, RecursionError):
+        return True
+    return size > MAX_EVENT_BYTES
+
+
+def parse_event(event: Any) -> ParsedEvent:
+    """Read any supported event into targets and errors; duplicates are dropped, order is kept."""
+    try:
+        if isinstance(event, str | bytes | bytearray):
+            event = _decode_json(event, "event")
+        if not isinstance(event, Mapping):
+            raise _InvalidEventError("event", f"must be a JSON object, got {_describe(event)}")
+        if _too_large(event):
+            raise _InvalidEventError("event", f"is larger than {MAX_EVENT_BYTES} bytes (or not plain JSON)")
+    except _InvalidEventError as invalid:
+        return ParsedEvent("unknown", errors=(invalid.error,))
+    source = detect_source(event)
+    targets: list[Target] = []
+    errors: list[EventError] = []
+    for entry in _READERS[source](event):
+        if isinstance(entry, EventError):
+            errors.append(entry)
+        elif entry not in targets:
+            targets.append(entry)
+    if len(targets) > MAX_TARGETS:
+        errors.append(EventError("event", f"names {len(targets)} targets; at most {MAX_TARGETS} per event"))
+        targets = []
+    return ParsedEvent(source, tuple(targets), tuple(errors))

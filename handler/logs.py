@@ -1,0 +1,86 @@
+"""structlog setup: one JSON line per event, secrets scrubbed from every line.
+
+Imported only when an invocation starts, so `import handler` stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("elb_watch_secrets", default=())
+_SECRET_KEY = re.compile(r"(^|_)(ak|sk|secret|token|password|authorization|signature|access_key|secret_key)$")
+REDACTED = "***"
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def scrub(value: Any, secrets: Iterable[str]) -> Any:
+    """Replace every occurrence of a secret, in any string nested in `value`, by `***`."""
+    secrets = tuple(s for s in secrets if s)
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {key: scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(item, secrets) for item in value]
+    return value
+
+
+def set_secrets(secrets: Iterable[str]) -> None:
+    """Register this invocation's secret values so no log line can carry them."""
+    _SECRETS.set(tuple(s for s in secrets if s))
+
+
+def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """Structlog processor: blank secret-named keys and scrub registered secret values everywhere."""
+    for key in list(event_dict):
+        if _SECRET_KEY.search(key.lower()) and event_dict[key]:
+            event_dict[key] = REDACTED
+    return scrub(dict(event_dict), _SECRETS.get())
+
+
+def configure(stream: TextIO, level: str = "info", *, console: bool | None = None) -> None:
+    """Configure structlog for one stream: JSON lines, or a console view when the stream is a TTY."""
+    use_console = stream.isatty() if console is None else console
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        if use_console
+        else structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def logger() -> Any:
+    """The logger for this invocation (context comes from contextvars, never from module state)."""
+    return structlog.get_logger("elb-master-watch")
+
+
+def start_invocation(request_id: str) -> None:
+    """Reset per-invocation log context and bind the platform's request id."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+
+
+def bound(**values: Any) -> Any:
+    """Bind context (pool id, job id) for the lines logged inside a `with` block."""
+    return structlog.contextvars.bound_contextvars(**values)

@@ -1,0 +1,89 @@
+"""Watching one target: read the pool and the check job, poll the job, assess. I/O only via the reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from handler.assess import assess_check_job, assess_pool, attach_check, member_state, watched_listeners
+from handler.budget import Budget, poll_delay
+from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Target
+from handler.elb import MIN_CALL_SECONDS, ElbReader
+
+
+@dataclass(slots=True)
+class TargetOutcome:
+    """What watching one target produced: findings, API errors, and a summary for the result."""
+
+    target: Target
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ElbApiError] = field(default_factory=list)
+    pool: Pool | None = None
+    verdict: CheckVerdict | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """One entry of the result's `targets` list."""
+        entry: dict[str, Any] = {"target": self.target.as_dict()}
+        if self.pool is not None:
+            master = next((m for m in self.pool.members if m.role.lower() == "master"), None)
+            listeners = watched_listeners(self.pool, self.target.listener_id)
+            entry["master"] = member_state(master, listeners).state if master else None
+        if self.verdict is not None:
+            entry["check"] = check_summary(self.verdict)
+        entry["findings"] = [finding.kind for finding in self.findings]
+        entry["status"] = "error" if self.errors else "assessed"
+        return entry
+
+
+def check_summary(verdict: CheckVerdict) -> str:
+    """One word for a check job: passed, failed, incomplete, processing or job_failed."""
+    if verdict.failed_groups:
+        return "failed"
+    if verdict.passed:
+        return "passed"
+    if verdict.job.status.lower() == "failed":
+        return "job_failed"
+    if verdict.incomplete_groups:
+        return "incomplete"
+    return verdict.job.status.lower() or "unknown"
+
+
+def poll_check_job(reader: ElbReader, job_id: str, budget: Budget, log: Any) -> CheckVerdict:
+    """Read a check job until it is processed or failed, or the budget runs out; return what is known."""
+    poll = 0
+    while True:
+        job = reader.show_check_job(job_id)
+        verdict = assess_check_job(job)
+        log.info(
+            "check_job.progress",
+            job_status=job.status,
+            finished=job.finished,
+            total=job.total,
+            poll=poll,
+        )
+        if verdict.done:
+            return verdict
+        pause = min(poll_delay(poll), budget.remaining() - MIN_CALL_SECONDS * 4)
+        if pause <= 0 or not budget.wait(pause):
+            return verdict
+        poll += 1
+
+
+def watch_target(target: Target, reader: ElbReader, budget: Budget, log: Any) -> TargetOutcome:
+    """Read and assess one target. API errors become entries in the outcome, never exceptions."""
+    outcome = TargetOutcome(target)
+    if target.pool_id:
+        try:
+            outcome.pool = reader.show_pool(target.pool_id)
+        except ElbApiError as error:
+            outcome.errors.append(error)
+        else:
+            outcome.findings = assess_pool(outcome.pool, target.listener_id, target)
+    if target.job_id:
+        try:
+            outcome.verdict = poll_check_job(reader, target.job_id, budget, log)
+        except ElbApiError as error:
+            outcome.errors.append(error)
+        else:
+            outcome.findings = attach_check(outcome.findings, outcome.verdict, target, outcome.pool)
+    return outcome
