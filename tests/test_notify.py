@@ -1,0 +1,178 @@
+"""The v1 notification record: required fields, clear titles, readable text, rendered reasons."""
+
+from __future__ import annotations
+
+from handler.assess import assess_check_job, assess_pool, attach_check
+from handler.domain import Target
+from handler.elb_model import check_job_from_api, pool_from_api
+from handler.notify import build_notification, fingerprint
+from tests.support import api_job, api_member, api_pool
+
+RECORD_KEYS = {
+    "status",
+    "severity",
+    "kind",
+    "title",
+    "text",
+    "pool",
+    "master",
+    "standby",
+    "check",
+    "project_id",
+    "region",
+    "observed_at",
+}
+MEMBER_KEYS = {
+    "id",
+    "name",
+    "address",
+    "protocol_port",
+    "operating_status",
+    "failed_listeners",
+    "reason_code",
+    "reason",
+    "expected_response",
+    "healthcheck_response",
+}
+
+
+def record_for(*members, job=None, locale="en", **pool_kwargs):
+    pool = pool_from_api(api_pool(list(members), **pool_kwargs))
+    findings = assess_pool(pool)
+    if job is not None:
+        findings = attach_check(
+            findings, assess_check_job(check_job_from_api(job)), Target(pool_id=pool.id), pool
+        )
+    assert len(findings) == 1
+    return build_notification(
+        findings[0], region="cn-north-4", project_id="proj", observed_at="2026-11-21T00:00:00Z", locale=locale
+    )
+
+
+MISMATCH = {"reason_code": "RESPONSE_MISMATCH", "expected_response": "200", "healthcheck_response": "503"}
+
+
+def test_record_has_every_contract_field():
+    record = record_for(
+        api_member("m", "master", "OFFLINE", reason=MISMATCH, name="web-1"),
+        api_member("s", "slave", name="web-2"),
+        job=api_job({"acl_check_hc_dest_port_ingress": {"params": ["80", "acl-1"]}}, member_id="m"),
+    )
+    assert set(record) >= RECORD_KEYS
+    assert set(record["master"]) >= MEMBER_KEYS
+    assert set(record["standby"]) >= MEMBER_KEYS
+    assert set(record["pool"]) == {"id", "name", "protocol", "listener_ids", "loadbalancer_ids"}
+    assert {"job_id", "status", "finished", "total", "failed_items"} <= set(record["check"])
+    assert record["status"] == "firing"
+    assert (record["region"], record["project_id"]) == ("cn-north-4", "proj")
+
+
+def test_failover_title_names_pool_master_and_standby():
+    record = record_for(
+        api_member("m", "master", "OFFLINE", name="web-1"), api_member("s", "slave", name="web-2")
+    )
+    assert record["title"] == "[MAJOR] web-pool: master web-1 down, traffic failed over to standby web-2"
+    assert record["severity"] == "major"
+
+
+def test_outage_title():
+    record = record_for(api_member("m", "master", "OFFLINE"), api_member("s", "slave", "OFFLINE"))
+    assert record["title"] == "[CRITICAL] web-pool: master and standby both down"
+
+
+def test_reason_mismatch_shows_expected_and_actual_in_record_and_text():
+    record = record_for(api_member("m", "master", "OFFLINE", reason=MISMATCH), api_member("s", "slave"))
+    master = record["master"]
+    assert master["reason_code"] == "RESPONSE_MISMATCH"
+    assert master["expected_response"] == "200"
+    assert master["healthcheck_response"] == "503"
+    assert "expected 200, got 503" in master["reason"]
+    assert "RESPONSE_MISMATCH" in record["text"]
+    assert "expected 200, got 503" in record["text"]
+
+
+def test_reason_in_chinese():
+    record = record_for(
+        api_member("m", "master", "OFFLINE", reason={"reason_code": "CONNECT_REFUSED"}),
+        api_member("s", "slave"),
+        locale="zh",
+    )
+    assert record["master"]["reason"] == "后端服务器拒绝了健康检查连接"
+
+
+def test_text_says_traffic_failed_over_and_lists_rendered_check_reasons():
+    record = record_for(
+        api_member("m", "master", "OFFLINE", name="web-1", address="172.16.0.210", port=80),
+        api_member("s", "slave", name="web-2"),
+        job=api_job(
+            {"security_group_check_hc_source_ip_ingress": {"params": ["100.125.0.0/16", "sg-web"]}},
+            member_id="m",
+        ),
+    )
+    lines = record["text"].splitlines()
+    assert lines[0].startswith("Master web-1 (172.16.0.210:80) is OFFLINE on listener lsn-1")
+    assert "traffic has failed over to it" in lines[1]
+    assert any(
+        "healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup sg-web ingress rules" in line
+        for line in lines
+    )
+    assert record["check"]["failed_items"] == [
+        {
+            "group": "security_group",
+            "name": "security_group_check_hc_source_ip_ingress",
+            "severity": "Major",
+            "subject": "securityGroup",
+            "reason": (
+                "healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup sg-web ingress rules"
+            ),
+        }
+    ]
+
+
+def test_healthy_member_has_no_reason_text():
+    record = record_for(api_member("m", "master", "OFFLINE"), api_member("s", "slave"))
+    assert record["standby"]["reason"] is None
+    assert record["standby"]["operating_status"] == "ONLINE"
+
+
+def test_check_only_record_title():
+    verdict = assess_check_job(
+        check_job_from_api(
+            api_job(
+                {"acl_check_hc_dest_ip_ingress": {"params": ["10.0.0.1", "acl-1"]}}, member_id="02272819-5655"
+            )
+        )
+    )
+    findings = attach_check([], verdict, Target(job_id="j"))
+    record = build_notification(findings[0], region="r", project_id="p", observed_at="t")
+    assert record["kind"] == "check_failed"
+    assert record["title"] == "[WARNING] member 02272819: member check found 1 problem"
+    assert record["pool"] is None
+    assert record["master"] is None
+
+
+def test_fingerprint_ignores_reason_text_but_not_kind():
+    first = record_for(
+        api_member("m", "master", "OFFLINE", reason={"reason_code": "CONNECT_REFUSED"}),
+        api_member("s", "slave"),
+    )
+    second = record_for(
+        api_member("m", "master", "OFFLINE", reason={"reason_code": "CONNECT_TIMEOUT"}),
+        api_member("s", "slave"),
+    )
+    third = record_for(api_member("m", "master", "OFFLINE"), api_member("s", "slave", "OFFLINE"))
+    assert first["fingerprint"] == second["fingerprint"] == third["fingerprint"]
+    pool = pool_from_api(api_pool([api_member("m", "master"), api_member("s", "slave", "OFFLINE")]))
+    assert fingerprint(assess_pool(pool)[0]) != first["fingerprint"]
+
+
+def test_nameless_pool_and_members_fall_back_to_ids():
+    record = record_for(
+        api_member("2e7b36d2-66c8", "master", "OFFLINE", name=""),
+        api_member("9f00aa11-0000", "slave", name=""),
+        name="",
+        pool_id="36ce7086-a496",
+    )
+    assert record["title"] == (
+        "[MAJOR] 36ce7086: master 172.16.0.10 down, traffic failed over to standby 172.16.0.10"
+    )
