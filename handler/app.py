@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any
 
 from handler import logs
 from handler.budget import Budget, work_budget
@@ -27,8 +26,6 @@ from handler.elb import ElbGateway
 from handler.events import ParsedEvent, parse_event
 from handler.notify import build_notification
 from handler.watch import TargetOutcome, watch_target
-
-_configured_for: tuple[int, str] | None = None
 
 
 def error_entry(
@@ -82,14 +79,6 @@ def apig_response(result: dict[str, Any], parsed: ParsedEvent) -> dict[str, Any]
         "headers": {"Content-Type": "application/json; charset=utf-8"},
         "body": json.dumps(result, ensure_ascii=False),
     }
-
-
-def _configure_logs(stream: TextIO, settings: Settings) -> None:
-    global _configured_for  # noqa: PLW0603 - configure structlog once per stream and level, not per call
-    key = (id(stream), settings.log_level)
-    if _configured_for != key:
-        logs.configure(stream, settings.log_level)
-        _configured_for = key
 
 
 class _Invocation:
@@ -152,7 +141,9 @@ class _Invocation:
         if gateway is None:
             return
         with logs.bound(pool_id=target.pool_id, job_id=target.job_id):
-            outcome: TargetOutcome = watch_target(target, gateway, self.budget, self.log)
+            outcome: TargetOutcome = watch_target(
+                target, gateway, self.budget, self.log, self.settings.poll_interval
+            )
             for error in outcome.errors:
                 self.fail(api_error_entry(target, error), "elb.error")
             observed_at = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -183,9 +174,7 @@ class _Invocation:
                 )
 
 
-def invoke(
-    event: Any, context: Any, *, env: Mapping[str, str] | None = None, log_stream: TextIO | None = None
-) -> Any:
+def invoke(event: Any, context: Any, *, env: Mapping[str, str] | None = None, log_to: str = "stdout") -> Any:
     """Run one invocation: parse the event, watch each target, return the `elb-master-watch/v1` result."""
     started = time.monotonic()
     env = os.environ if env is None else env
@@ -198,7 +187,7 @@ def invoke(
             config_error: str | None = str(exc)
         else:
             config_error = None
-        _configure_logs(log_stream or sys.stdout, settings)
+        logs.configure(log_to, settings.log_level)
         logs.start_invocation(request_id(context))
         run = _Invocation(context, env, settings)
         if config_error is not None:

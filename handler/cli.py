@@ -116,6 +116,6 @@ def main(argv: list[str] | None = None) -> int:
             except (OSError, ValueError) as exc:
                 print(f"elb-master-watch: cannot start the simulator: {exc}", file=sys.stderr)
                 return EXIT_NOT_ASSESSED
-        result = invoke(event, CliContext(args.timeout), log_stream=sys.stderr)
+        result = invoke(event, CliContext(args.timeout), log_to="stderr")
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return exit_status(result)

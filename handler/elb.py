@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -173,6 +174,33 @@ def _fields(instance: Any) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in instance.__dataclass_fields__}
 
 
+_ADDRESS = re.compile(r"host='([^']+)', port=(\d+)")
+_CAUSES = (
+    ("timed out", "no answer in time"),
+    ("Connection refused", "connection refused"),
+    ("Connection reset", "connection reset"),
+    ("RemoteDisconnected", "connection closed without a response"),
+    ("Name or service not known", "host name not found"),
+    ("getaddrinfo failed", "host name not found"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+)
+
+
+def _transport_message(exc: BaseException) -> tuple[str, bool]:
+    """A short reason for a transport failure, and whether it was a timeout.
+
+    The SDK reports a read timeout as a ConnectionException (urllib3 wraps it in MaxRetryError),
+    so the cause is read from the message rather than the exception class.
+    """
+    raw = str(exc)
+    address = _ADDRESS.search(raw)
+    where = f" at {address.group(1)}:{address.group(2)}" if address else ""
+    for marker, reason in _CAUSES:
+        if marker in raw:
+            return f"{reason}{where}", reason == "no answer in time"
+    return f"{_short(raw, 160)}{where}", False
+
+
 def _classify(exc: Exception, what: str) -> tuple[ElbApiError, bool]:
     """Map an SDK or transport exception to an ElbApiError and whether a retry may help."""
     from huaweicloudsdkcore.exceptions import exceptions as sdk  # noqa: PLC0415 - lazy SDK import
@@ -184,10 +212,11 @@ def _classify(exc: Exception, what: str) -> tuple[ElbApiError, bool]:
         message = _short(exc.error_msg or f"HTTP {status}")
         retryable = status is not None and (status == 429 or status >= 500)
         return ElbApiError(code, f"{what}: {message}", status=status, request_id=exc.request_id), retryable
-    if isinstance(exc, sdk.RequestTimeoutException | http.Timeout):
-        return ElbApiError("WATCH.TIMEOUT", f"{what}: ELB did not answer in time ({_short(exc)})"), True
-    if isinstance(exc, sdk.ConnectionException | http.ConnectionError):
-        return ElbApiError("WATCH.CONNECTION", f"{what}: cannot reach ELB ({_short(exc)})"), True
+    if isinstance(exc, sdk.RequestTimeoutException | sdk.ConnectionException | http.RequestException):
+        reason, timed_out = _transport_message(exc)
+        timed_out = timed_out or isinstance(exc, sdk.RequestTimeoutException | http.Timeout)
+        code = "WATCH.TIMEOUT" if timed_out else "WATCH.CONNECTION"
+        return ElbApiError(code, f"{what}: cannot reach ELB ({reason})"), True
     if isinstance(exc, ElbApiError):
         return exc, False
     if isinstance(exc, sdk.SdkException):

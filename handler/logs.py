@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextvars
 import re
+import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any
 
 import structlog
 
@@ -47,11 +48,32 @@ def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, A
     return scrub(dict(event_dict), _SECRETS.get())
 
 
-def configure(stream: TextIO, level: str = "info", *, console: bool | None = None) -> None:
-    """Configure structlog for one stream: JSON lines, or a console view when the stream is a TTY."""
-    use_console = stream.isatty() if console is None else console
+def _stream_logger_factory(stream: str) -> Any:
+    """A logger factory that looks up sys.stdout/sys.stderr when a logger is made, not at import."""
+
+    def factory(*_args: Any) -> Any:
+        return structlog.PrintLogger(file=getattr(sys, stream))
+
+    return factory
+
+
+_configured: tuple[str, str] | None = None
+
+
+def configure(stream: str = "stdout", level: str = "info", *, console: bool | None = None) -> None:
+    """Configure structlog once per process: JSON lines, or a console view when the stream is a TTY.
+
+    `stream` is "stdout" (FunctionGraph sends it to LTS) or "stderr" (the CLI keeps stdout for the
+    result). If something else configured structlog (a test's `capture_logs`), it is left alone.
+    """
+    global _configured  # noqa: PLW0603 - structlog's configuration is process-wide by design
+    if structlog.is_configured() and redact_secrets not in structlog.get_config()["processors"]:
+        return
+    if _configured == (stream, level) and structlog.is_configured():
+        return
+    use_console = getattr(sys, stream).isatty() if console is None else console
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        structlog.dev.ConsoleRenderer(colors=use_console)
         if use_console
         else structlog.processors.JSONRenderer(ensure_ascii=False, default=str)
     )
@@ -65,9 +87,10 @@ def configure(stream: TextIO, level: str = "info", *, console: bool | None = Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=_stream_logger_factory(stream),
         cache_logger_on_first_use=False,
     )
+    _configured = (stream, level)
 
 
 def logger() -> Any:

@@ -141,18 +141,19 @@ def title(finding: Finding) -> str:
     return f"{tag} {subject}: member check found {count or 'unexplained'} {noun}"
 
 
-def _member_line(role: str, state: MemberState, locale: str) -> str:
+def _member_lines(role: str, state: MemberState, locale: str) -> list[str]:
     member = state.member
     where = f"{member.address}:{member.protocol_port}" if member.address else member.id
     line = f"{role} {member_label(state)} ({where}) is {state.state}"
     listeners = [listener for listener in state.failed_listeners if listener]
     if listeners:
         line += f" on listener {', '.join(listeners)}"
+    lines = [line + "."]
     if state.state == OFFLINE:
         block = member_block(state, locale) or {}
         code = block.get("reason_code")
-        line += f": {code + ' - ' if code else ''}{block.get('reason')}"
-    return line + "."
+        lines.append(f"Why: {code + ', ' if code else ''}{block.get('reason')}.")
+    return lines
 
 
 def _check_lines(verdict: CheckVerdict) -> list[str]:
@@ -161,7 +162,7 @@ def _check_lines(verdict: CheckVerdict) -> list[str]:
     failed = len(verdict.failed_items)
     lines = [f"Check job {job.job_id} ({job.status or 'unknown'}, {progress}): {failed} failed."]
     lines.extend(
-        f"- [{item.severity or '?'}] {item.subject or item.group} {item.name}: {item.reason}"
+        f"- [{item.severity or '?'}] {GROUP_LABELS.get(item.group, item.group)}: {item.reason}"
         for item in verdict.failed_items
     )
     explained = {item.group for item in verdict.failed_items}
@@ -182,12 +183,12 @@ def text(finding: Finding, region: str, project_id: str, locale: str = "en") -> 
     """A few plain lines a person can act on: what is down, why, where traffic goes, what the check saw."""
     lines: list[str] = []
     if finding.master is not None:
-        lines.append(_member_line("Master", finding.master, locale))
+        lines.extend(_member_lines("Master", finding.master, locale))
     if finding.standby is not None:
-        standby_line = _member_line("Standby", finding.standby, locale)
+        standby_lines = _member_lines("Standby", finding.standby, locale)
         if finding.kind == "master_failed" and finding.standby.state == ONLINE:
-            standby_line = standby_line[:-1] + ": traffic has failed over to it."
-        lines.append(standby_line)
+            standby_lines[0] = standby_lines[0][:-1] + ": traffic has failed over to it."
+        lines.extend(standby_lines)
     elif finding.kind == "master_failed":
         lines.append("No standby member: the pool has nowhere to fail over.")
     if finding.kind == "no_monitor":

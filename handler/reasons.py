@@ -108,7 +108,7 @@ def describe_reason_code(
         text = known[index]
     if expected or actual:
         if index == 0:
-            text += f": expected {expected or '?'}, got {actual or '?'}"
+            text += f" (expected {expected or '?'}, got {actual or '?'})"
         else:
-            text += f":预期 {expected or '?'},实际 {actual or '?'}"
+            text += f"(预期 {expected or '?'},实际 {actual or '?'})"
     return text

@@ -48,7 +48,9 @@ def check_summary(verdict: CheckVerdict) -> str:
     return verdict.job.status.lower() or "unknown"
 
 
-def poll_check_job(reader: ElbReader, job_id: str, budget: Budget, log: Any) -> CheckVerdict:
+def poll_check_job(
+    reader: ElbReader, job_id: str, budget: Budget, log: Any, first_delay: float = 1.0
+) -> CheckVerdict:
     """Read a check job until it is processed or failed, or the budget runs out; return what is known."""
     poll = 0
     while True:
@@ -63,13 +65,17 @@ def poll_check_job(reader: ElbReader, job_id: str, budget: Budget, log: Any) -> 
         )
         if verdict.done:
             return verdict
-        pause = min(poll_delay(poll), budget.remaining() - MIN_CALL_SECONDS * 4)
+        pause = min(
+            poll_delay(poll, first_delay, cap=4 * first_delay), budget.remaining() - MIN_CALL_SECONDS * 4
+        )
         if pause <= 0 or not budget.wait(pause):
             return verdict
         poll += 1
 
 
-def watch_target(target: Target, reader: ElbReader, budget: Budget, log: Any) -> TargetOutcome:
+def watch_target(
+    target: Target, reader: ElbReader, budget: Budget, log: Any, poll_interval: float = 1.0
+) -> TargetOutcome:
     """Read and assess one target. API errors become entries in the outcome, never exceptions."""
     outcome = TargetOutcome(target)
     if target.pool_id:
@@ -81,7 +87,7 @@ def watch_target(target: Target, reader: ElbReader, budget: Budget, log: Any) ->
             outcome.findings = assess_pool(outcome.pool, target.listener_id, target)
     if target.job_id:
         try:
-            outcome.verdict = poll_check_job(reader, target.job_id, budget, log)
+            outcome.verdict = poll_check_job(reader, target.job_id, budget, log, poll_interval)
         except ElbApiError as error:
             outcome.errors.append(error)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,54 @@ def api_job(
         if group_status and group_name in group_status:
             group["check_status"] = group_status[group_name]
     return job
+
+
+class PlatformContext:
+    """The FunctionGraph context interface (the platform's object, not ours), for driving the handler."""
+
+    def __init__(
+        self,
+        remaining_ms: int = 30_000,
+        *,
+        ak: str = "",
+        sk: str = "",
+        token: str = "",
+        project_id: str = "",
+        request_id: str = "req-test-0001",
+    ) -> None:
+        self._deadline = time.monotonic() + remaining_ms / 1000
+        self._ak, self._sk, self._token = ak, sk, token
+        self._project_id = project_id
+        self._request_id = request_id
+
+    def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802 - platform method name
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    def getRequestID(self) -> str:  # noqa: N802
+        return self._request_id
+
+    def getSecurityAccessKey(self) -> str:  # noqa: N802
+        return self._ak
+
+    def getSecuritySecretKey(self) -> str:  # noqa: N802
+        return self._sk
+
+    def getSecurityToken(self) -> str:  # noqa: N802
+        return self._token
+
+    def getProjectID(self) -> str:  # noqa: N802
+        return self._project_id
+
+    def getAccessKey(self) -> str:  # noqa: N802 - deprecated; must never be used
+        raise AssertionError("the deprecated getAccessKey() must not be called")
+
+    def getSecretKey(self) -> str:  # noqa: N802 - deprecated; must never be used
+        raise AssertionError("the deprecated getSecretKey() must not be called")
+
+
+def demo_scenario(processing_reads: int = 0) -> dict[str, Any]:
+    """The demo scenario from events/scenarios, with the check job finishing after `processing_reads`."""
+    scenario = json.loads((EVENTS / "scenarios" / "demo.json").read_text(encoding="utf-8"))
+    for job in scenario.get("jobs", []):
+        job["processing_reads"] = processing_reads
+    return scenario

@@ -110,11 +110,15 @@ def test_text_says_traffic_failed_over_and_lists_rendered_check_reasons():
         ),
     )
     lines = record["text"].splitlines()
-    assert lines[0].startswith("Master web-1 (172.16.0.210:80) is OFFLINE on listener lsn-1")
-    assert "traffic has failed over to it" in lines[1]
-    assert any(
-        "healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup sg-web ingress rules" in line
-        for line in lines
+    assert lines[0] == "Master web-1 (172.16.0.210:80) is OFFLINE on listener lsn-1."
+    assert lines[1] == "Why: ELB gave no reason (the instance may be stopped or deleted)."
+    assert lines[2] == "Standby web-2 (172.16.0.10:80) is ONLINE: traffic has failed over to it."
+    assert lines[3].startswith(
+        "Check job 919221ce-0011-4558-81ca-2866e6e68a27 (processed, 17/17 items): 1 failed"
+    )
+    assert lines[4] == (
+        "- [Major] security group: "
+        "healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup sg-web ingress rules"
     )
     assert record["check"]["failed_items"] == [
         {

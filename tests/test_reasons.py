@@ -99,7 +99,7 @@ def test_connect_refused_reads_plainly():
 
 def test_response_mismatch_shows_expected_and_actual_codes():
     text = describe_reason_code("RESPONSE_MISMATCH", "200", "503")
-    assert text.endswith("expected 200, got 503")
+    assert text.endswith("(expected 200, got 503)")
 
 
 def test_unknown_code_is_shown_as_is():

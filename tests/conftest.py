@@ -1,0 +1,43 @@
+"""Fixtures: the embedded ELB simulator on loopback, with the real SDK pointed at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from handler.simulator import ElbSimulator
+from tests.support import demo_scenario
+
+SDK_ENV = (
+    "HUAWEICLOUD_SDK_AK",
+    "HUAWEICLOUD_SDK_SK",
+    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+    "HUAWEICLOUD_SDK_PROJECT_ID",
+    "RUNTIME_PROJECT_ID",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's credentials or settings."""
+    for name in list(os.environ):
+        if name.startswith(("ELB_WATCH_", "HUAWEICLOUD_SDK_")) or name in SDK_ENV:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ElbSimulator]:
+    """The demo scenario on 127.0.0.1, with env set as a user of the SDK would set it."""
+    with ElbSimulator(demo_scenario()) as sim:
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
+        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        # Fast schedules: the behaviour under test is the same, the waits are shorter.
+        monkeypatch.setenv("ELB_WATCH_RETRY_BASE_SECONDS", "0.02")
+        monkeypatch.setenv("ELB_WATCH_POLL_INTERVAL_SECONDS", "0.02")
+        yield sim
