@@ -1,0 +1,224 @@
+"""Scenario files: the state the simulator serves (pools, check jobs, credentials, faults)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .faults import Fault
+
+DEFAULT_REGION = "cn-north-4"
+DEFAULT_AK = "SIMULATORAK0000000001"
+DEFAULT_SK = "simulator-secret-key-do-not-use"
+
+RESULT_GROUPS = ("config", "acl", "security_group")
+FINAL_JOB_STATUSES = ("processed", "failed")
+PROCESSING_FOREVER = -1
+
+_SCENARIO_KEYS = ("region", "project_id", "credentials", "pools", "jobs", "faults", "description")
+_CREDENTIAL_KEYS = ("ak", "sk", "security_token")
+_JOB_KEYS = ("processing_reads", "member_check")
+_REGION_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class ScenarioError(ValueError):
+    """A scenario (or a pool or job entry) that does not have the expected shape."""
+
+
+def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """Read (a JSON file) or copy (a dict) a scenario, validate it and fill in the defaults.
+
+    The result has "region", "project_id", "credentials" (list of {"ak", "sk"[, "security_token"]}),
+    "pools" keyed by pool id, "jobs" keyed by member_check.job_id (each {"processing_reads",
+    "member_check"}) and "faults" (list of complete fault dicts). Loading a result again is a no-op.
+    Raises ScenarioError (a ValueError) naming the first thing that is wrong.
+    """
+    if isinstance(source, Mapping):
+        raw: Any = copy.deepcopy(dict(source))
+        origin = "scenario"
+    else:
+        path = Path(source)
+        origin = f"scenario {path}"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{origin}: not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{origin}: must be a JSON object, not {type(raw).__name__}")
+    try:
+        return _normalise(raw)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{origin}: {exc}") from exc
+
+
+def validate_pool(pool: Any, where: str = "pool") -> dict[str, Any]:
+    """Check a MasterSlavePool object (as in the ShowMasterSlavePool "pool" field); return a copy."""
+    if not isinstance(pool, dict):
+        raise ScenarioError(f"{where} must be an object, not {type(pool).__name__}")
+    _require_text(pool.get("id"), f"{where}.id")
+    members = pool.get("members", [])
+    if not isinstance(members, list):
+        raise ScenarioError(f"{where}.members must be a list")
+    for index, member in enumerate(members):
+        if not isinstance(member, dict):
+            raise ScenarioError(f"{where}.members[{index}] must be an object")
+        _require_text(member.get("id"), f"{where}.members[{index}].id")
+    for key in ("listeners", "loadbalancers"):
+        refs = pool.get(key, [])
+        if not isinstance(refs, list) or not all(isinstance(ref, dict) for ref in refs):
+            raise ScenarioError(f"{where}.{key} must be a list of objects")
+    return copy.deepcopy(pool)
+
+
+def validate_job(job: Any, where: str = "job") -> dict[str, Any]:
+    """Check a job entry {"processing_reads": N, "member_check": {...}}; return it with defaults filled."""
+    if not isinstance(job, dict):
+        raise ScenarioError(f"{where} must be an object, not {type(job).__name__}")
+    _reject_unknown_keys(job, _JOB_KEYS, where)
+    reads = job.get("processing_reads", 0)
+    if isinstance(reads, bool) or not isinstance(reads, int) or reads < PROCESSING_FOREVER:
+        raise ScenarioError(f"{where}.processing_reads must be an integer >= -1 (-1: forever), not {reads!r}")
+    check = job.get("member_check")
+    if not isinstance(check, dict):
+        raise ScenarioError(f"{where}.member_check must be an object (a MemberCheckJobInfo)")
+    _require_text(check.get("job_id"), f"{where}.member_check.job_id")
+    if check.get("status") not in FINAL_JOB_STATUSES:
+        raise ScenarioError(
+            f"{where}.member_check.status must be one of {list(FINAL_JOB_STATUSES)}, "
+            f"not {check.get('status')!r} (use processing_reads for a job still processing)"
+        )
+    result = check.get("result", {})
+    if not isinstance(result, dict):
+        raise ScenarioError(f"{where}.member_check.result must be an object")
+    for group_name in RESULT_GROUPS:
+        group = result.get(group_name)
+        if group is None:
+            continue
+        if not isinstance(group, dict):
+            raise ScenarioError(f"{where}.member_check.result.{group_name} must be an object or null")
+        items = group.get("check_items", [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ScenarioError(
+                f"{where}.member_check.result.{group_name}.check_items must be a list of objects"
+            )
+    for counter in ("check_item_total_num", "check_item_finished_num"):
+        value = check.get(counter)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ScenarioError(f"{where}.member_check.{counter} must be a non-negative integer or null")
+    return {"processing_reads": reads, "member_check": copy.deepcopy(check)}
+
+
+def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate a parsed scenario object and build the normalised scenario."""
+    _reject_unknown_keys(raw, _SCENARIO_KEYS, "scenario")
+    region = raw.get("region", DEFAULT_REGION)
+    if not isinstance(region, str) or not _REGION_ID.match(region):
+        raise ScenarioError(f"region must be a region id such as 'cn-north-4', not {region!r}")
+    project_id = _require_text(raw.get("project_id"), "project_id")
+    if "/" in project_id or "?" in project_id:
+        raise ScenarioError("project_id must not contain '/' or '?'")
+    scenario: dict[str, Any] = {
+        "region": region,
+        "project_id": project_id,
+        "credentials": _credentials(raw.get("credentials")),
+        "pools": _keyed(raw.get("pools", []), "pools", validate_pool, _pool_id),
+        "jobs": _keyed(raw.get("jobs", []), "jobs", validate_job, _job_id),
+        "faults": _faults(raw.get("faults", [])),
+    }
+    if "description" in raw:
+        scenario["description"] = raw["description"]
+    return scenario
+
+
+def _credentials(raw: Any) -> list[dict[str, str]]:
+    """Validate the credentials list; default to the one simulator key pair."""
+    if raw is None:
+        return [{"ak": DEFAULT_AK, "sk": DEFAULT_SK}]
+    if not isinstance(raw, list) or not raw:
+        raise ScenarioError("credentials must be a non-empty list of {'ak', 'sk'} objects")
+    result: list[dict[str, str]] = []
+    for index, entry in enumerate(raw):
+        where = f"credentials[{index}]"
+        if not isinstance(entry, dict):
+            raise ScenarioError(f"{where} must be an object with 'ak' and 'sk'")
+        _reject_unknown_keys(entry, _CREDENTIAL_KEYS, where)
+        _require_text(entry.get("ak"), f"{where}.ak")
+        _require_text(entry.get("sk"), f"{where}.sk")
+        pair = {"ak": entry["ak"], "sk": entry["sk"]}
+        if entry.get("security_token") is not None:
+            _require_text(entry["security_token"], f"{where}.security_token")
+            pair["security_token"] = entry["security_token"]
+        result.append(pair)
+    access_keys = [pair["ak"] for pair in result]
+    if len(set(access_keys)) != len(access_keys):
+        raise ScenarioError("credentials: each ak must appear once")
+    return result
+
+
+def _pool_id(pool: dict[str, Any]) -> str:
+    """The key of a validated pool."""
+    return str(pool["id"])
+
+
+def _job_id(job: dict[str, Any]) -> str:
+    """The key of a validated job entry."""
+    return str(job["member_check"]["job_id"])
+
+
+def _keyed(
+    raw: Any,
+    name: str,
+    validate: Callable[[Any, str], dict[str, Any]],
+    key_of: Callable[[dict[str, Any]], str],
+) -> dict[str, dict[str, Any]]:
+    """Validate a list (or an already keyed object) of entries and key them by id."""
+    if isinstance(raw, dict):
+        entries = list(raw.items())
+    elif isinstance(raw, list):
+        entries = [(None, entry) for entry in raw]
+    else:
+        raise ScenarioError(f"{name} must be a list, not {type(raw).__name__}")
+    keyed: dict[str, dict[str, Any]] = {}
+    for index, (given_key, entry) in enumerate(entries):
+        where = f"{name}[{given_key!r}]" if given_key is not None else f"{name}[{index}]"
+        checked = validate(entry, where)
+        key = key_of(checked)
+        if given_key is not None and given_key != key:
+            raise ScenarioError(f"{where} is keyed {given_key!r} but its id is {key!r}")
+        if key in keyed:
+            raise ScenarioError(f"{where}: duplicate id {key!r}")
+        keyed[key] = checked
+    return keyed
+
+
+def _faults(raw: Any) -> list[dict[str, Any]]:
+    """Validate the faults list into complete fault dicts."""
+    if not isinstance(raw, list):
+        raise ScenarioError(f"faults must be a list, not {type(raw).__name__}")
+    result: list[dict[str, Any]] = []
+    for index, entry in enumerate(raw):
+        try:
+            fault = entry if isinstance(entry, Fault) else Fault.from_dict(entry)
+        except (TypeError, ValueError) as exc:
+            raise ScenarioError(f"faults[{index}]: {exc}") from exc
+        result.append(fault.as_dict())
+    return result
+
+
+def _require_text(value: Any, where: str) -> str:
+    """Return value if it is a non-empty string, else raise."""
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"{where} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _reject_unknown_keys(entry: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    """Raise on keys that are not part of the format (usually a typo)."""
+    unknown = sorted(set(entry) - set(allowed))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) {unknown}; expected some of {list(allowed)}")

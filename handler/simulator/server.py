@@ -1,0 +1,571 @@
+"""The embedded ELB v3 API simulator: a loopback HTTP server that answers the SDK like ELB does."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+from .faults import Fault
+from .jobs import job_snapshot
+from .scenario import load_scenario, validate_job, validate_pool
+from .signature import verify_request
+
+LOOPBACK = "127.0.0.1"
+ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_ELB_"
+MAX_BODY_BYTES = 1 << 20
+SERVE_POLL_SECONDS = 0.05
+
+API_NOT_FOUND = ("APIGW.0101", "The API does not exist or has not been published in the environment.")
+PROJECT_FORBIDDEN = ("APIGW.0302", "The IAM user is not authorized to access the API for this project.")
+BAD_REQUEST = ("APIGW.0201", "Request body is too large or its Content-Length is invalid.")
+AUTHENTICATION_FAILED = "APIGW.0301"
+THROTTLED = ("APIGW.0308", "The throttling threshold has been reached: policy user over ratelimit.")
+ELB_NOT_FOUND = "ELB.8907"
+POOL_ROUTE = ("elb", "master-slave-pools")
+JOB_ROUTE = ("elb", "members", "check", "jobs")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the simulator answered; never holds header values, bodies or secrets.
+
+    `status` is None when no response was sent (connection reset or simulator stopping); `duration`
+    runs until the response starts. A request is recorded before its client can see the response.
+    """
+
+    method: str
+    path: str
+    status: int | None
+    authorized: bool
+    duration: float
+    faulted: bool = False
+
+
+@dataclass(frozen=True)
+class SimulatorCredentials:
+    """The access key pair (and optional security token) a client should sign with."""
+
+    ak: str
+    sk: str = field(repr=False)
+    security_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A status and a JSON payload, before any fault changes them."""
+
+    status: int
+    payload: dict[str, Any]
+
+
+@dataclass
+class _ArmedFault:
+    """A fault rule and how many more times it fires (None: forever)."""
+
+    fault: Fault
+    remaining: int | None
+
+
+@dataclass
+class _Outcome:
+    """What is known about one request while it is handled."""
+
+    started: float
+    authorized: bool = False
+    faulted: bool = False
+    recorded: bool = False
+
+
+def endpoint_env_name(region: str) -> str:
+    """The SDK's endpoint override variable for ELB in a region: HUAWEICLOUD_SDK_REGION_ELB_CN_NORTH_4."""
+    return ENDPOINT_ENV_PREFIX + region.upper().replace("-", "_")
+
+
+def _route_id(segments: list[str], route: tuple[str, ...]) -> str | None:
+    """The decoded {id} of a /v3/{project_id}/<route>/{id} path split on "/", else None."""
+    if len(segments) != len(route) + 4 or segments[1] != "v3" or tuple(segments[3:-1]) != route:
+        return None
+    return unquote(segments[-1]) or None
+
+
+def error_payload(code: str, message: str, request_id: str) -> dict[str, Any]:
+    """An ELB/API Gateway error body."""
+    return {"error_code": code, "error_msg": message, "request_id": request_id}
+
+
+class _SimulatorState:
+    """Everything the request handlers share: scenario state, read counters, faults, records."""
+
+    def __init__(self, scenario: Mapping[str, Any]) -> None:
+        """Take the state of a normalised scenario."""
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.project_id: str = scenario["project_id"]
+        self.credentials: tuple[dict[str, str], ...] = tuple(dict(entry) for entry in scenario["credentials"])
+        self.pools: dict[str, dict[str, Any]] = dict(scenario["pools"])
+        self.jobs: dict[str, dict[str, Any]] = dict(scenario["jobs"])
+        self.job_reads: dict[str, int] = {}
+        self.faults: list[_ArmedFault] = [
+            _ArmedFault(Fault.from_dict(entry), entry["times"]) for entry in scenario["faults"]
+        ]
+        self.records: list[RecordedRequest] = []
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """Consume one firing of the first matching fault that has firings left."""
+        with self.lock:
+            for armed in self.faults:
+                if armed.remaining == 0 or not armed.fault.matches(method, path):
+                    continue
+                if armed.remaining is not None:
+                    armed.remaining -= 1
+                return armed.fault
+        return None
+
+    def project_allowed(self, path: str) -> bool:
+        """False when a /v3/{project_id}/... path names another project."""
+        segments = path.split("/")
+        return not (len(segments) > 2 and segments[1] == "v3" and unquote(segments[2]) != self.project_id)
+
+    def answer(self, method: str, path: str, request_id: str, *, count_read: bool) -> _Answer:
+        """Route an authorised request; `count_read` advances a job's read counter."""
+        segments = path.split("/")
+        pool_id = _route_id(segments, POOL_ROUTE) if method == "GET" else None
+        if pool_id is not None:
+            return self._pool_answer(pool_id, request_id)
+        job_id = _route_id(segments, JOB_ROUTE) if method == "GET" else None
+        if job_id is not None:
+            return self._job_answer(job_id, request_id, count_read=count_read)
+        return _Answer(404, error_payload(*API_NOT_FOUND, request_id))
+
+    def _pool_answer(self, pool_id: str, request_id: str) -> _Answer:
+        """ShowMasterSlavePool."""
+        with self.lock:
+            pool = self.pools.get(pool_id)
+            body = json.loads(json.dumps(pool)) if pool is not None else None
+        if body is None:
+            message = f"MasterSlavePool {pool_id} could not be found."
+            return _Answer(404, error_payload(ELB_NOT_FOUND, message, request_id))
+        return _Answer(200, {"pool": body, "request_id": request_id})
+
+    def _job_answer(self, job_id: str, request_id: str, *, count_read: bool) -> _Answer:
+        """ShowMemberHealthCheckJob, progressing over successive reads."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                snapshot = None
+            else:
+                read_index = self.job_reads.get(job_id, 0)
+                if count_read:
+                    self.job_reads[job_id] = read_index + 1
+                snapshot = job_snapshot(job, read_index)
+        if snapshot is None:
+            message = f"MemberCheckJob {job_id} could not be found."
+            return _Answer(404, error_payload(ELB_NOT_FOUND, message, request_id))
+        return _Answer(200, {"member_check": snapshot, "request_id": request_id})
+
+    def record(self, request: RecordedRequest) -> None:
+        """Append to the request log."""
+        with self.lock:
+            self.records.append(request)
+
+
+class _LoopbackHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server bound to 127.0.0.1 that can drop its open connections on stop."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, port: int, state: _SimulatorState) -> None:
+        """Bind 127.0.0.1:port (0: any free port) and listen."""
+        self.state = state
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__((LOOPBACK, port), _ElbRequestHandler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the address."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = LOOPBACK
+        self.server_port = self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away; report anything else."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+    def drop_connections(self) -> None:
+        """Shut down every open client connection so blocked handler threads finish."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue
+
+
+class _ElbRequestHandler(BaseHTTPRequestHandler):
+    """Answers one request: authenticate, check the project, apply a fault or route it."""
+
+    server_version = "ElbSimulator/1.0"
+    sys_version = ""
+
+    @property
+    def _simulator_server(self) -> _LoopbackHTTPServer:
+        """The owning server, typed."""
+        server = self.server
+        if not isinstance(server, _LoopbackHTTPServer):
+            raise TypeError("the ELB request handler only runs inside the simulator's server")
+        return server
+
+    def setup(self) -> None:
+        """Track the connection so stop() can shut it down."""
+        super().setup()
+        server = self._simulator_server
+        with server.connections_lock:
+            server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        """Stop tracking the connection."""
+        try:
+            super().finish()
+        finally:
+            server = self._simulator_server
+            with server.connections_lock:
+                server.connections.discard(self.connection)
+
+    def log_message(self, *args: Any) -> None:
+        """Keep quiet: the simulator records requests instead of logging them to stderr."""
+
+    def handle_any_method(self) -> None:
+        """Handle a request of any method and record it."""
+        outcome = _Outcome(started=time.monotonic())
+        try:
+            self._respond(self._simulator_server.state, outcome)
+        except OSError:
+            self.close_connection = True
+        finally:
+            self._record(outcome, None)
+
+    def _record(self, outcome: _Outcome, status: int | None) -> None:
+        """Record the request once, before the client can see the answer."""
+        if outcome.recorded:
+            return
+        outcome.recorded = True
+        self._simulator_server.state.record(
+            RecordedRequest(
+                method=self.command,
+                path=self.path,
+                status=status,
+                authorized=outcome.authorized,
+                duration=time.monotonic() - outcome.started,
+                faulted=outcome.faulted,
+            )
+        )
+
+    # http.server dispatches to do_<METHOD>; every method goes through the same checks.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = handle_any_method  # noqa: N815
+
+    def _respond(self, state: _SimulatorState, outcome: _Outcome) -> None:
+        """Authenticate, check the project, then answer (or misbehave as a fault says)."""
+        request_id = str(uuid.uuid4())
+        path = self.path.partition("?")[0]
+        body = self._read_body()
+        if body is None:
+            self._send_json(outcome, 400, error_payload(*BAD_REQUEST, request_id), request_id)
+            return
+        rejection = verify_request(
+            method=self.command,
+            target=self.path,
+            headers=self._received_headers(),
+            body=body,
+            credentials=state.credentials,
+            now=datetime.now(timezone.utc),
+        )
+        if rejection is not None:
+            payload = error_payload(AUTHENTICATION_FAILED, rejection, request_id)
+            self._send_json(outcome, 401, payload, request_id)
+            return
+        outcome.authorized = True
+        if not state.project_allowed(path):
+            self._send_json(outcome, 403, error_payload(*PROJECT_FORBIDDEN, request_id), request_id)
+            return
+        fault = state.take_fault(self.command, path)
+        if fault is not None:
+            outcome.faulted = True
+            self._apply_fault(state, fault, path, request_id, outcome)
+            return
+        answer = state.answer(self.command, path, request_id, count_read=True)
+        self._send_json(outcome, answer.status, answer.payload, request_id)
+
+    def _apply_fault(
+        self, state: _SimulatorState, fault: Fault, path: str, request_id: str, outcome: _Outcome
+    ) -> None:
+        """Delay, reset, break or replace the answer as the fault says."""
+        if fault.delay and state.stopping.wait(fault.delay):
+            self._reset_connection(outcome)
+            return
+        if fault.reset:
+            self._reset_connection(outcome)
+            return
+        if fault.malformed:
+            answer = state.answer(self.command, path, request_id, count_read=False)
+            text = json.dumps(answer.payload).encode("utf-8")
+            self._send(outcome, 200, text[: max(1, len(text) // 2)], request_id, fault.headers)
+            return
+        if fault.body is not None:
+            status = fault.status
+            if status is None:
+                status = state.answer(self.command, path, request_id, count_read=False).status
+            self._send(outcome, status, fault.body.encode("utf-8"), request_id, fault.headers)
+            return
+        if fault.status is None:
+            answer = state.answer(self.command, path, request_id, count_read=True)
+            self._send_json(outcome, answer.status, answer.payload, request_id, fault.headers)
+            return
+        if fault.status == 429:
+            payload = error_payload(*THROTTLED, request_id)
+        else:
+            message = f"Simulated fault: HTTP {fault.status} for {self.command} {path}."
+            payload = error_payload(f"ELB.{fault.status}", message, request_id)
+        self._send_json(outcome, fault.status, payload, request_id, fault.headers)
+
+    def _read_body(self) -> bytes | None:
+        """The request body per Content-Length; None if the length is invalid or too large."""
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return b""
+        try:
+            length = int(declared)
+        except ValueError:
+            return None
+        if not 0 <= length <= MAX_BODY_BYTES:
+            return None
+        return self.rfile.read(length)
+
+    def _received_headers(self) -> dict[str, str]:
+        """Lower-case header names to their first value, as the client's signer saw it (UTF-8)."""
+        received: dict[str, str] = {}
+        for name, value in self.headers.items():
+            received.setdefault(name.lower(), _as_sent(value))
+        return received
+
+    def _send_json(
+        self,
+        outcome: _Outcome,
+        status: int,
+        payload: Mapping[str, Any],
+        request_id: str,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send a JSON body."""
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self._send(outcome, status, body, request_id, extra_headers or {})
+
+    def _send(
+        self, outcome: _Outcome, status: int, body: bytes, request_id: str, extra_headers: Mapping[str, str]
+    ) -> None:
+        """Send status, the common headers (extra headers override them) and the body (not for HEAD)."""
+        headers = {
+            "Content-Type": "application/json",
+            "X-Request-Id": request_id,
+            "Content-Length": str(len(body)),
+        }
+        for name, value in extra_headers.items():
+            for existing in [key for key in headers if key.lower() == name.lower()]:
+                del headers[existing]
+            headers[name] = value
+        self._record(outcome, status)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _reset_connection(self, outcome: _Outcome) -> None:
+        """Close the connection with a TCP reset and no response."""
+        self._record(outcome, None)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+
+def _as_sent(value: str) -> str:
+    """Undo http.server's ISO-8859-1 decoding of a header value sent as UTF-8."""
+    try:
+        return value.encode("iso-8859-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+class ElbSimulator:
+    """An ELB v3 API simulator on 127.0.0.1 for the real SDK.
+
+    Serves ShowMasterSlavePool and ShowMemberHealthCheckJob with SDK-HMAC-SHA256 authentication,
+    check jobs that progress over reads, and injected faults. Use it as a context manager (or
+    start()/stop()) and point the SDK at it with env().
+    """
+
+    def __init__(self, scenario: str | os.PathLike[str] | Mapping[str, Any], port: int = 0) -> None:
+        """Load the scenario (a JSON file or a dict); nothing is bound until start()."""
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0-65535 (0: any free port), not {port!r}")
+        self._scenario = load_scenario(scenario)
+        self._requested_port = port
+        self._state = _SimulatorState(self._scenario)
+        self._server: _LoopbackHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ElbSimulator:
+        """Start serving."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop serving."""
+        self.stop()
+
+    def start(self) -> ElbSimulator:
+        """Bind 127.0.0.1 and serve on a daemon thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("the ELB simulator is already running")
+        self._state.stopping.clear()
+        server = _LoopbackHTTPServer(self._requested_port, self._state)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": SERVE_POLL_SECONDS},
+            name=f"elb-simulator-{server.server_address[1]}",
+            daemon=True,
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        """Stop serving promptly, cutting short fault delays and open connections; idempotent."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        self._state.stopping.set()
+        server.shutdown()
+        server.drop_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=2)
+
+    @property
+    def running(self) -> bool:
+        """Whether the simulator is serving."""
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The bound port (RuntimeError when not running)."""
+        return int(self._running_server().server_address[1])
+
+    @property
+    def endpoint(self) -> str:
+        """http://127.0.0.1:PORT, from the bound socket (RuntimeError when not running)."""
+        host, port = self._running_server().server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def region(self) -> str:
+        """The scenario's region id, e.g. cn-north-4."""
+        return str(self._scenario["region"])
+
+    @property
+    def project_id(self) -> str:
+        """The scenario's project id; requests for other projects get 403."""
+        return str(self._scenario["project_id"])
+
+    @property
+    def credentials(self) -> SimulatorCredentials:
+        """The scenario's first credentials entry."""
+        first = self._state.credentials[0]
+        return SimulatorCredentials(first["ak"], first["sk"], first.get("security_token"))
+
+    @property
+    def env_name(self) -> str:
+        """The SDK endpoint override variable for the scenario's region."""
+        return endpoint_env_name(self.region)
+
+    def env(self) -> dict[str, str]:
+        """{"HUAWEICLOUD_SDK_REGION_ELB_<REGION>": endpoint}, to point the SDK here."""
+        return {self.env_name: self.endpoint}
+
+    def add_fault(self, fault: Fault) -> None:
+        """Append a fault rule (matched after the scenario's and earlier ones)."""
+        if not isinstance(fault, Fault):
+            raise TypeError(f"add_fault takes a Fault, not {type(fault).__name__}")
+        with self._state.lock:
+            self._state.faults.append(_ArmedFault(fault, fault.times))
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule, including the scenario's."""
+        with self._state.lock:
+            self._state.faults.clear()
+
+    def set_pool(self, pool: Mapping[str, Any]) -> None:
+        """Add or replace a pool (keyed by its id)."""
+        checked = validate_pool(dict(pool))
+        with self._state.lock:
+            self._state.pools[checked["id"]] = checked
+
+    def set_job(self, job: Mapping[str, Any]) -> None:
+        """Add or replace a job entry {"processing_reads", "member_check"}; its read count restarts."""
+        checked = validate_job(dict(job))
+        job_id = checked["member_check"]["job_id"]
+        with self._state.lock:
+            self._state.jobs[job_id] = checked
+            self._state.job_reads.pop(job_id, None)
+
+    def job_reads(self, job_id: str) -> int:
+        """How many successful reads of a job were served."""
+        with self._state.lock:
+            return self._state.job_reads.get(job_id, 0)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of the request log, oldest first."""
+        with self._state.lock:
+            return list(self._state.records)
+
+    def count(self, path_substring: str | None = None, method: str | None = None) -> int:
+        """How many recorded requests have this substring in their path and this method."""
+        return sum(
+            1
+            for request in self.requests
+            if (path_substring is None or path_substring in request.path)
+            and (method is None or request.method == method.upper())
+        )
+
+    def _running_server(self) -> _LoopbackHTTPServer:
+        """The server, or RuntimeError when not running."""
+        if self._server is None:
+            raise RuntimeError("the ELB simulator is not running; call start() or use it in a with block")
+        return self._server
