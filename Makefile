@@ -22,6 +22,7 @@ test: lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check handler tests
+	$(BIN)/ruff format --check handler tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy handler

@@ -735,7 +735,7 @@ def test_lifecycle_errors_and_restart():
 
 def test_command_line_serves_until_interrupted():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(  # noqa: S603 - fixed arguments: this interpreter and the demo scenario
+    process = subprocess.Popen(
         [sys.executable, "-m", "handler.simulator", str(DEMO)],
         cwd=ROOT,
         env=env,

@@ -1,0 +1,101 @@
+"""The CLI as a user runs it: a separate process, JSON on stdout only, logs on stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import EVENTS, ROOT
+
+SCENARIO = str(EVENTS / "scenarios" / "demo.json")
+FAST = {"ELB_WATCH_POLL_INTERVAL_SECONDS": "0.05", "ELB_WATCH_RETRY_BASE_SECONDS": "0.02"}
+
+
+def cli(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ELB_WATCH_", "HUAWEICLOUD_SDK_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "handler", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, **FAST, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("event", sorted(p.name for p in EVENTS.glob("*.json")))
+def test_every_sample_event_runs_on_the_simulator(event):
+    done = cli("invoke", f"events/{event}", "--simulate", SCENARIO)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # stdout is exactly one JSON document
+    if "statusCode" in result:
+        result = json.loads(result["body"])
+    assert result["ok"] is True
+    assert result["notifications"], "every sample names the failed demo master or its failing check"
+    assert all(n["title"].startswith("[") for n in result["notifications"])
+
+
+def test_logs_go_to_stderr_as_json_lines():
+    done = cli("invoke", "events/direct.json", "--simulate", SCENARIO)
+    log_events = [json.loads(line)["event"] for line in done.stderr.splitlines() if line.startswith("{")]
+    assert "notification" in log_events
+    assert log_events[-1] == "invocation.done"
+
+
+def test_invalid_event_exits_2_with_a_clear_error():
+    done = cli("invoke", "-", "--simulate", SCENARIO, stdin='{"pool_id": 7}')
+    assert done.returncode == 2
+    result = json.loads(done.stdout)
+    assert result["errors"][0]["message"] == "pool_id must be a string, got a number"
+
+
+def test_text_that_is_not_json_exits_2():
+    done = cli("invoke", "-", stdin="hello")
+    assert done.returncode == 2
+    assert "not valid JSON" in json.loads(done.stdout)["errors"][0]["message"]
+
+
+def test_unassessable_target_exits_1():
+    done = cli("invoke", "-", "--simulate", SCENARIO, stdin='{"pool_id": "no-such-pool"}')
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["errors"][0]["status"] == 404
+
+
+def test_timeout_flag_bounds_a_job_that_never_finishes(tmp_path: Path):
+    scenario = json.loads(Path(SCENARIO).read_text(encoding="utf-8"))
+    scenario["jobs"][0]["processing_reads"] = -1
+    path = tmp_path / "stuck.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    done = cli("invoke", "events/job_only.json", "--simulate", str(path), "--timeout", "2")
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert result["errors"][0]["code"] == "WATCH.CHECK_JOB_INCOMPLETE"
+    assert result["targets"][0]["check"] == "processing"
+
+
+def test_missing_event_file_is_reported():
+    done = cli("invoke", "events/does-not-exist.json")
+    assert done.returncode == 2
+    assert "cannot read" in done.stderr
+    assert done.stdout == ""
+
+
+def test_simulator_credentials_override_real_ones_so_nothing_real_is_sent():
+    done = cli(
+        "invoke",
+        "events/direct.json",
+        "--simulate",
+        SCENARIO,
+        env={"HUAWEICLOUD_SDK_AK": "REALAKNEVERSENT00001", "HUAWEICLOUD_SDK_SK": "real-secret-never-sent"},
+    )
+    assert done.returncode == 0
+    assert "real-secret-never-sent" not in done.stdout + done.stderr
