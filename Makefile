@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit clean
+.PHONY: demo test lint typecheck unit bench package redis clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy handler
 
-unit: $(STAMP)
+unit: $(STAMP) redis
 	$(BIN)/pytest -q
+
+## redis: make sure a redis-server binary exists for the state-store contract tests (Debian's package)
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+	      || echo "WARNING: could not install redis-server; Redis store tests will be skipped"; \
+	  else echo "WARNING: redis-server missing and cannot be installed here; Redis store tests will be skipped"; fi; }
+
+## bench: measure cold start, warm overhead, sweeps and import time; writes BENCHMARKS.md
+bench: $(STAMP)
+	$(BIN)/python tests/bench/run.py
+
+## package: build dist/function.zip for FunctionGraph
+package: $(STAMP)
+	$(BIN)/elb-master-watch package
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
