@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,10 @@ class Settings:
     retry_base: float = 1.0
     poll_interval: float = 1.0
     log_level: str = "info"
+    diagnose: bool = True
+    diagnose_ttl: float = 900.0
+    concurrency: int = 8
+    api_rate: float = 10.0
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -59,7 +64,49 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         retry_base=_number(env, "ELB_WATCH_RETRY_BASE_SECONDS", 1.0, 0.01, 10),
         poll_interval=_number(env, "ELB_WATCH_POLL_INTERVAL_SECONDS", 1.0, 0.01, 30),
         log_level=level,
+        diagnose=_switch(env, "ELB_WATCH_DIAGNOSE", default=True),
+        diagnose_ttl=_duration(env, "ELB_WATCH_DIAGNOSE_TTL", 900.0),
+        concurrency=int(_number(env, "ELB_WATCH_CONCURRENCY", 8, 1, 64)),
+        api_rate=_number(env, "ELB_WATCH_API_RATE", 10.0, 0, 1000),
     )
+
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in "900", "15m", "4h", "1h30m" or "90s"; None if the text is not a duration."""
+    text = text.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    match = _DURATION.fullmatch(text)
+    if not text or match is None:
+        return None
+    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _duration(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    value = parse_duration(raw)
+    if value is None or value < 0:
+        raise ConfigError(f"{name}={raw!r} is not a duration such as 900, 15m or 1h30m")
+    return value
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"on", "true", "1", "yes"}:
+        return True
+    if raw in {"off", "false", "0", "no"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be on or off")
 
 
 @dataclass(frozen=True, slots=True)

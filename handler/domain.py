@@ -36,6 +36,26 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class Sweep:
+    """Every active/standby pool of a project that matches the filters (empty filters: all of them)."""
+
+    loadbalancer_ids: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    enterprise_project_ids: tuple[str, ...] = ()
+    region: str | None = None
+    project_id: str | None = None
+
+    def filters(self) -> dict[str, list[str]]:
+        """The filters that are set, in the event's own field names."""
+        pairs = (
+            ("loadbalancer_id", self.loadbalancer_ids),
+            ("name", self.names),
+            ("enterprise_project_id", self.enterprise_project_ids),
+        )
+        return {key: list(values) for key, values in pairs if values}
+
+
+@dataclass(frozen=True, slots=True)
 class HealthReason:
     """Why ELB's health check marked a member unhealthy (MemberHealthCheckFailedReason)."""
 

@@ -12,15 +12,18 @@ import random
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from handler.budget import Budget, retry_delay
 from handler.config import Credentials, Settings
-from handler.domain import CheckJob, ElbApiError, Pool
+from handler.domain import CheckJob, ElbApiError, Pool, Sweep
 from handler.elb_model import check_job_from_api, pool_from_api
 
 # Below this many seconds left, a request cannot usefully start.
 MIN_CALL_SECONDS = 0.05
+# ListMasterSlavePools' largest page.
+LIST_LIMIT = 2000
 _SDK_LOGGER = "HuaweiCloud-SDK-ElbClient"
 
 
@@ -33,6 +36,14 @@ class ElbReader(Protocol):
 
     def show_check_job(self, job_id: str) -> CheckJob:
         """ShowMemberHealthCheckJob."""
+        ...
+
+    def list_pools_page(self, sweep: Sweep, marker: str | None) -> PoolPage:
+        """ListMasterSlavePools, one page."""
+        ...
+
+    def create_check_job(self, member_id: str, listener_id: str) -> str:
+        """CreateMemberHealthCheckJob; returns the job id."""
         ...
 
 
@@ -90,8 +101,52 @@ def _short(text: Any, limit: int = 300) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
+class RateLimiter:
+    """A token bucket: at most `rate` requests per second on average, bursts of up to one second's worth.
+
+    A per-second API throttle allows a burst of `rate` calls, so a small invocation never waits;
+    a sweep's many diagnoses are held to the rate. Shared by every thread of one invocation; a
+    wait that would run past the budget is refused instead.
+    """
+
+    def __init__(self, rate: float, budget: Budget) -> None:
+        """Allow `rate` requests per second (0 or less: unlimited)."""
+        self._rate = rate
+        self._budget = budget
+        self._tokens = max(1.0, rate)
+        self._updated = budget.clock()
+        self._lock = threading.Lock()
+
+    def acquire(self, what: str) -> None:
+        """Take a token, waiting for one if needed; raise ElbApiError if the wait lies past the budget."""
+        if self._rate <= 0:
+            return
+        with self._lock:
+            now = self._budget.clock()
+            self._tokens = min(max(1.0, self._rate), self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            pause = max(0.0, (1.0 - self._tokens) / self._rate)
+            if pause >= self._budget.remaining():
+                # Not taken: a refused request must not push everyone else's turn back.
+                raise ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what} under the API rate limit")
+            self._tokens -= 1.0
+        if pause > 0:
+            self._budget.sleep(pause)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPage:
+    """One page of ListMasterSlavePools, already mapped to domain pools."""
+
+    pools: tuple[Pool, ...]
+    next_marker: str | None
+
+
 class ElbGateway:
-    """Reads pools and check jobs through the SDK for one region and project."""
+    """Reads (and, for diagnosis, starts check jobs) through the SDK for one region and project.
+
+    Safe to share between threads: the SDK client is shared, the call counter is locked.
+    """
 
     def __init__(
         self,
@@ -110,6 +165,8 @@ class ElbGateway:
         self._settings = settings
         self._budget = budget
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._limiter = RateLimiter(settings.api_rate, budget)
+        self._count_lock = threading.Lock()
         self.calls = 0
 
     def show_pool(self, pool_id: str) -> Pool:
@@ -119,8 +176,8 @@ class ElbGateway:
         )
 
         request = ShowMasterSlavePoolRequest(pool_id)
-        pool = self._get("read pool " + pool_id, "show_master_slave_pool", request, "pool")
-        mapped = pool_from_api(pool.to_dict())
+        response = self._call("read pool " + pool_id, "show_master_slave_pool", request, "pool")
+        mapped = pool_from_api(response.pool.to_dict())
         return mapped if mapped.id else Pool(**{**_fields(mapped), "id": pool_id})
 
     def show_check_job(self, job_id: str) -> CheckJob:
@@ -130,37 +187,95 @@ class ElbGateway:
         )
 
         request = ShowMemberHealthCheckJobRequest(job_id)
-        info = self._get("read check job " + job_id, "show_member_health_check_job", request, "member_check")
-        job = check_job_from_api(info.to_dict())
+        what = "read check job " + job_id
+        response = self._call(what, "show_member_health_check_job", request, "member_check")
+        job = check_job_from_api(response.member_check.to_dict())
         return job if job.job_id else CheckJob(**{**_fields(job), "job_id": job_id})
 
-    def _get(self, what: str, method: str, request: Any, field: str) -> Any:
-        """Call an idempotent SDK read and return the response's `field` (an SDK model).
+    def list_pools_page(self, sweep: Sweep, marker: str | None, limit: int = LIST_LIMIT) -> PoolPage:
+        """Read one page of master/standby pools (ListMasterSlavePools) with the sweep's filters."""
+        from huaweicloudsdkelb.v3.model.list_master_slave_pools_request import (  # noqa: PLC0415
+            ListMasterSlavePoolsRequest,
+        )
 
-        Retries 429, 5xx, connection errors and unreadable bodies, inside the budget.
+        request = ListMasterSlavePoolsRequest(
+            limit=limit,
+            marker=marker,
+            loadbalancer_id=list(sweep.loadbalancer_ids) or None,
+            name=list(sweep.names) or None,
+            enterprise_project_id=list(sweep.enterprise_project_ids) or None,
+        )
+        response = self._call("list pools", "list_master_slave_pools", request, "pools")
+        pools = tuple(pool_from_api(pool.to_dict()) for pool in response.pools)
+        page_info = getattr(response, "page_info", None)
+        next_marker = getattr(page_info, "next_marker", None) or None
+        # A short page is the last one, whatever the marker says: no extra empty call.
+        return PoolPage(pools, next_marker if len(pools) >= limit else None)
+
+    def create_check_job(self, member_id: str, listener_id: str) -> str:
+        """Start a member check job of every subject (CreateMemberHealthCheckJob); return its job id.
+
+        A write: retried only when the request surely did not reach ELB (throttled, refused).
+        """
+        from huaweicloudsdkelb.v3.model.create_member_health_check_job_option import (  # noqa: PLC0415
+            CreateMemberHealthCheckJobOption,
+        )
+        from huaweicloudsdkelb.v3.model.create_member_health_check_job_request import (  # noqa: PLC0415
+            CreateMemberHealthCheckJobRequest,
+        )
+        from huaweicloudsdkelb.v3.model.create_member_health_check_job_request_body import (  # noqa: PLC0415
+            CreateMemberHealthCheckJobRequestBody,
+        )
+
+        body = CreateMemberHealthCheckJobRequestBody(
+            member_check=CreateMemberHealthCheckJobOption(listener_id=listener_id, subject="all")
+        )
+        request = CreateMemberHealthCheckJobRequest(member_id=member_id, body=body)
+        what = f"start a check job for member {member_id}"
+        response = self._call(
+            what, "create_member_health_check_job", request, "member_check", idempotent=False
+        )
+        job_id = getattr(response.member_check, "job_id", None)
+        if not job_id:
+            raise ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the answer has no job_id")
+        return str(job_id)
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self.calls += 1
+
+    def _call(self, what: str, method: str, request: Any, field: str, *, idempotent: bool = True) -> Any:
+        """Call the SDK and return its response, which must carry `field`.
+
+        Reads retry 429, 5xx, connection errors and unreadable bodies; writes retry only what surely
+        never reached ELB. Every wait fits in the budget and the rate limit.
         """
         client, config = _build_client(self.region, self.project_id, self._credentials)
         call: Callable[[Any], Any] = getattr(client, method)
         attempt = 0
         while True:
             attempt += 1
+            self._limiter.acquire(what)
             remaining = self._budget.remaining()
             if remaining < MIN_CALL_SECONDS:
                 raise ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=attempt - 1)
+            # Shared by threads: all of them work to the same budget, so any thread's value fits.
             config.timeout = (
                 min(self._settings.connect_timeout, remaining),
                 min(self._settings.read_timeout, remaining),
             )
-            self.calls += 1
+            self._count()
             try:
-                value = getattr(call(request), field, None)
+                response = call(request)
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError below
                 error, retryable = _classify(exc, what)
+                if not idempotent:
+                    retryable = retryable and _never_reached_elb(exc, error)
             else:
-                if value is not None:
-                    return value
+                if getattr(response, field, None) is not None:
+                    return response
                 error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
-                retryable = True
+                retryable = idempotent
             error.attempts = attempt
             if not retryable or attempt >= self._settings.max_attempts:
                 raise error
@@ -168,6 +283,21 @@ class ElbGateway:
             if not self._budget.wait(delay):
                 error.message += f" (gave up after {attempt} attempt(s): time budget)"
                 raise error
+
+
+_NOT_SENT_MARKERS = (
+    "Connection refused",
+    "ConnectTimeoutError",
+    "NewConnectionError",
+    "Name or service not known",
+)
+
+
+def _never_reached_elb(exc: BaseException, error: ElbApiError) -> bool:
+    """Whether a failed write surely never reached ELB, so repeating it cannot start a second job."""
+    if error.status == 429:
+        return True
+    return error.status is None and any(marker in str(exc) for marker in _NOT_SENT_MARKERS)
 
 
 def _fields(instance: Any) -> dict[str, Any]:

@@ -8,6 +8,9 @@ Accepted shapes (samples in `events/`):
 - APIG trigger: `body` holds a direct call as JSON, base64-encoded when `isBase64Encoded`;
 - DMS for Kafka trigger: `records[].messages[]`, each a direct call as JSON;
 - EventGrid: CloudEvents, `{"events": [...]}` or a single event, with a direct call in `data`.
+
+Anywhere a direct call goes, `{"sweep": {"loadbalancer_id": [...], "name": [...],
+"enterprise_project_id": [...]}}` asks for every active/standby pool of the project that matches.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handler.domain import Target
+from handler.domain import Sweep, Target
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_TARGETS = 100
@@ -53,6 +56,7 @@ class ParsedEvent:
     source: str
     targets: tuple[Target, ...] = ()
     errors: tuple[EventError, ...] = ()
+    sweeps: tuple[Sweep, ...] = ()
 
     @property
     def is_apig(self) -> bool:
@@ -134,10 +138,49 @@ def _target(data: Any, where: str, defaults: Mapping[str, str | None]) -> Target
     return Target(**values)
 
 
-def _direct(data: Any, where: str) -> Iterator[Target | EventError]:
-    """A direct call: one target, or `targets` with optional shared `region`/`project_id`."""
+SWEEP_FILTERS = {
+    "loadbalancer_id": "loadbalancer_ids",
+    "name": "names",
+    "enterprise_project_id": "enterprise_project_ids",
+}
+
+
+def _filter_values(value: Any, where: str) -> tuple[str, ...]:
+    """A sweep filter: a string or a list of strings, each a plain id or name."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values:
+        raise _InvalidEventError(
+            where, f"must be a string or a non-empty list of strings, got {_describe(value)}"
+        )
+    for index, item in enumerate(values):
+        if not isinstance(item, str) or not _ID.fullmatch(item):
+            raise _InvalidEventError(f"{where}[{index}]", f"is not a valid filter value: {str(item)[:80]!r}")
+    return tuple(dict.fromkeys(values))
+
+
+def _sweep(body: Mapping[str, Any], where: str) -> Sweep:
+    """`{"sweep": {filters}, "region"?, "project_id"?}`: every active/standby pool that matches."""
+    extra = sorted(str(k) for k in body if k not in {"sweep", "region", "project_id"})
+    if extra:
+        raise _InvalidEventError(where or "event", f"unknown field(s) {extra} beside 'sweep'")
+    prefix = f"{where}.sweep" if where else "sweep"
+    filters = _require_mapping(body["sweep"], prefix)
+    unknown = sorted(str(k) for k in filters if k not in SWEEP_FILTERS)
+    if unknown:
+        raise _InvalidEventError(
+            prefix, f"unknown filter(s) {unknown}; expected some of {list(SWEEP_FILTERS)}"
+        )
+    values = {SWEEP_FILTERS[key]: _filter_values(value, f"{prefix}.{key}") for key, value in filters.items()}
+    return Sweep(**values, region=_field(body, "region", where), project_id=_field(body, "project_id", where))
+
+
+def _direct(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
+    """A direct call: one target, `targets` with optional shared `region`/`project_id`, or a sweep."""
     try:
         body = _require_mapping(data, where or "event")
+        if "sweep" in body:
+            yield _sweep(body, where)
+            return
         if "targets" not in body:
             yield _target(body, where, {})
             return
@@ -159,7 +202,7 @@ def _direct(data: Any, where: str) -> Iterator[Target | EventError]:
             yield invalid.error
 
 
-def _embedded(text: Any, where: str) -> Iterator[Target | EventError]:
+def _embedded(text: Any, where: str) -> Iterator[Target | Sweep | EventError]:
     """A direct call carried as a JSON string (or, leniently, as an object) inside an envelope."""
     if isinstance(text, Mapping):
         yield from _direct(text, where)
@@ -172,14 +215,14 @@ def _embedded(text: Any, where: str) -> Iterator[Target | EventError]:
     yield from _direct(data, where)
 
 
-def _timer(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+def _timer(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
     if "user_event" not in event or event["user_event"] in (None, ""):
         yield EventError("user_event", "is empty: put the watch request in the timer's additional info")
         return
     yield from _embedded(event["user_event"], "user_event")
 
 
-def _smn(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+def _smn(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
     try:
         records = _require_list(event["record"], "record")
     except _InvalidEventError as invalid:
@@ -194,7 +237,7 @@ def _smn(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
         yield from _embedded(smn.get("message"), f"{where}.message")
 
 
-def _apig(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+def _apig(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
     body = event.get("body")
     if body in (None, ""):
         yield EventError("body", "is empty: POST the watch request as JSON")
@@ -214,7 +257,7 @@ def _apig(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
     yield from _embedded(body, "body")
 
 
-def _kafka(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+def _kafka(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
     try:
         records = _require_list(event["records"], "records")
     except _InvalidEventError as invalid:
@@ -230,7 +273,7 @@ def _kafka(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
             yield from _embedded(message, f"{where}[{position}]")
 
 
-def _cloudevent(data: Any, where: str) -> Iterator[Target | EventError]:
+def _cloudevent(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
     if not isinstance(data, Mapping):
         yield EventError(where, f"must be a CloudEvent object, got {_describe(data)}")
         return
@@ -249,7 +292,7 @@ def _cloudevent(data: Any, where: str) -> Iterator[Target | EventError]:
     yield from _embedded(data["data"], f"{where}.data")
 
 
-def _eventgrid(event: Mapping[str, Any]) -> Iterator[Target | EventError]:
+def _eventgrid(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
     try:
         events = _require_list(event["events"], "events")
     except _InvalidEventError as invalid:
@@ -277,7 +320,7 @@ def detect_source(event: Mapping[str, Any]) -> str:
     return "direct"
 
 
-_READERS: dict[str, Callable[[Mapping[str, Any]], Iterator[Target | EventError]]] = {
+_READERS: dict[str, Callable[[Mapping[str, Any]], Iterator[Target | Sweep | EventError]]] = {
     "timer": _timer,
     "kafka": _kafka,
     "smn": _smn,
@@ -310,13 +353,17 @@ def parse_event(event: Any) -> ParsedEvent:
         return ParsedEvent("unknown", errors=(invalid.error,))
     source = detect_source(event)
     targets: list[Target] = []
+    sweeps: list[Sweep] = []
     errors: list[EventError] = []
     for entry in _READERS[source](event):
         if isinstance(entry, EventError):
             errors.append(entry)
+        elif isinstance(entry, Sweep):
+            if entry not in sweeps:
+                sweeps.append(entry)
         elif entry not in targets:
             targets.append(entry)
     if len(targets) > MAX_TARGETS:
         errors.append(EventError("event", f"names {len(targets)} targets; at most {MAX_TARGETS} per event"))
         targets = []
-    return ParsedEvent(source, tuple(targets), tuple(errors))
+    return ParsedEvent(source, tuple(targets), tuple(errors), tuple(sweeps))

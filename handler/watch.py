@@ -7,7 +7,7 @@ from typing import Any
 
 from handler.assess import assess_check_job, assess_pool, attach_check, member_state, watched_listeners
 from handler.budget import Budget, poll_delay
-from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Target
+from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Sweep, Target
 from handler.elb import MIN_CALL_SECONDS, ElbReader
 
 
@@ -93,3 +93,63 @@ def watch_target(
         else:
             outcome.findings = attach_check(outcome.findings, outcome.verdict, target, outcome.pool)
     return outcome
+
+
+@dataclass(slots=True)
+class SweepOutcome:
+    """What sweeping a project produced: findings, errors, and how far the listing got."""
+
+    sweep: Sweep
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ElbApiError] = field(default_factory=list)
+    # One newline-joined string per page: thousands of small id strings kept alive would pin the
+    # memory arenas of every page's garbage, and a 128 MB function cannot afford that.
+    pool_id_pages: list[str] = field(default_factory=list)
+    pool_count: int = 0
+    pages: int = 0
+    complete: bool = False
+
+    @property
+    def assessed_pool_ids(self) -> list[str]:
+        """Every pool the sweep assessed, in list order."""
+        return [pool_id for page in self.pool_id_pages for pool_id in page.split("\n") if pool_id]
+
+    def summary(self) -> dict[str, Any]:
+        """One entry of the result's `sweeps` list."""
+        kinds: dict[str, int] = {}
+        for finding in self.findings:
+            kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
+        return {
+            "filters": self.sweep.filters(),
+            "pools": self.pool_count,
+            "pages": self.pages,
+            "findings": kinds,
+            "diagnosed": sum(1 for f in self.findings if f.kind == "master_failed" and f.check is not None),
+            "status": "assessed" if self.complete and not self.errors else "error",
+        }
+
+
+def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -> SweepOutcome:
+    """List every pool the sweep matches, page by page, assessing each page from the list itself.
+
+    No per-pool read: the list response carries the members. Pages are dropped once assessed, so
+    memory stays flat however large the fleet.
+    """
+    outcome = SweepOutcome(sweep)
+    marker: str | None = None
+    while True:
+        try:
+            page = reader.list_pools_page(sweep, marker)
+        except ElbApiError as error:
+            outcome.errors.append(error)
+            return outcome
+        outcome.pages += 1
+        outcome.pool_count += len(page.pools)
+        outcome.pool_id_pages.append("\n".join(pool.id for pool in page.pools))
+        for pool in page.pools:
+            target = Target(pool_id=pool.id, region=region, project_id=project_id)
+            outcome.findings.extend(assess_pool(pool, None, target))
+        if page.next_marker is None:
+            outcome.complete = True
+            return outcome
+        marker = page.next_marker

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import Fault
+from .fleet import FLEET_KEYS
 
 DEFAULT_REGION = "cn-north-4"
 DEFAULT_AK = "SIMULATORAK0000000001"
@@ -20,7 +21,18 @@ RESULT_GROUPS = ("config", "acl", "security_group")
 FINAL_JOB_STATUSES = ("processed", "failed")
 PROCESSING_FOREVER = -1
 
-_SCENARIO_KEYS = ("region", "project_id", "credentials", "pools", "jobs", "faults", "description")
+_SCENARIO_KEYS = (
+    "region",
+    "project_id",
+    "credentials",
+    "pools",
+    "jobs",
+    "faults",
+    "description",
+    "latency_ms",
+    "fleet",
+    "diagnoses",
+)
 _CREDENTIAL_KEYS = ("ak", "sk", "security_token")
 _JOB_KEYS = ("processing_reads", "member_check")
 _REGION_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -132,7 +144,48 @@ def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
     }
     if "description" in raw:
         scenario["description"] = raw["description"]
+    latency = raw.get("latency_ms", 0)
+    if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
+        raise ScenarioError(f"latency_ms must be a non-negative number, not {latency!r}")
+    scenario["latency_ms"] = latency
+    scenario["fleet"] = _fleet(raw.get("fleet"))
+    scenario["diagnoses"] = _diagnoses(raw.get("diagnoses", {}))
     return scenario
+
+
+def _fleet(raw: Any) -> dict[str, Any] | None:
+    """Validate a fleet spec: {"pools": N, "failed_ratio": 0..1, "seed": int, "loadbalancers": int}."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ScenarioError('fleet must be an object such as {"pools": 10000, "failed_ratio": 0.01}')
+    _reject_unknown_keys(raw, FLEET_KEYS, "fleet")
+    count = raw.get("pools")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1_000_000:
+        raise ScenarioError("fleet.pools must be an integer 0..1000000")
+    ratio = raw.get("failed_ratio", 0.0)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+        raise ScenarioError("fleet.failed_ratio must be a number 0..1")
+    return dict(raw)
+
+
+def _diagnoses(raw: Any) -> dict[str, dict[str, Any]]:
+    """Validate the check jobs CreateMemberHealthCheckJob starts, keyed by member id ("*": any member).
+
+    Each is a job entry like those in "jobs" ({"processing_reads", "member_check"}); its job_id,
+    member_id and listener_id are filled in when the job is created.
+    """
+    if not isinstance(raw, dict):
+        raise ScenarioError("diagnoses must be an object keyed by member id (or '*')")
+    templates: dict[str, dict[str, Any]] = {}
+    for member_id, entry in raw.items():
+        where = f"diagnoses[{member_id!r}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("member_check"), dict):
+            raise ScenarioError(f"{where} must be a job entry with a member_check object")
+        check = dict(entry["member_check"])
+        check.setdefault("job_id", "template")
+        templates[member_id] = validate_job({**entry, "member_check": check}, where)
+    return templates
 
 
 def _credentials(raw: Any) -> list[dict[str, str]]:

@@ -18,9 +18,10 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from .faults import Fault
+from .fleet import generate_fleet
 from .jobs import job_snapshot
 from .scenario import load_scenario, validate_job, validate_pool
 from .signature import verify_request
@@ -38,6 +39,7 @@ THROTTLED = ("APIGW.0308", "The throttling threshold has been reached: policy us
 ELB_NOT_FOUND = "ELB.8907"
 POOL_ROUTE = ("elb", "master-slave-pools")
 JOB_ROUTE = ("elb", "members", "check", "jobs")
+CREATE_JOB_ROUTE = ("elb", "members", "health-check")
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,33 @@ def _route_id(segments: list[str], route: tuple[str, ...]) -> str | None:
     return unquote(segments[-1]) or None
 
 
+def _matches(pool: Mapping[str, Any], filters: Mapping[str, set[str]]) -> bool:
+    """Whether a pool passes ListMasterSlavePools' multi-value filters (any value of each key)."""
+    for key, wanted in filters.items():
+        if key == "loadbalancer_id":
+            values = {ref.get("id") for ref in pool.get("loadbalancers") or []}
+        else:
+            values = {pool.get(key)}
+        if not values & wanted:
+            return False
+    return True
+
+
+# A check job that finds nothing wrong: what CreateMemberHealthCheckJob starts without a scenario template.
+_PASSING_JOB: dict[str, Any] = {
+    "processing_reads": 0,
+    "member_check": {
+        "status": "processed",
+        "result": {
+            group: {"check_result": True, "check_status": "processed", "check_items": []}
+            for group in ("config", "acl", "security_group")
+        },
+        "check_item_total_num": 17,
+        "check_item_finished_num": 17,
+    },
+}
+
+
 def error_payload(code: str, message: str, request_id: str) -> dict[str, Any]:
     """An ELB/API Gateway error body."""
     return {"error_code": code, "error_msg": message, "request_id": request_id}
@@ -118,7 +147,14 @@ class _SimulatorState:
         self.project_id: str = scenario["project_id"]
         self.credentials: tuple[dict[str, str], ...] = tuple(dict(entry) for entry in scenario["credentials"])
         self.pools: dict[str, dict[str, Any]] = dict(scenario["pools"])
+        if scenario.get("fleet"):
+            self.pools.update(
+                (pool["id"], pool) for pool in generate_fleet(scenario["fleet"], self.project_id)
+            )
         self.jobs: dict[str, dict[str, Any]] = dict(scenario["jobs"])
+        self.diagnoses: dict[str, dict[str, Any]] = dict(scenario.get("diagnoses", {}))
+        self.latency = float(scenario.get("latency_ms", 0)) / 1000.0
+        self.created_jobs: list[dict[str, str]] = []
         self.job_reads: dict[str, int] = {}
         self.faults: list[_ArmedFault] = [
             _ArmedFault(Fault.from_dict(entry), entry["times"]) for entry in scenario["faults"]
@@ -141,9 +177,19 @@ class _SimulatorState:
         segments = path.split("/")
         return not (len(segments) > 2 and segments[1] == "v3" and unquote(segments[2]) != self.project_id)
 
-    def answer(self, method: str, path: str, request_id: str, *, count_read: bool) -> _Answer:
+    def answer(
+        self, method: str, path: str, request_id: str, *, count_read: bool, query: str = "", body: bytes = b""
+    ) -> _Answer:
         """Route an authorised request; `count_read` advances a job's read counter."""
         segments = path.split("/")
+        if method == "GET" and len(segments) == 5 and tuple(segments[3:]) == POOL_ROUTE:
+            return self._list_answer(parse_qs(query), request_id)
+        if (
+            method == "POST"
+            and len(segments) == 7
+            and (segments[3], segments[4], segments[6]) == CREATE_JOB_ROUTE
+        ):
+            return self._create_job_answer(unquote(segments[5]), body, request_id)
         pool_id = _route_id(segments, POOL_ROUTE) if method == "GET" else None
         if pool_id is not None:
             return self._pool_answer(pool_id, request_id)
@@ -151,6 +197,68 @@ class _SimulatorState:
         if job_id is not None:
             return self._job_answer(job_id, request_id, count_read=count_read)
         return _Answer(404, error_payload(*API_NOT_FOUND, request_id))
+
+    def _list_answer(self, query: dict[str, list[str]], request_id: str) -> _Answer:
+        """ListMasterSlavePools: filters, then marker/limit pagination (next_marker only if more follow)."""
+        try:
+            limit = int(query.get("limit", ["2000"])[-1])
+        except ValueError:
+            limit = -1
+        if not 0 <= limit <= 2000:
+            return _Answer(400, error_payload("ELB.8902", "limit must be an integer 0..2000.", request_id))
+        filter_keys: tuple[str, ...] = ("id", "name", "loadbalancer_id", "enterprise_project_id")
+        filters: dict[str, set[str]] = {key: set(query[key]) for key in filter_keys if key in query}
+        marker = query.get("marker", [None])[-1]
+        with self.lock:
+            ids = list(self.pools)
+            if marker is not None and marker not in self.pools:
+                return _Answer(400, error_payload("ELB.8902", f"Invalid marker {marker}.", request_id))
+            start = ids.index(marker) + 1 if marker is not None else 0
+            page: list[dict[str, Any]] = []
+            more = False
+            for pool_id in ids[start:]:
+                pool = self.pools[pool_id]
+                if not _matches(pool, filters):
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(pool)
+            body = json.loads(json.dumps(page))
+        page_info: dict[str, Any] = {
+            "previous_marker": page[0]["id"] if page else None,
+            "current_count": len(page),
+        }
+        if more and page:
+            page_info["next_marker"] = page[-1]["id"]
+        return _Answer(200, {"pools": body, "page_info": page_info, "request_id": request_id})
+
+    def _create_job_answer(self, member_id: str, body: bytes, request_id: str) -> _Answer:
+        """CreateMemberHealthCheckJob: 201 with a new job whose results the scenario's diagnoses define."""
+        try:
+            option = json.loads(body or b"{}").get("member_check") or {}
+        except (ValueError, AttributeError):
+            option = None
+        listener_id = option.get("listener_id") if isinstance(option, dict) else None
+        if not isinstance(listener_id, str) or not listener_id:
+            return _Answer(
+                400, error_payload("ELB.8902", "member_check.listener_id is required.", request_id)
+            )
+        with self.lock:
+            known = any(m.get("id") == member_id for p in self.pools.values() for m in p.get("members") or [])
+            if not known:
+                message = f"Member {member_id} could not be found."
+                return _Answer(404, error_payload(ELB_NOT_FOUND, message, request_id))
+            template = self.diagnoses.get(member_id) or self.diagnoses.get("*") or _PASSING_JOB
+            job_id = str(uuid.uuid4())
+            check = json.loads(json.dumps(template["member_check"]))
+            check.update(job_id=job_id, member_id=member_id, listener_id=listener_id)
+            self.jobs[job_id] = {
+                "processing_reads": template.get("processing_reads", 0),
+                "member_check": check,
+            }
+            self.created_jobs.append({"job_id": job_id, "member_id": member_id, "listener_id": listener_id})
+        return _Answer(201, {"member_check": {"job_id": job_id}, "request_id": request_id})
 
     def _pool_answer(self, pool_id: str, request_id: str) -> _Answer:
         """ShowMasterSlavePool."""
@@ -312,7 +420,11 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
             outcome.faulted = True
             self._apply_fault(state, fault, path, request_id, outcome)
             return
-        answer = state.answer(self.command, path, request_id, count_read=True)
+        if state.latency and state.stopping.wait(state.latency):
+            self._reset_connection(outcome)
+            return
+        query = self.path.partition("?")[2]
+        answer = state.answer(self.command, path, request_id, count_read=True, query=query, body=body)
         self._send_json(outcome, answer.status, answer.payload, request_id)
 
     def _apply_fault(
@@ -543,6 +655,32 @@ class ElbSimulator:
         with self._state.lock:
             self._state.jobs[job_id] = checked
             self._state.job_reads.pop(job_id, None)
+
+    @property
+    def created_jobs(self) -> list[dict[str, str]]:
+        """The check jobs CreateMemberHealthCheckJob started: [{"job_id", "member_id", "listener_id"}]."""
+        with self._state.lock:
+            return list(self._state.created_jobs)
+
+    def pool_ids(self) -> list[str]:
+        """Every pool id the simulator serves, in list order (scenario pools, then the fleet)."""
+        with self._state.lock:
+            return list(self._state.pools)
+
+    def failed_pool_ids(self) -> list[str]:
+        """Pools whose master is OFFLINE on some listener (outer status or per-listener status)."""
+        with self._state.lock:
+            pools = list(self._state.pools.values())
+        return [
+            pool["id"]
+            for pool in pools
+            for member in pool.get("members") or []
+            if str(member.get("role", "")).lower() == "master"
+            and (
+                member.get("operating_status") == "OFFLINE"
+                or any(s.get("operating_status") == "OFFLINE" for s in member.get("status") or [])
+            )
+        ]
 
     def job_reads(self, job_id: str) -> int:
         """How many successful reads of a job were served."""

@@ -1,0 +1,201 @@
+"""Auto-diagnosis: when a master fails and no check job was named, start one and read its reasons."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from handler.assess import assess_check_job
+from handler.budget import Budget, poll_delay
+from handler.domain import CheckVerdict, ElbApiError, Finding
+from handler.elb import MIN_CALL_SECONDS, ElbReader
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnoseOptions:
+    """How diagnosis behaves: on or off, how long a started job is reused, how many run at once."""
+
+    enabled: bool = True
+    ttl: float = 900.0
+    concurrency: int = 8
+    poll_interval: float = 1.0
+
+
+class StartedJobs:
+    """Check jobs started per (member, listener), reused for `ttl` seconds instead of starting more.
+
+    Kept in memory, so it survives between warm invocations of one instance.
+    """
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        """Start empty."""
+        self._jobs: dict[tuple[str, str], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._wall_clock = wall_clock
+
+    def recall(self, member_id: str, listener_id: str, ttl: float) -> str | None:
+        """The job started for this member and listener less than `ttl` seconds ago, if any."""
+        with self._lock:
+            entry = self._jobs.get((member_id, listener_id))
+        if entry is None or self._wall_clock() - entry[1] >= ttl:
+            return None
+        return entry[0]
+
+    def remember(self, member_id: str, listener_id: str, job_id: str) -> None:
+        """Note that a job was just started for this member and listener."""
+        with self._lock:
+            self._jobs[(member_id, listener_id)] = (job_id, self._wall_clock())
+
+    def forget(self, member_id: str, listener_id: str) -> None:
+        """Drop a job that ELB no longer knows."""
+        with self._lock:
+            self._jobs.pop((member_id, listener_id), None)
+
+
+STARTED_JOBS = StartedJobs()
+
+
+def diagnosis_listener(finding: Finding) -> str | None:
+    """The listener to check: the first one the master failed on, else the pool's first listener."""
+    if finding.master is not None:
+        failed = [listener for listener in finding.master.failed_listeners if listener]
+        if failed:
+            return failed[0]
+    if finding.pool is not None and finding.pool.listener_ids:
+        return finding.pool.listener_ids[0]
+    return None
+
+
+def needs_diagnosis(finding: Finding) -> bool:
+    """A failed master whose notification has no check job yet."""
+    return finding.kind == "master_failed" and finding.check is None and finding.master is not None
+
+
+@dataclass(slots=True)
+class _Diagnosis:
+    """One failed master being diagnosed: which job, and what it says so far."""
+
+    index: int
+    member_id: str
+    listener_id: str
+    job_id: str | None = None
+    reused: bool = False
+    verdict: CheckVerdict | None = None
+    error: ElbApiError | None = None
+
+
+def _start(
+    item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOptions, jobs: StartedJobs
+) -> None:
+    """Reuse the job started for this member and listener inside the TTL, or start one."""
+    item.job_id = jobs.recall(item.member_id, item.listener_id, options.ttl)
+    if item.job_id is not None:
+        item.reused = True
+        log.info(
+            "diagnosis.reuse",
+            member_id=item.member_id,
+            listener_id=item.listener_id,
+            check_job_id=item.job_id,
+        )
+        return
+    try:
+        item.job_id = reader.create_check_job(item.member_id, item.listener_id)
+    except ElbApiError as error:
+        item.error = error
+        return
+    jobs.remember(item.member_id, item.listener_id, item.job_id)
+    log.info(
+        "diagnosis.started", member_id=item.member_id, listener_id=item.listener_id, check_job_id=item.job_id
+    )
+
+
+def _read(item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOptions, jobs: StartedJobs) -> None:
+    """Read the job once; a reused job that ELB no longer knows is replaced by a new one."""
+    if item.job_id is None:
+        return
+    try:
+        job = reader.show_check_job(item.job_id)
+    except ElbApiError as error:
+        if error.status == 404 and item.reused:
+            jobs.forget(item.member_id, item.listener_id)
+            item.reused = False
+            _start(item, reader, log, options, jobs)
+            return
+        item.error = error
+        return
+    item.verdict = assess_check_job(job)
+    log.info(
+        "check_job.progress",
+        check_job_id=job.job_id,
+        member_id=item.member_id,
+        job_status=job.status,
+        finished=job.finished,
+        total=job.total,
+    )
+
+
+def diagnose_all(
+    findings: Sequence[Finding],
+    reader: ElbReader,
+    budget: Budget,
+    log: Any,
+    *,
+    options: DiagnoseOptions,
+    jobs: StartedJobs = STARTED_JOBS,
+) -> tuple[list[Finding], list[ElbApiError]]:
+    """Diagnose every failed master: start (or reuse) all the jobs, then poll them together.
+
+    Jobs start concurrently (at most `options.concurrency` requests at once), so ELB runs them in
+    parallel; polling reads every unfinished job once per round, so a slow job never starves the
+    others of API calls. A diagnosis that fails leaves its finding as it was and adds an error.
+    """
+    results = list(findings)
+    items = []
+    for index, finding in enumerate(findings):
+        listener = diagnosis_listener(finding)
+        if options.enabled and needs_diagnosis(finding) and listener and finding.master is not None:
+            items.append(_Diagnosis(index, finding.master.member.id, listener))
+    if not items:
+        return results, []
+
+    workers = max(1, min(options.concurrency, len(items)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diagnose") as executor:
+
+        def each(step: Callable[..., None], batch: list[_Diagnosis]) -> None:
+            # Each task runs in a copy of this context, so its log lines keep the request id.
+            futures = [
+                executor.submit(contextvars.copy_context().run, step, item, reader, log, options, jobs)
+                for item in batch
+            ]
+            for future in futures:
+                future.result()
+
+        each(_start, items)
+        poll = 0
+        while True:
+            pending = [i for i in items if i.error is None and (i.verdict is None or not i.verdict.done)]
+            each(_read, pending)
+            pending = [i for i in pending if i.error is None and (i.verdict is None or not i.verdict.done)]
+            if not pending:
+                break
+            pause = min(
+                poll_delay(poll, options.poll_interval, cap=4 * options.poll_interval),
+                budget.remaining() - MIN_CALL_SECONDS * 4,
+            )
+            if pause <= 0 or not budget.wait(pause):
+                break
+            poll += 1
+
+    errors: list[ElbApiError] = []
+    for item in items:
+        if item.verdict is not None:
+            results[item.index] = replace(findings[item.index], check=item.verdict)
+        if item.error is not None:
+            item.error.message = f"diagnosis of master {item.member_id}: {item.error.message}"
+            errors.append(item.error)
+    return results, errors

@@ -1,0 +1,283 @@
+"""`make bench`: cold start, warm overhead, fleet sweeps and import time, side by side with the raw SDK.
+
+Every figure is the median of several runs made in this one run of the script; the machine and the
+Python version are printed beside the table, which is also written to BENCHMARKS.md. This is a
+benchmark, not a test: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from handler.simulator import ElbSimulator  # noqa: E402 - after the path is set
+from tests.support import DEMO_JOB, DEMO_POOL, demo_scenario  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+EVENT = {"pool_id": DEMO_POOL, "job_id": DEMO_JOB}
+
+# A fresh interpreter that imports the handler and runs one invocation (the function's cold start).
+COLD_HANDLER = """
+import json, sys, time
+t = time.perf_counter()
+import handler
+class Context:
+    def getRemainingTimeInMilliSeconds(self): return 30000
+result = handler.handler({event}, Context())
+assert result["notifications"][0]["kind"] == "master_failed", result
+print(json.dumps({{"seconds": time.perf_counter() - t}}))
+"""
+
+# The floor: a fresh interpreter that imports the SDK and makes the same two calls by hand.
+COLD_RAW = """
+import json, os, time
+t = time.perf_counter()
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkelb.v3.elb_client import ElbClient
+from huaweicloudsdkelb.v3.region.elb_region import ElbRegion
+from huaweicloudsdkelb.v3.model.show_master_slave_pool_request import ShowMasterSlavePoolRequest
+from huaweicloudsdkelb.v3.model.show_member_health_check_job_request import ShowMemberHealthCheckJobRequest
+env = os.environ
+client = (ElbClient.new_builder()
+    .with_http_config(HttpConfig(timeout=(3, 10)))
+    .with_credentials(BasicCredentials(env["HUAWEICLOUD_SDK_AK"], env["HUAWEICLOUD_SDK_SK"],
+                                       env["HUAWEICLOUD_SDK_PROJECT_ID"]))
+    .with_region(ElbRegion.value_of("cn-north-4")).build())
+pool = client.show_master_slave_pool(ShowMasterSlavePoolRequest({pool!r})).pool
+job = client.show_member_health_check_job(ShowMemberHealthCheckJobRequest({job!r})).member_check
+assert pool.members and job.status == "processed"
+print(json.dumps({{"seconds": time.perf_counter() - t}}))
+"""
+
+SWEEP_CHILD = """
+import json, resource, time
+import handler
+class Context:
+    def getRemainingTimeInMilliSeconds(self): return 300000
+t = time.perf_counter()
+result = handler.handler({{"sweep": {{}}}}, Context())
+seconds = time.perf_counter() - t
+print(json.dumps({{"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "notifications": len(result["notifications"]), "errors": len(result["errors"]),
+                  "diagnosed": result["sweeps"][0]["diagnosed"]}}))
+"""
+
+
+def _env(sim: ElbSimulator, **extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ELB_WATCH_", "HUAWEICLOUD_SDK_"))}
+    return {
+        **clean,
+        **sim.env(),
+        "HUAWEICLOUD_SDK_AK": sim.credentials.ak,
+        "HUAWEICLOUD_SDK_SK": sim.credentials.sk,
+        "HUAWEICLOUD_SDK_PROJECT_ID": sim.project_id,
+        "ELB_WATCH_REGION": sim.region,
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def _child(code: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def cold_start() -> tuple[float, float]:
+    """Median seconds of a fresh process's invocation, and of the raw SDK floor, interleaved."""
+    with ElbSimulator(demo_scenario(processing_reads=0)) as sim:
+        env = _env(sim, ELB_WATCH_LOG_LEVEL="warning")
+        ours, floor = [], []
+        for _ in range(RUNS):
+            ours.append(_child(COLD_HANDLER.format(event=EVENT), env)["seconds"])
+            floor.append(_child(COLD_RAW.format(pool=DEMO_POOL, job=DEMO_JOB), env)["seconds"])
+    return statistics.median(ours), statistics.median(floor)
+
+
+def warm_overhead() -> tuple[float, float]:
+    """Median seconds of a warm invocation in this process, and of the same two raw SDK calls."""
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415
+    from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: PLC0415
+    from huaweicloudsdkelb.v3.elb_client import ElbClient  # noqa: PLC0415
+    from huaweicloudsdkelb.v3.model.show_master_slave_pool_request import (  # noqa: PLC0415
+        ShowMasterSlavePoolRequest,
+    )
+    from huaweicloudsdkelb.v3.model.show_member_health_check_job_request import (  # noqa: PLC0415
+        ShowMemberHealthCheckJobRequest,
+    )
+    from huaweicloudsdkelb.v3.region.elb_region import ElbRegion  # noqa: PLC0415
+
+    import handler  # noqa: PLC0415
+
+    class Context:
+        def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802 - the platform's name
+            return 30000
+
+    with ElbSimulator(demo_scenario(processing_reads=0)) as sim:
+        saved = dict(os.environ)
+        os.environ.update(_env(sim, ELB_WATCH_LOG_LEVEL="warning"))
+        try:
+            client = (
+                ElbClient.new_builder()
+                .with_http_config(HttpConfig(timeout=(3, 10)))
+                .with_credentials(BasicCredentials(sim.credentials.ak, sim.credentials.sk, sim.project_id))
+                .with_region(ElbRegion.value_of(sim.region))
+                .build()
+            )
+
+            def raw() -> None:
+                client.show_master_slave_pool(ShowMasterSlavePoolRequest(DEMO_POOL))
+                client.show_member_health_check_job(ShowMemberHealthCheckJobRequest(DEMO_JOB))
+
+            def ours() -> None:
+                handler.handler(EVENT, Context())
+
+            devnull = open(os.devnull, "w")  # noqa: SIM115 - the function's log lines, discarded
+            stdout, sys.stdout = sys.stdout, devnull
+            try:
+                for warm in (raw, ours):
+                    for _ in range(20):
+                        warm()
+                ours_times, raw_times = [], []
+                for _ in range(RUNS * 30):
+                    t = time.perf_counter()
+                    ours()
+                    ours_times.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    raw()
+                    raw_times.append(time.perf_counter() - t)
+            finally:
+                sys.stdout = stdout
+                devnull.close()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return statistics.median(ours_times), statistics.median(raw_times)
+
+
+def sweep(pools: int, *, diagnose: bool, rate: str = "10") -> dict[str, Any]:
+    """A sweep in a fresh process against a simulated fleet with 20 ms latency and 1% failed masters."""
+    scenario = demo_scenario()
+    scenario.update(pools=[], jobs=[], latency_ms=20)
+    scenario["fleet"] = {"pools": pools, "failed_ratio": 0.01, "seed": 7}
+    runs = []
+    for _ in range(3):
+        with ElbSimulator(scenario) as sim:
+            env = _env(
+                sim,
+                ELB_WATCH_DIAGNOSE="on" if diagnose else "off",
+                ELB_WATCH_API_RATE=rate,
+                ELB_WATCH_POLL_INTERVAL_SECONDS="0.5",
+                ELB_WATCH_LOG_LEVEL="error",
+            )
+            outcome = _child(SWEEP_CHILD.format(), env)
+            outcome["calls"] = sim.count()
+            outcome["list_calls"] = sim.count("master-slave-pools", "GET")
+            outcome["failed"] = len(sim.failed_pool_ids())
+        runs.append(outcome)
+    median = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "rss_mb")}
+    return {**runs[-1], **median}
+
+
+def import_time() -> float:
+    """Median seconds to import `handler` in a fresh interpreter (cumulative, from -X importtime)."""
+    times = []
+    for _ in range(RUNS):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import handler"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        line = [row for row in done.stderr.splitlines() if row.rstrip().endswith("| handler")][-1]
+        times.append(int(line.split("|")[1]) / 1e6)
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Run every measurement, print the table and write BENCHMARKS.md."""
+    rows = []
+    cold, cold_floor = cold_start()
+    rows.append(
+        (
+            "Cold start: fresh process, import + 1 invocation (failed master + check job)",
+            f"{cold * 1000:.0f} ms vs raw SDK {cold_floor * 1000:.0f} ms = {cold / cold_floor:.2f}x",
+            "<= 1.15x",
+        )
+    )
+    warm, warm_floor = warm_overhead()
+    rows.append(
+        (
+            "Warm invocation vs the same 2 raw SDK calls",
+            f"{warm * 1000:.2f} ms vs {warm_floor * 1000:.2f} ms = {warm / warm_floor:.2f}x",
+            "<= 1.10x",
+        )
+    )
+    for pools in (1000, 10000):
+        listing = sweep(pools, diagnose=False)
+        expected = math.ceil(pools / 2000)
+        rows.append(
+            (
+                f"Sweep {pools:,} pools, 20 ms latency, diagnosis off",
+                (
+                    f"{listing['seconds']:.2f} s, {listing['calls']} calls (= ceil(N/2000) = {expected}), "
+                    f"{listing['notifications']} failed masters, peak RSS {listing['rss_mb']:.0f} MB"
+                ),
+                "10k < 5 s, RSS < 100 MB",
+            )
+        )
+        full = sweep(pools, diagnose=True)
+        rows.append(
+            (
+                f"Sweep {pools:,} pools, 20 ms latency, diagnosis on, 10 req/s",
+                (
+                    f"{full['seconds']:.2f} s, {full['calls']} calls ({full['list_calls']} list + "
+                    f"{full['calls'] - full['list_calls']} diagnosis), "
+                    f"{full['diagnosed']}/{full['failed']} diagnosed, peak RSS {full['rss_mb']:.0f} MB"
+                ),
+                "calls = ceil(N/2000) + diagnosis",
+            )
+        )
+    imported = import_time()
+    rows.append(("import handler (fresh process, -X importtime)", f"{imported * 1000:.1f} ms", "< 20 ms"))
+
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; {RUNS} runs per figure (sweeps: 3), median"
+    )
+    table = ["| measurement | result | target |", "|---|---|---|"]
+    table += [f"| {name} | {result} | {target} |" for name, result, target in rows]
+    text = "\n".join(table)
+    print(machine)
+    print(text)
+    (ROOT / "BENCHMARKS.md").write_text(
+        "# Benchmarks\n\nWritten by `make bench` (tests/bench/run.py); "
+        "every figure measured in the same run.\n\n"
+        f"Machine: {machine}.\n\n{text}\n",
+        encoding="utf-8",
+    )
+
+
+if __name__ == "__main__":
+    main()
