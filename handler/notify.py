@@ -12,8 +12,6 @@ from handler.assess import OFFLINE, ONLINE
 from handler.domain import CheckVerdict, Finding, MemberState, Pool
 from handler.reasons import describe_reason_code
 
-GROUP_LABELS = {"config": "config", "acl": "network ACL", "security_group": "security group"}
-
 
 def fingerprint(finding: Finding) -> str:
     """A stable id for a finding: pool + member + kind, never the reason text."""
@@ -112,97 +110,196 @@ def check_block(verdict: CheckVerdict | None) -> dict[str, Any] | None:
     }
 
 
-def title(finding: Finding) -> str:
+# Every human phrase, per locale. Cloud values go in through the {placeholders}, never the other way.
+PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "critical": "CRITICAL",
+        "major": "MAJOR",
+        "warning": "WARNING",
+        "info": "INFO",
+        "failover": "{tag} {pool}: master {master} down, traffic failed over to standby {standby}",
+        "no_standby": "{tag} {pool}: master {master} down and there is no standby",
+        "outage": "{tag} {pool}: master and standby both down",
+        "no_master": "{tag} {pool}: no master member in the active/standby pool",
+        "no_monitor": "{tag} {pool}: no health check, master {master} health unknown",
+        "master_unknown": "{tag} {pool}: master {master} is {state}, not ONLINE",
+        "standby_failed": "{tag} {pool}: standby {standby} down, no failover available",
+        "check_failed": "{tag} {subject}: member check found {count} {noun}",
+        "check_member": "member {member}",
+        "problem": "problem",
+        "problems": "problems",
+        "unexplained": "unexplained",
+        "Master": "Master",
+        "Standby": "Standby",
+        "member_is": "{role} {label} ({where}) is {state}",
+        "on_listener": " on listener {listeners}",
+        "end": ".",
+        "why": "Why: {reason}.",
+        "failed_over": ": traffic has failed over to it.",
+        "nowhere": "No standby member: the pool has nowhere to fail over.",
+        "monitor_off": (
+            "The pool has no enabled health check, so ELB cannot tell whether the master is healthy."
+        ),
+        "progress": "{finished}/{total} items",
+        "progress_unknown": "progress unknown",
+        "check_job": "Check job {job_id} ({status}, {progress}): {failed} failed.",
+        "group_no_details": "- {group} check failed; ELB gave no item details.",
+        "group_incomplete": "- {group} check could not complete.",
+        "still_running": "The check job was still running; the items above are what was known so far.",
+        "pool_line": "Pool {name} ({id}), {protocol}, region {region}, project {project}.",
+        "region_line": "Region {region}, project {project}.",
+        "config": "config",
+        "acl": "network ACL",
+        "security_group": "security group",
+    },
+    "zh": {
+        "critical": "紧急",
+        "major": "重要",
+        "warning": "警告",
+        "info": "提示",
+        "failover": "{tag} {pool}:主节点 {master} 故障,流量已切换到备节点 {standby}",
+        "no_standby": "{tag} {pool}:主节点 {master} 故障,且没有备节点",
+        "outage": "{tag} {pool}:主备节点均故障",
+        "no_master": "{tag} {pool}:主备后端服务器组中没有主节点",
+        "no_monitor": "{tag} {pool}:未开启健康检查,主节点 {master} 状态未知",
+        "master_unknown": "{tag} {pool}:主节点 {master} 状态为 {state},不是 ONLINE",
+        "standby_failed": "{tag} {pool}:备节点 {standby} 故障,已无法再切换",
+        "check_failed": "{tag} {subject}:后端服务器检测发现 {count} 个{noun}",
+        "check_member": "后端服务器 {member}",
+        "problem": "问题",
+        "problems": "问题",
+        "unexplained": "未说明的",
+        "Master": "主节点",
+        "Standby": "备节点",
+        "member_is": "{role} {label}({where})状态为 {state}",
+        "on_listener": "(监听器 {listeners})",
+        "end": "。",
+        "why": "原因:{reason}。",
+        "failed_over": ",流量已切换到该节点。",
+        "nowhere": "没有备节点:流量无处切换。",
+        "monitor_off": "该后端服务器组未开启健康检查,ELB 无法判断主节点是否健康。",
+        "progress": "{finished}/{total} 项",
+        "progress_unknown": "进度未知",
+        "check_job": "检测任务 {job_id}({status},{progress}):{failed} 项未通过。",
+        "group_no_details": "- {group}检查未通过,ELB 未给出检查项详情。",
+        "group_incomplete": "- {group}检查未能完成。",
+        "still_running": "检测任务仍在进行中,以上为目前已知的结果。",
+        "pool_line": "后端服务器组 {name}({id}),{protocol},区域 {region},项目 {project}。",
+        "region_line": "区域 {region},项目 {project}。",
+        "config": "配置",
+        "acl": "网络ACL",
+        "security_group": "安全组",
+    },
+}
+
+
+def _phrases(locale: str) -> dict[str, str]:
+    return PHRASES.get(locale, PHRASES["en"])
+
+
+def title(finding: Finding, locale: str = "en") -> str:
     """One line that says what happened, e.g. "[CRITICAL] web-pool: master and standby both down"."""
-    tag = f"[{finding.severity.upper()}]"
-    pool = pool_label(finding.pool)
-    master = member_label(finding.master)
-    standby = member_label(finding.standby)
+    say = _phrases(locale)
+    values = {
+        "tag": f"[{say.get(finding.severity, finding.severity.upper())}]",
+        "pool": pool_label(finding.pool),
+        "master": member_label(finding.master),
+        "standby": member_label(finding.standby),
+        "state": finding.master.state if finding.master else "UNKNOWN",
+    }
     if finding.kind == "master_failed":
         if finding.severity == "major":
-            return f"{tag} {pool}: master {master} down, traffic failed over to standby {standby}"
-        if finding.standby is None:
-            return f"{tag} {pool}: master {master} down and there is no standby"
-        return f"{tag} {pool}: master and standby both down"
-    if finding.kind == "no_master":
-        return f"{tag} {pool}: no master member in the active/standby pool"
-    if finding.kind == "no_monitor":
-        return f"{tag} {pool}: no health check, master {master} health unknown"
-    if finding.kind == "master_unknown":
-        state = finding.master.state if finding.master else "UNKNOWN"
-        return f"{tag} {pool}: master {master} is {state}, not ONLINE"
-    if finding.kind == "standby_failed":
-        return f"{tag} {pool}: standby {standby} down, no failover available"
+            return say["failover"].format(**values)
+        return say["no_standby" if finding.standby is None else "outage"].format(**values)
+    if finding.kind in {"no_master", "no_monitor", "master_unknown", "standby_failed"}:
+        return say[finding.kind].format(**values)
     count = len(finding.check.failed_items) if finding.check else 0
-    subject = (
-        pool if finding.pool else f"member {_short_id(finding.check.job.member_id if finding.check else '')}"
+    member = _short_id(finding.check.job.member_id if finding.check else "")
+    subject = values["pool"] if finding.pool else say["check_member"].format(member=member)
+    noun = say["problem" if count == 1 else "problems"]
+    return say["check_failed"].format(
+        tag=values["tag"], subject=subject, count=count or say["unexplained"], noun=noun
     )
-    noun = "problem" if count == 1 else "problems"
-    return f"{tag} {subject}: member check found {count or 'unexplained'} {noun}"
 
 
 def _member_lines(role: str, state: MemberState, locale: str) -> list[str]:
+    say = _phrases(locale)
     member = state.member
     where = f"{member.address}:{member.protocol_port}" if member.address else member.id
-    line = f"{role} {member_label(state)} ({where}) is {state.state}"
+    line = say["member_is"].format(role=say[role], label=member_label(state), where=where, state=state.state)
     listeners = [listener for listener in state.failed_listeners if listener]
     if listeners:
-        line += f" on listener {', '.join(listeners)}"
-    lines = [line + "."]
+        line += say["on_listener"].format(listeners=", ".join(listeners))
+    lines = [line + say["end"]]
     if state.state == OFFLINE:
         block = member_block(state, locale) or {}
         code = block.get("reason_code")
-        lines.append(f"Why: {code + ', ' if code else ''}{block.get('reason')}.")
+        lines.append(say["why"].format(reason=f"{code + ', ' if code else ''}{block.get('reason')}"))
     return lines
 
 
-def _check_lines(verdict: CheckVerdict) -> list[str]:
+def _check_lines(verdict: CheckVerdict, locale: str) -> list[str]:
+    say = _phrases(locale)
     job = verdict.job
-    progress = f"{job.finished}/{job.total} items" if job.total is not None else "progress unknown"
+    progress = (
+        say["progress"].format(finished=job.finished, total=job.total)
+        if job.total is not None
+        else say["progress_unknown"]
+    )
     failed = len(verdict.failed_items)
-    lines = [f"Check job {job.job_id} ({job.status or 'unknown'}, {progress}): {failed} failed."]
+    lines = [
+        say["check_job"].format(
+            job_id=job.job_id, status=job.status or "unknown", progress=progress, failed=failed
+        )
+    ]
     lines.extend(
-        f"- [{item.severity or '?'}] {GROUP_LABELS.get(item.group, item.group)}: {item.reason}"
+        f"- [{item.severity or '?'}] {say.get(item.group, item.group)}: {item.reason}"
         for item in verdict.failed_items
     )
     explained = {item.group for item in verdict.failed_items}
     lines.extend(
-        f"- {GROUP_LABELS.get(group, group)} check failed; ELB gave no item details."
+        say["group_no_details"].format(group=say.get(group, group))
         for group in verdict.failed_groups
         if group not in explained
     )
     lines.extend(
-        f"- {GROUP_LABELS.get(group, group)} check could not complete." for group in verdict.incomplete_groups
+        say["group_incomplete"].format(group=say.get(group, group)) for group in verdict.incomplete_groups
     )
     if job.status.lower() == "processing":
-        lines.append("The check job was still running; the items above are what was known so far.")
+        lines.append(say["still_running"])
     return lines
 
 
 def text(finding: Finding, region: str, project_id: str, locale: str = "en") -> str:
     """A few plain lines a person can act on: what is down, why, where traffic goes, what the check saw."""
+    say = _phrases(locale)
     lines: list[str] = []
     if finding.master is not None:
         lines.extend(_member_lines("Master", finding.master, locale))
     if finding.standby is not None:
         standby_lines = _member_lines("Standby", finding.standby, locale)
         if finding.kind == "master_failed" and finding.standby.state == ONLINE:
-            standby_lines[0] = standby_lines[0][:-1] + ": traffic has failed over to it."
+            standby_lines[0] = standby_lines[0][: -len(say["end"])] + say["failed_over"]
         lines.extend(standby_lines)
     elif finding.kind == "master_failed":
-        lines.append("No standby member: the pool has nowhere to fail over.")
+        lines.append(say["nowhere"])
     if finding.kind == "no_monitor":
-        lines.append(
-            "The pool has no enabled health check, so ELB cannot tell whether the master is healthy."
-        )
+        lines.append(say["monitor_off"])
     if finding.check is not None:
-        lines.extend(_check_lines(finding.check))
+        lines.extend(_check_lines(finding.check, locale))
     if finding.pool is not None:
         pool = finding.pool
-        where = f"{pool.protocol or '?'}, region {region}, project {project_id}"
-        lines.append(f"Pool {pool.name or '?'} ({pool.id}), {where}.")
+        lines.append(
+            say["pool_line"].format(
+                name=pool.name or "?",
+                id=pool.id,
+                protocol=pool.protocol or "?",
+                region=region,
+                project=project_id,
+            )
+        )
     else:
-        lines.append(f"Region {region}, project {project_id}.")
+        lines.append(say["region_line"].format(region=region, project=project_id))
     return "\n".join(lines)
 
 
@@ -220,7 +317,7 @@ def build_notification(
         "severity": finding.severity,
         "kind": finding.kind,
         "fingerprint": fingerprint(finding),
-        "title": title(finding),
+        "title": title(finding, locale),
         "text": text(finding, region, project_id, locale),
         "pool": pool_block(finding.pool),
         "master": member_block(finding.master, locale),

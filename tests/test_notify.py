@@ -180,3 +180,25 @@ def test_nameless_pool_and_members_fall_back_to_ids():
     assert record["title"] == (
         "[MAJOR] 36ce7086: master 172.16.0.10 down, traffic failed over to standby 172.16.0.10"
     )
+
+
+def test_chinese_title_and_text():
+    record = record_for(
+        api_member("m", "master", "OFFLINE", name="web-1", reason={"reason_code": "CONNECT_REFUSED"}),
+        api_member("s", "slave", name="web-2"),
+        job=api_job({"acl_check_hc_dest_ip_ingress": {"params": ["10.0.0.1", "acl-1"]}}, member_id="m"),
+        locale="zh",
+    )
+    assert record["title"] == "[重要] web-pool:主节点 web-1 故障,流量已切换到备节点 web-2"
+    lines = record["text"].splitlines()
+    assert lines[0] == "主节点 web-1(172.16.0.10:80)状态为 OFFLINE(监听器 lsn-1)。"
+    assert lines[1] == "原因:CONNECT_REFUSED, 后端服务器拒绝了健康检查连接。"
+    assert lines[2] == "备节点 web-2(172.16.0.10:80)状态为 ONLINE,流量已切换到该节点。"
+    assert lines[4].startswith("- [Major] 网络ACL: healthCheck destination IP 10.0.0.1")
+    assert record["kind"] == "master_failed"  # structured fields stay as they are
+    assert record["severity"] == "major"
+
+
+def test_unknown_locale_falls_back_to_english():
+    record = record_for(api_member("m", "master", "OFFLINE"), api_member("s", "slave", "OFFLINE"), locale="fr")
+    assert record["title"] == "[CRITICAL] web-pool: master and standby both down"
