@@ -96,12 +96,38 @@ def _parser() -> argparse.ArgumentParser:
         help="run against the embedded ELB simulator with this scenario "
         "(a path, or a name in events/scenarios)",
     )
+    package = commands.add_parser(
+        "package", help="build the FunctionGraph code zip (handler string index.handler)"
+    )
+    package.add_argument("--output", default="dist/function.zip", help="where to write the zip")
+    package.add_argument("--python", default="3.10", help="the runtime's Python version (default 3.10)")
+    package.add_argument(
+        "--platform", default="manylinux2014_x86_64", help="wheel platform tag (default manylinux2014_x86_64)"
+    )
+    package.add_argument(
+        "--interpreter",
+        metavar="PYTHON",
+        help="a CPython of the target version (found on PATH/pyenv when omitted): resolves markers, compiles",
+    )
+    package.add_argument(
+        "--no-bytecode", action="store_true", help="ship sources only (when no target interpreter exists)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "package":
+        from handler.packaging import run  # noqa: PLC0415 - build tooling, never loaded by the function
+
+        return run(
+            Path(args.output),
+            python=args.python,
+            platform=args.platform,
+            interpreter=args.interpreter,
+            bytecode=not args.no_bytecode,
+        )
     from handler.app import invoke  # noqa: PLC0415 - keep `--help` fast
 
     try:

@@ -1,0 +1,196 @@
+locals {
+  package_path = coalesce(var.package_path, "${path.module}/../dist/function.zip")
+
+  # FunctionGraph imports index.py from the zip's root and calls its `handler`: `make package`
+  # writes index.py as `from handler import handler`. tests/test_infra.py checks the two agree.
+  handler = "index.handler"
+
+  # ---- least privilege: exactly the API actions the code calls -----------------------------------
+  # ShowMasterSlavePool, ListMasterSlavePools, ShowMemberHealthCheckJob (tests/test_infra.py derives
+  # the same list from the SDK calls in handler/ and compares).
+  iam_read_actions = ["elb:pools:get", "elb:pools:list", "elb:members:get"]
+  # CreateMemberHealthCheckJob: a write call, granted only while auto-diagnosis is on.
+  iam_diagnosis_actions = ["elb:members:create"]
+  # PublishMessage, on this function's topic only.
+  iam_publish_actions = ["smn:topic:publish"]
+
+  elb_actions = var.auto_diagnosis ? concat(local.iam_read_actions, local.iam_diagnosis_actions) : local.iam_read_actions
+
+  iam_policy = {
+    Version = "1.1"
+    Statement = [
+      {
+        Effect = "Allow"
+        Action = local.elb_actions
+      },
+      {
+        Effect   = "Allow"
+        Action   = local.iam_publish_actions
+        Resource = ["smn:${var.region}:*:topic:${huaweicloud_smn_topic.alerts.name}"]
+      },
+    ]
+  }
+
+  # ---- what the timer sends: the watch request as the TIMER event's user_event (a JSON string) --
+  watch_request = var.sweep != null ? jsonencode({
+    sweep = { for name, values in var.sweep : name => values if values != null }
+    }) : jsonencode({
+    targets = [for pool in var.pools : { for name, value in pool : name => value if value != null }]
+  })
+
+  # ---- configuration: every ELB_WATCH_* variable the function reads -----------------------------
+  # null leaves a variable unset, so the function's documented default applies.
+  settings = {
+    ELB_WATCH_REGION                = var.region
+    ELB_WATCH_LOCALE                = var.locale
+    ELB_WATCH_LOG_LEVEL             = var.log_level
+    ELB_WATCH_SMN_TOPIC_URN         = huaweicloud_smn_topic.alerts.topic_urn
+    ELB_WATCH_DIAGNOSE              = var.auto_diagnosis ? "on" : "off"
+    ELB_WATCH_DIAGNOSE_TTL          = var.diagnosis_ttl
+    ELB_WATCH_REPEAT_INTERVAL       = var.repeat_interval
+    ELB_WATCH_FIRE_AFTER            = var.fire_after
+    ELB_WATCH_RESOLVE_AFTER         = var.resolve_after
+    ELB_WATCH_CONCURRENCY           = var.concurrency
+    ELB_WATCH_API_RATE              = var.api_rate
+    ELB_WATCH_CONNECT_TIMEOUT       = var.connect_timeout
+    ELB_WATCH_READ_TIMEOUT          = var.read_timeout
+    ELB_WATCH_RESERVE_SECONDS       = var.reserve_seconds
+    ELB_WATCH_MAX_ATTEMPTS          = var.max_attempts
+    ELB_WATCH_RETRY_BASE_SECONDS    = var.retry_base_seconds
+    ELB_WATCH_POLL_INTERVAL_SECONDS = var.poll_interval_seconds
+  }
+
+  # Webhook URLs carry tokens and the state URL may carry a password: FunctionGraph keeps these
+  # encrypted (encrypted_user_data) and Terraform never prints them (sensitive variables).
+  secret_settings = {
+    ELB_WATCH_STATE            = var.state_url
+    ELB_WATCH_FEISHU_WEBHOOK   = var.feishu_webhook
+    ELB_WATCH_FEISHU_SECRET    = var.feishu_secret
+    ELB_WATCH_DINGTALK_WEBHOOK = var.dingtalk_webhook
+    ELB_WATCH_DINGTALK_SECRET  = var.dingtalk_secret
+    ELB_WATCH_WECOM_WEBHOOK    = var.wecom_webhook
+    ELB_WATCH_SLACK_WEBHOOK    = var.slack_webhook
+    ELB_WATCH_WEBHOOK_URL      = var.webhook_url
+    ELB_WATCH_WEBHOOK_SECRET   = var.webhook_secret
+  }
+
+  user_data           = { for name, value in local.settings : name => tostring(value) if value != null }
+  encrypted_user_data = { for name, value in local.secret_settings : name => value if value != null }
+}
+
+# ---- IAM: a custom policy with only the actions above, and an agency FunctionGraph assumes ----------
+
+resource "huaweicloud_identity_role" "watch" {
+  name        = "${var.function_name}-policy"
+  description = "elb-master-watch: read ELB active/standby pools and member check jobs, publish to its SMN topic"
+  type        = "XA" # project-level: ELB and SMN are regional services
+  policy      = jsonencode(local.iam_policy)
+}
+
+resource "huaweicloud_identity_agency" "watch" {
+  name                   = "${var.function_name}-agency"
+  description            = "Lets the elb-master-watch function call ELB and SMN with its custom policy only"
+  delegated_service_name = "op_svc_cff" # FunctionGraph
+
+  project_role {
+    project = var.region
+    roles   = [huaweicloud_identity_role.watch.name]
+  }
+}
+
+# Attaching a function to a VPC (to reach DCS Redis) is a configuration-time permission, kept in its
+# own agency so the code's credentials (app_agency) never get it.
+resource "huaweicloud_identity_agency" "network" {
+  count = var.vpc_id != null ? 1 : 0
+
+  name                   = "${var.function_name}-network"
+  description            = "Lets FunctionGraph attach elb-master-watch to its VPC"
+  delegated_service_name = "op_svc_cff"
+
+  project_role {
+    project = var.region
+    roles   = ["VPC Administrator"]
+  }
+}
+
+# ---- SMN: the topic the function publishes to, and its email/SMS subscribers -------------------------
+
+resource "huaweicloud_smn_topic" "alerts" {
+  name         = var.smn_topic_name
+  display_name = "ELB master watch"
+  introduction = "Notifications from elb-master-watch: failed masters of ELB active/standby pools, and why."
+  tags         = var.tags
+}
+
+resource "huaweicloud_smn_subscription" "email" {
+  for_each = toset(var.alert_emails)
+
+  topic_urn = huaweicloud_smn_topic.alerts.topic_urn
+  protocol  = "email"
+  endpoint  = each.value
+  remark    = "elb-master-watch"
+}
+
+resource "huaweicloud_smn_subscription" "sms" {
+  for_each = toset(var.alert_phone_numbers)
+
+  topic_urn = huaweicloud_smn_topic.alerts.topic_urn
+  protocol  = "sms"
+  endpoint  = each.value
+  remark    = "elb-master-watch"
+}
+
+# ---- the function ------------------------------------------------------------------------------------
+
+resource "huaweicloud_fgs_function" "watch" {
+  name        = var.function_name
+  app         = "default"
+  description = "Reports a failed master of an ELB active/standby pool, whether traffic failed over, and why."
+  runtime     = "Python3.10"
+  handler     = local.handler
+  memory_size = var.memory_size
+  timeout     = var.timeout
+
+  # The zip is reproducible, so an unchanged build never shows up as a diff.
+  code_type     = "zip"
+  code_filename = basename(local.package_path)
+  func_code     = filebase64(local.package_path)
+
+  # app_agency: the credentials the code gets in its context; agency: what FunctionGraph itself
+  # needs to configure the function (VPC attachment).
+  app_agency = huaweicloud_identity_agency.watch.name
+  agency     = var.vpc_id != null ? huaweicloud_identity_agency.network[0].name : huaweicloud_identity_agency.watch.name
+  vpc_id     = var.vpc_id
+  network_id = var.subnet_id
+
+  user_data           = jsonencode(local.user_data)
+  encrypted_user_data = jsonencode(local.encrypted_user_data)
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = (length(var.pools) > 0) != (var.sweep != null)
+      error_message = "Set exactly one of `pools` (a list of pool ids) or `sweep` (filters, {} for every pool)."
+    }
+    precondition {
+      condition     = (var.vpc_id == null) == (var.subnet_id == null)
+      error_message = "vpc_id and subnet_id go together."
+    }
+  }
+}
+
+# ---- the timer -----------------------------------------------------------------------------------------
+
+resource "huaweicloud_fgs_function_trigger" "timer" {
+  function_urn = huaweicloud_fgs_function.watch.urn
+  type         = "TIMER"
+  status       = var.timer_enabled ? "ACTIVE" : "DISABLED"
+
+  event_data = jsonencode({
+    name          = "${var.function_name}-timer"
+    schedule_type = var.schedule_type
+    schedule      = var.schedule
+    user_event    = local.watch_request
+  })
+}

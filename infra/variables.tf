@@ -1,0 +1,298 @@
+# ---------------------------------------------------------------------------------------------------
+# Where and what
+# ---------------------------------------------------------------------------------------------------
+
+variable "region" {
+  description = "Region of the function, the ELB pools it watches and the SMN topic, e.g. cn-north-4."
+  type        = string
+}
+
+variable "function_name" {
+  description = "Name of the function; also the prefix of the agency, the custom policy and the timer."
+  type        = string
+  default     = "elb-master-watch"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,51}$", var.function_name))
+    error_message = "function_name: a letter, then up to 51 letters, digits, '-' or '_'."
+  }
+}
+
+variable "package_path" {
+  description = "The code zip built by `make package`. Defaults to ../dist/function.zip next to this folder."
+  type        = string
+  default     = null
+}
+
+variable "memory_size" {
+  description = "Memory of each instance in MB. 128 is enough: a 10,000-pool sweep peaks under 100 MB."
+  type        = number
+  default     = 128
+}
+
+variable "timeout" {
+  description = "Seconds an invocation may run (3..900). Check-job polling and retries stay inside it."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.timeout >= 3 && var.timeout <= 900
+    error_message = "timeout must be between 3 and 900 seconds."
+  }
+}
+
+variable "tags" {
+  description = "Tags for the function and the SMN topic."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------------------------------
+# What the timer watches: either a list of pools or a sweep of the project (exactly one of the two)
+# ---------------------------------------------------------------------------------------------------
+
+variable "pools" {
+  description = "Active/standby pools to watch on every run. Leave empty when `sweep` is set."
+  type = list(object({
+    pool_id     = string
+    listener_id = optional(string)
+    job_id      = optional(string)
+  }))
+  default = []
+}
+
+variable "sweep" {
+  description = "Watch every active/standby pool of the project matching these filters ({} = all of them)."
+  type = object({
+    loadbalancer_id       = optional(list(string))
+    name                  = optional(list(string))
+    enterprise_project_id = optional(list(string))
+  })
+  default = null
+}
+
+variable "schedule_type" {
+  description = "Timer kind: Rate (schedule like 1m, 5m, 1h) or Cron (schedule like @every 1h30m or a cron line)."
+  type        = string
+  default     = "Rate"
+
+  validation {
+    condition     = contains(["Rate", "Cron"], var.schedule_type)
+    error_message = "schedule_type must be Rate or Cron."
+  }
+}
+
+variable "schedule" {
+  description = "How often the timer fires. Default: every minute."
+  type        = string
+  default     = "1m"
+}
+
+variable "timer_enabled" {
+  description = "Whether the timer runs (false creates it DISABLED, e.g. while testing by hand)."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Behaviour (ELB_WATCH_*). null keeps the function's own default, documented in the main README.
+# ---------------------------------------------------------------------------------------------------
+
+variable "locale" {
+  description = "Language of the human text: en or zh (ELB_WATCH_LOCALE)."
+  type        = string
+  default     = "en"
+
+  validation {
+    condition     = contains(["en", "zh"], var.locale)
+    error_message = "locale must be en or zh."
+  }
+}
+
+variable "log_level" {
+  description = "debug, info, warning or error (ELB_WATCH_LOG_LEVEL)."
+  type        = string
+  default     = "info"
+}
+
+variable "auto_diagnosis" {
+  description = "Start a member check job when a master fails (ELB_WATCH_DIAGNOSE). Adds elb:members:create."
+  type        = bool
+  default     = true
+}
+
+variable "diagnosis_ttl" {
+  description = "Reuse a started check job for this long, e.g. 15m (ELB_WATCH_DIAGNOSE_TTL)."
+  type        = string
+  default     = null
+}
+
+variable "repeat_interval" {
+  description = "Repeat a still-firing notification after this long, e.g. 4h (ELB_WATCH_REPEAT_INTERVAL)."
+  type        = string
+  default     = null
+}
+
+variable "fire_after" {
+  description = "Consecutive sightings before a finding fires (ELB_WATCH_FIRE_AFTER)."
+  type        = number
+  default     = null
+}
+
+variable "resolve_after" {
+  description = "Consecutive absences before a finding resolves (ELB_WATCH_RESOLVE_AFTER)."
+  type        = number
+  default     = null
+}
+
+variable "concurrency" {
+  description = "Diagnoses run at once during a sweep (ELB_WATCH_CONCURRENCY)."
+  type        = number
+  default     = null
+}
+
+variable "api_rate" {
+  description = "Client-side limit on ELB calls per second (ELB_WATCH_API_RATE)."
+  type        = number
+  default     = null
+}
+
+variable "connect_timeout" {
+  description = "Seconds to connect to ELB (ELB_WATCH_CONNECT_TIMEOUT)."
+  type        = number
+  default     = null
+}
+
+variable "read_timeout" {
+  description = "Seconds to wait for an ELB answer (ELB_WATCH_READ_TIMEOUT)."
+  type        = number
+  default     = null
+}
+
+variable "reserve_seconds" {
+  description = "Seconds of each invocation kept for logging and notifying (ELB_WATCH_RESERVE_SECONDS)."
+  type        = number
+  default     = null
+}
+
+variable "max_attempts" {
+  description = "Attempts per ELB read (ELB_WATCH_MAX_ATTEMPTS)."
+  type        = number
+  default     = null
+}
+
+variable "retry_base_seconds" {
+  description = "First retry backoff in seconds (ELB_WATCH_RETRY_BASE_SECONDS)."
+  type        = number
+  default     = null
+}
+
+variable "poll_interval_seconds" {
+  description = "First wait between check-job reads (ELB_WATCH_POLL_INTERVAL_SECONDS)."
+  type        = number
+  default     = null
+}
+
+# ---------------------------------------------------------------------------------------------------
+# State store (ELB_WATCH_STATE): de-duplication across timer runs
+# ---------------------------------------------------------------------------------------------------
+
+variable "state_url" {
+  description = <<-EOT
+    sqlite:////tmp/elb-master-watch.db (per instance: de-duplicates only within one warm instance) or
+    redis://:password@host:6379/0 for DCS (needs vpc_id/subnet_id). Sensitive: a Redis URL holds a password.
+  EOT
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "vpc_id" {
+  description = "VPC to attach the function to (needed to reach a DCS Redis). null: no VPC access."
+  type        = string
+  default     = null
+}
+
+variable "subnet_id" {
+  description = "Subnet (network id) in vpc_id for the function."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Notification channels. SMN (email/SMS) is created here; chat webhooks carry tokens and are sensitive.
+# ---------------------------------------------------------------------------------------------------
+
+variable "smn_topic_name" {
+  description = "Name of the SMN topic the function publishes to (ELB_WATCH_SMN_TOPIC_URN)."
+  type        = string
+  default     = "elb-master-watch-alerts"
+}
+
+variable "alert_emails" {
+  description = "Email addresses subscribed to the topic. Each recipient must confirm the SMN email."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_phone_numbers" {
+  description = "Phone numbers (+8613800000000) subscribed to the topic by SMS."
+  type        = list(string)
+  default     = []
+}
+
+variable "feishu_webhook" {
+  description = "Feishu/Lark custom bot webhook URL (ELB_WATCH_FEISHU_WEBHOOK)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "feishu_secret" {
+  description = "Feishu/Lark bot signing secret (ELB_WATCH_FEISHU_SECRET)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "dingtalk_webhook" {
+  description = "DingTalk custom robot webhook URL (ELB_WATCH_DINGTALK_WEBHOOK)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "dingtalk_secret" {
+  description = "DingTalk robot signing secret (ELB_WATCH_DINGTALK_SECRET)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "wecom_webhook" {
+  description = "WeCom group robot webhook URL (ELB_WATCH_WECOM_WEBHOOK)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "slack_webhook" {
+  description = "Slack incoming webhook URL (ELB_WATCH_SLACK_WEBHOOK)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "webhook_url" {
+  description = "Generic (Alertmanager-compatible) webhook URL (ELB_WATCH_WEBHOOK_URL)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "webhook_secret" {
+  description = "HMAC secret for the generic webhook's X-Signature header (ELB_WATCH_WEBHOOK_SECRET)."
+  type        = string
+  default     = null
+  sensitive   = true
+}

@@ -1,0 +1,316 @@
+"""The FunctionGraph zip (`elb-master-watch package`): reproducible, small, trimmed, and complete.
+
+The zip is built twice per session (pip needs the package index; wheels come from pip's cache after
+the first run). The decisive test unpacks it into a fresh directory and runs one invocation in a
+clean interpreter that sees only that directory and the standard library, against the simulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler import packaging
+from handler.cli import main
+from handler.simulator import ElbSimulator
+from tests.support import EVENTS, ROOT, demo_scenario
+
+# Runs inside the unpacked zip: `-I -S` leaves only the standard library on sys.path, then the code
+# directory goes first, as FunctionGraph puts it. Reports where every loaded module came from.
+CHILD = """
+import importlib.metadata, json, sys
+code_dir, event_path, result_path = sys.argv[1:4]
+sys.path.insert(0, code_dir)
+import index
+
+class Context:
+    def getRemainingTimeInMilliSeconds(self):
+        return 20000
+    def getRequestID(self):
+        return "req-package-test"
+
+with open(event_path, encoding="utf-8") as handle:
+    event = json.load(handle)
+result = index.handler(event, Context())
+import huaweicloudsdkcore
+files = sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())} - {""})
+with open(result_path, "w", encoding="utf-8") as handle:
+    json.dump({"result": result, "sdk": huaweicloudsdkcore.__file__, "files": files,
+               "no_site": sys.flags.no_site, "isolated": sys.flags.isolated,
+               "tag": sys.implementation.cache_tag,
+               "structlog_version": importlib.metadata.version("structlog")}, handle)
+"""
+
+
+@pytest.fixture(scope="session")
+def target() -> tuple[str, str]:
+    """(version, interpreter): the runtime's 3.10 where this machine has it, else the running Python."""
+    interpreter = packaging.find_interpreter(packaging.DEFAULT_PYTHON)
+    if interpreter is not None:
+        return packaging.DEFAULT_PYTHON, interpreter
+    return f"{sys.version_info.major}.{sys.version_info.minor}", sys.executable
+
+
+@pytest.fixture(scope="session")
+def builds(
+    tmp_path_factory: pytest.TempPathFactory, target: tuple[str, str]
+) -> list[packaging.PackageReport]:
+    """The zip built twice from the same inputs, into two different directories."""
+    version, interpreter = target
+    reports = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        for name in ("first", "second"):
+            output = tmp_path_factory.mktemp(f"package-{name}") / "function.zip"
+            try:
+                reports.append(packaging.build_package(output, python=version, interpreter=interpreter))
+            except packaging.PackagingError as exc:
+                if exc.network:
+                    pytest.skip(f"PACKAGE INDEX UNREACHABLE, the zip was NOT built or tested: {exc}")
+                raise
+    return reports
+
+
+@pytest.fixture(scope="session")
+def report(builds: list[packaging.PackageReport]) -> packaging.PackageReport:
+    """The first build."""
+    return builds[0]
+
+
+@pytest.fixture(scope="session")
+def names(report: packaging.PackageReport) -> list[str]:
+    """The zip's entry names, in archive order."""
+    return packaging.zip_names(report.path)
+
+
+def test_same_inputs_build_a_byte_identical_zip(builds):
+    first, second = builds
+    assert first.path != second.path
+    assert first.sha256 == second.sha256
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert hashlib.sha256(first.path.read_bytes()).hexdigest() == first.sha256
+
+
+def test_zip_is_under_the_size_target(report):
+    assert report.size == report.path.stat().st_size
+    assert report.size < packaging.SIZE_TARGET, report.summary()
+    assert report.warnings == ()
+
+
+def test_entries_are_sorted_with_fixed_times_and_modes(report, names):
+    assert names == sorted(names)
+    with zipfile.ZipFile(report.path) as archive:
+        for info in archive.infolist():
+            assert info.date_time == packaging.ZIP_EPOCH
+            assert info.create_system == packaging.ZIP_UNIX
+            mode = packaging.DIR_MODE if info.is_dir() else packaging.FILE_MODE
+            assert info.external_attr >> 16 == mode
+            if not info.is_dir():
+                assert info.compress_type == zipfile.ZIP_DEFLATED
+
+
+def test_index_py_only_imports_the_handler(report):
+    with zipfile.ZipFile(report.path) as archive:
+        index = archive.read("index.py").decode()
+    assert index == "from handler import handler\n"
+    assert packaging.HANDLER_STRING == "index.handler"
+
+
+def test_zip_leaves_out_the_simulator_tests_and_build_tooling(names):
+    assert not [name for name in names if name.startswith("handler/simulator")]
+    assert not [name for name in names if {"tests", "test"} & set(name.split("/")[:-1])]
+    assert "handler/packaging.py" not in names
+    assert "handler/__init__.py" in names
+    assert "handler/app.py" in names
+
+
+def test_dead_weight_is_trimmed_and_metadata_kept(names):
+    tops = {name.split("/", 1)[0] for name in names}
+    assert not tops & {"pymongo", "gridfs", "dns", "_yaml", "bin"}
+    assert not [
+        name for name in names if name.startswith(("huaweicloudsdkelb/v2/", "urllib3/contrib/emscripten/"))
+    ]
+    assert not [name for name in names if name.endswith((".pyi", "/RECORD", "/INSTALLER", ".c", ".h"))]
+    # bson (the SDK imports it) stays; importlib.metadata still finds structlog's version.
+    assert "bson/__init__.py" in names
+    assert any(name.startswith("structlog-") and name.endswith(".dist-info/METADATA") for name in names)
+
+
+def _cached(source: str, tag: str) -> str:
+    """Where the target interpreter looks for a module's bytecode: dir/__pycache__/name.<tag>.pyc."""
+    directory, _, name = source.rpartition("/")
+    return f"{directory}/__pycache__/{name.removesuffix('.py')}.{tag}.pyc".lstrip("/")
+
+
+def test_every_module_has_bytecode_for_the_target_only(report, names, target):
+    tag = "cpython-" + target[0].replace(".", "")
+    sources = [name for name in names if name.endswith(".py")]
+    pycs = {name for name in names if name.endswith(".pyc")}
+    missing = [source for source in sources if _cached(source, tag) not in pycs]
+    assert report.not_compiled == ()
+    assert missing == []
+    assert all(name.endswith(f".{tag}.pyc") for name in pycs)
+    assert report.pyc_files == len(pycs) == len(sources)
+
+
+def test_pycs_are_unchecked_hash_based(report, names):
+    # PEP 552 flags word: bit 0 hash-based, bit 1 check_source; 0b01 is "unchecked".
+    with zipfile.ZipFile(report.path) as archive:
+        flags = {int.from_bytes(archive.read(name)[4:8], "little") for name in names if name.endswith(".pyc")}
+    assert flags == {0b01}
+
+
+@pytest.fixture(scope="session")
+def unpacked(report: packaging.PackageReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The zip extracted into a fresh directory, as FunctionGraph extracts it."""
+    directory = tmp_path_factory.mktemp("code")
+    with zipfile.ZipFile(report.path) as archive:
+        archive.extractall(directory)
+    return directory
+
+
+def _snapshot(directory: Path) -> dict[str, str]:
+    """Every file under `directory` with its sha256."""
+    return {
+        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in directory.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def invocation(
+    unpacked: Path, target: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """One invocation of index.handler from the unpacked zip, against the simulator in this process."""
+    work = tmp_path_factory.mktemp("invocation")
+    result_path = work / "result.json"
+    before = _snapshot(unpacked)
+    with ElbSimulator(demo_scenario()) as simulator:
+        # Only what FunctionGraph would give the function: nothing from this process's environment.
+        env = {
+            **simulator.env(),
+            "HUAWEICLOUD_SDK_AK": simulator.credentials.ak,
+            "HUAWEICLOUD_SDK_SK": simulator.credentials.sk,
+            "HUAWEICLOUD_SDK_PROJECT_ID": simulator.project_id,
+            "ELB_WATCH_REGION": simulator.region,
+        }
+        done = subprocess.run(
+            [
+                target[1],
+                "-I",
+                "-S",
+                "-c",
+                CHILD,
+                str(unpacked),
+                str(EVENTS / "direct.json"),
+                str(result_path),
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return {
+        "child": json.loads(result_path.read_text(encoding="utf-8")),
+        "before": before,
+        "after": _snapshot(unpacked),
+    }
+
+
+def test_unpacked_zip_runs_an_invocation_in_a_clean_interpreter(invocation):
+    result = invocation["child"]["result"]
+    assert result["ok"] is True, result["errors"]
+    assert [(n["kind"], n["severity"]) for n in result["notifications"]] == [("master_failed", "major")]
+    assert len(result["notifications"][0]["check"]["failed_items"]) == 2
+
+
+def test_the_invocation_used_only_the_zip_and_the_standard_library(invocation, unpacked, target):
+    child = invocation["child"]
+    assert child["isolated"] == 1
+    assert child["tag"] == "cpython-" + target[0].replace(".", "")
+    assert child["no_site"] == 1
+    assert Path(child["sdk"]).is_relative_to(unpacked)
+    paths = subprocess.run(
+        [target[1], "-I", "-S", "-c", "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    stdlib = json.loads(paths.stdout)
+    allowed = (str(unpacked), stdlib["stdlib"], stdlib["platstdlib"])
+    outside = [f for f in child["files"] if not f.startswith(allowed) or "site-packages" in f]
+    assert outside == []
+
+
+def test_trimmed_metadata_still_answers_importlib_metadata(invocation, report):
+    assert invocation["child"]["structlog_version"] == dict(report.distributions)["structlog"]
+
+
+def test_the_invocation_used_the_shipped_bytecode(invocation):
+    # Python rewrites a pyc it rejects (wrong version, bad header) and writes one that is missing:
+    # an unchanged directory means every imported module ran from the zip's bytecode.
+    assert invocation["after"] == invocation["before"]
+
+
+def test_package_command_refuses_without_a_target_interpreter(tmp_path, capsys):
+    output = tmp_path / "function.zip"
+    assert main(["package", "--python", "3.99", "--output", str(output)]) == 1
+    error = capsys.readouterr().err
+    assert "no CPython 3.99 interpreter found" in error
+    assert "--no-bytecode" in error
+    assert not output.exists()
+
+
+def test_runtime_requirements_are_the_project_dependencies():
+    pyproject = ROOT / "pyproject.toml"
+    requirements = packaging.runtime_requirements(pyproject)
+    names = [requirement.split(">")[0].split("<")[0].split("=")[0].strip() for requirement in requirements]
+    assert {"huaweicloudsdkcore", "huaweicloudsdkelb", "structlog"} <= set(names)
+    assert not {"pytest", "ruff", "mypy", "redis", "python-hcl2"} & set(names)
+    # The Python 3.10 reader (no tomllib there) sees the same list.
+    assert packaging._dependencies_without_toml(pyproject.read_text(encoding="utf-8")) == requirements
+
+
+def test_importing_the_handler_or_the_cli_does_not_load_the_build_module():
+    code = "import sys, handler, handler.cli; print('handler.packaging' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
+
+
+def test_report_prints_size_and_the_ten_largest_parts(report):
+    summary = report.summary()
+    assert "under the" in summary
+    assert len(report.parts) > 10
+    for part in report.parts[:10]:
+        assert part.name in summary
+    data = report.as_dict()
+    assert len(data["largest_parts"]) == 10
+    compressed = [part["compressed"] for part in data["largest_parts"]]
+    assert compressed == sorted(compressed, reverse=True)
+    assert data["handler"] == "index.handler"
+    assert json.loads(json.dumps(data)) == data
+    assert os.fspath(report.path) == data["path"]
+
+
+def test_zip_timestamps_follow_source_date_epoch(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
+    assert packaging._zip_time() == (2023, 11, 14, 22, 13, 20)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # before 1980: zip cannot store it
+    assert packaging._zip_time() == packaging.ZIP_EPOCH
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert packaging._zip_time() == packaging.ZIP_EPOCH
