@@ -77,10 +77,8 @@ _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\
 def parse_duration(text: str) -> float | None:
     """Seconds in "900", "15m", "4h", "1h30m" or "90s"; None if the text is not a duration."""
     text = text.strip().lower()
-    try:
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return float(text)
-    except ValueError:
-        pass
     match = _DURATION.fullmatch(text)
     if not text or match is None:
         return None

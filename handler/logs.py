@@ -6,6 +6,7 @@ Imported only when an invocation starts, so `import handler` stays cheap.
 from __future__ import annotations
 
 import contextvars
+import json
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
@@ -20,18 +21,31 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every occurrence of a secret, in any string nested in `value`, by `***`."""
+    """Replace every occurrence of a secret, in any string nested in `value`, by `***`.
+
+    Checks the JSON form first, so the common case (no secret anywhere) costs one dump, not a walk.
+    """
     secrets = tuple(s for s in secrets if s)
     if not secrets:
         return value
+    try:
+        flat = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        flat = None
+    if flat is not None and not any(secret in flat for secret in secrets):
+        return value
+    return _scrub_walk(value, secrets)
+
+
+def _scrub_walk(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, REDACTED)
         return value
     if isinstance(value, dict):
-        return {key: scrub(item, secrets) for key, item in value.items()}
+        return {key: _scrub_walk(item, secrets) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [scrub(item, secrets) for item in value]
+        return [_scrub_walk(item, secrets) for item in value]
     return value
 
 
@@ -41,11 +55,24 @@ def set_secrets(secrets: Iterable[str]) -> None:
 
 
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
-    """Structlog processor: blank secret-named keys and scrub registered secret values everywhere."""
+    """Structlog processor: blank secret-named keys (secret values are cut out after rendering)."""
     for key in list(event_dict):
         if _SECRET_KEY.search(key.lower()) and event_dict[key]:
             event_dict[key] = REDACTED
-    return scrub(dict(event_dict), _SECRETS.get())
+    return event_dict
+
+
+class _RedactingRenderer:
+    """Render a line, then cut every registered secret value out of the text, wherever it sits."""
+
+    def __init__(self, renderer: Any) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+        line = self._renderer(logger, method, event_dict)
+        for secret in _SECRETS.get():
+            line = line.replace(secret, REDACTED)
+        return line
 
 
 def _stream_logger_factory(stream: str) -> Any:
@@ -84,7 +111,7 @@ def configure(stream: str = "stdout", level: str = "info", *, console: bool | No
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             redact_secrets,
-            renderer,
+            _RedactingRenderer(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=_stream_logger_factory(stream),

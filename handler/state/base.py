@@ -1,0 +1,70 @@
+"""The state-store port: what the lifecycle needs from a store, and the one error every store raises."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from handler.lifecycle import AlertState
+
+DEFAULT_RETENTION = 30 * 86400.0
+"""A state not written for this long is dropped by the store (a pool that is no longer watched)."""
+
+
+class StoreUnavailable(Exception):  # noqa: N818 - the name says what the caller needs to know
+    """The store cannot be used right now (down, locked, unwritable). The message carries no secret."""
+
+    def __init__(self, message: str) -> None:
+        """Keep the message; it is what the log line and the result say."""
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What `load` read: the usable states by fingerprint, and one warning per row it had to ignore."""
+
+    states: dict[str, AlertState] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class StateStore(Protocol):
+    """Where alert states live between invocations. Every method raises StoreUnavailable, nothing else."""
+
+    def load(self, scopes: Iterable[str]) -> Loaded:
+        """The states of these scopes; corrupt or old-schema rows are skipped and reported in `warnings`."""
+        ...
+
+    def save(self, states: Iterable[AlertState]) -> None:
+        """Write these states (each replaces the one with the same fingerprint)."""
+        ...
+
+    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+        """Take the fingerprint's lease for `ttl_ms` unless someone (anyone, owner too) holds it."""
+        ...
+
+    def release(self, fingerprint: str, owner: str) -> None:
+        """Give the lease back if `owner` still holds it; a lease taken over by another is left alone."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+        ...
+
+
+def encode_state(state: AlertState) -> str:
+    """A state as the JSON text a store keeps."""
+    return json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def decode_state(raw: str | bytes, fingerprint: str, scope: str, where: str) -> AlertState | str:
+    """A stored row as a state, or a one-line warning saying why it is ignored."""
+    try:
+        state = AlertState.from_dict(json.loads(raw))
+    except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+        return f"{where}: state of {fingerprint} in {scope} ignored: {str(exc)[:200]}"
+    if state.fingerprint != fingerprint:
+        return f"{where}: state of {fingerprint} in {scope} ignored: it names fingerprint {state.fingerprint}"
+    return state

@@ -1,0 +1,244 @@
+"""One run of the lifecycle against a store: load, decide, lease, re-read, send, record, save, release.
+
+The decisions are `handler.lifecycle` (pure); this module only moves them in and out of the store
+and through the channel layer. It never raises for a store problem: without a usable store every
+observed finding is sent to every channel and the result says de-duplication was unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handler.lifecycle import (
+    AlertState,
+    Decision,
+    LifecycleSettings,
+    NotificationReason,
+    decide,
+    record_deliveries,
+    scope_of,
+)
+from handler.state.base import Loaded, StateStore, StoreUnavailable
+
+Send = Callable[[list[tuple[dict[str, Any], str]]], list[dict[str, Any]]]
+"""The channel layer: (record, channel name) pairs in, one delivery dict per pair out, same order."""
+
+BUSY = "another invocation is notifying"
+NO_STORE = "no state store configured (ELB_WATCH_STATE is not set)"
+DEFAULT_LEASE_MS = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessResult:
+    """What a run notified and how each delivery went.
+
+    `notifications`: the records notified this run (each with `notification_reason`), for the result
+    and the log. `deliveries`: one entry per (record, channel): {"fingerprint", "channel", "status":
+    "sent"|"failed"|"skipped", "attempts", "error"}. `held`: observed findings not notified this run
+    and why ({"fingerprint", "scope", "state", "why"}). `warnings`: what went wrong with the store,
+    each already logged once.
+    """
+
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    dedup_available: bool = True
+    warnings: list[str] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for record in records:
+        seen.setdefault(str(record.get("fingerprint", "")), record)
+    return list(seen.values())
+
+
+def _deliver(send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any) -> list[dict[str, Any]]:
+    """Call the channel layer once (never with an empty list); anything it fails to report is a failure."""
+    if not pairs:
+        return []
+    try:
+        answers: list[Any] = list(send(pairs))
+    except Exception as exc:  # noqa: BLE001 - a broken channel layer must not lose the run's state
+        # No traceback: an exception's text may carry a webhook URL with its token.
+        log.error("channels.crashed", error=type(exc).__name__)  # noqa: TRY400
+        answers = []
+    deliveries = []
+    for index, (record, channel) in enumerate(pairs):
+        answer = answers[index] if index < len(answers) and isinstance(answers[index], Mapping) else None
+        entry = dict(answer) if answer is not None else {"status": "failed", "attempts": 0}
+        entry.setdefault("error", None if answer is not None else "the channel layer reported no delivery")
+        entry["fingerprint"] = record.get("fingerprint")
+        entry["channel"] = channel
+        deliveries.append(entry)
+    return deliveries
+
+
+def _without_state(
+    records: Sequence[dict[str, Any]],
+    *,
+    decision: Decision | None = None,
+    previous: Mapping[str, AlertState] | None = None,
+    channels: Sequence[str],
+    send: Send,
+    why: str,
+    warnings: list[str],
+    log: Any,
+) -> ProcessResult:
+    """Send every observed finding (and any decided resolution) to every channel: nothing is lost."""
+    decided = {item.fingerprint: item.record for item in decision.outgoing} if decision else {}
+    outgoing: list[dict[str, Any]] = []
+    observed = _unique(records)
+    for record in observed:
+        fingerprint = str(record.get("fingerprint", ""))
+        prev = (previous or {}).get(fingerprint)
+        reason: NotificationReason = "repeat" if prev is not None and prev.state == "firing" else "first"
+        chosen = decided.get(fingerprint, {}).get("notification_reason", reason)
+        outgoing.append({**record, "notification_reason": chosen})
+    fingerprints = {str(record.get("fingerprint", "")) for record in observed}
+    outgoing.extend(record for fp, record in decided.items() if fp not in fingerprints)
+    warning = f"de-duplication unavailable: {why}"
+    warnings.append(warning)
+    log.warning("dedup.unavailable", reason=why, notifications=len(outgoing))
+    deliveries = _deliver(send, [(record, channel) for record in outgoing for channel in channels], log)
+    return ProcessResult(outgoing, deliveries, dedup_available=False, warnings=warnings)
+
+
+def _note(rows: list[str], warnings: list[str], log: Any) -> None:
+    for row in rows:
+        if row not in warnings:
+            warnings.append(row)
+            log.warning("state.row_ignored", problem=row)
+
+
+def _release(store: StateStore, fingerprints: Collection[str], owner: str) -> str | None:
+    """Give back the leases; stop at the first failure and return it (the leases then expire on their own)."""
+    for fingerprint in fingerprints:
+        try:
+            store.release(fingerprint, owner)
+        except StoreUnavailable as exc:
+            return exc.message
+    return None
+
+
+def _scopes_of(fingerprints: Collection[str], decision: Decision, loaded: Loaded) -> set[str]:
+    """The scopes the given fingerprints live in (stored and new), as far as this run knows them."""
+    wanted = set(fingerprints)
+    scopes = {item.scope for item in decision.outgoing if item.fingerprint in wanted}
+    for fingerprint, state in (*loaded.states.items(), *decision.states.items()):
+        if fingerprint in wanted:
+            scopes.add(state.scope)
+    return scopes
+
+
+def process(
+    records: list[dict[str, Any]],
+    assessed_scopes: Collection[str],
+    *,
+    store: StateStore | None,
+    channels: Sequence[str],
+    send: Send,
+    now: float,
+    settings: LifecycleSettings,
+    owner: str,
+    log: Any,
+    lease_ms: int = DEFAULT_LEASE_MS,
+) -> ProcessResult:
+    """Decide and deliver this run's notifications, de-duplicated through `store` when there is one.
+
+    `records` are this run's notification records (status firing); `assessed_scopes` the pool ids
+    (and "job:<id>" for pool-less check jobs) whose ELB reads succeeded. `owner` must be unique per
+    invocation (it names the leases). `send` is called at most once, never with an empty list; with
+    no channels it is not called and the new notifications are still returned. `lease_ms` must cover
+    the time `send` may take.
+    """
+    channels = tuple(dict.fromkeys(channels))
+    warnings: list[str] = []
+    if store is None:
+        return _without_state(records, channels=channels, send=send, why=NO_STORE, warnings=warnings, log=log)
+    scopes = set(assessed_scopes) | {scope_of(record) for record in records}
+    try:
+        loaded = store.load(scopes)
+    except StoreUnavailable as exc:
+        return _without_state(
+            records, channels=channels, send=send, why=exc.message, warnings=warnings, log=log
+        )
+    _note(loaded.warnings, warnings, log)
+    first = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
+    touched = list(dict.fromkeys([*first.states, *(item.fingerprint for item in first.outgoing)]))
+    leased: list[str] = []
+    busy: list[str] = []
+    try:
+        for fingerprint in touched:
+            (leased if store.try_lease(fingerprint, owner, lease_ms) else busy).append(fingerprint)
+        # Re-read under the leases: another invocation may have notified since the first read.
+        fresh = store.load(_scopes_of(leased, first, loaded)) if leased else Loaded()
+    except StoreUnavailable as exc:
+        _release(store, leased, owner)
+        return _without_state(
+            records,
+            decision=first,
+            previous=loaded.states,
+            channels=channels,
+            send=send,
+            why=exc.message,
+            warnings=warnings,
+            log=log,
+        )
+    _note(fresh.warnings, warnings, log)
+    final = decide(
+        fresh.states, records, scopes, now=now, settings=settings, channels=channels, only=set(leased)
+    )
+
+    pairs = [(item.record, channel) for item in final.outgoing for channel in item.channels]
+    deliveries = _deliver(send, pairs, log)
+    states = dict(final.states)
+    position = 0
+    for item in final.outgoing:
+        mine = deliveries[position : position + len(item.channels)]
+        position += len(item.channels)
+        base = states.get(item.fingerprint) or fresh.states[item.fingerprint]
+        states[item.fingerprint] = record_deliveries(base, item.key, mine, now)
+
+    dedup = True
+    try:
+        store.save(states.values())
+    except StoreUnavailable as exc:
+        dedup = False
+        why = f"{exc.message}; this run's deliveries were not recorded and may be repeated"
+        warnings.append(f"de-duplication unavailable: {why}")
+        log.warning("dedup.unavailable", reason=why, notifications=len(final.outgoing))
+    problem = _release(store, leased, owner)
+    if problem is not None and dedup:  # after a failed save the cause is already logged
+        warnings.append(f"lease release failed (the lease expires by itself): {problem}")
+        log.warning("state.release_failed", reason=problem)
+
+    held = list(final.held)
+    waiting = {item.fingerprint: item for item in first.outgoing}
+    for fingerprint in busy:
+        state = first.states.get(fingerprint) or loaded.states.get(fingerprint)
+        scope = state.scope if state else ""
+        held.append(
+            {"fingerprint": fingerprint, "scope": scope, "state": state.state if state else "", "why": BUSY}
+        )
+        skipped = waiting.get(fingerprint)
+        deliveries.extend(
+            {
+                "fingerprint": fingerprint,
+                "channel": channel,
+                "status": "skipped",
+                "attempts": 0,
+                "error": BUSY,
+            }
+            for channel in (skipped.channels if skipped else ())
+        )
+        log.info("notification.skipped", fingerprint=fingerprint, why=BUSY)
+    return ProcessResult(
+        notifications=[item.record for item in final.outgoing],
+        deliveries=deliveries,
+        dedup_available=dedup,
+        warnings=warnings,
+        held=held,
+    )

@@ -1,0 +1,142 @@
+"""The shared store: Redis or Huawei DCS, through redis-py (the optional `redis` extra)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from handler.lifecycle import AlertState
+from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, decode_state, encode_state
+
+DEFAULT_PREFIX = "elb-master-watch:"
+
+# Compare-and-delete: only the owner's lease is removed, never one another invocation took after expiry.
+RELEASE_SCRIPT = """
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+    return redis.call("DEL", KEYS[1])
+end
+return 0
+"""
+
+T = TypeVar("T")
+
+
+class RedisStore:
+    """States as JSON in one hash per scope (field = fingerprint); a lease is `SET key owner NX PX ttl`.
+
+    Short socket timeouts and no client-side retries: a store that does not answer within the
+    timeout is unavailable for this run, and the lifecycle falls back to sending without
+    de-duplication instead of eating the invocation's time budget.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int = 6379,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        ca_certs: str | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        timeout: float = 1.0,
+        retention: float = DEFAULT_RETENTION,
+    ) -> None:
+        """A client for one Redis database; nothing connects until the first call."""
+        import redis  # noqa: PLC0415 - optional extra, loaded only when a Redis store is configured
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.retry import Retry  # noqa: PLC0415
+
+        self.label = f"redis{'s' if tls else ''} {host}:{port}/{db}"
+        self.prefix = prefix
+        self.retention = retention
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._client: Any = redis.Redis(
+            host=host,
+            port=port,
+            db=db,
+            username=username,
+            password=password,
+            ssl=tls,
+            ssl_ca_certs=ca_certs,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        self._secrets = (password,) if password else ()
+        self._release: Any = self._client.register_script(RELEASE_SCRIPT)
+
+    def __repr__(self) -> str:
+        """Where the store is (never the password)."""
+        return f"RedisStore({self.label!r}, prefix={self.prefix!r})"
+
+    def _state_key(self, scope: str) -> str:
+        return f"{self.prefix}state:{scope}"
+
+    def _lease_key(self, fingerprint: str) -> str:
+        return f"{self.prefix}lease:{fingerprint}"
+
+    def _run(self, what: str, work: Callable[[], T]) -> T:
+        try:
+            return work()
+        except self._errors as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            raise StoreUnavailable(f"{self.label}: {what} failed: {message[:300]}") from None
+
+    def load(self, scopes: Iterable[str]) -> Loaded:
+        """The states of these scopes (one HGETALL each, pipelined); bad fields become warnings."""
+        wanted = sorted(set(scopes))
+
+        def work() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for scope in wanted:
+                pipe.hgetall(self._state_key(scope))
+            return list(pipe.execute())
+
+        loaded = Loaded()
+        for scope, fields in zip(wanted, self._run("load", work), strict=True):
+            for raw_fp, body in fields.items():
+                fingerprint = bytes(raw_fp).decode("utf-8", "replace")
+                state = decode_state(bytes(body), fingerprint, scope, self.label)
+                if isinstance(state, str):
+                    loaded.warnings.append(state)
+                else:
+                    loaded.states[fingerprint] = state
+        return loaded
+
+    def save(self, states: Iterable[AlertState]) -> None:
+        """Write the states (HSET per scope) and push each touched scope's expiry out to `retention`."""
+        by_scope: dict[str, dict[str, str]] = {}
+        for state in states:
+            by_scope.setdefault(state.scope, {})[state.fingerprint] = encode_state(state)
+        if not by_scope:
+            return
+
+        def work() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for scope, fields in by_scope.items():
+                pipe.hset(self._state_key(scope), mapping=fields)
+                pipe.expire(self._state_key(scope), int(self.retention))
+            pipe.execute()
+
+        self._run("save", work)
+
+    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+        """SET NX PX: true when this call took the lease."""
+        return bool(
+            self._run(
+                "lease", lambda: self._client.set(self._lease_key(fingerprint), owner, nx=True, px=ttl_ms)
+            )
+        )
+
+    def release(self, fingerprint: str, owner: str) -> None:
+        """Compare-and-delete in one Lua script."""
+        self._run("release", lambda: self._release(keys=[self._lease_key(fingerprint)], args=[owner]))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._run("close", self._client.close)

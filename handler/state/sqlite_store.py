@@ -1,0 +1,183 @@
+"""The embedded store: one SQLite file (WAL mode), standard library only."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+from handler.lifecycle import AlertState
+from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, decode_state, encode_state
+
+SCHEMA_VERSION = 1
+"""`PRAGMA user_version` of the file; a file of another version is refused, never rewritten."""
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS alert_state (
+        fingerprint TEXT PRIMARY KEY, scope TEXT NOT NULL, body TEXT NOT NULL, updated_at REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS alert_state_scope ON alert_state (scope)",
+    """CREATE TABLE IF NOT EXISTS lease (
+        fingerprint TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)""",
+)
+_CHUNK = 500  # stays under SQLite's host-parameter limit on old builds (999)
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    """States as JSON rows keyed by fingerprint; a lease is a row (owner, expiry) taken in BEGIN IMMEDIATE.
+
+    One connection per store, guarded by a lock, so a store shared by threads is safe. Nothing is
+    opened until the first call: a bad path shows up as StoreUnavailable there, not at import.
+    """
+
+    def __init__(self, path: str, *, busy_timeout: float = 2.0, retention: float = DEFAULT_RETENTION) -> None:
+        """A store in the file at `path`; `busy_timeout` bounds every wait for another writer."""
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.retention = retention
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        """Where the store is."""
+        return f"SqliteStore({self.path!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.text_factory = bytes  # a row that is not UTF-8 is reported, not fatal for the whole load
+            self._wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                for statement in _TABLES:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+            if version not in {0, SCHEMA_VERSION}:
+                raise StoreUnavailable(
+                    f"sqlite {self.path}: schema version {version}, this version reads {SCHEMA_VERSION}; "
+                    "point ELB_WATCH_STATE at another file"
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL, waiting up to the busy timeout: the switch answers "locked" at once, unhandled."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
+            else:
+                return
+
+    def _run(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                conn = self._connect()
+                try:
+                    return work(conn)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreUnavailable(f"sqlite {self.path}: {what} failed: {exc}") from None
+
+    def load(self, scopes: Iterable[str]) -> Loaded:
+        """The states of these scopes; bad rows become warnings."""
+        wanted = sorted(set(scopes))
+
+        def work(conn: sqlite3.Connection) -> list[tuple[bytes, bytes, bytes]]:
+            rows: list[tuple[bytes, bytes, bytes]] = []
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                query = (
+                    f"SELECT fingerprint, scope, CAST(body AS BLOB) FROM alert_state WHERE scope IN ({marks})"  # noqa: S608 - only "?" marks are interpolated
+                )
+                rows.extend(conn.execute(query, chunk).fetchall())
+            return rows
+
+        loaded = Loaded()
+        for raw_fp, raw_scope, body in self._run("load", work):
+            fingerprint = bytes(raw_fp).decode("utf-8", "replace")
+            scope = bytes(raw_scope).decode("utf-8", "replace")
+            state = decode_state(bytes(body), fingerprint, scope, f"sqlite {self.path}")
+            if isinstance(state, str):
+                loaded.warnings.append(state)
+            else:
+                loaded.states[fingerprint] = state
+        return loaded
+
+    def save(self, states: Iterable[AlertState]) -> None:
+        """Write the states in one transaction, and drop states nobody wrote for `retention` seconds."""
+        rows = [(state.fingerprint, state.scope, encode_state(state)) for state in states]
+
+        def work(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            upsert = (
+                "INSERT OR REPLACE INTO alert_state (fingerprint, scope, body, updated_at) VALUES (?,?,?,?)"
+            )
+            conn.executemany(upsert, [(*row, now) for row in rows])
+            conn.execute("DELETE FROM alert_state WHERE updated_at < ?", (now - self.retention,))
+            conn.execute("DELETE FROM lease WHERE expires_at < ?", (now,))
+            conn.execute("COMMIT")
+
+        if rows:
+            self._run("save", work)
+
+    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+        """Take the lease unless an unexpired one exists."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            now = time.time()
+            row = conn.execute(
+                "SELECT expires_at FROM lease WHERE fingerprint = ?", (fingerprint,)
+            ).fetchone()
+            if row is not None and row[0] > now:
+                conn.execute("ROLLBACK")
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO lease (fingerprint, owner, expires_at) VALUES (?, ?, ?)",
+                (fingerprint, owner, now + ttl_ms / 1000),
+            )
+            conn.execute("COMMIT")
+            return True
+
+        return self._run("lease", work)
+
+    def release(self, fingerprint: str, owner: str) -> None:
+        """Delete the lease row only if `owner` holds it."""
+        self._run(
+            "release",
+            lambda conn: conn.execute(
+                "DELETE FROM lease WHERE fingerprint = ? AND owner = ?", (fingerprint, owner)
+            ).close(),
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

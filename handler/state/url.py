@@ -1,0 +1,145 @@
+"""`ELB_WATCH_STATE`: from a URL to a store. A bad URL is a ConfigError that never shows the password."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from handler.config import ConfigError
+from handler.state.base import StateStore
+from handler.state.redis_store import DEFAULT_PREFIX
+
+VARIABLE = "ELB_WATCH_STATE"
+_REDIS_OPTIONS = ("key_prefix", "timeout", "ssl_ca_certs")
+
+
+def _userinfo(url: str) -> tuple[int, int] | None:
+    """Where the `user:password` part of a URL is (start, end of the text before "@"), if it has one."""
+    start = url.find("://")
+    if start < 0:
+        return None
+    start += 3
+    end = url.rfind("@")
+    return (start, end) if end >= start else None
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (or a lone user-info part) replaced by `***`."""
+    span = _userinfo(url)
+    if span is None:
+        return url
+    start, end = span
+    user, colon, _ = url[start:end].partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return f"{url[:start]}{shown}{url[end:]}"
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """The password of a state URL (as written and percent-decoded), for `handler.logs.set_secrets`.
+
+    Like `Credentials.secrets`, values shorter than 8 characters are left out so scrubbing does not
+    blank ordinary words; the store itself never puts the URL or the password in a message.
+    """
+    span = _userinfo(url or "")
+    if span is None:
+        return ()
+    userinfo = (url or "")[span[0] : span[1]]
+    user, colon, password = userinfo.partition(":")
+    secret = password if colon else user
+    values = {secret, unquote(secret)}
+    return tuple(sorted(value for value in values if len(value) >= 8))
+
+
+def _bad(url: str, why: str) -> ConfigError:
+    return ConfigError(f"{VARIABLE}={redact_url(url)!r} {why}")
+
+
+def _sqlite_path(url: str) -> str:
+    """The file of a `sqlite:` URL: `sqlite:///abs/path.db` (absolute) or `sqlite:relative/path.db`."""
+    rest = url.split(":", 1)[1]
+    if "?" in rest or "#" in rest:
+        raise _bad(url, "takes no options: use sqlite:///absolute/path/state.db")
+    if rest.startswith("//"):
+        rest = rest[2:]
+        if rest and not rest.startswith("/"):
+            raise _bad(
+                url, "has a host part; use sqlite:///absolute/path/state.db or sqlite:relative/state.db"
+            )
+        rest = "/" + rest.lstrip("/")
+    path = unquote(rest)
+    if not path.strip("/"):
+        raise _bad(url, "names no file: use sqlite:///absolute/path/state.db")
+    return str(Path(path).expanduser()) if path.startswith("~") else path
+
+
+def _redis_store(url: str) -> StateStore:
+    try:
+        import redis  # noqa: F401, PLC0415 - optional extra: only needed when a Redis store is configured
+    except ImportError:
+        raise ConfigError(
+            f"{VARIABLE} names a Redis store but the redis package is not installed: "
+            "pip install 'elb-master-watch[redis]'"
+        ) from None
+    from handler.state.redis_store import RedisStore  # noqa: PLC0415
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 6379
+    except ValueError:
+        raise _bad(url, "has an invalid port: use redis://[:password@]host:port/db") from None
+    if not parts.hostname:
+        raise _bad(url, "names no host: use redis://[:password@]host:port/db")
+    if parts.fragment:
+        raise _bad(url, "has a #fragment; options go in the query: ?key_prefix=...&timeout=...")
+    db_text = parts.path.strip("/") or "0"
+    if not db_text.isdigit():
+        raise _bad(url, f"has database {db_text!r}; it must be a number such as /0")
+    try:
+        options = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+    except ValueError:
+        raise _bad(url, "has a query that cannot be read") from None
+    unknown = sorted(set(options) - set(_REDIS_OPTIONS))
+    if unknown:
+        raise _bad(url, f"has unknown option {unknown[0]!r}; known: {', '.join(_REDIS_OPTIONS)}")
+    try:
+        timeout = float(options.get("timeout", "1"))
+    except ValueError:
+        timeout = math.nan
+    if not 0.05 <= timeout <= 30:
+        raise _bad(url, "has timeout outside 0.05..30 seconds")
+    if "ssl_ca_certs" in options and parts.scheme.lower() != "rediss":
+        raise _bad(url, "sets ssl_ca_certs, which only rediss:// uses")
+    prefix = options.get("key_prefix", DEFAULT_PREFIX)
+    return RedisStore(
+        host=parts.hostname,
+        port=port,
+        db=int(db_text),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=parts.scheme.lower() == "rediss",
+        ca_certs=options.get("ssl_ca_certs") or None,
+        prefix=prefix,
+        timeout=timeout,
+    )
+
+
+def open_store(url: str | None) -> StateStore | None:
+    """The store `ELB_WATCH_STATE` names, or None when it is unset (no de-duplication).
+
+    `sqlite:///abs/path/state.db` (or `sqlite:relative/state.db`), `redis://[user:password@]host:port/db`,
+    `rediss://...` (TLS). Redis options in the query: `key_prefix` (default "elb-master-watch:"),
+    `timeout` (seconds, default 1), `ssl_ca_certs`. Nothing connects here: an unreachable store shows
+    up as StoreUnavailable on first use; a malformed URL is a ConfigError here.
+    """
+    text = (url or "").strip()
+    if not text:
+        return None
+    scheme = text.split(":", 1)[0].lower() if ":" in text else ""
+    if scheme == "sqlite":
+        from handler.state.sqlite_store import SqliteStore  # noqa: PLC0415 - load what is used
+
+        return SqliteStore(_sqlite_path(text))
+    if scheme in {"redis", "rediss"}:
+        return _redis_store(text)
+    raise _bad(text, "must start with sqlite:, redis:// or rediss://")

@@ -1,0 +1,388 @@
+"""One lifecycle run against a real store: the scripted hour, catch-ups, concurrency and a failing store."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from handler import logs
+from handler.lifecycle import LifecycleSettings
+from handler.state import BUSY, StateStore, open_store, process
+from tests.test_lifecycle import ACL_PORT, POOL, SG_SOURCE, at, pool_records
+
+pytest_plugins = ("tests.redis_server",)
+
+CHANNELS = ("chat", "email")
+
+
+class Channels:
+    """An in-process channel layer: records what each channel got, fails the channels it is told to."""
+
+    def __init__(self) -> None:
+        self.minute: float = 0
+        self.failing: set[str] = set()
+        self.calls = 0
+        self.got: list[tuple[float, str, str, str]] = []
+        self.on_send: Any = None
+
+    def send(self, pairs: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+        self.calls += 1
+        assert pairs, "send() must not be called with nothing to send"
+        if self.on_send is not None:
+            self.on_send()
+        deliveries = []
+        for record, channel in pairs:
+            status = "failed" if channel in self.failing else "sent"
+            self.got.append((self.minute, record["notification_reason"], channel, status))
+            error = "HTTP 503 from the webhook" if status == "failed" else None
+            deliveries.append(
+                {
+                    "fingerprint": record["fingerprint"],
+                    "channel": channel,
+                    "status": status,
+                    "attempts": 1,
+                    "error": error,
+                }
+            )
+        return deliveries
+
+    def sent(self, channel: str) -> list[tuple[float, str]]:
+        return [
+            (minute, reason)
+            for minute, reason, name, status in self.got
+            if name == channel and status == "sent"
+        ]
+
+
+class Log:
+    """A logger with structlog's call shape that keeps the lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def _keep(self, level: str, event: str, **values: Any) -> None:
+        self.lines.append((level, event, values))
+
+    def debug(self, event: str, **values: Any) -> None:
+        self._keep("debug", event, **values)
+
+    def info(self, event: str, **values: Any) -> None:
+        self._keep("info", event, **values)
+
+    def warning(self, event: str, **values: Any) -> None:
+        self._keep("warning", event, **values)
+
+    def error(self, event: str, **values: Any) -> None:
+        self._keep("error", event, **values)
+
+    def events(self, level: str) -> list[str]:
+        return [event for lvl, event, _ in self.lines if lvl == level]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state_url(request, tmp_path: Path) -> str:
+    """An `ELB_WATCH_STATE` URL for each kind of store."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/state.db"
+    return str(request.getfixturevalue("redis_url"))
+
+
+_OPEN: list[StateStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Close every store a test opened, whatever happened in it."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def opened(url: str) -> StateStore:
+    store = open_store(url)
+    assert store is not None
+    _OPEN.append(store)
+    return store
+
+
+def run(
+    store: StateStore | None,
+    channels: Channels,
+    minute: float,
+    records: list[dict[str, Any]],
+    *,
+    settings: LifecycleSettings | None = None,
+    names: tuple[str, ...] = CHANNELS,
+    owner: str = "",
+    log: Log | None = None,
+) -> Any:
+    channels.minute = minute
+    return process(
+        records,
+        {POOL},
+        store=store,
+        channels=names,
+        send=channels.send,
+        now=at(minute),
+        settings=settings or LifecycleSettings(),
+        owner=owner or f"run-{minute}",
+        log=log or Log(),
+    )
+
+
+def scripted(minute: int, change_at: int | None = None) -> list[dict[str, Any]]:
+    """The issue's hour: healthy until 5, failed from 5, back ONLINE at 20 and 22 only, recovered from 40.
+
+    With `change_at`, the member check finds a second failed item from that minute on.
+    """
+    if minute < 5 or minute in {20, 22} or minute >= 40:
+        return []
+    failures = {**ACL_PORT, **SG_SOURCE} if change_at is not None and minute >= change_at else ACL_PORT
+    return pool_records(failures=failures, minute=minute)
+
+
+def test_the_scripted_hour_notifies_first_and_resolved_once_per_channel(state_url):
+    store, channels = opened(state_url), Channels()
+    results = [run(store, channels, minute, scripted(minute)) for minute in range(60)]
+    expected = [(5, "first"), (41, "resolved")]
+    assert channels.sent("chat") == expected
+    assert channels.sent("email") == expected
+    assert channels.calls == 2
+    assert all(result.dedup_available for result in results)
+    assert [n["title"] for n in results[41].notifications] == [
+        "[RESOLVED] web-pool: master web-master-1 is back ONLINE after 35 min"
+    ]
+    assert results[6].notifications == []
+    assert results[6].held[0]["why"] == "already notified"
+    store.close()
+
+
+def test_the_scripted_hour_with_a_repeat_interval_and_a_new_failed_item(state_url):
+    store, channels = opened(state_url), Channels()
+    settings = LifecycleSettings(repeat_interval=20 * 60)
+    for minute in range(60):
+        run(store, channels, minute, scripted(minute, change_at=30), settings=settings)
+    expected = [(5, "first"), (25, "repeat"), (30, "changed"), (41, "resolved")]
+    assert channels.sent("chat") == expected
+    assert channels.sent("email") == expected
+    store.close()
+
+
+def test_a_channel_failing_at_minute_5_catches_up_at_minute_6_without_duplicating_the_other(state_url):
+    store, channels = opened(state_url), Channels()
+    for minute in range(60):
+        channels.failing = {"chat"} if minute == 5 else set()
+        result = run(store, channels, minute, scripted(minute))
+        if minute == 6:
+            assert [d["channel"] for d in result.deliveries] == ["chat"]
+            assert result.notifications[0]["notification_reason"] == "first"
+    assert channels.sent("chat") == [(6, "first"), (41, "resolved")]
+    assert channels.sent("email") == [(5, "first"), (41, "resolved")]
+    store.close()
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["two-handles", "one-handle"])
+def test_two_concurrent_runs_send_each_notification_once(state_url, shared):
+    first, second = opened(state_url), opened(state_url)
+    stores = (first, first if shared else second)
+    channels = Channels()
+    done = [threading.Event(), threading.Event()]
+    results: list[Any] = [None, None]
+    start = threading.Barrier(2)
+
+    def invocation(index: int) -> None:
+        # Whoever holds the lease keeps it until the other invocation has finished deciding.
+        mine = Channels()
+        mine.on_send = lambda: done[1 - index].wait(timeout=5)
+        mine.got = channels.got
+        start.wait()
+        try:
+            results[index] = run(stores[index], mine, 5, scripted(5), owner=f"invocation-{index}")
+        finally:
+            done[index].set()
+
+    threads = [threading.Thread(target=invocation, args=(index,)) for index in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(channel for _, _, channel, _ in channels.got) == ["chat", "email"]
+    # The loser decided while the winner held the lease, so it skipped both channels and said why.
+    skipped = [
+        (d["channel"], d["error"])
+        for result in results
+        for d in result.deliveries
+        if d["status"] == "skipped"
+    ]
+    assert skipped == [("chat", BUSY), ("email", BUSY)]
+    assert sorted(len(result.notifications) for result in results) == [0, 1]
+    # The next minute nobody sends again.
+    again = Channels()
+    run(first, again, 6, scripted(6))
+    assert again.got == []
+    first.close()
+    second.close()
+
+
+class OtherRunsFirst:
+    """A store that lets another whole invocation run between this one's first read and its lease."""
+
+    def __init__(self, store: StateStore, other: Any) -> None:
+        self.store, self.other = store, other
+
+    def load(self, scopes: Any) -> Any:
+        return self.store.load(scopes)
+
+    def save(self, states: Any) -> None:
+        self.store.save(states)
+
+    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+        if self.other is not None:
+            other, self.other = self.other, None
+            other()
+        return self.store.try_lease(fingerprint, owner, ttl_ms)
+
+    def release(self, fingerprint: str, owner: str) -> None:
+        self.store.release(fingerprint, owner)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def test_a_run_that_was_overtaken_rereads_under_the_lease_and_sends_nothing(state_url):
+    store, channels = opened(state_url), Channels()
+    other_store = opened(state_url)
+    late = OtherRunsFirst(store, lambda: run(other_store, channels, 5, scripted(5), owner="fast"))
+    result = run(late, channels, 5, scripted(5), owner="slow")
+    assert channels.sent("chat") == [(5, "first")]
+    assert channels.sent("email") == [(5, "first")]
+    assert result.notifications == []
+    assert result.deliveries == []
+    assert result.held[0]["why"] == "already notified"
+    store.close()
+    other_store.close()
+
+
+def test_a_lease_held_elsewhere_skips_the_notification_and_says_why(state_url):
+    store, channels = opened(state_url), Channels()
+    fingerprint = scripted(5)[0]["fingerprint"]
+    assert store.try_lease(fingerprint, "the-other-invocation", 60_000)
+    result = run(store, channels, 5, scripted(5))
+    assert channels.got == []
+    assert result.notifications == []
+    assert [(d["channel"], d["status"], d["error"]) for d in result.deliveries] == [
+        ("chat", "skipped", BUSY),
+        ("email", "skipped", BUSY),
+    ]
+    assert result.held[0]["why"] == BUSY
+    store.release(fingerprint, "the-other-invocation")
+    run(store, channels, 6, scripted(6))
+    assert channels.sent("chat") == [(6, "first")]
+    store.close()
+
+
+def test_redis_killed_between_runs_still_sends_and_says_dedup_was_unavailable(private_redis):
+    with private_redis() as server:
+        store, channels = opened(server.url), Channels()
+        run(store, channels, 5, scripted(5))
+        server.stop()
+        log = Log()
+        result = run(store, channels, 6, scripted(6), log=log)
+    assert not result.dedup_available
+    assert channels.sent("chat") == [(5, "first"), (6, "first")]
+    assert channels.sent("email") == [(5, "first"), (6, "first")]
+    assert [n["fingerprint"] for n in result.notifications] == [scripted(6)[0]["fingerprint"]]
+    assert log.events("warning") == ["dedup.unavailable"]
+    assert result.warnings[0].startswith("de-duplication unavailable: redis 127.0.0.1:")
+
+
+def test_redis_killed_while_sending_keeps_what_was_sent_and_says_dedup_was_unavailable(private_redis):
+    with private_redis() as server:
+        store, channels = opened(server.url), Channels()
+        channels.on_send = server.stop
+        log = Log()
+        result = run(store, channels, 5, scripted(5), log=log)
+    assert not result.dedup_available
+    assert channels.sent("chat") == [(5, "first")]
+    assert channels.sent("email") == [(5, "first")]
+    assert [d["status"] for d in result.deliveries] == ["sent", "sent"]
+    assert log.events("warning") == ["dedup.unavailable"]
+    assert "were not recorded" in result.warnings[0]
+
+
+def test_an_unusable_sqlite_file_falls_back_to_sending_everything(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    store, channels, log = opened(f"sqlite://{tmp_path}/a-file/state.db"), Channels(), Log()
+    result = run(store, channels, 5, scripted(5), log=log)
+    assert not result.dedup_available
+    assert channels.sent("chat") == [(5, "first")]
+    assert len(log.events("warning")) == 1
+
+
+def test_without_a_store_every_finding_goes_to_every_channel_every_run():
+    channels, log = Channels(), Log()
+    for minute in (5, 6):
+        result = run(None, channels, minute, scripted(minute), log=log)
+        assert not result.dedup_available
+        assert result.notifications[0]["notification_reason"] == "first"
+    assert channels.sent("chat") == [(5, "first"), (6, "first")]
+    assert log.events("warning") == ["dedup.unavailable", "dedup.unavailable"]
+    assert "ELB_WATCH_STATE is not set" in log.lines[0][2]["reason"]
+
+
+def test_with_no_channels_send_is_never_called_and_records_come_back_once(state_url):
+    store, channels = opened(state_url), Channels()
+    reasons = []
+    for minute in range(60):
+        result = run(store, channels, minute, scripted(minute), names=())
+        reasons.extend((minute, n["notification_reason"]) for n in result.notifications)
+    assert channels.calls == 0
+    assert reasons == [(5, "first"), (41, "resolved")]
+    store.close()
+
+
+def test_corrupt_rows_are_logged_once_and_the_run_goes_on(tmp_path):
+    url = f"sqlite://{tmp_path}/state.db"
+    store, channels, log = opened(url), Channels(), Log()
+    run(store, channels, 5, scripted(5))
+    conn = sqlite3.connect(tmp_path / "state.db")
+    with conn:
+        conn.execute("INSERT INTO alert_state VALUES ('fp-bad', ?, '{broken', 0)", (POOL,))
+    conn.close()
+    result = run(store, channels, 6, scripted(6), log=log)
+    assert result.dedup_available
+    assert log.events("warning") == ["state.row_ignored"]
+    assert "fp-bad" in result.warnings[0]
+    assert channels.sent("chat") == [(5, "first")]
+
+
+def test_a_channel_layer_that_crashes_counts_as_failed_and_is_retried(state_url):
+    store, channels = opened(state_url), Channels()
+
+    def broken(pairs: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+        raise RuntimeError("boom")
+
+    log = Log()
+    result = process(
+        scripted(5), {POOL}, store=store, channels=CHANNELS, send=broken, now=at(5),
+        settings=LifecycleSettings(), owner="run-5", log=log,
+    )  # fmt: skip
+    assert [d["status"] for d in result.deliveries] == ["failed", "failed"]
+    assert log.events("error") == ["channels.crashed"]
+    run(store, channels, 6, scripted(6))
+    assert channels.sent("chat") == [(6, "first")]
+    store.close()
+
+
+def test_the_real_logger_gets_one_warning_when_there_is_no_store():
+    channels = Channels()
+    with capture_logs() as lines:
+        run(None, channels, 5, scripted(5), log=logs.logger())
+    assert [(line["log_level"], line["event"]) for line in lines] == [("warning", "dedup.unavailable")]
+    assert lines[0]["notifications"] == 1

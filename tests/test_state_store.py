@@ -1,0 +1,450 @@
+"""The state-store contract, run against SQLite in a temp dir and a real redis-server on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from handler.config import ConfigError
+from handler.lifecycle import AlertState, Delivery
+from handler.state import StateStore, StoreUnavailable, open_store, redact_url, url_secrets
+from handler.state.redis_store import RedisStore
+from handler.state.sqlite_store import SqliteStore
+
+pytest_plugins = ("tests.redis_server",)
+
+PASSWORD = "s3cret-Redis-pass"
+
+
+def state(fingerprint: str, scope: str = "pool-a", **changes: Any) -> AlertState:
+    base = AlertState(
+        fingerprint=fingerprint,
+        scope=scope,
+        state="firing",
+        first_seen=1_800_000_000.0,
+        last_seen=1_800_000_060.0,
+        reason_digest="mabc.cdef",
+        seen=2,
+        last_notified=1_800_000_000.0,
+        sequence=1,
+        notification_key=f"{fingerprint}:firing:mabc.cdef:1",
+        notification_reason="first",
+        record={"fingerprint": fingerprint, "title": "[MAJOR] pool: master 主 down", "pool": {"id": scope}},
+        deliveries={"chat": Delivery(f"{fingerprint}:firing:mabc.cdef:1", "sent", 1_800_000_000.0, 1)},
+    )
+    return replace(base, **changes)
+
+
+@contextlib.contextmanager
+def raw(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """A plain sqlite3 connection, committed and closed afterwards."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def closing() -> Iterator[Any]:
+    """Close every store a test opens, whatever happens in it."""
+    opened: list[StateStore] = []
+
+    def keep(store: Any) -> Any:
+        opened.append(store)
+        return store
+
+    yield keep
+    for store in opened:
+        store.close()
+
+
+class Backend:
+    """One kind of store: how to open another handle on the same data, and how to write a raw row."""
+
+    name = ""
+
+    def open(self) -> StateStore:
+        raise NotImplementedError
+
+    def put_raw(self, scope: str, fingerprint: str, body: bytes) -> None:
+        raise NotImplementedError
+
+
+class SqliteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def open(self) -> StateStore:
+        return SqliteStore(str(self.path))
+
+    def put_raw(self, scope: str, fingerprint: str, body: bytes) -> None:
+        store = self.open()
+        store.load([])  # creates the schema
+        store.close()
+        with raw(self.path) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO alert_state VALUES (?, ?, CAST(? AS TEXT), ?)",
+                (fingerprint, scope, body, time.time()),
+            )
+
+
+class RedisBackend(Backend):
+    name = "redis"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def open(self) -> StateStore:
+        store = open_store(self.url)
+        assert store is not None
+        return store
+
+    def put_raw(self, scope: str, fingerprint: str, body: bytes) -> None:
+        client = redis.Redis.from_url(self.url)
+        client.hset(f"elb-master-watch:state:{scope}", fingerprint, body)
+        client.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request, tmp_path) -> Backend:
+    if request.param == "sqlite":
+        return SqliteBackend(tmp_path / "state" / "state.db")
+    return RedisBackend(request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture
+def store(backend) -> Iterator[StateStore]:
+    opened = backend.open()
+    yield opened
+    opened.close()
+
+
+# The contract
+
+
+def test_saved_states_load_back_equal(store):
+    saved = [state("fp-1"), state("fp-2", state="resolved", resolved_at=1_800_000_600.0, notice={"n": 1})]
+    store.save(saved)
+    loaded = store.load(["pool-a"])
+    assert loaded.warnings == []
+    assert loaded.states == {s.fingerprint: s for s in saved}
+
+
+def test_saving_a_fingerprint_again_replaces_it(store):
+    store.save([state("fp-1")])
+    store.save([state("fp-1", seen=9)])
+    assert store.load(["pool-a"]).states["fp-1"].seen == 9
+
+
+def test_load_returns_only_the_scopes_asked_for(store):
+    store.save([state("fp-a", "pool-a"), state("fp-b", "pool-b"), state("fp-j", "job:job-1")])
+    assert set(store.load(["pool-a"]).states) == {"fp-a"}
+    assert set(store.load(["pool-b", "job:job-1"]).states) == {"fp-b", "fp-j"}
+    assert store.load([]).states == {}
+    assert store.load(["pool-unknown"]).states == {}
+
+
+def test_another_handle_on_the_same_store_sees_the_same_states(backend, store):
+    store.save([state("fp-1")])
+    other = backend.open()
+    try:
+        assert set(other.load(["pool-a"]).states) == {"fp-1"}
+    finally:
+        other.close()
+
+
+def test_a_lease_is_exclusive_even_for_its_owner_and_per_fingerprint(store):
+    assert store.try_lease("fp-1", "run-a", 5_000)
+    assert not store.try_lease("fp-1", "run-b", 5_000)
+    assert not store.try_lease("fp-1", "run-a", 5_000)
+    assert store.try_lease("fp-2", "run-b", 5_000)
+
+
+def test_a_lease_expires(store):
+    assert store.try_lease("fp-1", "run-a", 150)
+    assert not store.try_lease("fp-1", "run-b", 150)
+    time.sleep(0.3)
+    assert store.try_lease("fp-1", "run-b", 5_000)
+
+
+def test_release_only_deletes_the_owners_lease(store):
+    assert store.try_lease("fp-1", "run-a", 5_000)
+    store.release("fp-1", "run-b")
+    assert not store.try_lease("fp-1", "run-c", 5_000)
+    store.release("fp-1", "run-a")
+    assert store.try_lease("fp-1", "run-c", 5_000)
+
+
+def test_a_late_release_leaves_the_lease_of_whoever_took_it_over(store):
+    assert store.try_lease("fp-1", "slow-run", 100)
+    time.sleep(0.25)
+    assert store.try_lease("fp-1", "next-run", 5_000)
+    store.release("fp-1", "slow-run")
+    assert not store.try_lease("fp-1", "third-run", 5_000)
+
+
+def test_corrupt_and_old_schema_rows_are_ignored_with_one_warning_each(backend, store):
+    store.save([state("fp-good")])
+    backend.put_raw("pool-a", "fp-text", b"not json at all")
+    backend.put_raw("pool-a", "fp-bytes", b"\xff\xfe\x00garbage")
+    backend.put_raw("pool-a", "fp-list", b"[1, 2, 3]")
+    old = {**state("fp-old").to_dict(), "schema": 0}
+    backend.put_raw("pool-a", "fp-old", json.dumps(old).encode())
+    loaded = store.load(["pool-a"])
+    assert set(loaded.states) == {"fp-good"}
+    assert len(loaded.warnings) == 4
+    for fingerprint in ("fp-text", "fp-bytes", "fp-list", "fp-old"):
+        assert sum(fingerprint in line for line in loaded.warnings) == 1
+    assert any("schema 0, expected 1" in line for line in loaded.warnings)
+    store.save([state("fp-old")])  # a good state overwrites the bad row
+    assert set(store.load(["pool-a"]).states) == {"fp-good", "fp-old"}
+
+
+# Unavailable stores
+
+
+def test_sqlite_in_a_place_that_cannot_be_written_is_unavailable(tmp_path, closing):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    store = closing(SqliteStore(str(blocker / "state.db")))
+    for call in (
+        lambda: store.load(["p"]),
+        lambda: store.save([state("fp")]),
+        lambda: store.try_lease("f", "o", 1),
+    ):
+        with pytest.raises(StoreUnavailable, match=r"sqlite .*a-file/state\.db"):
+            call()
+
+
+def test_sqlite_locked_by_another_writer_is_unavailable_after_the_busy_timeout(tmp_path, closing):
+    path = tmp_path / "state.db"
+    store = closing(SqliteStore(str(path), busy_timeout=0.1))
+    store.save([state("fp-1")])
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert set(store.load(["pool-a"]).states) == {"fp-1"}  # WAL: readers are not blocked
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.save([state("fp-2")])
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.try_lease("fp-1", "run-a", 1000)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.try_lease("fp-1", "run-a", 1000)
+
+
+def test_sqlite_file_of_a_newer_schema_is_refused_not_rewritten(tmp_path, closing):
+    path = tmp_path / "state.db"
+    with raw(path) as conn:
+        conn.execute("PRAGMA user_version=7")
+    with pytest.raises(StoreUnavailable, match="schema version 7"):
+        closing(SqliteStore(str(path))).load(["p"])
+    with raw(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+
+
+def _first_use_together(stores: list[SqliteStore]) -> list[str]:
+    start = threading.Barrier(len(stores))
+    problems: list[str] = []
+
+    def first_use(store: SqliteStore) -> None:
+        start.wait()
+        try:
+            store.load(["pool-a"])
+        except StoreUnavailable as exc:
+            problems.append(exc.message)
+
+    threads = [threading.Thread(target=first_use, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    return problems
+
+
+def test_sqlite_files_opened_by_two_invocations_at_once_both_work(tmp_path, closing):
+    # Switching a new file to WAL answers "locked" at once instead of waiting; the store must wait.
+    for attempt in range(20):
+        path = str(tmp_path / f"state-{attempt}.db")
+        assert _first_use_together([closing(SqliteStore(path)), closing(SqliteStore(path))]) == []
+
+
+def test_sqlite_uses_wal_mode(tmp_path, closing):
+    path = tmp_path / "state.db"
+    closing(SqliteStore(str(path))).save([state("fp-1")])
+    with raw(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_redis_that_is_gone_is_unavailable_quickly_and_never_shows_the_password(private_redis, closing):
+    with private_redis(password=PASSWORD) as server:
+        store = closing(open_store(server.url))
+        assert store is not None
+        store.save([state("fp-1")])
+        assert set(store.load(["pool-a"]).states) == {"fp-1"}
+        server.stop()
+        started = time.monotonic()
+        for call in (
+            lambda: store.load(["pool-a"]),
+            lambda: store.save([state("fp-2")]),
+            lambda: store.try_lease("fp-1", "run-a", 1000),
+            lambda: store.release("fp-1", "run-a"),
+        ):
+            with pytest.raises(StoreUnavailable) as caught:
+                call()
+            assert f"127.0.0.1:{server.port}/0" in caught.value.message
+            assert PASSWORD not in caught.value.message
+        assert time.monotonic() - started < 4
+
+
+def test_redis_with_a_wrong_password_is_unavailable_without_echoing_it(private_redis, closing):
+    with private_redis(password=PASSWORD) as server:
+        wrong = "wrong-password-123"
+        store = closing(open_store(f"redis://:{wrong}@127.0.0.1:{server.port}/0"))
+        assert store is not None
+        with pytest.raises(StoreUnavailable) as caught:
+            store.load(["pool-a"])
+        assert wrong not in str(caught.value)
+        assert PASSWORD not in str(caught.value)
+
+
+def test_redis_keys_use_the_prefix_and_expire(redis_url):
+    store = open_store(f"{redis_url}?key_prefix=team-a:")
+    assert isinstance(store, RedisStore)
+    store.save([state("fp-1")])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.exists("team-a:state:pool-a")
+        assert 0 < client.ttl("team-a:state:pool-a") <= 30 * 86400
+        assert store.try_lease("fp-1", "run-a", 5000)
+        assert client.get("team-a:lease:fp-1") == b"run-a"
+        assert 0 < client.pttl("team-a:lease:fp-1") <= 5000
+    finally:
+        client.close()
+        store.close()
+
+
+def test_sqlite_drops_states_nobody_wrote_for_the_retention(tmp_path, closing):
+    store = closing(SqliteStore(str(tmp_path / "state.db"), retention=0.05))
+    store.save([state("fp-old")])
+    time.sleep(0.1)
+    store.save([state("fp-new")])
+    assert set(store.load(["pool-a"]).states) == {"fp-new"}
+
+
+# ELB_WATCH_STATE
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_no_state_url_means_no_store(value):
+    assert open_store(value) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///srv/elb/state.db", "/srv/elb/state.db"),
+        ("sqlite:////srv/elb/state.db", "/srv/elb/state.db"),
+        ("sqlite:state.db", "state.db"),
+        ("sqlite:./data/state.db", "./data/state.db"),
+        ("SQLITE:///srv/with%20space.db", "/srv/with space.db"),
+    ],
+)
+def test_sqlite_urls(url, path, closing):
+    store = closing(open_store(url))
+    assert isinstance(store, SqliteStore)
+    assert store.path == path
+
+
+def test_redis_url_parts(closing):
+    store = closing(
+        open_store(f"rediss://user:{PASSWORD}@dcs.example.internal:6380/3?key_prefix=x:&timeout=0.5")
+    )
+    assert isinstance(store, RedisStore)
+    assert store.label == "rediss dcs.example.internal:6380/3"
+    assert store.prefix == "x:"
+    assert PASSWORD not in repr(store)
+    default = closing(open_store("redis://127.0.0.1"))
+    assert isinstance(default, RedisStore)
+    assert default.label == "redis 127.0.0.1:6379/0"
+    assert default.prefix == "elb-master-watch:"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (f"redis://:{PASSWORD}@cache:99999/0", "invalid port"),
+        (f"redis://:{PASSWORD}@:6379/0", "no host"),
+        (f"redis://:{PASSWORD}@cache:6379/zero", "must be a number"),
+        (f"redis://:{PASSWORD}@cache:6379/0?prefix=x", "unknown option 'prefix'"),
+        (f"redis://:{PASSWORD}@cache:6379/0?timeout=0", "timeout"),
+        (f"redis://:{PASSWORD}@cache:6379/0?ssl_ca_certs=/ca.pem", "only rediss"),
+        (f"memcached://:{PASSWORD}@cache:11211", "must start with"),
+        ("sqlite://host/state.db", "host part"),
+        ("sqlite:///", "names no file"),
+        ("sqlite:///tmp/state.db?mode=ro", "takes no options"),
+    ],
+)
+def test_bad_state_urls_are_config_errors_that_hide_the_password(url, problem):
+    with pytest.raises(ConfigError, match=problem) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert message.startswith("ELB_WATCH_STATE=")
+    assert PASSWORD not in message
+
+
+def test_redact_url_and_url_secrets():
+    url = "redis://user:p%40ss-word-long@cache:6379/0"
+    assert redact_url(url) == "redis://user:***@cache:6379/0"
+    assert redact_url("redis://only-a-token-here@cache") == "redis://***@cache"
+    assert redact_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
+    assert url_secrets(url) == ("p%40ss-word-long", "p@ss-word-long")
+    assert url_secrets("redis://:short@cache") == ()
+    assert url_secrets(None) == ()
+
+
+def test_a_redis_url_without_the_redis_package_says_to_install_the_extra():
+    code = (
+        "import sys; sys.modules['redis'] = None\n"
+        "from handler.state import open_store\n"
+        "try:\n    open_store('redis://cache:6379/0')\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("ConfigError ")
+    assert "pip install 'elb-master-watch[redis]'" in done.stdout
+
+
+def test_importing_the_lifecycle_and_the_state_package_loads_no_store_client():
+    code = (
+        "import sys, handler.lifecycle, handler.state\n"
+        "print(','.join(m for m in ('redis', 'sqlite3', 'structlog') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_redis_server_fixture_is_a_real_server(redis_server):
+    client = redis.Redis(port=redis_server.port)
+    try:
+        assert client.ping()
+        assert client.info("server")["tcp_port"] == redis_server.port
+    finally:
+        client.close()
