@@ -6,12 +6,15 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from handler import logs
 from handler.budget import Budget, work_budget
+from handler.channels.config import Channel
 from handler.config import (
     ConfigError,
     Settings,
@@ -25,8 +28,15 @@ from handler.diagnose import DiagnoseOptions, diagnose_all
 from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Target
 from handler.elb import ElbGateway
 from handler.events import ParsedEvent, parse_event
+from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
 from handler.notify import build_notification
+from handler.state import StateStore, open_store, process, url_secrets
 from handler.watch import TargetOutcome, sweep_pools, watch_target
+
+# Without a platform deadline (a local call), an invocation may take this long.
+DEFAULT_TIMEOUT_MS = 30_000
+# Kept after the deliveries for the summary log line and returning the result.
+DELIVERY_MARGIN_SECONDS = 0.5
 
 
 def error_entry(
@@ -85,11 +95,22 @@ def apig_response(result: dict[str, Any], parsed: ParsedEvent) -> dict[str, Any]
 class _Invocation:
     """The state of one invocation while it runs."""
 
-    def __init__(self, context: Any, env: Mapping[str, str], settings: Settings) -> None:
+    def __init__(self, context: Any, env: Mapping[str, str], settings: Settings, wiring: _Wiring) -> None:
         self.context = context
         self.env = env
         self.settings = settings
+        self.wiring = wiring
+        self.wall_clock = wiring.wall_clock
         self.log = logs.logger()
+        remaining = remaining_ms(context)
+        self.platform_deadline = time.monotonic() + (remaining if remaining else DEFAULT_TIMEOUT_MS) / 1000
+        # What this run assessed (pool ids, "job:<id>"), and where each record may be delivered.
+        self.scopes: set[str] = set()
+        self.allowed: dict[str, tuple[str, ...] | None] = {}
+        self.allowed_by_scope: dict[str, tuple[str, ...] | None] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self.held: list[dict[str, Any]] = []
+        self.dedup = "off"
         self.notifications: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         self.targets: list[dict[str, Any]] = []
@@ -104,7 +125,11 @@ class _Invocation:
         self.budget = Budget(work_budget(remaining_ms(context), settings.reserve))
         self.credentials = resolve_credentials(context, env)
         self.gateways: dict[tuple[str, str], ElbGateway] = {}
-        logs.set_secrets(self.credentials.secrets() if self.credentials else ())
+        self.secrets = (
+            *(self.credentials.secrets() if self.credentials else ()),
+            *wiring.secrets,
+        )
+        logs.set_secrets(self.secrets)
 
     def fail(self, entry: dict[str, Any], event: str = "watch.error") -> None:
         self.errors.append(entry)
@@ -165,7 +190,12 @@ class _Invocation:
                 outcome.errors.extend(diagnosis_errors)
             for error in outcome.errors:
                 self.fail(api_error_entry(where, error), "elb.error")
-            self.publish(outcome.findings, region, project_id)
+            if outcome.pool is not None:
+                self.scopes.add(outcome.pool.id)
+                self.allowed_by_scope[outcome.pool.id] = target.channels
+            if outcome.verdict is not None:
+                self.scopes.add(job_scope(outcome.verdict.job.job_id or target.job_id or ""))
+            self.publish(outcome.findings, region, project_id, target.channels)
             self.report_incomplete([outcome.verdict] if outcome.verdict else [], where)
             summary = outcome.summary()
             self.targets.append(summary)
@@ -188,14 +218,18 @@ class _Invocation:
                 self.fail(api_error_entry(where, error), "elb.error")
             for error in diagnosis_errors:
                 self.fail(api_error_entry(where, error), "diagnosis.error")
-            self.publish(findings, region, project_id)
+            self.scopes.update(outcome.assessed_pool_ids)
+            self.publish(findings, region, project_id, sweep.channels)
             summary = outcome.summary()
             self.sweeps.append(summary)
             self.log.info("sweep.assessed", **summary)
 
-    def publish(self, findings: list[Finding], region: str, project_id: str) -> None:
-        """Turn findings into records: into the result and one log line each."""
-        observed_at = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    def publish(
+        self, findings: list[Finding], region: str, project_id: str, channels: tuple[str, ...] | None
+    ) -> None:
+        """Turn findings into records; the lifecycle decides later which of them are notified."""
+        observed = datetime.fromtimestamp(self.wall_clock(), timezone.utc)
+        observed_at = observed.isoformat(timespec="seconds").replace("+00:00", "Z")
         for finding in findings:
             record = build_notification(
                 finding,
@@ -205,10 +239,77 @@ class _Invocation:
                 locale=self.settings.locale,
             )
             self.notifications.append(record)
-            self.log.warning("notification", **record)
+            self.allowed[record["fingerprint"]] = channels
         for finding in findings:
             if finding.check is not None:
                 self.report_incomplete([finding.check], finding.target.as_dict())
+
+    def notify(self) -> None:
+        """Decide what to notify, send it to the channels, and log one line per notification.
+
+        The lifecycle says what is due (first, changed, repeat, resolved), de-duplicated through the
+        store when there is one.
+        """
+        channels = {channel.name: channel for channel in self.wiring.channels}
+        outcome = process(
+            self.notifications,
+            self.scopes,
+            store=self.wiring.store,
+            channels=list(channels),
+            send=lambda pairs: self.send(pairs, channels),
+            now=self.wall_clock(),
+            settings=self.wiring.lifecycle,
+            owner=f"{request_id(self.context) or 'local'}:{uuid.uuid4().hex}",
+            log=self.log,
+            lease_ms=int(max(1000, min(30_000, (self.platform_deadline - time.monotonic()) * 1000))),
+        )
+        self.notifications = outcome.notifications
+        self.deliveries = outcome.deliveries
+        self.held = outcome.held
+        if self.wiring.store is not None:
+            self.dedup = "on" if outcome.dedup_available else "unavailable"
+        for record in self.notifications:
+            pool, check = record.get("pool") or {}, record.get("check") or {}
+            with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
+                self.log.warning("notification", **record)
+
+    def send(
+        self, pairs: list[tuple[dict[str, Any], str]], channels: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The lifecycle's send: deliver each (record, channel), skipping channels the event left out."""
+        from handler.channels import DeliveryContext, deliver  # noqa: PLC0415 - only when there is something to send
+
+        deliveries: list[dict[str, Any] | None] = [None] * len(pairs)
+        wanted = []
+        for index, (record, name) in enumerate(pairs):
+            fingerprint = record.get("fingerprint", "")
+            allowed = self.allowed.get(fingerprint, self.allowed_by_scope.get(scope_of(record)))
+            if allowed is not None and name not in allowed:
+                deliveries[index] = {
+                    "fingerprint": fingerprint,
+                    "channel": name,
+                    "status": "skipped",
+                    "attempts": 0,
+                    "error": "not among the event's channels",
+                }
+            else:
+                wanted.append((index, record, channels[name]))
+        context = DeliveryContext(
+            deadline=self.platform_deadline - DELIVERY_MARGIN_SECONDS,
+            locale=self.settings.locale,
+            credentials=self.credentials,
+            project_id=resolve_project_id(None, self.context, self.env) or "",
+            connect_timeout=self.settings.connect_timeout,
+            read_timeout=self.settings.read_timeout,
+            max_attempts=self.settings.max_attempts,
+            retry_base=self.settings.retry_base,
+        )
+        sent = (
+            deliver([(record, channel) for _, record, channel in wanted], context, self.log) if wanted else []
+        )
+        for (index, _, _), delivery in zip(wanted, sent, strict=True):
+            deliveries[index] = delivery
+        return [delivery for delivery in deliveries if delivery is not None]
 
     def report_incomplete(self, verdicts: list[CheckVerdict], where: dict[str, Any]) -> None:
         """One error entry per check job that was still running when time ran out."""
@@ -229,22 +330,66 @@ class _Invocation:
             )
 
 
-def invoke(event: Any, context: Any, *, env: Mapping[str, str] | None = None, log_to: str = "stdout") -> Any:
-    """Run one invocation: parse the event, watch each target, return the `elb-master-watch/v1` result."""
+@dataclass(frozen=True, slots=True)
+class _Wiring:
+    """What the environment configures beyond settings: channels, lifecycle, state store, clock."""
+
+    channels: tuple[Channel, ...] = ()
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    store: StateStore | None = None
+    secrets: tuple[str, ...] = ()
+    wall_clock: Callable[[], float] = time.time
+
+
+_stores: dict[str, StateStore | None] = {}
+
+
+def _store(url: str) -> StateStore | None:
+    """The state store for a URL, opened once per process and kept across warm invocations."""
+    if url not in _stores:
+        _stores[url] = open_store(url)
+    return _stores[url]
+
+
+def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float]) -> _Wiring:
+    """Read channels, lifecycle settings and the state store; raise ConfigError naming what is wrong."""
+    from handler.channels.config import channel_secrets, configured_channels  # noqa: PLC0415 - light
+
+    channels = tuple(configured_channels(env))
+    url = env.get("ELB_WATCH_STATE", "").strip()
+    return _Wiring(
+        channels=channels,
+        lifecycle=load_lifecycle_settings(env),
+        store=_store(url) if url else None,
+        secrets=(*channel_secrets(channels), *url_secrets(url)),
+        wall_clock=wall_clock,
+    )
+
+
+def invoke(
+    event: Any,
+    context: Any,
+    *,
+    env: Mapping[str, str] | None = None,
+    log_to: str = "stdout",
+    wall_clock: Callable[[], float] = time.time,
+) -> Any:
+    """Run one invocation: parse the event, watch each target, notify, return the v1 result."""
     started = time.monotonic()
     env = os.environ if env is None else env
     parsed = ParsedEvent("unknown")
     try:
+        config_error: str | None = None
+        settings = Settings()
+        wiring = _Wiring(wall_clock=wall_clock)
         try:
             settings = load_settings(env)
+            wiring = _wiring(env, wall_clock)
         except ConfigError as exc:
-            settings = Settings()
-            config_error: str | None = str(exc)
-        else:
-            config_error = None
+            config_error = str(exc)
         logs.configure(log_to, settings.log_level)
         logs.start_invocation(request_id(context))
-        run = _Invocation(context, env, settings)
+        run = _Invocation(context, env, settings, wiring)
         if config_error is not None:
             run.fail(error_entry("CONFIG.INVALID", config_error))
         else:
@@ -258,6 +403,7 @@ def invoke(event: Any, context: Any, *, env: Mapping[str, str] | None = None, lo
                 run.watch(target)
             for sweep in parsed.sweeps:
                 run.sweep(sweep)
+            run.notify()
         result = {
             "schema": SCHEMA,
             "ok": not run.errors,
@@ -265,9 +411,12 @@ def invoke(event: Any, context: Any, *, env: Mapping[str, str] | None = None, lo
             "errors": run.errors,
             "targets": run.targets,
             "sweeps": run.sweeps,
+            "deliveries": run.deliveries,
+            "deduplication": run.dedup,
+            "held": run.held,
             "source": parsed.source,
         }
-        result = logs.scrub(result, run.credentials.secrets() if run.credentials else ())
+        result = logs.scrub(result, run.secrets)
         api_calls = sum(gateway.calls for gateway in run.gateways.values())
         run.log.info(
             "invocation.done",
@@ -276,6 +425,9 @@ def invoke(event: Any, context: Any, *, env: Mapping[str, str] | None = None, lo
             targets=len(parsed.targets),
             sweeps=len(parsed.sweeps),
             notifications=len(run.notifications),
+            held=len(run.held),
+            deliveries_failed=sum(1 for d in run.deliveries if d.get("status") == "failed"),
+            deduplication=run.dedup,
             errors=len(run.errors),
             api_calls=api_calls,
             duration_ms=round((time.monotonic() - started) * 1000),
@@ -288,6 +440,9 @@ def invoke(event: Any, context: Any, *, env: Mapping[str, str] | None = None, lo
             "errors": [error_entry("WATCH.INTERNAL", f"internal error: {type(exc).__name__}")],
             "targets": [],
             "sweeps": [],
+            "deliveries": [],
+            "deduplication": "off",
+            "held": [],
             "source": parsed.source,
         }
         with contextlib.suppress(Exception):  # logging itself failed; the result still goes back

@@ -6,7 +6,7 @@ Plain frozen dataclasses. Nothing here knows about the SDK, HTTP or the clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 SCHEMA = "elb-master-watch/v1"
 
@@ -22,8 +22,10 @@ class Target:
     listener_id: str | None = None
     region: str | None = None
     project_id: str | None = None
+    # The channels this target's notifications may go to; None means every configured channel.
+    channels: tuple[str, ...] | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """The fields that are set, for results and logs."""
         pairs = (
             ("pool_id", self.pool_id),
@@ -32,7 +34,10 @@ class Target:
             ("region", self.region),
             ("project_id", self.project_id),
         )
-        return {key: value for key, value in pairs if value is not None}
+        fields: dict[str, Any] = {key: value for key, value in pairs if value is not None}
+        if self.channels is not None:
+            fields["channels"] = list(self.channels)
+        return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class Sweep:
     enterprise_project_ids: tuple[str, ...] = ()
     region: str | None = None
     project_id: str | None = None
+    channels: tuple[str, ...] | None = None
 
     def filters(self) -> dict[str, list[str]]:
         """The filters that are set, in the event's own field names."""

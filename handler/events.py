@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from handler.channels.config import CHANNEL_NAMES
 from handler.domain import Sweep, Target
 
 MAX_EVENT_BYTES = 256 * 1024
@@ -123,9 +124,25 @@ def _field(data: Mapping[str, Any], key: str, where: str) -> str | None:
     return value
 
 
-def _target(data: Any, where: str, defaults: Mapping[str, str | None]) -> Target:
+def _channels(data: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
+    """`"channels": ["feishu", "smn"]`: narrow delivery to these configured channels."""
+    if "channels" not in data:
+        return None
+    path = f"{where}.channels" if where else "channels"
+    names = data["channels"]
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise _InvalidEventError(path, f"must be a list of channel names, got {_describe(names)}")
+    unknown = sorted({name for name in names if name not in CHANNEL_NAMES})
+    if unknown:
+        raise _InvalidEventError(
+            path, f"unknown channel(s) {unknown}; expected some of {list(CHANNEL_NAMES)}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _target(data: Any, where: str, defaults: Mapping[str, Any]) -> Target:
     data = _require_mapping(data, where or "event")
-    unknown = sorted(str(k) for k in data if k not in TARGET_FIELDS)
+    unknown = sorted(str(k) for k in data if k not in (*TARGET_FIELDS, "channels"))
     if unknown:
         raise _InvalidEventError(
             where or "event", f"unknown field(s) {unknown}; expected some of {list(TARGET_FIELDS)}"
@@ -135,7 +152,8 @@ def _target(data: Any, where: str, defaults: Mapping[str, str | None]) -> Target
         raise _InvalidEventError(where or "event", "names neither a pool_id nor a job_id")
     for key in ("region", "project_id"):
         values[key] = values[key] or defaults.get(key)
-    return Target(**values)
+    channels = _channels(data, where)
+    return Target(**values, channels=channels if channels is not None else defaults.get("channels"))
 
 
 SWEEP_FILTERS = {
@@ -160,7 +178,7 @@ def _filter_values(value: Any, where: str) -> tuple[str, ...]:
 
 def _sweep(body: Mapping[str, Any], where: str) -> Sweep:
     """`{"sweep": {filters}, "region"?, "project_id"?}`: every active/standby pool that matches."""
-    extra = sorted(str(k) for k in body if k not in {"sweep", "region", "project_id"})
+    extra = sorted(str(k) for k in body if k not in {"sweep", "region", "project_id", "channels"})
     if extra:
         raise _InvalidEventError(where or "event", f"unknown field(s) {extra} beside 'sweep'")
     prefix = f"{where}.sweep" if where else "sweep"
@@ -171,7 +189,12 @@ def _sweep(body: Mapping[str, Any], where: str) -> Sweep:
             prefix, f"unknown filter(s) {unknown}; expected some of {list(SWEEP_FILTERS)}"
         )
     values = {SWEEP_FILTERS[key]: _filter_values(value, f"{prefix}.{key}") for key, value in filters.items()}
-    return Sweep(**values, region=_field(body, "region", where), project_id=_field(body, "project_id", where))
+    return Sweep(
+        **values,
+        region=_field(body, "region", where),
+        project_id=_field(body, "project_id", where),
+        channels=_channels(body, where),
+    )
 
 
 def _direct(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
@@ -184,10 +207,11 @@ def _direct(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
         if "targets" not in body:
             yield _target(body, where, {})
             return
-        extra = sorted(str(k) for k in body if k not in {"targets", "region", "project_id"})
+        extra = sorted(str(k) for k in body if k not in {"targets", "region", "project_id", "channels"})
         if extra:
             raise _InvalidEventError(where or "event", f"unknown field(s) {extra} beside 'targets'")
-        defaults = {key: _field(body, key, where) for key in ("region", "project_id")}
+        defaults: dict[str, Any] = {key: _field(body, key, where) for key in ("region", "project_id")}
+        defaults["channels"] = _channels(body, where)
         prefix = f"{where}.targets" if where else "targets"
         items = _require_list(body["targets"], prefix)
         if not items:

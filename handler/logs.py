@@ -91,12 +91,13 @@ def configure(stream: str = "stdout", level: str = "info", *, console: bool | No
     """Configure structlog once per process: JSON lines, or a console view when the stream is a TTY.
 
     `stream` is "stdout" (FunctionGraph sends it to LTS) or "stderr" (the CLI keeps stdout for the
-    result). If something else configured structlog (a test's `capture_logs`), it is left alone.
+    result). While a test's `capture_logs` is active it is left alone; a configuration anyone else left
+    behind (capture_logs restores the defaults as "configured") is replaced, so redaction is never lost.
     """
     global _configured  # noqa: PLW0603 - structlog's configuration is process-wide by design
-    if structlog.is_configured() and redact_secrets not in structlog.get_config()["processors"]:
-        return
-    if _configured == (stream, level) and structlog.is_configured():
+    if any(isinstance(p, structlog.testing.LogCapture) for p in structlog.get_config()["processors"]):
+        return  # a test is capturing log entries; our chain comes back when it is done
+    if _configured == (stream, level) and redact_secrets in structlog.get_config()["processors"]:
         return
     use_console = getattr(sys, stream).isatty() if console is None else console
     renderer: Any = (

@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+import structlog
 
 import handler
 from handler.simulator import ElbSimulator, Fault
@@ -359,3 +360,26 @@ def test_handler_never_raises_on_a_context_that_misbehaves(simulator):
 def test_none_context_still_works(simulator):
     result = handler.handler({"pool_id": DEMO_POOL}, None)
     assert result["ok"] is True
+
+
+def test_redaction_survives_a_test_that_captured_logs(simulator, capsys, monkeypatch):
+    with structlog.testing.capture_logs() as captured:
+        run({"pool_id": DEMO_POOL})
+    assert any(entry["event"] == "invocation.done" for entry in captured)
+    capsys.readouterr()
+    secrets = {
+        "ak": "AFTERCAPTUREAK000001",
+        "sk": "after-capture-secret",
+        "security_token": "after-capture-tok",
+    }
+    scenario = demo_scenario()
+    scenario["credentials"] = [secrets]
+    with ElbSimulator(scenario) as sim:
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+        context = PlatformContext(ak=secrets["ak"], sk=secrets["sk"], token=secrets["security_token"])
+        run({"pool_id": "no-such-pool"}, context)
+    out = capsys.readouterr().out
+    assert "invocation.done" in out, "the production chain is back after capture_logs"
+    assert secrets["sk"] not in out
+    assert secrets["ak"] not in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("huaweicloudsdkcore", "huaweicloudsdkelb", "structlog", "requests")
+HEAVY = ("huaweicloudsdkcore", "huaweicloudsdkelb", "huaweicloudsdksmn", "structlog", "requests", "redis")
 
 
 def test_importing_handler_loads_neither_the_sdk_nor_structlog():

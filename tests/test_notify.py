@@ -200,5 +200,7 @@ def test_chinese_title_and_text():
 
 
 def test_unknown_locale_falls_back_to_english():
-    record = record_for(api_member("m", "master", "OFFLINE"), api_member("s", "slave", "OFFLINE"), locale="fr")
+    record = record_for(
+        api_member("m", "master", "OFFLINE"), api_member("s", "slave", "OFFLINE"), locale="fr"
+    )
     assert record["title"] == "[CRITICAL] web-pool: master and standby both down"

@@ -1,0 +1,151 @@
+"""Which channels are configured (`ELB_WATCH_*` variables), and how their URLs are shown in logs. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+from handler.config import ConfigError
+
+CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook")
+REDACTED = "***"
+# http is accepted only to the machine itself: tests and local relays, never the network.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Shorter values would blank ordinary words in every log line; no real token is that short.
+MIN_SECRET_LENGTH = 8
+# urn:smn:<region>:<project id>:<topic name>; topic names are 1-255 letters, digits, - and _.
+TOPIC_URN = re.compile(r"urn:smn:([a-z]+(?:-[a-z0-9]+)+):([A-Za-z0-9]{1,64}):([A-Za-z0-9_-]{1,255})")
+
+# (channel, URL or URN variable, secret variable or None)
+_VARIABLES: tuple[tuple[str, str, str | None], ...] = (
+    ("smn", "ELB_WATCH_SMN_TOPIC_URN", None),
+    ("feishu", "ELB_WATCH_FEISHU_WEBHOOK", "ELB_WATCH_FEISHU_SECRET"),
+    ("dingtalk", "ELB_WATCH_DINGTALK_WEBHOOK", "ELB_WATCH_DINGTALK_SECRET"),
+    ("wecom", "ELB_WATCH_WECOM_WEBHOOK", None),
+    ("slack", "ELB_WATCH_SLACK_WEBHOOK", None),
+    ("webhook", "ELB_WATCH_WEBHOOK_URL", "ELB_WATCH_WEBHOOK_SECRET"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One configured destination. The URL and secret never appear in its repr."""
+
+    name: str
+    url: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)
+    topic_urn: str = ""
+
+
+def _check_url(variable: str, value: str) -> None:
+    """Raise ConfigError unless `value` is an https URL (or http to loopback); never echo the value."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ConfigError(f"{variable} must be a URL without spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        _ = parts.port  # reading it validates the port
+    except ValueError:
+        raise ConfigError(f"{variable} is not a valid URL") from None
+    if not host:
+        raise ConfigError(f"{variable} must be a URL with a host, like https://host/path")
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
+        return
+    raise ConfigError(
+        f"{variable} must be an https:// URL (http:// only to 127.0.0.1, localhost or [::1]), "
+        f"got scheme {parts.scheme or 'none'!r} for host {host!r}"
+    )
+
+
+def parse_topic_urn(urn: str) -> tuple[str, str, str] | None:
+    """(region, project id, topic name) of an SMN topic URN, or None if it is not one."""
+    match = TOPIC_URN.fullmatch(urn)
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
+def configured_channels(env: Mapping[str, str]) -> list[Channel]:
+    """The channels the environment configures, in CHANNEL_NAMES order; ConfigError names a bad variable."""
+    channels: list[Channel] = []
+    for name, variable, secret_variable in _VARIABLES:
+        value = env.get(variable, "").strip()
+        secret = env.get(secret_variable, "").strip() if secret_variable else ""
+        if not value:
+            if secret:
+                raise ConfigError(f"{secret_variable} is set but {variable} is not")
+            continue
+        if name == "smn":
+            if parse_topic_urn(value) is None:
+                raise ConfigError(
+                    f"{variable}={value!r} must look like urn:smn:<region>:<project_id>:<topic_name>"
+                )
+            channels.append(Channel(name, topic_urn=value))
+            continue
+        _check_url(variable, value)
+        channels.append(Channel(name, url=value, secret=secret))
+    return channels
+
+
+def narrow_channels(channels: Sequence[Channel], names: Iterable[str]) -> list[Channel]:
+    """The configured channels an event asks for; an event can narrow the set, never add to it.
+
+    Raises ValueError for a name that is not a channel at all; a known channel that is not
+    configured is simply not there.
+    """
+    wanted = list(names)
+    unknown = [name for name in wanted if name not in CHANNEL_NAMES]
+    if unknown:
+        raise ValueError(
+            f"unknown channel(s) {', '.join(map(repr, unknown))}: use {', '.join(CHANNEL_NAMES)}"
+        )
+    return [channel for channel in channels if channel.name in wanted]
+
+
+def _token_like(segment: str) -> bool:
+    """Whether a URL path segment looks like a credential: 8+ characters with a digit, or 20+ of any."""
+    return len(segment) >= 20 or (len(segment) >= 8 and any(ch.isdigit() for ch in segment))
+
+
+def redact_url(url: str) -> str:
+    """scheme://host[:port]/path with query values and token-like path segments replaced by ***.
+
+    User info and fragments are dropped. Anything unparsable becomes "***".
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return REDACTED
+    if not parts.scheme or not host:
+        return REDACTED
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    path = "/".join(REDACTED if _token_like(segment) else segment for segment in parts.path.split("/"))
+    query = "&".join(
+        f"{name}={REDACTED}" for name, _ in parse_qsl(parts.query, keep_blank_values=True) if name
+    )
+    return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def channel_secrets(channels: Iterable[Channel]) -> tuple[str, ...]:
+    """Every secret, URL and URL token of the channels, longest first, for the log scrubber."""
+    found: set[str] = set()
+    for channel in channels:
+        found.add(channel.secret)
+        if not channel.url:
+            continue
+        found.add(channel.url)
+        try:
+            parts = urlsplit(channel.url)
+        except ValueError:
+            continue
+        found.update(value for _, value in parse_qsl(parts.query, keep_blank_values=True))
+        found.update(segment for segment in parts.path.split("/") if _token_like(segment))
+        if parts.password:
+            found.add(parts.password)
+    return tuple(sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=lambda s: (-len(s), s)))

@@ -1,0 +1,95 @@
+r"""Feishu/Lark custom bot: an interactive card, signed in the body, judged by the body's `code`. Pure.
+
+Signature (custom bot "signature verification"): `timestamp` in seconds and
+`sign` = base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = empty)), both in the JSON body.
+The answer is {"code": 0, "msg": "success", ...} when accepted; e.g. 19021 is a bad or stale
+signature, 11232 the bot's rate limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from handler.channels.config import Channel
+from handler.channels.escape import lark_md
+from handler.channels.message import Message, display_title, fit, headline, summarize
+from handler.channels.protocol import HttpRequest, Verdict, coded_answer, json_bytes
+
+# A custom bot takes request bodies of at most 20 KB.
+MAX_BODY_BYTES = 20_000
+# Room kept for the "timestamp" and "sign" fields added when the card is sent.
+SIGNATURE_BYTES = 120
+RATE_LIMITED = 11232
+TEMPLATES = {"critical": "red", "major": "orange", "warning": "yellow", "info": "blue"}
+RESOLVED_TEMPLATE = "green"
+
+
+def _item_line(tag: str, text: str) -> str:
+    return f"- **{lark_md(tag)}** {lark_md(text)}" if tag else f"- {lark_md(text)}"
+
+
+def _card(message: Message, shown: int) -> dict[str, Any]:
+    status, *rest = headline(message)
+    status_line = " · ".join([f"**{lark_md(status)}**", *(lark_md(word) for word in rest)])
+    facts = "\n".join(f"**{lark_md(fact.label)}**: {lark_md(fact.value)}" for fact in message.facts)
+    elements: list[dict[str, Any]] = [{"tag": "markdown", "content": status_line}]
+    if facts:
+        elements.append({"tag": "markdown", "content": facts})
+    if message.items:
+        lines = [f"**{lark_md(message.items_heading)}** ({len(message.items)})"]
+        lines += [_item_line(item.tag, item.text) for item in message.items[:shown]]
+        if shown < len(message.items):
+            lines.append(f"- {lark_md(message.more(len(message.items) - shown))}")
+        elements += [{"tag": "hr"}, {"tag": "markdown", "content": "\n".join(lines)}]
+    if message.note:
+        elements.append({"tag": "markdown", "content": lark_md(message.note)})
+    footer = f"{message.label('observed_at')} {message.observed_at} · {message.fingerprint}"
+    elements.append({"tag": "note", "elements": [{"tag": "plain_text", "content": footer}]})
+    template = RESOLVED_TEMPLATE if message.resolved else TEMPLATES.get(message.severity, "grey")
+    return {
+        "msg_type": "interactive",
+        "card": {
+            "config": {"wide_screen_mode": True},
+            "header": {
+                "template": template,
+                "title": {"tag": "plain_text", "content": display_title(message)},
+            },
+            "elements": elements,
+        },
+    }
+
+
+def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+    """The card for one record, trimmed by failed items to fit the custom bot's body limit."""
+    message = summarize(record, locale)
+    return fit(
+        lambda shown: _card(message, shown),
+        len(message.items),
+        lambda payload: len(json_bytes(payload)) + SIGNATURE_BYTES,
+        MAX_BODY_BYTES,
+    )
+
+
+def sign(secret: str, timestamp: int) -> str:
+    """The custom bot signature for a timestamp in seconds."""
+    key = f"{timestamp}\n{secret}".encode()
+    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
+
+
+def request(channel: Channel, payload: Mapping[str, Any], now: float) -> HttpRequest:
+    """The POST for a rendered card, signed at wall-clock time `now` when the channel has a secret."""
+    body = dict(payload)
+    if channel.secret:
+        timestamp = int(now)
+        body = {"timestamp": str(timestamp), "sign": sign(channel.secret, timestamp), **body}
+    return HttpRequest(channel.url, json_bytes(body), {"Content-Type": "application/json; charset=utf-8"})
+
+
+def judge(body: str) -> Verdict:
+    """Accepted only when the body's `code` (or the legacy `StatusCode`) is 0."""
+    codes, messages = ("code", "StatusCode"), ("msg", "StatusMessage")
+    return coded_answer("Feishu", body, codes, messages, frozenset({RATE_LIMITED}))

@@ -1,0 +1,326 @@
+"""A channel-neutral summary of a notification record, and the trimming every renderer shares. Pure.
+
+Renderers read the record only through `summarize`: every string in a `Message` is plain, single-line
+and clipped, so each renderer only has to escape it for its own format.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+ELLIPSIS = "…"
+# Plain-text caps before escaping: long enough for any real value, short enough that every
+# channel's skeleton (title + facts) fits its size limit even when each value is at the cap.
+TITLE_CHARS = 200
+FACT_CHARS = 300
+ITEM_CHARS = 500
+TAG_CHARS = 24
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "firing": "FIRING",
+        "resolved": "RESOLVED",
+        "critical": "CRITICAL",
+        "major": "MAJOR",
+        "warning": "WARNING",
+        "info": "INFO",
+        "master": "Master",
+        "master_reason": "Master reason",
+        "listeners": "Failed listeners",
+        "standby": "Standby",
+        "standby_reason": "Standby reason",
+        "no_standby": "none, nowhere to fail over",
+        "check_job": "Check job",
+        "failed_count": "{n} failed",
+        "pool": "Pool",
+        "region": "Region",
+        "project": "Project",
+        "observed_at": "Observed at",
+        "fingerprint": "Fingerprint",
+        "items": "Failed check items",
+        "more": "… and {n} more",
+        "group_no_details": "{group}: check failed, ELB gave no item details",
+        "group_incomplete": "{group}: check could not complete",
+        "processing": "The check job was still running: these are the items known so far.",
+        "reason_first": "new",
+        "reason_changed": "changed",
+        "reason_repeat": "still failing",
+        "reason_resolved": "recovered",
+        "group_config": "config",
+        "group_acl": "network ACL",
+        "group_security_group": "security group",
+    },
+    "zh": {
+        "firing": "告警",
+        "resolved": "已恢复",
+        "critical": "紧急",
+        "major": "重要",
+        "warning": "警告",
+        "info": "提示",
+        "master": "主节点",
+        "master_reason": "主节点原因",
+        "listeners": "异常监听器",
+        "standby": "备节点",
+        "standby_reason": "备节点原因",
+        "no_standby": "无，无法切换",  # noqa: RUF001 - Chinese punctuation
+        "check_job": "检查任务",
+        "failed_count": "{n} 项失败",
+        "pool": "后端服务器组",
+        "region": "区域",
+        "project": "项目",
+        "observed_at": "发现时间",
+        "fingerprint": "指纹",
+        "items": "失败的检查项",
+        "more": "… 另有 {n} 项",
+        "group_no_details": "{group}：检查失败，ELB 未给出检查项详情",  # noqa: RUF001 - Chinese punctuation
+        "group_incomplete": "{group}：检查未能完成",  # noqa: RUF001 - Chinese punctuation
+        "processing": "检查任务仍在进行中：以下是目前已知的检查项。",  # noqa: RUF001 - Chinese punctuation
+        "reason_first": "新告警",
+        "reason_changed": "状态变化",
+        "reason_repeat": "持续告警",
+        "reason_resolved": "已恢复",
+        "group_config": "配置",
+        "group_acl": "网络ACL",
+        "group_security_group": "安全组",
+    },
+}
+SEVERITIES = ("critical", "major", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A labelled value: "Master: web-master-1 · 172.16.0.210:80 · OFFLINE"."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One line of the failed-items list: a severity tag (may be empty) and the text."""
+
+    tag: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What every channel says about one record, as plain clipped strings."""
+
+    locale: str
+    title: str
+    resolved: bool
+    severity: str
+    status_label: str
+    severity_label: str
+    kind: str
+    reason_label: str
+    facts: tuple[Fact, ...]
+    items_heading: str
+    items: tuple[Item, ...]
+    note: str
+    observed_at: str
+    fingerprint: str
+
+    def label(self, key: str) -> str:
+        """A label in this message's language."""
+        return LABELS[self.locale][key]
+
+    def more(self, hidden: int) -> str:
+        """The line that replaces `hidden` trimmed items: "… and 12 more"."""
+        return self.label("more").format(n=hidden)
+
+
+def plain(value: Any) -> str:
+    """A record value as one line of plain text: None is empty, control characters become spaces."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return "".join(" " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch for ch in text).strip()
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters (code points, never bytes), ending in "…" when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
+
+
+def clip_measured(text: str, limit: int, measure: Callable[[str], int]) -> str:
+    """The longest prefix of `text` (plus "…" when cut) whose measure is at most `limit`.
+
+    `measure` sizes the text as the channel will send it (escaped, in bytes or characters), so the
+    cut falls between characters of the plain text and never inside an escape sequence.
+    """
+    if measure(text) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if measure(text[:middle].rstrip() + ELLIPSIS) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + ELLIPSIS if low else ""
+
+
+def fit(build: Callable[[int], T], total: int, size: Callable[[T], int], limit: int) -> T:
+    """`build(k)` for the largest k <= total whose size is within `limit` (build(0) if none is).
+
+    `build(k)` renders the first k items and, when k < total, a "… and N more" line, so the
+    message is trimmed by whole items, never through markup or a character.
+    """
+    best = build(total)
+    if size(best) <= limit or total == 0:
+        return best
+    low, high = 0, total - 1
+    best = build(0)
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = build(middle)
+        if size(candidate) <= limit:
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _block(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = record.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _member_line(member: Mapping[str, Any]) -> str:
+    name = plain(member.get("name")) or plain(member.get("id")) or "?"
+    address = plain(member.get("address"))
+    port = plain(member.get("protocol_port"))
+    where = f"{address}:{port}" if address and port else address
+    parts = [name, where, plain(member.get("operating_status"))]
+    return " · ".join(part for part in parts if part)
+
+
+def _member_reason(member: Mapping[str, Any]) -> str:
+    code = plain(member.get("reason_code"))
+    reason = plain(member.get("reason"))
+    if code and reason:
+        return f"{code}: {reason}"
+    return code or reason
+
+
+def _group_label(group: Any, labels: Mapping[str, str]) -> str:
+    key = plain(group)
+    return labels.get(f"group_{key}", key) or "?"
+
+
+def _facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list[Fact]:
+    facts: list[Fact] = []
+    for role in ("master", "standby"):
+        member = _block(record, role)
+        if not member:
+            if role == "standby" and plain(record.get("kind")) == "master_failed":
+                facts.append(Fact(labels["standby"], labels["no_standby"]))
+            continue
+        facts.append(Fact(labels[role], _member_line(member)))
+        listeners = [plain(listener) for listener in _list(member.get("failed_listeners")) if plain(listener)]
+        if role == "master" and listeners:
+            facts.append(Fact(labels["listeners"], ", ".join(listeners)))
+        reason = _member_reason(member)
+        if reason:
+            facts.append(Fact(labels[f"{role}_reason"], reason))
+    check = _block(record, "check")
+    if check:
+        finished, total = plain(check.get("finished")), plain(check.get("total"))
+        progress = f"{finished or '?'}/{total}" if total else ""
+        failed = labels["failed_count"].format(n=len(_list(check.get("failed_items"))))
+        parts = [plain(check.get("job_id")) or "?", plain(check.get("status")), progress, failed]
+        facts.append(Fact(labels["check_job"], " · ".join(part for part in parts if part)))
+    pool = _block(record, "pool")
+    if pool:
+        name, pool_id = plain(pool.get("name")), plain(pool.get("id"))
+        named = f"{name} ({pool_id})" if name and pool_id else name or pool_id or "?"
+        facts.append(Fact(labels["pool"], " · ".join(p for p in (named, plain(pool.get("protocol"))) if p)))
+    for key in ("region", "project_id"):
+        value = plain(record.get(key))
+        if value:
+            facts.append(Fact(labels["region" if key == "region" else "project"], value))
+    return [Fact(fact.label, clip(fact.value, FACT_CHARS)) for fact in facts]
+
+
+def _items(check: Mapping[str, Any], labels: Mapping[str, str]) -> list[Item]:
+    items: list[Item] = []
+    explained: set[str] = set()
+    for entry in _list(check.get("failed_items")):
+        if not isinstance(entry, Mapping):
+            continue
+        explained.add(plain(entry.get("group")))
+        reason = plain(entry.get("reason")) or plain(entry.get("name")) or "?"
+        text = f"{_group_label(entry.get('group'), labels)}: {reason}"
+        items.append(Item(clip(plain(entry.get("severity")), TAG_CHARS), clip(text, ITEM_CHARS)))
+    for group in _list(check.get("failed_groups")):
+        if plain(group) not in explained:
+            text = labels["group_no_details"].format(group=_group_label(group, labels))
+            items.append(Item("", clip(text, ITEM_CHARS)))
+    for group in _list(check.get("incomplete_groups")):
+        text = labels["group_incomplete"].format(group=_group_label(group, labels))
+        items.append(Item("", clip(text, ITEM_CHARS)))
+    return items
+
+
+def summarize(record: Mapping[str, Any], locale: str = "en") -> Message:
+    """The channel-neutral message for one `elb-master-watch/v1` record (firing or resolved)."""
+    locale = locale if locale in LABELS else "en"
+    labels = LABELS[locale]
+    resolved = plain(record.get("status")).lower() == "resolved"
+    severity = plain(record.get("severity")).lower()
+    known = severity in SEVERITIES
+    severity_label = labels[severity] if known else clip(severity.upper(), TAG_CHARS) or "?"
+    reason = plain(record.get("notification_reason")).lower()
+    check = _block(record, "check")
+    processing = plain(check.get("status")).lower() == "processing"
+    return Message(
+        locale=locale,
+        title=clip(plain(record.get("title")) or plain(record.get("kind")) or "?", TITLE_CHARS),
+        resolved=resolved,
+        severity=severity if known else "",
+        status_label=labels["resolved" if resolved else "firing"],
+        severity_label=severity_label,
+        kind=clip(plain(record.get("kind")), TAG_CHARS * 2),
+        reason_label=labels.get(f"reason_{reason}", ""),
+        facts=tuple(_facts(record, labels)),
+        items_heading=labels["items"],
+        items=tuple(_items(check, labels)),
+        note=labels["processing"] if processing else "",
+        observed_at=clip(plain(record.get("observed_at")), TAG_CHARS * 2),
+        fingerprint=clip(plain(record.get("fingerprint")), TAG_CHARS * 3),
+    )
+
+
+def headline(message: Message) -> list[str]:
+    """The status words of a message, in order: status, severity, kind, why it was sent."""
+    words = [message.status_label, message.severity_label, message.kind, message.reason_label]
+    return [word for word in words if word]
+
+
+def display_title(message: Message) -> str:
+    """The title, led by the status when a resolved record's own title does not say it."""
+    if message.resolved and message.status_label.lower() not in message.title.lower():
+        return f"{message.status_label}: {message.title}"
+    return message.title
+
+
+def marker(message: Message) -> str:
+    """An emoji that says the state at a glance, for channels without a coloured frame."""
+    if message.resolved:
+        return "\u2705"  # ✅
+    return {"critical": "\U0001f534", "major": "\U0001f7e0", "warning": "\U0001f7e1"}.get(
+        message.severity, "\U0001f535"
+    )

@@ -1,0 +1,134 @@
+"""SMN PublishMessage through the official `huaweicloudsdksmn`, with our own retries inside the deadline.
+
+The SDK is imported when a message is published, not when this module is imported (cold start).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from handler.channels.config import Channel, parse_topic_urn
+from handler.channels.context import DeliveryContext
+from handler.channels.protocol import quote_answer
+from handler.channels.retry import Attempt, Outcome, Progress, with_retries
+from handler.config import Credentials
+
+_SDK_LOGGER = "HuaweiCloud-SDK-SmnClient"
+ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_SMN_"
+_CAUSES = (
+    ("timed out", "no answer in time"),
+    ("Connection refused", "connection refused"),
+    ("Connection reset", "connection reset"),
+    ("RemoteDisconnected", "connection closed without an answer"),
+    ("Name or service not known", "host name not found"),
+    ("NameResolutionError", "host name not found"),
+)
+
+
+class PublishSetupError(Exception):
+    """The SMN client cannot be built (unknown region, SDK refusal): no attempt can be made."""
+
+
+def build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
+    """An SmnClient for the topic's region and its HttpConfig (timeouts are set per attempt)."""
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - lazy SDK import
+    from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: PLC0415
+    from huaweicloudsdksmn.v2.region.smn_region import SmnRegion  # noqa: PLC0415
+    from huaweicloudsdksmn.v2.smn_client import SmnClient  # noqa: PLC0415
+
+    try:
+        region = SmnRegion.value_of(region_id)
+    except KeyError:
+        variable = ENDPOINT_ENV_PREFIX + region_id.replace("-", "_").upper()
+        raise PublishSetupError(
+            f"unknown SMN region {region_id!r}: not in the SDK's region table and no {variable} endpoint"
+        ) from None
+    basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
+    if credentials.security_token:
+        basic = basic.with_security_token(credentials.security_token)
+    # Our loop does the retries, inside the deadline; the SDK's own would not know it.
+    config = HttpConfig(timeout=(3.0, 5.0), retry_times=0)
+    # The SDK logs connection errors on its own logger; ours reports each once, in the result.
+    sdk_logger = logging.getLogger(_SDK_LOGGER)
+    if not any(isinstance(handler, logging.NullHandler) for handler in sdk_logger.handlers):
+        sdk_logger.addHandler(logging.NullHandler())
+    try:
+        client = (
+            SmnClient.new_builder()
+            .with_http_config(config)
+            .with_credentials(basic)
+            .with_region(region)
+            .build()
+        )
+    except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a failed delivery
+        raise PublishSetupError(f"cannot build the SMN client ({type(exc).__name__})") from None
+    return client, config
+
+
+def _transport_reason(exc: BaseException) -> str:
+    raw = str(exc)
+    return next(
+        (reason for marker, reason in _CAUSES if marker in raw), f"cannot reach SMN ({type(exc).__name__})"
+    )
+
+
+def classify(exc: Exception) -> Attempt:
+    """An SDK or transport exception as an attempt: 429, 5xx and connection errors may be retried."""
+    from huaweicloudsdkcore.exceptions import exceptions as sdk  # noqa: PLC0415 - lazy SDK import
+    from requests import exceptions as http  # noqa: PLC0415 - comes with the SDK
+
+    if isinstance(exc, sdk.ServiceResponseException):
+        status = int(exc.status_code) if exc.status_code else 0
+        detail = quote_answer(str(exc.error_msg or ""))
+        request_id = f", request {exc.request_id}" if exc.request_id else ""
+        error = f"SMN {exc.error_code or 'error'} (HTTP {status}{request_id}): {detail}"
+        return Attempt(error, retryable=status == 429 or status >= 500)
+    if isinstance(exc, sdk.RequestTimeoutException | sdk.ConnectionException | http.RequestException):
+        return Attempt(_transport_reason(exc), retryable=True)
+    if isinstance(exc, sdk.SdkException):
+        return Attempt(f"SMN SDK error ({type(exc).__name__})")
+    return Attempt(f"unreadable SMN answer ({type(exc).__name__})")
+
+
+def publish(
+    channel: Channel, payload: Mapping[str, str], ctx: DeliveryContext, progress: Progress
+) -> Outcome:
+    """Publish a rendered message (subject + message_structure) to the channel's topic."""
+    parsed = parse_topic_urn(channel.topic_urn)
+    if parsed is None:
+        return Outcome("failed", 0, "the SMN topic URN is not urn:smn:<region>:<project_id>:<topic>")
+    if ctx.credentials is None:
+        return Outcome("failed", 0, "no credentials to publish to SMN (agency or HUAWEICLOUD_SDK_AK/SK)")
+    region_id, topic_project, _ = parsed
+    try:
+        # The URN's project is the account's project in the topic's region, which may not be the
+        # region the function watches: it is the right one for the publish path and signature.
+        client, config = build_client(region_id, topic_project or ctx.project_id, ctx.credentials)
+    except PublishSetupError as exc:
+        return Outcome("failed", 0, str(exc))
+    from huaweicloudsdksmn.v2.model.publish_message_request import PublishMessageRequest  # noqa: PLC0415
+    from huaweicloudsdksmn.v2.model.publish_message_request_body import (  # noqa: PLC0415
+        PublishMessageRequestBody,
+    )
+
+    body = PublishMessageRequestBody(
+        subject=payload["subject"], message_structure=payload["message_structure"]
+    )
+    request = PublishMessageRequest(topic_urn=channel.topic_urn, body=body)
+
+    def attempt(left: float) -> Attempt:
+        config.timeout = ctx.timeouts(left)
+        try:
+            response = client.publish_message(request)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an attempt's error
+            return classify(exc)
+        if not getattr(response, "message_id", None):
+            # Maybe published: not retried, so a subscriber never gets the message twice.
+            return Attempt(
+                "SMN answered without a message_id; the message may or may not have been published"
+            )
+        return Attempt()
+
+    return with_retries(attempt, ctx, progress)

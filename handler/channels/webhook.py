@@ -1,0 +1,116 @@
+"""Generic webhook: the v1 record in an Alertmanager-compatible (version "4") envelope. Pure.
+
+Existing Alertmanager webhook consumers read `status`, `alerts[].labels`, `annotations`, `startsAt`,
+`endsAt` and `fingerprint` unchanged; the full `elb-master-watch/v1` record rides in the alert's extra
+`record` key (and the envelope says `schema`). With a secret, the header `X-Signature:
+sha256=<hex HMAC-SHA256(secret, exact body bytes)>` lets the receiver check who sent it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from handler.channels.config import Channel
+from handler.channels.message import plain
+from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_bytes
+
+SCHEMA = "elb-master-watch/v1"
+RECEIVER = "elb-master-watch"
+# Alertmanager's "not ended yet" time.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+SIGNATURE_HEADER = "X-Signature"
+
+
+def alertname(kind: str) -> str:
+    """The Alertmanager alert name for a finding kind: master_failed -> ElbMasterFailed."""
+    words = [word for word in kind.replace("-", "_").split("_") if word.isalnum()]
+    return "Elb" + "".join(word.capitalize() for word in words) if words else "ElbMasterWatch"
+
+
+def _block(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = record.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _labels(record: Mapping[str, Any]) -> dict[str, str]:
+    pool = _block(record, "pool")
+    member = _block(record, "master") or _block(record, "standby")
+    labels = {
+        "alertname": alertname(plain(record.get("kind"))),
+        "severity": plain(record.get("severity")),
+        "kind": plain(record.get("kind")),
+        "region": plain(record.get("region")),
+        "project_id": plain(record.get("project_id")),
+        "pool_id": plain(pool.get("id")),
+        "pool_name": plain(pool.get("name")),
+        "member_id": plain(member.get("id")),
+    }
+    return {name: value for name, value in labels.items() if value}
+
+
+def _annotations(record: Mapping[str, Any]) -> dict[str, str]:
+    annotations = {
+        "summary": plain(record.get("title")),
+        "description": text if isinstance(text := record.get("text"), str) else plain(text),
+        "notification_reason": plain(record.get("notification_reason")),
+    }
+    return {name: value for name, value in annotations.items() if value}
+
+
+def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+    """The envelope for one record (structured data: nothing is escaped or trimmed)."""
+    resolved = plain(record.get("status")).lower() == "resolved"
+    status = "resolved" if resolved else "firing"
+    observed = plain(record.get("observed_at"))
+    labels = _labels(record)
+    annotations = _annotations(record)
+    group_labels = {name: labels[name] for name in ("alertname", "pool_id") if name in labels}
+    group_key = (
+        "{}:{" + ", ".join(f"{name}={json.dumps(value)}" for name, value in group_labels.items()) + "}"
+    )
+    alert = {
+        "status": status,
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": plain(record.get("started_at")) or observed,
+        "endsAt": observed if resolved else ZERO_TIME,
+        "generatorURL": "",
+        "fingerprint": plain(record.get("fingerprint")),
+        "record": dict(record),
+    }
+    return {
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": RECEIVER,
+        "groupLabels": group_labels,
+        "commonLabels": labels,
+        "commonAnnotations": annotations,
+        "externalURL": "",
+        "alerts": [alert],
+        "schema": SCHEMA,
+    }
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-Signature value for a body: sha256=<hex HMAC-SHA256 keyed with the secret>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def request(channel: Channel, payload: Mapping[str, Any], now: float) -> HttpRequest:
+    """The POST for a rendered envelope, with X-Signature over the exact body when there is a secret."""
+    body = json_bytes(payload)
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if channel.secret:
+        headers[SIGNATURE_HEADER] = signature(channel.secret, body)
+    return HttpRequest(channel.url, body, headers)
+
+
+def judge(body: str) -> Verdict:
+    """Any 2xx answer means the receiver took the envelope."""
+    return ACCEPTED

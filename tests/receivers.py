@@ -1,0 +1,542 @@
+"""Loopback receivers that answer like Feishu, DingTalk, WeCom, Slack, a webhook consumer and SMN.
+
+Each is a real HTTP server on 127.0.0.1 (ephemeral port, one thread per request). It checks the
+signature exactly as the service documents it, rejects a wrong one the way the service does (Feishu
+and DingTalk answer HTTP 200 with an error code in the body, Slack a 4xx with a short code, SMN's API
+gateway 401 APIGW.0301), records what it received, and can be told to misbehave first:
+`receiver.fail_with(Reply(500), Reply(500))`, `Reply(429, headers={"Retry-After": "1"})`,
+`Reply(delay=5)` (hang), `Reply(200, {"code": 9499, ...})`.
+
+Run `python -m tests.receivers` to start them all and print the `ELB_WATCH_*` variables that point
+the function at them (for trying the channels by hand with `elb-master-watch invoke`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from handler.simulator.signature import verify_request
+
+LOOPBACK = "127.0.0.1"
+ONE_HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted answer: status, body (bytes, text or JSON), headers, and seconds to wait first."""
+
+    status: int = 200
+    body: Any = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def encoded(self) -> tuple[bytes, str]:
+        """The body bytes and their content type."""
+        if isinstance(self.body, bytes):
+            return self.body, "text/plain; charset=utf-8"
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8"), "text/plain; charset=utf-8"
+        return json.dumps(self.body).encode("utf-8"), "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as the receiver saw it."""
+
+    method: str
+    target: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> Any:
+        """The body parsed as JSON (None if it is not JSON)."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+class Receiver:
+    """A loopback HTTP server that records requests, plays scripted replies, then answers like a service."""
+
+    path = "/"
+
+    def __init__(self) -> None:
+        """Prepare (the server starts in __enter__)."""
+        self.received: list[Received] = []
+        self.accepted: list[Any] = []
+        self._plan: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- the service's behaviour (subclasses) ------------------------------------------------------
+    def answer(self, request: Received) -> Reply:
+        """How the service answers a request that no scripted reply took."""
+        return Reply(200, "ok")
+
+    # -- control -----------------------------------------------------------------------------------
+    def fail_with(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, in order, before behaving normally again."""
+        with self._lock:
+            self._plan.extend(replies)
+
+    @property
+    def port(self) -> int:
+        """The ephemeral port the server listens on."""
+        assert self._server is not None, "receiver not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def base(self) -> str:
+        """http://127.0.0.1:<port>."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The webhook URL a channel is configured with."""
+        return self.base + self.path
+
+    def _next(self, request: Received) -> Reply:
+        with self._lock:
+            self.received.append(request)
+            scripted = self._plan.popleft() if self._plan else None
+        return scripted if scripted is not None else self.answer(request)
+
+    def __enter__(self) -> Receiver:
+        """Start serving on 127.0.0.1, port chosen by the OS."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                target = urlsplit(self.path)
+                request = Received(
+                    method="POST",
+                    target=self.path,
+                    path=target.path,
+                    query=parse_qs(target.query, keep_blank_values=True),
+                    headers={name.lower(): value for name, value in self.headers.items()},
+                    body=body,
+                    at=time.monotonic(),
+                )
+                reply = receiver._next(request)
+                self.close_connection = True
+                if reply.delay and receiver._stopping.wait(reply.delay):
+                    return
+                payload, content_type = reply.encoded()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up (timeout): nothing to answer
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - overridden signature
+                return
+
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01})
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop serving and release any request still hanging."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _hmac_b64(key: bytes, message: bytes) -> str:
+    return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode("ascii")
+
+
+class FeishuReceiver(Receiver):
+    """A Feishu/Lark custom bot: POST /open-apis/bot/v2/hook/<token>, JSON body, `code` in the answer.
+
+    Signature check as documented for "signature verification": the body's `timestamp` (seconds)
+    must be within one hour of now and `sign` must equal
+    base64(HMAC-SHA256(key = timestamp + "\\n" + secret, message = empty)); otherwise HTTP 200
+    {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}.
+    """
+
+    TOKEN = "5e3d587e-d78e-4a07-bd07-265f269f86fd"
+    MAX_BODY_BYTES = 20_000
+
+    def __init__(self, secret: str = "") -> None:
+        """A bot with signature verification when `secret` is set."""
+        super().__init__()
+        self.secret = secret
+        self.path = f"/open-apis/bot/v2/hook/{self.TOKEN}"
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like Feishu: always HTTP 200, the verdict in `code`."""
+        if request.path != self.path:
+            return Reply(200, {"code": 19001, "msg": "param invalid: incoming webhook access token invalid"})
+        payload = request.json()
+        if not isinstance(payload, dict) or len(request.body) > self.MAX_BODY_BYTES:
+            return Reply(200, {"code": 9499, "msg": "Bad Request", "data": {}})
+        if self.secret:
+            try:
+                timestamp = int(payload.get("timestamp", ""))
+            except (TypeError, ValueError):
+                timestamp = 0
+            expected = _hmac_b64(f"{timestamp}\n{self.secret}".encode(), b"")
+            fresh = abs(time.time() - timestamp) <= ONE_HOUR
+            if not fresh or not hmac.compare_digest(expected, str(payload.get("sign", ""))):
+                message = "sign match fail or timestamp is not within one hour from current time"
+                return Reply(200, {"code": 19021, "msg": message, "data": {}})
+        card = payload.get("card")
+        header = card.get("header", {}) if isinstance(card, dict) else {}
+        if payload.get("msg_type") != "interactive" or not header.get("title") or not card.get("elements"):
+            return Reply(200, {"code": 9499, "msg": "Bad Request: not an interactive card", "data": {}})
+        self.accepted.append(payload)
+        return Reply(200, {"code": 0, "msg": "success", "data": {}})
+
+
+class DingTalkReceiver(Receiver):
+    """A DingTalk custom robot: POST /robot/send?access_token=<token>, `errcode` in the answer.
+
+    Signature check as documented for "加签": query `timestamp` (milliseconds, within one hour) and
+    `sign` = urlencode(base64(HMAC-SHA256(key = secret, message = timestamp + "\\n" + secret)));
+    otherwise HTTP 200 {"errcode": 310000, "errmsg": "sign not match, ..."}.
+    """
+
+    TOKEN = "b7a4c2e1f0d94c8e9a6b5d3c2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f"
+    MAX_BODY_BYTES = 20_000
+
+    def __init__(self, secret: str = "") -> None:
+        """A robot with "加签" when `secret` is set."""
+        super().__init__()
+        self.secret = secret
+        self.path = f"/robot/send?access_token={self.TOKEN}"
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like DingTalk: always HTTP 200, the verdict in `errcode`."""
+        if request.path != "/robot/send" or request.query.get("access_token") != [self.TOKEN]:
+            return Reply(200, {"errcode": 300001, "errmsg": "token is not exist"})
+        if self.secret:
+            timestamp = (request.query.get("timestamp") or [""])[0]
+            sign = (request.query.get("sign") or [""])[0]
+            expected = _hmac_b64(self.secret.encode(), f"{timestamp}\n{self.secret}".encode())
+            fresh = timestamp.isdigit() and abs(time.time() * 1000 - int(timestamp)) <= ONE_HOUR * 1000
+            if not fresh or not hmac.compare_digest(expected, sign):
+                more = "more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"
+                return Reply(200, {"errcode": 310000, "errmsg": f"sign not match, {more}"})
+        if len(request.body) > self.MAX_BODY_BYTES:
+            return Reply(200, {"errcode": 460101, "errmsg": "message too long, exceed 20000 bytes"})
+        payload = request.json()
+        markdown = payload.get("markdown") if isinstance(payload, dict) else None
+        if not isinstance(markdown, dict) or payload.get("msgtype") != "markdown" or not markdown.get("text"):
+            return Reply(200, {"errcode": 40035, "errmsg": "缺少参数 json"})
+        self.accepted.append(payload)
+        return Reply(200, {"errcode": 0, "errmsg": "ok"})
+
+
+class WeComReceiver(Receiver):
+    """A WeCom group robot: POST /cgi-bin/webhook/send?key=<key>, markdown.content <= 4096 bytes."""
+
+    KEY = "693a91f6-7aoc-4bc4-97a0-0ec2sifa5aaa"
+    MAX_CONTENT_BYTES = 4096
+
+    def __init__(self) -> None:
+        """A robot (WeCom robots are not signed: the key is the credential)."""
+        super().__init__()
+        self.path = f"/cgi-bin/webhook/send?key={self.KEY}"
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like WeCom: HTTP 200, the verdict in `errcode`."""
+        if request.path != "/cgi-bin/webhook/send" or request.query.get("key") != [self.KEY]:
+            return Reply(200, {"errcode": 93000, "errmsg": "invalid webhook url, hint: [test]"})
+        payload = request.json()
+        markdown = payload.get("markdown") if isinstance(payload, dict) else None
+        if not isinstance(markdown, dict) or payload.get("msgtype") != "markdown":
+            return Reply(200, {"errcode": 40008, "errmsg": "invalid message type"})
+        content = markdown.get("content")
+        if not isinstance(content, str) or len(content.encode("utf-8")) > self.MAX_CONTENT_BYTES:
+            message = "markdown.content exceed max length 4096. invalid Request Parameter"
+            return Reply(200, {"errcode": 40058, "errmsg": message})
+        self.accepted.append(payload)
+        return Reply(200, {"errcode": 0, "errmsg": "ok"})
+
+
+class SlackReceiver(Receiver):
+    """A Slack incoming webhook: 200 "ok", or a 4xx with a short error code, checking Block Kit limits."""
+
+    PATH = "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+
+    def __init__(self) -> None:
+        """An incoming webhook."""
+        super().__init__()
+        self.path = self.PATH
+
+    @staticmethod
+    def _blocks_valid(blocks: Any) -> bool:
+        if not isinstance(blocks, list) or not 0 < len(blocks) <= 50:
+            return False
+        for block in blocks:
+            text = block.get("text") if isinstance(block, dict) else None
+            if block.get("type") == "header" and (
+                not isinstance(text, dict)
+                or text.get("type") != "plain_text"
+                or len(text.get("text", "")) > 150
+            ):
+                return False
+            if block.get("type") == "section":
+                fields = block.get("fields", [])
+                if isinstance(text, dict) and len(text.get("text", "")) > 3000:
+                    return False
+                if len(fields) > 10 or any(len(field.get("text", "")) > 2000 for field in fields):
+                    return False
+        return True
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like Slack: "ok", or invalid_payload / no_text / invalid_blocks / no_service."""
+        if request.path != self.PATH:
+            return Reply(404, "no_service")
+        payload = request.json()
+        if not isinstance(payload, dict):
+            return Reply(400, "invalid_payload")
+        if not payload.get("text") and not payload.get("blocks"):
+            return Reply(400, "no_text")
+        if "blocks" in payload and not self._blocks_valid(payload["blocks"]):
+            return Reply(400, "invalid_blocks")
+        self.accepted.append(payload)
+        return Reply(200, "ok")
+
+
+class WebhookReceiver(Receiver):
+    """A generic Alertmanager-webhook consumer that checks X-Signature when it has a secret."""
+
+    PATH = "/hooks/elb-master-watch/4f9c2b7d1e8a6c3f"
+    ENVELOPE_KEYS = frozenset(
+        {"version", "groupKey", "status", "receiver", "groupLabels", "commonLabels", "commonAnnotations"}
+        | {"externalURL", "alerts"}
+    )
+
+    def __init__(self, secret: str = "") -> None:
+        """A consumer that requires `X-Signature: sha256=<hex HMAC of the body>` when `secret` is set."""
+        super().__init__()
+        self.secret = secret
+        self.path = self.PATH
+
+    def answer(self, request: Received) -> Reply:
+        """200 for a correctly signed Alertmanager envelope, 401 for a bad signature, 400 otherwise."""
+        if request.path != self.PATH:
+            return Reply(404, "not found")
+        if self.secret:
+            expected = "sha256=" + hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, request.headers.get("x-signature", "")):
+                return Reply(401, "invalid signature")
+        payload = request.json()
+        if (
+            not isinstance(payload, dict)
+            or not payload.keys() >= self.ENVELOPE_KEYS
+            or payload["version"] != "4"
+        ):
+            return Reply(400, "not an Alertmanager version 4 envelope")
+        self.accepted.append(payload)
+        return Reply(200, "ok")
+
+
+class SmnReceiver(Receiver):
+    """SMN's PublishMessage on loopback: POST /v2/{project_id}/notifications/topics/{topic_urn}/publish.
+
+    Requests must carry the SDK-HMAC-SHA256 signature of one of `credentials` (checked by the ELB
+    simulator's verifier); a bad one gets 401 APIGW.0301 as from the API gateway. The body must have
+    a subject of at most 512 bytes and a message_structure that is JSON with a "default".
+    """
+
+    def __init__(
+        self,
+        *,
+        ak: str = "SMNTESTACCESSKEY0001",
+        sk: str = "smn-test-secret-key-0123456789abcdef",
+        project_id: str = "04dd36f964000fe22f9ac00bc85b1a1d",
+        region: str = "cn-north-4",
+        topic: str = "elb-alerts",
+    ) -> None:
+        """A topic in a project and region, reachable with one key pair."""
+        super().__init__()
+        self.ak, self.sk = ak, sk
+        self.project_id, self.region = project_id, region
+        self.topic_urn = f"urn:smn:{region}:{project_id}:{topic}"
+        self.path = f"/v2/{project_id}/notifications/topics/{self.topic_urn}/publish"
+
+    def env(self) -> dict[str, str]:
+        """The SDK's endpoint override that points SmnClient at this receiver."""
+        return {f"HUAWEICLOUD_SDK_REGION_SMN_{self.region.replace('-', '_').upper()}": self.base}
+
+    def _error(self, status: int, code: str, message: str, request_id: str) -> Reply:
+        body = {"error_code": code, "error_msg": message, "request_id": request_id}
+        return Reply(status, body, {"X-Request-Id": request_id})
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like SMN: 200 {"request_id", "message_id"}, or an error body."""
+        request_id = uuid.uuid4().hex
+        rejection = verify_request(
+            method=request.method,
+            target=request.target,
+            headers=request.headers,
+            body=request.body,
+            credentials=[{"ak": self.ak, "sk": self.sk}],
+            now=datetime.now(timezone.utc),
+        )
+        if rejection is not None:
+            return self._error(401, "APIGW.0301", rejection, request_id)
+        if unquote(request.path) != self.path:
+            return self._error(404, "SMN.00010008", "The topic does not exist.", request_id)
+        payload = request.json()
+        subject = payload.get("subject", "") if isinstance(payload, dict) else None
+        try:
+            structure = json.loads(payload["message_structure"]) if isinstance(payload, dict) else None
+        except (KeyError, TypeError, ValueError):
+            structure = None
+        if (
+            not isinstance(subject, str)
+            or len(subject.encode("utf-8")) > 512
+            or not isinstance(structure, dict)
+            or not isinstance(structure.get("default"), str)
+        ):
+            return self._error(400, "SMN.00010001", "Invalid subject or message_structure.", request_id)
+        self.accepted.append(payload)
+        return Reply(
+            200, {"request_id": request_id, "message_id": uuid.uuid4().hex}, {"X-Request-Id": request_id}
+        )
+
+
+@dataclass
+class Receivers:
+    """One receiver per channel, started together."""
+
+    feishu: FeishuReceiver
+    dingtalk: DingTalkReceiver
+    wecom: WeComReceiver
+    slack: SlackReceiver
+    webhook: WebhookReceiver
+    smn: SmnReceiver
+
+    def env(self) -> dict[str, str]:
+        """The ELB_WATCH_* channel variables (and the SMN endpoint override) pointing at the receivers."""
+        env = {
+            "ELB_WATCH_SMN_TOPIC_URN": self.smn.topic_urn,
+            "ELB_WATCH_FEISHU_WEBHOOK": self.feishu.url,
+            "ELB_WATCH_DINGTALK_WEBHOOK": self.dingtalk.url,
+            "ELB_WATCH_WECOM_WEBHOOK": self.wecom.url,
+            "ELB_WATCH_SLACK_WEBHOOK": self.slack.url,
+            "ELB_WATCH_WEBHOOK_URL": self.webhook.url,
+            **self.smn.env(),
+        }
+        for name, receiver in (
+            ("FEISHU", self.feishu),
+            ("DINGTALK", self.dingtalk),
+            ("WEBHOOK", self.webhook),
+        ):
+            if receiver.secret:
+                env[f"ELB_WATCH_{name}_SECRET"] = receiver.secret
+        return env
+
+    def all(self) -> tuple[Receiver, ...]:
+        """Every receiver."""
+        return (self.smn, self.feishu, self.dingtalk, self.wecom, self.slack, self.webhook)
+
+
+@contextmanager
+def running_receivers(
+    *,
+    secret: str = "",
+    smn_ak: str = "SMNTESTACCESSKEY0001",
+    smn_sk: str = "smn-test-secret-key-0123456789abcdef",
+) -> Iterator[Receivers]:
+    """All six receivers on loopback; Feishu, DingTalk and the webhook require `secret` when given."""
+    with ExitStack() as stack:
+        yield Receivers(
+            feishu=stack.enter_context(FeishuReceiver(secret)),
+            dingtalk=stack.enter_context(DingTalkReceiver(secret)),
+            wecom=stack.enter_context(WeComReceiver()),
+            slack=stack.enter_context(SlackReceiver()),
+            webhook=stack.enter_context(WebhookReceiver(secret)),
+            smn=stack.enter_context(SmnReceiver(ak=smn_ak, sk=smn_sk)),
+        )
+
+
+def main() -> None:
+    """Start every receiver and print the variables that point the function at them, until Ctrl-C."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--secret", default="local-signing-secret", help="signing secret for Feishu/DingTalk/webhook"
+    )
+    parser.add_argument("--ak", default="SMNTESTACCESSKEY0001", help="access key SMN accepts")
+    parser.add_argument("--sk", default="smn-test-secret-key-0123456789abcdef", help="secret key SMN accepts")
+    parser.add_argument(
+        "--scenario", help="accept the keys of a simulator scenario (path or name in events/scenarios)"
+    )
+    arguments = parser.parse_args()
+    if arguments.scenario:
+        from pathlib import Path  # noqa: PLC0415
+
+        path = Path(arguments.scenario)
+        if not path.exists():
+            path = (
+                Path(__file__).resolve().parent.parent / "events" / "scenarios" / f"{arguments.scenario}.json"
+            )
+        keys = json.loads(path.read_text(encoding="utf-8"))["credentials"][0]
+        arguments.ak, arguments.sk = keys["ak"], keys["sk"]
+    with running_receivers(secret=arguments.secret, smn_ak=arguments.ak, smn_sk=arguments.sk) as receivers:
+        for name, value in receivers.env().items():
+            print(f"export {name}='{value}'")
+        print("# receivers running; Ctrl-C to stop", flush=True)
+        try:
+            while True:
+                time.sleep(1)
+                for receiver in receivers.all():
+                    while receiver.accepted:
+                        payload = receiver.accepted.pop(0)
+                        print(
+                            f"# {type(receiver).__name__} accepted:",
+                            json.dumps(payload, ensure_ascii=False)[:300],
+                        )
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

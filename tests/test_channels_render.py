@@ -1,0 +1,504 @@
+"""Per-channel renderers: golden payloads, hostile cloud text, and size limits under oversized records.
+
+Goldens live in tests/golden/<channel>_<case>.json. After an intended change of a renderer, rewrite
+them with `UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_channels_render.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler.channels import render
+from handler.channels import smn as smn_format
+from handler.channels.message import summarize
+from handler.channels.protocol import json_bytes
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn")
+HOSTILE = (
+    '**x** <at user_id="all"></at> <at id=all></at> <!channel> <!here> <@U024BE7LH> @all '
+    "[x](http://evil.example) ![i](http://evil.example/i.png) `code` ~~gone~~ _it_ __b__ "
+    "<font color=red>r</font> &lt;b&gt; | a | \\*"
+)
+
+
+def demo_record() -> dict[str, Any]:
+    """The record `elb-master-watch invoke events/direct.json --simulate demo` returns (fixed time)."""
+    return {
+        "status": "firing",
+        "severity": "major",
+        "kind": "master_failed",
+        "fingerprint": "5408d300053a714a",
+        "title": "[MAJOR] web-pool: master web-master-1 down, traffic failed over to standby web-standby-1",
+        "text": (
+            "Master web-master-1 (172.16.0.210:80) is OFFLINE on listener "
+            "0b11747a-b139-492f-9692-2df0b1c87193.\n"
+            "Why: RESPONSE_MISMATCH, the backend answered the health check with an unexpected status code "
+            "(expected 200, got 503).\n"
+            "Standby web-standby-1 (172.16.0.211:80) is ONLINE: traffic has failed over to it.\n"
+            "Check job 919221ce-0011-4558-81ca-2866e6e68a27 (processed, 17/17 items): 2 failed.\n"
+            "- [Major] network ACL: healthCheck destination port 80 is not allowed by ACL acl-7f3e2a1b "
+            "ingress policies\n"
+            "- [Major] security group: healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup "
+            "sg-web-backend ingress rules\n"
+            "Pool web-pool (36ce7086-a496-4666-9064-5ba0e6840c75), TCP, region cn-north-4, project "
+            "04dd36f964000fe22f9ac00bc85b1a1d."
+        ),
+        "pool": {
+            "id": "36ce7086-a496-4666-9064-5ba0e6840c75",
+            "name": "web-pool",
+            "protocol": "TCP",
+            "listener_ids": ["0b11747a-b139-492f-9692-2df0b1c87193"],
+            "loadbalancer_ids": ["098b2f68-af1c-41a9-8efd-69958722af62"],
+        },
+        "master": {
+            "id": "2e7b36d2-66c8-4825-bcd2-211d99978680",
+            "name": "web-master-1",
+            "address": "172.16.0.210",
+            "protocol_port": 80,
+            "operating_status": "OFFLINE",
+            "failed_listeners": ["0b11747a-b139-492f-9692-2df0b1c87193"],
+            "reason_code": "RESPONSE_MISMATCH",
+            "reason": (
+                "the backend answered the health check with an unexpected status code (expected 200, got 503)"
+            ),
+            "expected_response": "200",
+            "healthcheck_response": "503",
+        },
+        "standby": {
+            "id": "5f0c2a8e-3b7d-4c1e-9a64-7d2b8e1f0c39",
+            "name": "web-standby-1",
+            "address": "172.16.0.211",
+            "protocol_port": 80,
+            "operating_status": "ONLINE",
+            "failed_listeners": [],
+            "reason_code": None,
+            "reason": None,
+            "expected_response": None,
+            "healthcheck_response": None,
+        },
+        "check": {
+            "job_id": "919221ce-0011-4558-81ca-2866e6e68a27",
+            "status": "processed",
+            "member_id": "2e7b36d2-66c8-4825-bcd2-211d99978680",
+            "listener_id": "0b11747a-b139-492f-9692-2df0b1c87193",
+            "finished": 17,
+            "total": 17,
+            "failed_groups": ["acl", "security_group"],
+            "incomplete_groups": [],
+            "failed_items": [
+                {
+                    "group": "acl",
+                    "name": "acl_check_hc_dest_port_ingress",
+                    "severity": "Major",
+                    "subject": "networkAcl",
+                    "reason": (
+                        "healthCheck destination port 80 is not allowed by ACL acl-7f3e2a1b ingress policies"
+                    ),
+                },
+                {
+                    "group": "security_group",
+                    "name": "security_group_check_hc_source_ip_ingress",
+                    "severity": "Major",
+                    "subject": "securityGroup",
+                    "reason": (
+                        "healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup sg-web-backend "
+                        "ingress rules"
+                    ),
+                },
+            ],
+        },
+        "project_id": "04dd36f964000fe22f9ac00bc85b1a1d",
+        "region": "cn-north-4",
+        "observed_at": "2026-11-21T12:14:23Z",
+    }
+
+
+def critical_record() -> dict[str, Any]:
+    """Master and standby both down, the check job still running, one group without item details."""
+    record = demo_record()
+    record.update(
+        severity="critical",
+        fingerprint="9c1f00aa53e2b7d4",
+        title="[CRITICAL] web-pool: master and standby both down",
+        notification_reason="changed",
+    )
+    record["standby"].update(
+        operating_status="OFFLINE",
+        failed_listeners=["0b11747a-b139-492f-9692-2df0b1c87193"],
+        reason_code="CONNECT_TIMEOUT",
+        reason="the backend did not accept the health check connection in time",
+    )
+    record["check"].update(status="processing", finished=9, failed_groups=["acl", "config"])
+    record["check"]["failed_items"] = record["check"]["failed_items"][:1]
+    record["check"]["incomplete_groups"] = ["security_group"]
+    return record
+
+
+def resolved_record() -> dict[str, Any]:
+    """The master is back: a resolved record (status resolved, severity info)."""
+    record = demo_record()
+    record.update(
+        status="resolved",
+        severity="info",
+        notification_reason="resolved",
+        title="[RESOLVED] web-pool: master web-master-1 is ONLINE again",
+        check=None,
+    )
+    record["master"].update(
+        operating_status="ONLINE",
+        failed_listeners=[],
+        reason_code=None,
+        reason=None,
+        healthcheck_response=None,
+    )
+    return record
+
+
+def hostile_record() -> dict[str, Any]:
+    """Every cloud-originated string tries to format the message or mention someone."""
+    record = demo_record()
+    record["title"] = f"[MAJOR] {HOSTILE}: master down"
+    record["pool"]["name"] = HOSTILE
+    record["master"]["name"] = HOSTILE
+    record["master"]["reason"] = "line one\n# heading\n> quote\n- list " + HOSTILE
+    record["standby"]["name"] = "<@U024BE7LH>"
+    for item in record["check"]["failed_items"]:
+        item["severity"] = "**Major** <!channel>"
+        item["reason"] = f"{item['reason']} {HOSTILE}"
+    record["check"]["failed_items"].append({"group": "<at id=all></at>", "severity": "", "reason": HOSTILE})
+    return record
+
+
+def oversized_record(count: int = 300) -> dict[str, Any]:
+    """A check job with `count` failed items, each a long Chinese reason."""
+    record = demo_record()
+    record["check"]["failed_groups"] = ["security_group"]
+    record["check"]["failed_items"] = [
+        {
+            "group": "security_group",
+            "name": f"sg_rule_{index}",
+            "severity": "Major",
+            "subject": "securityGroup",
+            "reason": f"第{index}项：安全组规则不允许健康检查源地址访问后端服务器端口，"  # noqa: RUF001
+            + "请检查入方向规则配置" * 18,
+        }
+        for index in range(count)
+    ]
+    return record
+
+
+CASES = {
+    "major": (demo_record, "en"),
+    "major_zh": (demo_record, "zh"),
+    "critical": (critical_record, "en"),
+    "resolved": (resolved_record, "en"),
+    "hostile": (hostile_record, "en"),
+}
+
+
+def readable(channel: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as stored in a golden: SMN's nested JSON strings decoded so diffs are readable."""
+    if channel != "smn":
+        return payload
+    structure = json.loads(payload["message_structure"])
+    for key in smn_format.MACHINE_PROTOCOLS:
+        if key in structure:
+            structure[key] = json.loads(structure[key])
+    return {"subject": payload["subject"], "message_structure": structure}
+
+
+def assert_golden(name: str, payload: dict[str, Any]) -> None:
+    """Compare with tests/golden/<name>.json, or rewrite it when UPDATE_GOLDEN=1."""
+    path = GOLDEN / f"{name}.json"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return
+    assert path.exists(), f"no golden {path.name}: run UPDATE_GOLDEN=1 pytest {Path(__file__).name}"
+    assert payload == json.loads(path.read_text(encoding="utf-8")), f"{path.name} differs"
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_payload_matches_golden(channel, case):
+    build, locale = CASES[case]
+    assert_golden(f"{channel}_{case}", readable(channel, render(channel, build(), locale)))
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_rendering_is_pure_and_leaves_the_record_alone(channel):
+    record = critical_record()
+    before = copy.deepcopy(record)
+    assert render(channel, record) == render(channel, record)
+    assert record == before
+
+
+# --- escaping --------------------------------------------------------------------------------------
+
+ENTITY = re.compile(r"&(#\d+|lt|gt|amp);")
+
+
+def _without_our_markup(line: str) -> str:
+    """A markdown line minus the markup our renderers add, keeping the text inside it.
+
+    Our lines start with at most one prefix (heading, quote, bullet), then at most one bold label
+    or tag, or one font colour; whatever markup is left can only have come from the cloud.
+    """
+    line = re.sub(r"^(#{1,6} |> |- )", "", line)
+    if re.match(r'<font color="\w+">', line):
+        line = re.sub(r'^<font color="\w+">', "", line).replace("</font>", "", 1)
+    return re.sub(r"^\*\*([^*]*)\*\*", r"\1", line, count=1)
+
+
+def test_feishu_markdown_holds_cloud_text_only_as_character_references():
+    card = render("feishu", hostile_record())["card"]
+    contents = [element["content"] for element in card["elements"] if element["tag"] == "markdown"]
+    assert contents
+    for content in contents:
+        for line in content.split("\n"):
+            rest = ENTITY.sub("", _without_our_markup(line))
+            assert not set(rest) & set("*_~`[]<>#\\|!$@&"), line
+    text = json.dumps(card, ensure_ascii=False)
+    assert '&lt;at user&#95;id="all"&gt;' in text or "&lt;at user&#95;id=" in text
+    assert "&#91;x&#93;&#40;http://evil.example&#41;" in text
+    # The header is plain_text: shown literally, never parsed, so it needs no escaping.
+    assert card["header"]["title"]["tag"] == "plain_text"
+
+
+@pytest.mark.parametrize("channel", ["dingtalk", "wecom"])
+def test_dingtalk_and_wecom_markdown_cannot_format_link_or_mention(channel):
+    payload = render(channel, hostile_record())
+    content = payload["markdown"]["text" if channel == "dingtalk" else "content"]
+    for line in content.split("\n"):
+        rest = _without_our_markup(line)
+        assert not set(rest) & set("*`<>&~\\@|"), line
+        assert "](" not in rest
+        assert "][" not in rest
+        assert not re.search(r"(?<![^\W_])_|_(?![^\W_])", rest), line
+    assert "\n# heading" not in content
+    assert "\uff1c!channel\uff1e" in content  # fullwidth < and >
+    assert "\uff20all" in content  # fullwidth @
+    if channel == "dingtalk":
+        assert payload["at"] == {"atMobiles": [], "atUserIds": [], "isAtAll": False}
+
+
+def test_ids_with_underscores_stay_copyable_in_dingtalk_and_wecom():
+    dingtalk = render("dingtalk", demo_record())["markdown"]["text"]
+    wecom = render("wecom", demo_record())["markdown"]["content"]
+    for content in (dingtalk, wecom):
+        assert "RESPONSE_MISMATCH" in content
+        assert "master_failed" in content
+
+
+def test_slack_puts_cloud_text_only_in_escaped_plain_text():
+    payload = render("slack", hostile_record())
+    mrkdwn, plain = [], []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                mrkdwn.append(node["text"])
+            elif node.get("type") == "plain_text":
+                plain.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(payload["blocks"])
+    # mrkdwn objects hold only our own labels.
+    assert mrkdwn
+    assert all(re.fullmatch(r"\*[A-Za-z ]+\*( \(\d+\))?", text) for text in mrkdwn), mrkdwn
+    for text in [*plain, payload["text"]]:
+        assert "<" not in text
+        assert ">" not in text
+        assert not re.search(r"&(?!(amp|lt|gt);)", text), text
+    assert "&lt;!channel&gt;" in payload["text"]
+    assert payload["mrkdwn"] is False
+
+
+def test_smn_sms_has_no_brackets_and_is_short():
+    structure = json.loads(render("smn", hostile_record())["message_structure"])
+    assert not set(structure["sms"]) & set("[]【】")
+    assert len(structure["sms"]) <= smn_format.SMS_TARGET_CHARS
+    structure = json.loads(render("smn", demo_record())["message_structure"])
+    assert structure["sms"].startswith("(MAJOR) web-pool: master web-master-1 down")
+
+
+def test_generic_webhook_carries_the_record_verbatim_and_a_v4_envelope():
+    record = hostile_record()
+    envelope = render("webhook", record)
+    assert envelope["version"] == "4"
+    assert envelope["status"] == "firing"
+    [alert] = envelope["alerts"]
+    assert alert["record"] == record
+    assert alert["fingerprint"] == record["fingerprint"]
+    assert alert["endsAt"] == "0001-01-01T00:00:00Z"
+    assert envelope["commonLabels"]["alertname"] == "ElbMasterFailed"
+    assert set(alert) >= {
+        "status",
+        "labels",
+        "annotations",
+        "startsAt",
+        "endsAt",
+        "generatorURL",
+        "fingerprint",
+    }
+
+
+def test_resolved_records_are_green_and_say_resolved():
+    record = resolved_record()
+    assert render("feishu", record)["card"]["header"]["template"] == "green"
+    assert "RESOLVED" in render("feishu", record)["card"]["elements"][0]["content"]
+    assert render("slack", record)["blocks"][0]["text"]["text"].startswith("\u2705")
+    assert '<font color="info">RESOLVED' in render("wecom", record)["markdown"]["content"]
+    envelope = render("webhook", record)
+    assert envelope["status"] == "resolved"
+    assert envelope["alerts"][0]["endsAt"] == record["observed_at"]
+
+
+def test_a_resolved_title_that_does_not_say_so_is_led_by_the_status():
+    record = resolved_record()
+    record["title"] = "[INFO] web-pool: master web-master-1 back"
+    assert render("smn", record)["subject"] == "RESOLVED: [INFO] web-pool: master web-master-1 back"
+    assert render("dingtalk", record)["markdown"]["title"].startswith("RESOLVED: ")
+
+
+@pytest.mark.parametrize(
+    ("severity", "template"),
+    [("critical", "red"), ("major", "orange"), ("warning", "yellow"), ("info", "blue")],
+)
+def test_feishu_header_colour_follows_severity(severity, template):
+    record = demo_record()
+    record["severity"] = severity
+    assert render("feishu", record)["card"]["header"]["template"] == template
+
+
+def test_zh_labels_come_from_the_locale():
+    message = summarize(demo_record(), "zh")
+    assert message.status_label == "告警"
+    assert [fact.label for fact in message.facts][:2] == ["主节点", "异常监听器"]
+    assert "网络ACL" in message.items[0].text
+
+
+def test_an_odd_record_still_renders():
+    odd = {"title": None, "severity": 7, "check": {"failed_items": [None, "x", {"reason": 5}]}, "pool": "?"}
+    for channel in CHANNELS:
+        assert render(channel, odd)
+
+
+# --- size limits -----------------------------------------------------------------------------------
+
+
+def _more_count(text: str, pattern: str) -> int:
+    match = re.search(pattern, text)
+    assert match, "no '… and N more' line"
+    return int(match.group(1))
+
+
+def _shown_reasons(text: str, record: dict[str, Any]) -> int:
+    """How many failed-item reasons appear whole in `text` (none may be cut)."""
+    reasons = [item["reason"] for item in record["check"]["failed_items"]]
+    return sum(1 for reason in reasons if reason in text)
+
+
+def test_feishu_trims_items_to_the_20kb_body_limit():
+    record = oversized_record()
+    payload = render("feishu", record)
+    assert len(json_bytes(payload)) + 120 <= 20_000
+    items = payload["card"]["elements"][-2]["content"]
+    shown = _shown_reasons(items, record)
+    assert 0 < shown < 300
+    assert _more_count(items, r"… and (\d+) more") == 300 - shown
+    assert items.count("**") % 2 == 0
+
+
+def test_dingtalk_trims_items_to_20000_bytes():
+    record = oversized_record()
+    payload = render("dingtalk", record)
+    assert len(json_bytes(payload)) <= 20_000
+    text = payload["markdown"]["text"]
+    shown = _shown_reasons(text, record)
+    assert 0 < shown < 300
+    assert _more_count(text, r"… and (\d+) more") == 300 - shown
+
+
+def test_wecom_trims_items_to_4096_bytes_of_content():
+    record = oversized_record()
+    content = render("wecom", record)["markdown"]["content"]
+    assert len(content.encode("utf-8")) <= 4096
+    shown = _shown_reasons(content, record)
+    assert 0 < shown < 300
+    assert _more_count(content, r"… and (\d+) more") == 300 - shown
+    assert content.endswith("</font>")
+
+
+def test_wecom_drops_facts_when_even_they_do_not_fit():
+    record = hostile_record()
+    record["pool"]["name"] = record["master"]["name"] = record["master"]["reason"] = "*" * 5000
+    record["standby"]["name"] = record["region"] = record["project_id"] = "<" * 5000
+    content = render("wecom", record)["markdown"]["content"]
+    assert len(content.encode("utf-8")) <= 4096
+    assert content.startswith("### ")
+
+
+def test_slack_respects_block_kit_limits():
+    record = oversized_record()
+    record["title"] = "标题" * 200
+    payload = render("slack", record)
+    blocks = payload["blocks"]
+    assert len(blocks) <= 50
+    assert len(blocks[0]["text"]["text"]) <= 150
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block.get("text", {}).get("text", "")) <= 3000
+            assert len(block.get("fields", [])) <= 10
+            assert all(len(field["text"]) <= 2000 for field in block.get("fields", []))
+    items = blocks[-2]["text"]["text"]
+    shown = _shown_reasons(items, record)
+    assert 0 < shown < 300
+    assert _more_count(items, r"… and (\d+) more") == 300 - shown
+
+
+def test_slack_header_clips_escaped_text_without_cutting_an_entity():
+    record = demo_record()
+    record["title"] = "&" * 400
+    header = render("slack", record)["blocks"][0]["text"]["text"]
+    assert len(header) <= 150
+    assert re.fullmatch(r"\S+ (&amp;)+…", header)
+
+
+def test_smn_fits_256kb_and_a_512_byte_subject_without_splitting_characters():
+    record = oversized_record(2000)
+    record["title"] = "主备节点均故障" * 100
+    payload = render("smn", record)
+    assert len(payload["message_structure"].encode("utf-8")) <= 256 * 1024
+    subject = payload["subject"]
+    assert len(subject.encode("utf-8")) <= 512
+    assert subject.endswith("…")
+    assert record["title"].startswith(subject[:-1])
+    structure = json.loads(payload["message_structure"])
+    shown = _shown_reasons(structure["email"], record)
+    assert 0 < shown < 2000
+    assert _more_count(structure["email"], r"… and (\d+) more") == 2000 - shown
+    machine = json.loads(structure["https"])
+    assert machine["check"]["failed_items_omitted"] == 2000 - len(machine["check"]["failed_items"])
+
+
+def test_zh_more_line():
+    content = render("wecom", oversized_record(), "zh")["markdown"]["content"]
+    assert re.search(r"… 另有 \d+ 项", content)
+
+
+def test_generic_webhook_keeps_every_item():
+    record = oversized_record()
+    assert len(render("webhook", record)["alerts"][0]["record"]["check"]["failed_items"]) == 300
