@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -351,7 +351,7 @@ def _store(url: str) -> StateStore | None:
     return _stores[url]
 
 
-def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float]) -> _Wiring:
+def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str) -> _Wiring:
     """Read channels, lifecycle settings and the state store; raise ConfigError naming what is wrong."""
     from handler.channels.config import channel_secrets, configured_channels  # noqa: PLC0415 - light
 
@@ -359,7 +359,7 @@ def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float]) -> _Wiring:
     url = env.get("ELB_WATCH_STATE", "").strip()
     return _Wiring(
         channels=channels,
-        lifecycle=load_lifecycle_settings(env),
+        lifecycle=replace(load_lifecycle_settings(env), locale=locale),
         store=_store(url) if url else None,
         secrets=(*channel_secrets(channels), *url_secrets(url)),
         wall_clock=wall_clock,
@@ -384,7 +384,7 @@ def invoke(
         wiring = _Wiring(wall_clock=wall_clock)
         try:
             settings = load_settings(env)
-            wiring = _wiring(env, wall_clock)
+            wiring = _wiring(env, wall_clock, settings.locale)
         except ConfigError as exc:
             config_error = str(exc)
         logs.configure(log_to, settings.log_level)

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
 from handler.config import ConfigError, parse_duration
+from handler.notify import phrases
 
 STATE_SCHEMA = 1
 """Version of the stored `AlertState` JSON; rows of another version are ignored with a warning."""
@@ -41,6 +42,8 @@ class LifecycleSettings:
     repeat_interval: float = DEFAULT_REPEAT_INTERVAL
     fire_after: int = 1
     resolve_after: int = 2
+    # The language of the resolved notices this module writes (ELB_WATCH_LOCALE, read by handler.config).
+    locale: str = "en"
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
@@ -315,13 +318,18 @@ def _current_status(member_id: Any, scope_records: Iterable[Mapping[str, Any]]) 
     return None
 
 
-def _where_line(record: Mapping[str, Any]) -> str:
+def _where_line(record: Mapping[str, Any], say: Mapping[str, str]) -> str:
     region, project = record.get("region") or "?", record.get("project_id") or "?"
     pool = record.get("pool")
     if isinstance(pool, Mapping):
-        name, protocol = pool.get("name") or "?", pool.get("protocol") or "?"
-        return f"Pool {name} ({pool.get('id')}), {protocol}, region {region}, project {project}."
-    return f"Region {region}, project {project}."
+        return say["pool_line"].format(
+            name=pool.get("name") or "?",
+            id=pool.get("id"),
+            protocol=pool.get("protocol") or "?",
+            region=region,
+            project=project,
+        )
+    return say["region_line"].format(region=region, project=project)
 
 
 def resolved_record(
@@ -333,60 +341,65 @@ def resolved_record(
     now: float,
     checks: int,
     scope_records: Sequence[Mapping[str, Any]] = (),
+    locale: str = "en",
 ) -> dict[str, Any]:
     """The `resolved` record for a finding that is gone: same fingerprint and blocks, severity info.
 
     `back_at` is the first run without the finding; the outage lasted from `first_seen` to it.
     `scope_records` are this run's other records for the same scope: they tell whether the member
-    is ONLINE now or in another bad state (e.g. OFFLINE became UNKNOWN).
+    is ONLINE now or in another bad state (e.g. OFFLINE became UNKNOWN). Human text in `locale`.
     """
+    say = phrases(locale)
     kind = str(record.get("kind") or "")
-    pool = _pool_label(record.get("pool"))
-    lasted = format_duration(back_at - first_seen)
-    span = f"from {_iso(first_seen)} to {_iso(back_at)}, {lasted}"
+    values: dict[str, Any] = {
+        "tag": f"[{say['resolved']}]",
+        "pool": _pool_label(record.get("pool")),
+        "lasted": format_duration(back_at - first_seen),
+    }
+    values["span"] = say["span"].format(start=_iso(first_seen), end=_iso(back_at), lasted=values["lasted"])
     role = "standby" if kind == "standby_failed" else "master"
     block = record.get(role)
     lines: list[str]
     if kind in _MEMBER_KINDS and isinstance(block, Mapping):
-        name = _member_label(block)
-        was = str(block.get("operating_status") or "failed")
-        status = _current_status(block.get("id"), scope_records) or "ONLINE"
-        address = (
-            f"{block.get('address')}:{block.get('protocol_port')}"
-            if block.get("address")
-            else block.get("id")
+        values.update(
+            name=_member_label(block),
+            was=str(block.get("operating_status") or "failed"),
+            status=_current_status(block.get("id"), scope_records) or "ONLINE",
+            address=(
+                f"{block.get('address')}:{block.get('protocol_port')}"
+                if block.get("address")
+                else block.get("id")
+            ),
+            code=f" ({block['reason_code']})" if block.get("reason_code") else "",
+            role=say[f"role_{role}"],
+            Role=say[role.capitalize()],
         )
-        code = f" ({block['reason_code']})" if block.get("reason_code") else ""
         if kind == "no_monitor":
-            title = f"[RESOLVED] {pool}: master {name} is health-checked again after {lasted}"
-            lines = [f"The pool's health check sees master {name} ({address}) again: it is {status}."]
-            lines.append(f"It had no working health check {span}.")
-        elif status == "ONLINE":
-            title = f"[RESOLVED] {pool}: {role} {name} is back ONLINE after {lasted}"
-            lines = [f"{role.capitalize()} {name} ({address}) is back ONLINE."]
-            lines.append(f"It was {was}{code} {span}.")
+            title = say["r_monitor_title"].format(**values)
+            lines = [say["r_monitor_line"].format(**values), say["r_monitor_span"].format(**values)]
+        elif values["status"] == "ONLINE":
+            title = say["r_back_title"].format(**values)
+            lines = [say["r_back_line"].format(**values), say["r_was"].format(**values)]
         else:
-            title = f"[RESOLVED] {pool}: {role} {name} is no longer {was} after {lasted} (now {status})"
-            lines = [f"{role.capitalize()} {name} ({address}) is no longer {was}: it is {status} now."]
-            lines.append(f"It was {was}{code} {span}.")
+            title = say["r_other_title"].format(**values)
+            lines = [say["r_other_line"].format(**values), say["r_was"].format(**values)]
     elif kind == "no_master":
-        title = f"[RESOLVED] {pool}: the pool has a master again after {lasted}"
-        lines = [f"A member has the master role again; the pool had none {span}."]
+        title = say["r_master_title"].format(**values)
+        lines = [say["r_master_line"].format(**values)]
     else:
         raw_check = record.get("check")
         check: Mapping[str, Any] = raw_check if isinstance(raw_check, Mapping) else {}
-        subject = (
-            pool if isinstance(record.get("pool"), Mapping) else f"member {_short_id(check.get('member_id'))}"
-        )
-        title = f"[RESOLVED] {subject}: the member check problems are gone after {lasted}"
+        member = say["check_member"].format(member=_short_id(check.get("member_id")))
+        subject = values["pool"] if isinstance(record.get("pool"), Mapping) else member
+        title = say["r_check_title"].format(subject=subject, **values)
         items = [
             str(item.get("name")) for item in check.get("failed_items") or () if isinstance(item, Mapping)
         ]
-        lines = [f"The problems the member check reported {span} are no longer reported."]
+        lines = [say["r_check_line"].format(**values)]
         if items:
-            lines.append(f"They were: {', '.join(items)}.")
-    lines.append(f"Confirmed by {checks} consecutive checks without it; last seen at {_iso(last_seen)}.")
-    lines.append(_where_line(record))
+            lines.append(say["r_check_items"].format(items=", ".join(items)))
+    lines.append(say["r_confirmed"].format(checks=checks, last_seen=_iso(last_seen)))
+    lines.append(_where_line(record, say))
     return {
         **record,
         "status": "resolved",
@@ -519,6 +532,7 @@ def _absent(
         now=now,
         checks=state.absent,
         scope_records=scope_records,
+        locale=settings.locale,
     )
     resolved = replace(state, state="resolved", resolved_at=now)
     return _notify(resolved, "resolved", now, notice), "resolved"

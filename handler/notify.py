@@ -151,6 +151,24 @@ PHRASES: dict[str, dict[str, str]] = {
         "config": "config",
         "acl": "network ACL",
         "security_group": "security group",
+        "resolved": "RESOLVED",
+        "role_master": "master",
+        "role_standby": "standby",
+        "span": "from {start} to {end}, {lasted}",
+        "r_monitor_title": "{tag} {pool}: master {name} is health-checked again after {lasted}",
+        "r_monitor_line": "The pool's health check sees master {name} ({address}) again: it is {status}.",
+        "r_monitor_span": "It had no working health check {span}.",
+        "r_back_title": "{tag} {pool}: {role} {name} is back ONLINE after {lasted}",
+        "r_back_line": "{Role} {name} ({address}) is back ONLINE.",
+        "r_was": "It was {was}{code} {span}.",
+        "r_other_title": "{tag} {pool}: {role} {name} is no longer {was} after {lasted} (now {status})",
+        "r_other_line": "{Role} {name} ({address}) is no longer {was}: it is {status} now.",
+        "r_master_title": "{tag} {pool}: the pool has a master again after {lasted}",
+        "r_master_line": "A member has the master role again; the pool had none {span}.",
+        "r_check_title": "{tag} {subject}: the member check problems are gone after {lasted}",
+        "r_check_line": "The problems the member check reported {span} are no longer reported.",
+        "r_check_items": "They were: {items}.",
+        "r_confirmed": "Confirmed by {checks} consecutive checks without it; last seen at {last_seen}.",
     },
     "zh": {
         "critical": "紧急",
@@ -189,8 +207,31 @@ PHRASES: dict[str, dict[str, str]] = {
         "config": "配置",
         "acl": "网络ACL",
         "security_group": "安全组",
+        "resolved": "已恢复",
+        "role_master": "主节点",
+        "role_standby": "备节点",
+        "span": "{start} 至 {end},共 {lasted}",
+        "r_monitor_title": "{tag} {pool}:主节点 {name} 的健康检查已恢复,历时 {lasted}",
+        "r_monitor_line": "后端服务器组的健康检查重新检测到主节点 {name}({address}):状态为 {status}。",
+        "r_monitor_span": "健康检查失效的时段:{span}。",
+        "r_back_title": "{tag} {pool}:{role} {name} 已恢复 ONLINE,故障持续 {lasted}",
+        "r_back_line": "{Role} {name}({address})已恢复 ONLINE。",
+        "r_was": "此前状态为 {was}{code},{span}。",
+        "r_other_title": "{tag} {pool}:{role} {name} 已不再是 {was},历时 {lasted}(当前 {status})",
+        "r_other_line": "{Role} {name}({address})已不再是 {was}:当前状态为 {status}。",
+        "r_master_title": "{tag} {pool}:后端服务器组已重新有主节点,历时 {lasted}",
+        "r_master_line": "已有成员重新成为主节点;此前没有主节点的时段:{span}。",
+        "r_check_title": "{tag} {subject}:后端服务器检测发现的问题已消失,历时 {lasted}",
+        "r_check_line": "检测任务在 {span} 报告的问题已不再出现。",
+        "r_check_items": "问题项:{items}。",
+        "r_confirmed": "已连续 {checks} 次检查未再出现;最后一次出现于 {last_seen}。",
     },
 }
+
+
+def phrases(locale: str) -> dict[str, str]:
+    """The human phrases of a locale (English for a locale we do not have)."""
+    return PHRASES.get(locale, PHRASES["en"])
 
 
 def _phrases(locale: str) -> dict[str, str]:

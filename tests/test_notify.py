@@ -5,6 +5,7 @@ from __future__ import annotations
 from handler.assess import assess_check_job, assess_pool, attach_check
 from handler.domain import Target
 from handler.elb_model import check_job_from_api, pool_from_api
+from handler.lifecycle import resolved_record
 from handler.notify import build_notification, fingerprint
 from tests.support import api_job, api_member, api_pool
 
@@ -204,3 +205,25 @@ def test_unknown_locale_falls_back_to_english():
         api_member("m", "master", "OFFLINE"), api_member("s", "slave", "OFFLINE"), locale="fr"
     )
     assert record["title"] == "[CRITICAL] web-pool: master and standby both down"
+
+
+def test_resolved_notice_in_chinese():
+    firing = record_for(
+        api_member("m", "master", "OFFLINE", name="web-1"), api_member("s", "slave", name="web-2")
+    )
+    notice = resolved_record(
+        firing,
+        first_seen=1_000_000.0,
+        back_at=1_000_720.0,
+        last_seen=1_000_660.0,
+        now=1_000_780.0,
+        checks=2,
+        locale="zh",
+    )
+    assert notice["title"] == "[已恢复] web-pool:主节点 web-1 已恢复 ONLINE,故障持续 12 min"
+    assert notice["text"].splitlines()[0] == "主节点 web-1(172.16.0.10:80)已恢复 ONLINE。"
+    assert notice["status"] == "resolved"
+    english = resolved_record(
+        firing, first_seen=1_000_000.0, back_at=1_000_720.0, last_seen=1_000_660.0, now=1_000_780.0, checks=2
+    )
+    assert english["title"] == "[RESOLVED] web-pool: master web-1 is back ONLINE after 12 min"
