@@ -206,16 +206,8 @@ class ElbGateway:
             enterprise_project_id=list(sweep.enterprise_project_ids) or None,
         )
         response = self._call("list pools", "list_master_slave_pools", request, "pools")
+        pools = tuple(pool_from_api(pool.to_dict()) for pool in response.pools)
         next_marker = getattr(getattr(response, "page_info", None), "next_marker", None) or None
-        # Peak memory matters on a 128 MB function: drop the raw body first, then free each SDK
-        # model as soon as it is mapped, instead of holding 2000 of them next to their copies.
-        models: list[Any] = response.pools
-        del response
-        mapped = []
-        while models:
-            mapped.append(pool_from_api(models.pop().to_dict()))
-        mapped.reverse()
-        pools = tuple(mapped)
         # A short page is the last one, whatever the marker says: no extra empty call.
         return PoolPage(pools, next_marker if len(pools) >= limit else None)
 

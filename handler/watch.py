@@ -102,17 +102,9 @@ class SweepOutcome:
     sweep: Sweep
     findings: list[Finding] = field(default_factory=list)
     errors: list[ElbApiError] = field(default_factory=list)
-    # One newline-joined string per page: thousands of small id strings kept alive would pin the
-    # memory arenas of every page's garbage, and a 128 MB function cannot afford that.
-    pool_id_pages: list[str] = field(default_factory=list)
-    pool_count: int = 0
+    assessed_pool_ids: list[str] = field(default_factory=list)
     pages: int = 0
     complete: bool = False
-
-    @property
-    def assessed_pool_ids(self) -> list[str]:
-        """Every pool the sweep assessed, in list order."""
-        return [pool_id for page in self.pool_id_pages for pool_id in page.split("\n") if pool_id]
 
     def summary(self) -> dict[str, Any]:
         """One entry of the result's `sweeps` list."""
@@ -121,7 +113,7 @@ class SweepOutcome:
             kinds[finding.kind] = kinds.get(finding.kind, 0) + 1
         return {
             "filters": self.sweep.filters(),
-            "pools": self.pool_count,
+            "pools": len(self.assessed_pool_ids),
             "pages": self.pages,
             "findings": kinds,
             "diagnosed": sum(1 for f in self.findings if f.kind == "master_failed" and f.check is not None),
@@ -144,9 +136,8 @@ def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -
             outcome.errors.append(error)
             return outcome
         outcome.pages += 1
-        outcome.pool_count += len(page.pools)
-        outcome.pool_id_pages.append("\n".join(pool.id for pool in page.pools))
         for pool in page.pools:
+            outcome.assessed_pool_ids.append(pool.id)
             target = Target(pool_id=pool.id, region=region, project_id=project_id)
             outcome.findings.extend(assess_pool(pool, None, target))
         if page.next_marker is None:

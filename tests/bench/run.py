@@ -62,15 +62,20 @@ assert pool.members and job.status == "processed"
 print(json.dumps({{"seconds": time.perf_counter() - t}}))
 """
 
+# Peak RSS from VmHWM: ru_maxrss survives fork+exec on Linux, so a child would report its parent's
+# peak (here the simulator holding the whole fleet) instead of its own.
 SWEEP_CHILD = """
-import json, resource, time
+import json, time
 import handler
+def peak_rss_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 class Context:
     def getRemainingTimeInMilliSeconds(self): return 300000
 t = time.perf_counter()
 result = handler.handler({{"sweep": {{}}}}, Context())
 seconds = time.perf_counter() - t
-print(json.dumps({{"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({{"seconds": seconds, "rss_mb": peak_rss_mb(),
                   "notifications": len(result["notifications"]), "errors": len(result["errors"]),
                   "diagnosed": result["sweeps"][0]["diagnosed"]}}))
 """
