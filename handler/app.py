@@ -121,6 +121,7 @@ class _Invocation:
             ttl=settings.diagnose_ttl,
             concurrency=settings.concurrency,
             poll_interval=settings.poll_interval,
+            memo=wiring.store,
         )
         self.budget = Budget(work_budget(remaining_ms(context), settings.reserve))
         self.credentials = resolve_credentials(context, env)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from handler.assess import assess_check_job
 from handler.budget import Budget, poll_delay
 from handler.domain import CheckVerdict, ElbApiError, Finding
 from handler.elb import MIN_CALL_SECONDS, ElbReader
+from handler.state.base import StoreUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +26,27 @@ class DiagnoseOptions:
     ttl: float = 900.0
     concurrency: int = 8
     poll_interval: float = 1.0
+    memo: JobMemo | None = None
+
+
+class JobMemo(Protocol):
+    """Somewhere shared to keep started job ids: the state store, when one is configured."""
+
+    def remember(self, key: str, value: str, ttl: float) -> None:
+        """Keep a value for `ttl` seconds."""
+        ...
+
+    def recall(self, key: str) -> str | None:
+        """A kept value, or None."""
+        ...
 
 
 class StartedJobs:
     """Check jobs started per (member, listener), reused for `ttl` seconds instead of starting more.
 
-    Kept in memory, so it survives between warm invocations of one instance.
+    Kept in memory (it survives between warm invocations of one instance) and, when a state store
+    is given, in the store too, so every instance reuses the job. A store that fails costs only
+    the sharing.
     """
 
     def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
@@ -38,23 +55,37 @@ class StartedJobs:
         self._lock = threading.Lock()
         self._wall_clock = wall_clock
 
-    def recall(self, member_id: str, listener_id: str, ttl: float) -> str | None:
+    def recall(self, member_id: str, listener_id: str, ttl: float, memo: JobMemo | None = None) -> str | None:
         """The job started for this member and listener less than `ttl` seconds ago, if any."""
         with self._lock:
             entry = self._jobs.get((member_id, listener_id))
-        if entry is None or self._wall_clock() - entry[1] >= ttl:
+        if entry is not None and self._wall_clock() - entry[1] < ttl:
+            return entry[0]
+        if memo is None:
             return None
-        return entry[0]
+        try:
+            return memo.recall(_memo_key(member_id, listener_id))
+        except StoreUnavailable:
+            return None
 
-    def remember(self, member_id: str, listener_id: str, job_id: str) -> None:
+    def remember(
+        self, member_id: str, listener_id: str, job_id: str, ttl: float, memo: JobMemo | None = None
+    ) -> None:
         """Note that a job was just started for this member and listener."""
         with self._lock:
             self._jobs[(member_id, listener_id)] = (job_id, self._wall_clock())
+        if memo is not None:
+            with contextlib.suppress(StoreUnavailable):
+                memo.remember(_memo_key(member_id, listener_id), job_id, ttl)
 
     def forget(self, member_id: str, listener_id: str) -> None:
-        """Drop a job that ELB no longer knows."""
+        """Drop a job that ELB no longer knows (the store's entry expires on its own)."""
         with self._lock:
             self._jobs.pop((member_id, listener_id), None)
+
+
+def _memo_key(member_id: str, listener_id: str) -> str:
+    return f"diagnosis-job:{member_id}:{listener_id}"
 
 
 STARTED_JOBS = StartedJobs()
@@ -93,7 +124,7 @@ def _start(
     item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOptions, jobs: StartedJobs
 ) -> None:
     """Reuse the job started for this member and listener inside the TTL, or start one."""
-    item.job_id = jobs.recall(item.member_id, item.listener_id, options.ttl)
+    item.job_id = jobs.recall(item.member_id, item.listener_id, options.ttl, options.memo)
     if item.job_id is not None:
         item.reused = True
         log.info(
@@ -108,7 +139,7 @@ def _start(
     except ElbApiError as error:
         item.error = error
         return
-    jobs.remember(item.member_id, item.listener_id, item.job_id)
+    jobs.remember(item.member_id, item.listener_id, item.job_id, options.ttl, options.memo)
     log.info(
         "diagnosis.started", member_id=item.member_id, listener_id=item.listener_id, check_job_id=item.job_id
     )

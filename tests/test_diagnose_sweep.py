@@ -116,7 +116,7 @@ def test_a_throttled_write_is_retried(simulator):
 def test_reused_job_that_elb_forgot_is_replaced(simulator):
     run({"pool_id": DEMO_POOL})
     forgotten = simulator.created_jobs[0]["job_id"]
-    STARTED_JOBS.remember(DEMO_MASTER, DEMO_LISTENER, "job-that-no-longer-exists")
+    STARTED_JOBS.remember(DEMO_MASTER, DEMO_LISTENER, "job-that-no-longer-exists", ttl=900)
     result = run({"pool_id": DEMO_POOL})
     assert len(simulator.created_jobs) == 2
     assert result["notifications"][0]["check"]["job_id"] not in {forgotten, "job-that-no-longer-exists"}
@@ -260,3 +260,14 @@ def test_sweep_reports_what_the_budget_could_not_diagnose(monkeypatch, simulator
     codes = [e["code"] for e in result["errors"]]
     assert "WATCH.CHECK_JOB_INCOMPLETE" in codes
     assert set(codes) <= {"WATCH.CHECK_JOB_INCOMPLETE", "WATCH.TIME_BUDGET"}
+
+
+def test_job_started_by_another_instance_is_reused_through_the_store(simulator, monkeypatch, tmp_path):
+    monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite:///{tmp_path / 'state.db'}")
+    first = run({"pool_id": DEMO_POOL})
+    STARTED_JOBS._jobs.clear()
+    second = run({"pool_id": DEMO_POOL})
+    assert len(simulator.created_jobs) == 1
+    job_id = simulator.created_jobs[0]["job_id"]
+    assert first["notifications"][0]["check"]["job_id"] == job_id
+    assert second["held"] or second["notifications"] == [], "the store also de-duplicates the alert"

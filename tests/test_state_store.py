@@ -448,3 +448,14 @@ def test_redis_server_fixture_is_a_real_server(redis_server):
         assert client.info("server")["tcp_port"] == redis_server.port
     finally:
         client.close()
+
+
+def test_memo_keeps_a_value_until_it_expires(store):
+    assert store.recall("diagnosis-job:m:l") is None
+    store.remember("diagnosis-job:m:l", "job-1", ttl=60)
+    assert store.recall("diagnosis-job:m:l") == "job-1"
+    store.remember("diagnosis-job:m:l", "job-2", ttl=60)
+    assert store.recall("diagnosis-job:m:l") == "job-2"
+    store.remember("short", "gone-soon", ttl=0.05)
+    time.sleep(0.2)
+    assert store.recall("short") is None

@@ -49,6 +49,14 @@ class StateStore(Protocol):
         """Give the lease back if `owner` still holds it; a lease taken over by another is left alone."""
         ...
 
+    def remember(self, key: str, value: str, ttl: float) -> None:
+        """Keep a small value for `ttl` seconds (e.g. the check job started for a member)."""
+        ...
+
+    def recall(self, key: str) -> str | None:
+        """A value kept by `remember`, or None when there is none or it expired."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
         ...

@@ -137,6 +137,20 @@ class RedisStore:
         """Compare-and-delete in one Lua script."""
         self._run("release", lambda: self._release(keys=[self._lease_key(fingerprint)], args=[owner]))
 
+    def remember(self, key: str, value: str, ttl: float) -> None:
+        """SET with an expiry: keep `value` under `key` for `ttl` seconds."""
+        self._run(
+            "remember",
+            lambda: self._client.set(f"{self.prefix}memo:{key}", value, px=max(1, int(ttl * 1000))),
+        )
+
+    def recall(self, key: str) -> str | None:
+        """GET: the value kept under `key`, unless it expired."""
+        raw = self._run("recall", lambda: self._client.get(f"{self.prefix}memo:{key}"))
+        if raw is None:
+            return None
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._run("close", self._client.close)

@@ -21,6 +21,8 @@ _TABLES = (
     "CREATE INDEX IF NOT EXISTS alert_state_scope ON alert_state (scope)",
     """CREATE TABLE IF NOT EXISTS lease (
         fingerprint TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS memo (
+        key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)""",
 )
 _CHUNK = 500  # stays under SQLite's host-parameter limit on old builds (999)
 
@@ -59,9 +61,10 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                for statement in _TABLES:
+            if version in {0, SCHEMA_VERSION}:
+                for statement in _TABLES:  # every one IF NOT EXISTS: a table added later appears too
                     conn.execute(statement)
+            if version == 0:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
             if version not in {0, SCHEMA_VERSION}:
@@ -174,6 +177,27 @@ class SqliteStore:
                 "DELETE FROM lease WHERE fingerprint = ? AND owner = ?", (fingerprint, owner)
             ).close(),
         )
+
+    def remember(self, key: str, value: str, ttl: float) -> None:
+        """Keep `value` under `key` for `ttl` seconds."""
+        self._run(
+            "remember",
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO memo (key, value, expires_at) VALUES (?, ?, ?)",
+                (key, value, time.time() + ttl),
+            ).close(),
+        )
+
+    def recall(self, key: str) -> str | None:
+        """The value kept under `key`, unless it expired."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT value FROM memo WHERE key = ? AND expires_at > ?", (key, time.time())
+            ).fetchone()
+            return None if row is None else bytes(row[0]).decode("utf-8", "replace")
+
+        return self._run("recall", work)
 
     def close(self) -> None:
         """Close the connection."""
