@@ -102,8 +102,9 @@ class _Invocation:
         self.wiring = wiring
         self.wall_clock = wiring.wall_clock
         self.log = logs.logger()
-        remaining = remaining_ms(context)
-        self.platform_deadline = time.monotonic() + (remaining if remaining else DEFAULT_TIMEOUT_MS) / 1000
+        platform_ms = remaining_ms(context)
+        remaining = DEFAULT_TIMEOUT_MS if platform_ms is None else platform_ms
+        self.platform_deadline = time.monotonic() + remaining / 1000
         # What this run assessed (pool ids, "job:<id>"), and where each record may be delivered.
         self.scopes: set[str] = set()
         self.allowed: dict[str, tuple[str, ...] | None] = {}
@@ -123,7 +124,7 @@ class _Invocation:
             poll_interval=settings.poll_interval,
             memo=wiring.store,
         )
-        self.budget = Budget(work_budget(remaining_ms(context), settings.reserve))
+        self.budget = Budget(work_budget(remaining, settings.reserve))
         self.credentials = resolve_credentials(context, env)
         self.gateways: dict[tuple[str, str], ElbGateway] = {}
         self.secrets = (

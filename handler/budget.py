@@ -7,6 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# Seconds kept after a poll wait for the read that follows it.
+POLL_READ_MARGIN = 0.2
+
 
 @dataclass(slots=True)
 class Budget:
@@ -32,6 +35,14 @@ class Budget:
         """Seconds since the budget started."""
         return self.clock() - self.started
 
+    def poll_pause(self, poll: int, first: float) -> float:
+        """Seconds to wait before poll number `poll` (0-based) of a check job; 0 or less: no time left.
+
+        The schedule grows from `first` by half each time up to four times `first`, and always leaves
+        room for the read that follows.
+        """
+        return min(poll_delay(poll, first, cap=4 * first), self.remaining() - POLL_READ_MARGIN)
+
     def wait(self, seconds: float) -> bool:
         """Sleep `seconds` if that still leaves time for work afterwards; say whether it slept."""
         if seconds >= self.remaining():
@@ -40,13 +51,13 @@ class Budget:
         return True
 
 
-def work_budget(remaining_ms: float | None, reserve: float, default: float = 30.0) -> float:
+def work_budget(remaining_ms: float, reserve: float) -> float:
     """Seconds the watcher may spend on ELB, given the platform's remaining time in milliseconds.
 
     The reserve kept for logging and notifying is at most a quarter of what is left, so a short
     function timeout still leaves room to work.
     """
-    total = default if remaining_ms is None or remaining_ms <= 0 else remaining_ms / 1000.0
+    total = max(0.0, remaining_ms / 1000.0)
     return max(0.0, total - min(reserve, total / 4))
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from handler.assess import assess_check_job
-from handler.budget import Budget, poll_delay
+from handler.budget import Budget
 from handler.domain import CheckVerdict, ElbApiError, Finding
-from handler.elb import MIN_CALL_SECONDS, ElbReader
+from handler.elb import ElbReader
 from handler.state.base import StoreUnavailable
 
 
@@ -214,10 +214,7 @@ def diagnose_all(
             pending = [i for i in pending if i.error is None and (i.verdict is None or not i.verdict.done)]
             if not pending:
                 break
-            pause = min(
-                poll_delay(poll, options.poll_interval, cap=4 * options.poll_interval),
-                budget.remaining() - MIN_CALL_SECONDS * 4,
-            )
+            pause = budget.poll_pause(poll, options.poll_interval)
             if pause <= 0 or not budget.wait(pause):
                 break
             poll += 1

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handler.assess import assess_check_job, assess_pool, attach_check, member_state, watched_listeners
-from handler.budget import Budget, poll_delay
+from handler.budget import Budget
 from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Sweep, Target
-from handler.elb import MIN_CALL_SECONDS, ElbReader
+from handler.elb import ElbReader
 
 
 @dataclass(slots=True)
@@ -65,9 +65,7 @@ def poll_check_job(
         )
         if verdict.done:
             return verdict
-        pause = min(
-            poll_delay(poll, first_delay, cap=4 * first_delay), budget.remaining() - MIN_CALL_SECONDS * 4
-        )
+        pause = budget.poll_pause(poll, first_delay)
         if pause <= 0 or not budget.wait(pause):
             return verdict
         poll += 1
