@@ -76,3 +76,15 @@ def decode_state(raw: str | bytes, fingerprint: str, scope: str, where: str) -> 
     if state.fingerprint != fingerprint:
         return f"{where}: state of {fingerprint} in {scope} ignored: it names fingerprint {state.fingerprint}"
     return state
+
+
+def loaded_from(rows: Iterable[tuple[str, str, bytes]], where: str) -> Loaded:
+    """Decode stored (fingerprint, scope, body) rows: the good states, and a warning per bad row."""
+    loaded = Loaded()
+    for fingerprint, scope, body in rows:
+        state = decode_state(body, fingerprint, scope, where)
+        if isinstance(state, str):
+            loaded.warnings.append(state)
+        else:
+            loaded.states[fingerprint] = state
+    return loaded

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from handler.lifecycle import AlertState
-from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, decode_state, encode_state
+from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, encode_state, loaded_from
 
 DEFAULT_PREFIX = "elb-master-watch:"
 
@@ -97,16 +97,12 @@ class RedisStore:
                 pipe.hgetall(self._state_key(scope))
             return list(pipe.execute())
 
-        loaded = Loaded()
-        for scope, fields in zip(wanted, self._run("load", work), strict=True):
-            for raw_fp, body in fields.items():
-                fingerprint = bytes(raw_fp).decode("utf-8", "replace")
-                state = decode_state(bytes(body), fingerprint, scope, self.label)
-                if isinstance(state, str):
-                    loaded.warnings.append(state)
-                else:
-                    loaded.states[fingerprint] = state
-        return loaded
+        rows = (
+            (bytes(raw_fp).decode("utf-8", "replace"), scope, bytes(body))
+            for scope, fields in zip(wanted, self._run("load", work), strict=True)
+            for raw_fp, body in fields.items()
+        )
+        return loaded_from(rows, self.label)
 
     def save(self, states: Iterable[AlertState]) -> None:
         """Write the states (HSET per scope) and push each touched scope's expiry out to `retention`."""

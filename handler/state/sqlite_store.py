@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from handler.lifecycle import AlertState
-from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, decode_state, encode_state
+from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, encode_state, loaded_from
 
 SCHEMA_VERSION = 1
 """`PRAGMA user_version` of the file; a file of another version is refused, never rewritten."""
@@ -119,16 +119,15 @@ class SqliteStore:
                 rows.extend(conn.execute(query, chunk).fetchall())
             return rows
 
-        loaded = Loaded()
-        for raw_fp, raw_scope, body in self._run("load", work):
-            fingerprint = bytes(raw_fp).decode("utf-8", "replace")
-            scope = bytes(raw_scope).decode("utf-8", "replace")
-            state = decode_state(bytes(body), fingerprint, scope, f"sqlite {self.path}")
-            if isinstance(state, str):
-                loaded.warnings.append(state)
-            else:
-                loaded.states[fingerprint] = state
-        return loaded
+        rows = (
+            (
+                bytes(raw_fp).decode("utf-8", "replace"),
+                bytes(raw_scope).decode("utf-8", "replace"),
+                bytes(body),
+            )
+            for raw_fp, raw_scope, body in self._run("load", work)
+        )
+        return loaded_from(rows, f"sqlite {self.path}")
 
     def save(self, states: Iterable[AlertState]) -> None:
         """Write the states in one transaction, and drop states nobody wrote for `retention` seconds."""
