@@ -30,13 +30,16 @@ from handler.elb import ElbGateway
 from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
 from handler.notify import build_notification
-from handler.state import StateStore, open_store, process, url_secrets
+from handler.pipeline import process
+from handler.state import StateStore, StoreUnavailable, open_store, url_secrets
 from handler.watch import TargetOutcome, sweep_pools, watch_target
 
 # Without a platform deadline (a local call), an invocation may take this long.
 DEFAULT_TIMEOUT_MS = 30_000
 # Kept after the deliveries for the summary log line and returning the result.
 DELIVERY_MARGIN_SECONDS = 0.5
+GROUP_THRESHOLD_VARIABLE = "ELB_WATCH_GROUP_THRESHOLD"
+DEFAULT_GROUP_THRESHOLD = 3
 
 
 def error_entry(
@@ -111,6 +114,7 @@ class _Invocation:
         self.allowed_by_scope: dict[str, tuple[str, ...] | None] = {}
         self.deliveries: list[dict[str, Any]] = []
         self.held: list[dict[str, Any]] = []
+        self.undelivered: list[dict[str, Any]] = []
         self.dedup = "off"
         self.notifications: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
@@ -264,10 +268,12 @@ class _Invocation:
             owner=f"{request_id(self.context) or 'local'}:{uuid.uuid4().hex}",
             log=self.log,
             lease_ms=int(max(1000, min(30_000, (self.platform_deadline - time.monotonic()) * 1000))),
+            allowed=self.allowed_channels,
         )
         self.notifications = outcome.notifications
         self.deliveries = outcome.deliveries
         self.held = outcome.held
+        self.undelivered = outcome.lost
         if self.wiring.store is not None:
             self.dedup = "on" if outcome.dedup_available else "unavailable"
         for record in self.notifications:
@@ -275,27 +281,17 @@ class _Invocation:
             with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
                 self.log.warning("notification", **record)
 
+    def allowed_channels(self, record: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """The channels the event lets this record use (None: every configured channel)."""
+        fingerprint = record.get("fingerprint", "")
+        return self.allowed.get(fingerprint, self.allowed_by_scope.get(scope_of(record)))
+
     def send(
         self, pairs: list[tuple[dict[str, Any], str]], channels: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        """The lifecycle's send: deliver each (record, channel), skipping channels the event left out."""
-        from handler.channels import DeliveryContext, deliver  # noqa: PLC0415 - only when there is something to send
+        """The pipeline's deliver stage: group, pace (with the store's send history) and send the pairs."""
+        from handler.channels import DeliveryContext, dispatch  # noqa: PLC0415 - only when there is something to send
 
-        deliveries: list[dict[str, Any] | None] = [None] * len(pairs)
-        wanted = []
-        for index, (record, name) in enumerate(pairs):
-            fingerprint = record.get("fingerprint", "")
-            allowed = self.allowed.get(fingerprint, self.allowed_by_scope.get(scope_of(record)))
-            if allowed is not None and name not in allowed:
-                deliveries[index] = {
-                    "fingerprint": fingerprint,
-                    "channel": name,
-                    "status": "skipped",
-                    "attempts": 0,
-                    "error": "not among the event's channels",
-                }
-            else:
-                wanted.append((index, record, channels[name]))
         context = DeliveryContext(
             deadline=self.platform_deadline - DELIVERY_MARGIN_SECONDS,
             locale=self.settings.locale,
@@ -306,12 +302,46 @@ class _Invocation:
             max_attempts=self.settings.max_attempts,
             retry_base=self.settings.retry_base,
         )
-        sent = (
-            deliver([(record, channel) for _, record, channel in wanted], context, self.log) if wanted else []
-        )
-        for (index, _, _), delivery in zip(wanted, sent, strict=True):
-            deliveries[index] = delivery
-        return [delivery for delivery in deliveries if delivery is not None]
+        names = list(dict.fromkeys(name for _, name in pairs))
+        pacers = self.pacers(names, context)
+        try:
+            deliveries: list[dict[str, Any]] = dispatch(
+                [(record, channels[name]) for record, name in pairs],
+                context,
+                self.log,
+                group_threshold=self.wiring.group_threshold,
+                pacers=pacers,
+            )
+        finally:
+            self.keep_pace(pacers)
+        return deliveries
+
+    def pacers(self, names: list[str], context: Any) -> dict[str, Any]:
+        """One pacer per channel, carrying the send history earlier invocations left in the store."""
+        from handler.channels.delivery import rate_limits  # noqa: PLC0415 - only when sending
+        from handler.channels.pacing import Pacer, decode_history  # noqa: PLC0415 - only when sending
+
+        pacers = {}
+        for name in names:
+            limits = rate_limits(name)
+            history: list[float] = []
+            if limits and self.wiring.store is not None:
+                with contextlib.suppress(StoreUnavailable):
+                    history = decode_history(self.wiring.store.recall(f"pace:{name}"))
+            pacers[name] = Pacer(limits, history=history, wall_clock=context.wall_clock)
+        return pacers
+
+    def keep_pace(self, pacers: Mapping[str, Any]) -> None:
+        """Leave each channel's recent sends in the store, so the next invocation stays within the limits."""
+        from handler.channels.pacing import encode_history  # noqa: PLC0415 - only when sending
+
+        if self.wiring.store is None:
+            return
+        for name, pacer in pacers.items():
+            history = pacer.history()
+            if history:
+                with contextlib.suppress(StoreUnavailable):
+                    self.wiring.store.remember(f"pace:{name}", encode_history(history), pacer.horizon)
 
     def report_incomplete(self, verdicts: list[CheckVerdict], where: dict[str, Any]) -> None:
         """One error entry per check job that was still running when time ran out."""
@@ -337,6 +367,8 @@ class _Wiring:
     """What the environment configures beyond settings: channels, lifecycle, state store, clock."""
 
     channels: tuple[Channel, ...] = ()
+    channel_problems: tuple[str, ...] = ()
+    group_threshold: int = DEFAULT_GROUP_THRESHOLD
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     store: StateStore | None = None
     secrets: tuple[str, ...] = ()
@@ -355,17 +387,30 @@ def _store(url: str) -> StateStore | None:
 
 def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str) -> _Wiring:
     """Read channels, lifecycle settings and the state store; raise ConfigError naming what is wrong."""
-    from handler.channels.config import channel_secrets, configured_channels  # noqa: PLC0415 - light
+    from handler.channels.config import channel_secrets, usable_channels  # noqa: PLC0415 - light
 
-    channels = tuple(configured_channels(env))
+    found, problems = usable_channels(env)
+    channels = tuple(found)
     url = env.get("ELB_WATCH_STATE", "").strip()
     return _Wiring(
         channels=channels,
+        channel_problems=tuple(problems),
+        group_threshold=_group_threshold(env),
         lifecycle=replace(load_lifecycle_settings(env), locale=locale),
         store=_store(url) if url else None,
         secrets=(*channel_secrets(channels), *url_secrets(url)),
         wall_clock=wall_clock,
     )
+
+
+def _group_threshold(env: Mapping[str, str]) -> int:
+    """ELB_WATCH_GROUP_THRESHOLD: above this many findings for one channel in one run, send digests."""
+    raw = env.get(GROUP_THRESHOLD_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_GROUP_THRESHOLD
+    if not raw.isdigit() or len(raw) > 5 or int(raw) > 10_000:
+        raise ConfigError(f"{GROUP_THRESHOLD_VARIABLE}={raw[:20]!r} must be a whole number from 0 to 10000")
+    return int(raw)
 
 
 def invoke(
@@ -392,6 +437,8 @@ def invoke(
         logs.configure(log_to, settings.log_level)
         logs.start_invocation(request_id(context))
         run = _Invocation(context, env, settings, wiring)
+        for channel_problem in wiring.channel_problems:
+            run.fail(error_entry("CONFIG.INVALID", channel_problem), "config.invalid")
         if config_error is not None:
             run.fail(error_entry("CONFIG.INVALID", config_error))
         else:
@@ -416,6 +463,7 @@ def invoke(
             "deliveries": run.deliveries,
             "deduplication": run.dedup,
             "held": run.held,
+            "undelivered": run.undelivered,
             "source": parsed.source,
         }
         result = logs.scrub(result, run.secrets)
@@ -445,6 +493,7 @@ def invoke(
             "deliveries": [],
             "deduplication": "off",
             "held": [],
+            "undelivered": [],
             "source": parsed.source,
         }
         with contextlib.suppress(Exception):  # logging itself failed; the result still goes back

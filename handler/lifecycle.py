@@ -26,8 +26,9 @@ State = Literal["pending", "firing", "resolved"]
 STATES: tuple[State, ...] = ("pending", "firing", "resolved")
 NotificationReason = Literal["first", "changed", "repeat", "resolved"]
 NOTIFICATION_REASONS: tuple[NotificationReason, ...] = ("first", "changed", "repeat", "resolved")
-DONE = frozenset({"sent", "skipped"})
-"""Delivery statuses that settle a channel for a notification: it is not sent again."""
+DONE = frozenset({"sent"})
+"""Delivery statuses that settle a channel for a notification: only what was sent. Skipped (narrowed out
+by an event), throttled, deferred (out of time or rate-limit slots) and failed are all still owed."""
 
 _MEMBER_KINDS = frozenset({"master_failed", "master_unknown", "no_monitor", "standby_failed"})
 
@@ -438,7 +439,7 @@ class Decision:
 
 
 def delivered(state: AlertState, channel: str) -> bool:
-    """Whether a channel already has the state's current notification (sent, or skipped by the channel)."""
+    """Whether a channel already has the state's current notification (it was sent there)."""
     entry = state.deliveries.get(channel)
     return entry is not None and entry.key == state.notification_key and entry.status in DONE
 

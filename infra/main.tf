@@ -50,6 +50,7 @@ locals {
     ELB_WATCH_REPEAT_INTERVAL       = var.repeat_interval
     ELB_WATCH_FIRE_AFTER            = var.fire_after
     ELB_WATCH_RESOLVE_AFTER         = var.resolve_after
+    ELB_WATCH_GROUP_THRESHOLD       = var.group_threshold
     ELB_WATCH_CONCURRENCY           = var.concurrency
     ELB_WATCH_API_RATE              = var.api_rate
     ELB_WATCH_CONNECT_TIMEOUT       = var.connect_timeout

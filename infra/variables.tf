@@ -145,6 +145,12 @@ variable "resolve_after" {
   default     = null
 }
 
+variable "group_threshold" {
+  description = "Above this many findings for one channel in one run, send digests (ELB_WATCH_GROUP_THRESHOLD)."
+  type        = number
+  default     = null
+}
+
 variable "concurrency" {
   description = "Diagnoses run at once during a sweep (ELB_WATCH_CONCURRENCY)."
   type        = number

@@ -452,10 +452,14 @@ def test_a_failed_resolution_is_retried_without_the_finding_being_observed():
     assert item.record["observed_at"] == "2027-01-15T08:07:00Z"  # the resolution as made at minute 7
 
 
-def test_a_channel_that_skipped_the_notification_is_settled():
+@pytest.mark.parametrize("status", ["skipped", "throttled", "deferred", "failed"])
+def test_only_sent_settles_a_channel_every_other_status_stays_owed(status):
     ledger = Ledger()
-    ledger.run(5, pool_records(), failing=("chat",), status="skipped")
-    assert not ledger.run(6, pool_records()).outgoing
+    ledger.run(5, pool_records(), failing=("chat",), status=status)
+    [item] = ledger.run(6, pool_records()).outgoing
+    assert item.channels == ("chat",)
+    assert not item.new  # a catch-up of the same notification, not a new one
+    assert not ledger.run(7, pool_records()).outgoing  # sent at minute 6: settled
 
 
 def test_a_channel_added_later_gets_the_current_notification():

@@ -13,7 +13,8 @@ from structlog.testing import capture_logs
 
 from handler import logs
 from handler.lifecycle import LifecycleSettings
-from handler.state import BUSY, StateStore, open_store, process
+from handler.pipeline import BUSY, process
+from handler.state import StateStore, open_store
 from tests.test_lifecycle import ACL_PORT, POOL, SG_SOURCE, at, pool_records
 
 pytest_plugins = ("tests.redis_server",)

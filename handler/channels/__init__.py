@@ -22,6 +22,7 @@ _EXPORTS = {
     "redact_url": "handler.channels.config",
     "DeliveryContext": "handler.channels.context",
     "deliver": "handler.channels.delivery",
+    "dispatch": "handler.channels.delivery",
     "render": "handler.channels.delivery",
 }
 
@@ -42,6 +43,7 @@ __all__ = [
     "channel_secrets",
     "configured_channels",
     "deliver",
+    "dispatch",
     "narrow_channels",
     "parse_topic_urn",
     "redact_url",

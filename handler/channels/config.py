@@ -67,25 +67,49 @@ def parse_topic_urn(urn: str) -> tuple[str, str, str] | None:
     return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
+def _channel(name: str, variable: str, secret_variable: str | None, env: Mapping[str, str]) -> Channel | None:
+    """One channel from its variables, None when it is not configured; ConfigError names a bad variable."""
+    value = env.get(variable, "").strip()
+    secret = env.get(secret_variable, "").strip() if secret_variable else ""
+    if not value:
+        if secret:
+            raise ConfigError(f"{secret_variable} is set but {variable} is not")
+        return None
+    if name == "smn":
+        if parse_topic_urn(value) is None:
+            raise ConfigError(
+                f"{variable}={value!r} must look like urn:smn:<region>:<project_id>:<topic_name>"
+            )
+        return Channel(name, topic_urn=value)
+    _check_url(variable, value)
+    return Channel(name, url=value, secret=secret)
+
+
+def usable_channels(env: Mapping[str, str]) -> tuple[list[Channel], list[str]]:
+    """The channels the environment configures well, and one message per channel whose settings are unusable.
+
+    A bad setting costs only its own channel: the others are returned and keep working.
+    """
+    channels: list[Channel] = []
+    problems: list[str] = []
+    for name, variable, secret_variable in _VARIABLES:
+        try:
+            channel = _channel(name, variable, secret_variable, env)
+        except ConfigError as exc:
+            problems.append(f"{exc}; the {name} channel is off until this is fixed")
+            continue
+        if channel is not None:
+            channels.append(channel)
+    return channels, problems
+
+
 def configured_channels(env: Mapping[str, str]) -> list[Channel]:
     """The channels the environment configures, in CHANNEL_NAMES order; ConfigError names a bad variable."""
     channels: list[Channel] = []
     for name, variable, secret_variable in _VARIABLES:
-        value = env.get(variable, "").strip()
-        secret = env.get(secret_variable, "").strip() if secret_variable else ""
-        if not value:
-            if secret:
-                raise ConfigError(f"{secret_variable} is set but {variable} is not")
-            continue
-        if name == "smn":
-            if parse_topic_urn(value) is None:
-                raise ConfigError(
-                    f"{variable}={value!r} must look like urn:smn:<region>:<project_id>:<topic_name>"
-                )
-            channels.append(Channel(name, topic_urn=value))
-            continue
-        _check_url(variable, value)
-        channels.append(Channel(name, url=value, secret=secret))
+        channel = _channel(name, variable, secret_variable, env)
+        if channel is not None:
+            channels.append(channel)
     return channels
 
 

@@ -1,21 +1,32 @@
-"""Fan-out: every (record, channel) pair sent concurrently, each ending as one delivery entry."""
+"""Sending: messages planned per channel (one per finding, or digests), paced, never past the deadline.
+
+`plan` turns the findings a channel needs into messages (`Unit`s): one per finding, or — above the
+group threshold — digests split to fit the channel. `send_units` sends each channel's messages in
+order on a thread of its own, each attempt waiting for a slot within the service's documented limits
+(`RATE_LIMITS` beside each channel), and reports one delivery per (finding, channel).
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
+from handler.channels import digest as digests
 from handler.channels import dingtalk, feishu, slack, smn, webhook, wecom
 from handler.channels.config import Channel, channel_secrets, redact_url
 from handler.channels.context import DeliveryContext
+from handler.channels.pacing import Pacer
 from handler.channels.protocol import HttpRequest, Verdict
 from handler.channels.retry import Outcome, Progress
 from handler.channels.transport import send_webhook
 
-# Enough threads for every channel of a few records at once; each mostly waits on the network.
-MAX_WORKERS = 16
+DEFAULT_GROUP_THRESHOLD = 3
+"""More findings than this for one channel in one run become digests (ELB_WATCH_GROUP_THRESHOLD)."""
+OWED = frozenset({"failed", "throttled", "deferred", "skipped"})
+"""Every status but `sent`: the channel still needs the notification."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +45,21 @@ WEBHOOKS: dict[str, WebhookFormat] = {
     "slack": WebhookFormat(slack.render, slack.request, slack.judge),
     "webhook": WebhookFormat(webhook.render, webhook.request, webhook.judge),
 }
+MODULES: dict[str, ModuleType] = {
+    "smn": smn,
+    "feishu": feishu,
+    "dingtalk": dingtalk,
+    "wecom": wecom,
+    "slack": slack,
+    "webhook": webhook,
+}
+
+
+def rate_limits(channel_name: str) -> tuple[tuple[int, float], ...]:
+    """The (messages, per seconds) limits a channel's service documents; none for an unknown channel."""
+    module = MODULES.get(channel_name)
+    limits: tuple[tuple[int, float], ...] = getattr(module, "RATE_LIMITS", ()) if module else ()
+    return limits
 
 
 def render(channel_name: str, record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
@@ -43,19 +69,75 @@ def render(channel_name: str, record: Mapping[str, Any], locale: str = "en") -> 
     return WEBHOOKS[channel_name].render(record, locale)
 
 
-def _send(record: Mapping[str, Any], channel: Channel, ctx: DeliveryContext, progress: Progress) -> Outcome:
-    """Render and send one pair; never raises."""
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One message to one channel: about one finding, or a digest (part) about several.
+
+    `payload` is None when rendering failed (`error` says why): the unit is then reported failed.
+    """
+
+    channel: Channel
+    records: tuple[Mapping[str, Any], ...]
+    payload: Mapping[str, Any] | None
+    digest: Mapping[str, Any] | None = None
+    error: str | None = field(default=None, repr=False)
+
+
+def _single(channel: Channel, record: Mapping[str, Any], locale: str) -> Unit:
+    if channel.name not in MODULES:
+        return Unit(channel, (record,), None, error=f"unknown channel {channel.name!r}")
+    try:
+        return Unit(channel, (record,), render(channel.name, record, locale))
+    except Exception as exc:  # noqa: BLE001 - one record's rendering bug must not cost the others
+        return Unit(channel, (record,), None, error=f"internal error while rendering ({type(exc).__name__})")
+
+
+def _digest_units(channel: Channel, records: Sequence[Mapping[str, Any]], locale: str) -> list[Unit]:
+    module = MODULES[channel.name]
+    units = []
+    for whole in digests.build(records, locale):
+        for part in digests.split(whole, module.digest_fits):
+            about = {"title": part.message.title, "part": part.part, "parts": part.parts}
+            units.append(Unit(channel, part.records, module.render_digest(part), about))
+    return units
+
+
+def plan(
+    channel: Channel,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    locale: str = "en",
+    group_threshold: int = DEFAULT_GROUP_THRESHOLD,
+) -> list[Unit]:
+    """The messages a channel gets: one per finding, or digests when there are more than the threshold.
+
+    Digests are split to the channel's size limit so that every finding is in exactly one message.
+    """
+    if not records:
+        return []
+    if len(records) <= group_threshold or channel.name not in MODULES:
+        return [_single(channel, record, locale) for record in records]
+    try:
+        return _digest_units(channel, records, locale)
+    except Exception:  # noqa: BLE001 - a digest bug must not silence the channel: send one by one
+        return [_single(channel, record, locale) for record in records]
+
+
+def _send(unit: Unit, ctx: DeliveryContext, progress: Progress) -> Outcome:
+    """Send one rendered unit; never raises."""
+    if unit.payload is None:
+        return Outcome("failed", 0, unit.error or "nothing to send")
+    channel = unit.channel
     try:
         if channel.name == "smn":
             from handler.channels.smn_publisher import publish  # noqa: PLC0415 - lazy: loads the SDK
 
-            return publish(channel, smn.render(record, ctx.locale), ctx, progress)
+            return publish(channel, {str(k): str(v) for k, v in unit.payload.items()}, ctx, progress)
         form = WEBHOOKS.get(channel.name)
         if form is None:
             return Outcome("failed", 0, f"unknown channel {channel.name!r}")
-        payload = form.render(record, ctx.locale)
         return send_webhook(
-            channel, payload, build=form.request, judge=form.judge, ctx=ctx, progress=progress
+            channel, unit.payload, build=form.request, judge=form.judge, ctx=ctx, progress=progress
         )
     except Exception as exc:  # noqa: BLE001 - one channel's bug must not cost another its message
         return Outcome("failed", progress.attempts, f"internal error while sending ({type(exc).__name__})")
@@ -70,17 +152,8 @@ def _scrub(text: str | None, secrets: Sequence[str]) -> str | None:
     return text
 
 
-def _collect(future: Future[Outcome], progress: Progress, done: set[Future[Outcome]]) -> Outcome:
-    """The outcome of a finished send, or what to say about one the deadline cut short."""
-    if future in done and not future.cancelled():
-        return future.result()
-    if progress.attempts == 0:
-        return Outcome("skipped", 0, "no time left before the deadline to send")
-    return Outcome("failed", progress.attempts, "still sending when the deadline came; gave up waiting")
-
-
 def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
-    """One line per delivery: a warning when it failed or was skipped, debug when sent."""
+    """One line per delivery: a warning when it is still owed, debug when sent."""
     where = {"topic_urn": channel.topic_urn} if channel.name == "smn" else {"url": redact_url(channel.url)}
     fields = {**delivery, **where}
     try:
@@ -92,41 +165,141 @@ def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
         pass
 
 
+class _Lane:
+    """One channel's messages, sent in order on a thread of its own."""
+
+    def __init__(self, units: list[tuple[int, Unit]], pacer: Pacer, ctx: DeliveryContext) -> None:
+        self.units = units
+        self.pacer = pacer
+        self.ctx = ctx
+        self.outcomes: dict[int, Outcome] = {}
+        self.progress: dict[int, Progress] = {}
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        throttled: str | None = None
+        for index, unit in self.units:
+            progress = Progress(self.pacer)
+            with self.lock:
+                self.progress[index] = progress
+            if throttled is not None:
+                outcome = Outcome("deferred", 0, f"not sent: {throttled}")
+            else:
+                outcome = _send(unit, self.ctx, progress)
+                if outcome.status == "throttled":
+                    throttled = "the service throttled an earlier message of this run"
+            with self.lock:
+                self.outcomes[index] = outcome
+
+    def outcome(self, index: int) -> Outcome:
+        with self.lock:
+            done = self.outcomes.get(index)
+            progress = self.progress.get(index)
+        if done is not None:
+            return done
+        if progress is None or progress.attempts == 0:
+            return Outcome("deferred", 0, "no time left before the deadline to send; owed to the next run")
+        return Outcome("failed", progress.attempts, "still sending when the deadline came; gave up waiting")
+
+
+def send_units(
+    units: Sequence[Unit],
+    ctx: DeliveryContext,
+    log: Any,
+    pacers: Mapping[str, Pacer] | None = None,
+) -> list[list[dict[str, Any]]]:
+    """Send the units, each channel on its own daemon thread; per unit, one delivery per record. Never raises.
+
+    A delivery is {"fingerprint", "channel", "status", "attempts", "error"} (+ "digest" for a digest
+    part). Status `sent`, or one of `failed`, `throttled`, `deferred`: all three are still owed. Nothing
+    waits past `ctx.deadline`; a thread still sending then ends on its own timeouts (cut to the
+    deadline too) and never keeps the process alive.
+    """
+    pacers = dict(pacers or {})
+    by_channel: dict[str, list[tuple[int, Unit]]] = {}
+    for index, unit in enumerate(units):
+        by_channel.setdefault(unit.channel.name, []).append((index, unit))
+    lanes: dict[str, _Lane] = {}
+    threads = []
+    for name, mine in by_channel.items():
+        pacer = pacers.get(name) or Pacer(
+            rate_limits(name), wall_clock=ctx.wall_clock, clock=ctx.clock, sleep=ctx.sleep
+        )
+        lanes[name] = _Lane(mine, pacer, ctx)
+        thread = threading.Thread(target=lanes[name].run, name=f"delivery-{name}", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no thread could start: run it here, still inside the deadline
+            lanes[name].run()
+            continue
+        threads.append(thread)
+    for thread in threads:
+        thread.join(timeout=ctx.remaining())
+    results: list[list[dict[str, Any]]] = []
+    for index, unit in enumerate(units):
+        outcome = lanes[unit.channel.name].outcome(index)
+        entries = []
+        for record in unit.records:
+            fingerprint = record.get("fingerprint") if isinstance(record, Mapping) else None
+            delivery: dict[str, Any] = {
+                "fingerprint": fingerprint,
+                "channel": unit.channel.name,
+                "status": outcome.status,
+                "attempts": outcome.attempts,
+                "error": _scrub(outcome.error, channel_secrets([unit.channel])),
+            }
+            if unit.digest is not None:
+                delivery["digest"] = dict(unit.digest)
+            entries.append(delivery)
+        if entries:
+            _log(log, {**entries[0], "findings": len(entries)} if unit.digest else entries[0], unit.channel)
+        results.append(entries)
+    return results
+
+
 def deliver(
     jobs: Sequence[tuple[Mapping[str, Any], Channel]], ctx: DeliveryContext, log: Any
 ) -> list[dict[str, Any]]:
-    """Send every (record, channel) pair concurrently; one delivery per pair, in order. Never raises.
+    """Send every (record, channel) pair as its own message, paced; one delivery per pair, in order.
 
-    Each delivery is {"fingerprint", "channel", "status": sent|failed|skipped, "attempts", "error"}.
-    Nothing waits past `ctx.deadline`: a send still running then is reported as failed (or skipped
-    if it never started) and left to end on its own timeouts, which are cut to the deadline too.
+    Never raises; nothing waits past `ctx.deadline` (see `send_units`).
     """
     pairs = list(jobs)
     if not pairs:
         return []
-    progress = [Progress() for _ in pairs]
-    executor = ThreadPoolExecutor(max_workers=min(len(pairs), MAX_WORKERS), thread_name_prefix="delivery")
-    futures: list[Future[Outcome]] = []
-    try:
-        for (record, channel), tracker in zip(pairs, progress, strict=True):
-            futures.append(executor.submit(_send, record, channel, ctx, tracker))
-        done, _ = wait(futures, timeout=ctx.remaining())
-    except Exception:  # noqa: BLE001 - e.g. no thread could start: whatever finished still counts
-        done = {future for future in futures if future.done()}
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
-    deliveries: list[dict[str, Any]] = []
-    for index, (record, channel) in enumerate(pairs):
-        future = futures[index] if index < len(futures) else None
-        outcome = _collect(future, progress[index], done) if future else Outcome("skipped", 0, "not started")
-        fingerprint = record.get("fingerprint") if isinstance(record, Mapping) else None
-        delivery = {
-            "fingerprint": fingerprint,
-            "channel": channel.name,
-            "status": outcome.status,
-            "attempts": outcome.attempts,
-            "error": _scrub(outcome.error, channel_secrets([channel])),
-        }
-        _log(log, delivery, channel)
-        deliveries.append(delivery)
-    return deliveries
+    locale = ctx.locale
+    units = [_single(channel, record, locale) for record, channel in pairs]
+    return [entries[0] for entries in send_units(units, ctx, log)]
+
+
+def dispatch(
+    pairs: Sequence[tuple[Mapping[str, Any], Channel]],
+    ctx: DeliveryContext,
+    log: Any,
+    *,
+    group_threshold: int = DEFAULT_GROUP_THRESHOLD,
+    pacers: Mapping[str, Pacer] | None = None,
+) -> list[dict[str, Any]]:
+    """Stages group + pace + deliver: per channel, the findings planned into messages and sent paced.
+
+    One delivery per pair, in the pairs' order. A channel with more than `group_threshold` findings
+    gets digests; a digest part is delivered for all its findings or none.
+    """
+    lanes: dict[str, tuple[Channel, list[Mapping[str, Any]]]] = {}
+    for record, channel in pairs:
+        lanes.setdefault(channel.name, (channel, []))[1].append(record)
+    units = [
+        unit
+        for channel, records in lanes.values()
+        for unit in plan(channel, records, locale=ctx.locale, group_threshold=group_threshold)
+    ]
+    answers: dict[tuple[str, int], dict[str, Any]] = {}
+    for unit, entries in zip(units, send_units(units, ctx, log, pacers), strict=True):
+        for record, entry in zip(unit.records, entries, strict=True):
+            answers[(unit.channel.name, id(record))] = entry
+    missing = {"status": "failed", "attempts": 0, "error": "the channel layer planned no message for it"}
+    return [
+        answers.get((channel.name, id(record)))
+        or {"fingerprint": record.get("fingerprint"), "channel": channel.name, **missing}
+        for record, channel in pairs
+    ]

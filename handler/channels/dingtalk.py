@@ -17,12 +17,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from handler.channels.config import Channel
+from handler.channels.digest import Digest
 from handler.channels.escape import lookalike_md
 from handler.channels.message import Message, clip, display_title, fit, headline, marker, summarize
 from handler.channels.protocol import HttpRequest, Verdict, coded_answer, json_bytes
 
 # A robot message may be at most 20000 bytes.
 MAX_BODY_BYTES = 20_000
+# 20 messages a minute per robot; over it, errcode 130101 ("send too fast") and 10 minutes of silence.
+RATE_LIMITS: tuple[tuple[int, float], ...] = ((20, 60.0),)
+RATE_LIMITED = 130101
 # The title is what the conversation list and the notification show.
 TITLE_CHARS = 100
 
@@ -65,15 +69,28 @@ def _payload(message: Message, shown: int) -> dict[str, Any]:
     }
 
 
+def _size(payload: Mapping[str, Any]) -> int:
+    return len(json_bytes(payload))
+
+
+def render_message(message: Message) -> dict[str, Any]:
+    """The markdown message for a message, trimmed by items to fit 20000 bytes."""
+    return fit(lambda shown: _payload(message, shown), len(message.items), _size, MAX_BODY_BYTES)
+
+
 def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
     """The markdown message for one record, trimmed by failed items to fit 20000 bytes."""
-    message = summarize(record, locale)
-    return fit(
-        lambda shown: _payload(message, shown),
-        len(message.items),
-        lambda payload: len(json_bytes(payload)),
-        MAX_BODY_BYTES,
-    )
+    return render_message(summarize(record, locale))
+
+
+def digest_fits(digest: Digest) -> bool:
+    """Whether the digest fits with every line."""
+    return _size(_payload(digest.message, len(digest.message.items))) <= MAX_BODY_BYTES
+
+
+def render_digest(digest: Digest) -> dict[str, Any]:
+    """The markdown message for a digest (one that `digest_fits`)."""
+    return render_message(digest.message)
 
 
 def sign(secret: str, timestamp_ms: int) -> str:
@@ -100,4 +117,4 @@ def request(channel: Channel, payload: Mapping[str, Any], now: float) -> HttpReq
 
 def judge(body: str) -> Verdict:
     """Accepted only when the body's `errcode` is 0."""
-    return coded_answer("DingTalk", body, ("errcode",), ("errmsg",))
+    return coded_answer("DingTalk", body, ("errcode",), ("errmsg",), throttle_codes=frozenset({RATE_LIMITED}))

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handler.channels.config import Channel
+from handler.channels.digest import Digest
 from handler.channels.escape import lark_md
 from handler.channels.message import Message, display_title, fit, headline, summarize
 from handler.channels.protocol import HttpRequest, Verdict, coded_answer, json_bytes
@@ -24,6 +25,8 @@ MAX_BODY_BYTES = 20_000
 # Room kept for the "timestamp" and "sign" fields added when the card is sent.
 SIGNATURE_BYTES = 120
 RATE_LIMITED = 11232
+# Custom bot limits: 5 messages a second and 100 a minute (over them: code 11232, "frequency limited").
+RATE_LIMITS: tuple[tuple[int, float], ...] = ((5, 1.0), (100, 60.0))
 TEMPLATES = {"critical": "red", "major": "orange", "warning": "yellow", "info": "blue"}
 RESOLVED_TEMPLATE = "green"
 
@@ -63,15 +66,28 @@ def _card(message: Message, shown: int) -> dict[str, Any]:
     }
 
 
+def _size(payload: Mapping[str, Any]) -> int:
+    return len(json_bytes(payload)) + SIGNATURE_BYTES
+
+
+def render_message(message: Message) -> dict[str, Any]:
+    """The card for a message, trimmed by items to fit the custom bot's body limit."""
+    return fit(lambda shown: _card(message, shown), len(message.items), _size, MAX_BODY_BYTES)
+
+
 def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
     """The card for one record, trimmed by failed items to fit the custom bot's body limit."""
-    message = summarize(record, locale)
-    return fit(
-        lambda shown: _card(message, shown),
-        len(message.items),
-        lambda payload: len(json_bytes(payload)) + SIGNATURE_BYTES,
-        MAX_BODY_BYTES,
-    )
+    return render_message(summarize(record, locale))
+
+
+def digest_fits(digest: Digest) -> bool:
+    """Whether the digest's card fits with every line."""
+    return _size(_card(digest.message, len(digest.message.items))) <= MAX_BODY_BYTES
+
+
+def render_digest(digest: Digest) -> dict[str, Any]:
+    """The card for a digest (one that `digest_fits`)."""
+    return render_message(digest.message)
 
 
 def sign(secret: str, timestamp: int) -> str:
@@ -92,4 +108,4 @@ def request(channel: Channel, payload: Mapping[str, Any], now: float) -> HttpReq
 def judge(body: str) -> Verdict:
     """Accepted only when the body's `code` (or the legacy `StatusCode`) is 0."""
     codes, messages = ("code", "StatusCode"), ("msg", "StatusMessage")
-    return coded_answer("Feishu", body, codes, messages, frozenset({RATE_LIMITED}))
+    return coded_answer("Feishu", body, codes, messages, throttle_codes=frozenset({RATE_LIMITED}))

@@ -54,6 +54,20 @@ LABELS: dict[str, dict[str, str]] = {
         "group_config": "config",
         "group_acl": "network ACL",
         "group_security_group": "security group",
+        "digest_kind": "digest",
+        "digest_items": "Pools",
+        "digest_one": "1 pool",
+        "digest_many": "{n} pools",
+        "digest_master_failed_critical": "master down, no failover",
+        "digest_master_failed_major": "master down, traffic on standby",
+        "digest_master_failed": "master down",
+        "digest_no_master": "no master member",
+        "digest_master_unknown": "master health unknown",
+        "digest_no_monitor": "no health check on the master",
+        "digest_standby_failed": "standby down, no failover available",
+        "digest_check_failed": "member check found problems",
+        "digest_mixed": "need attention",
+        "digest_resolved": "recovered",
     },
     "zh": {
         "firing": "告警",
@@ -87,6 +101,20 @@ LABELS: dict[str, dict[str, str]] = {
         "group_config": "配置",
         "group_acl": "网络ACL",
         "group_security_group": "安全组",
+        "digest_kind": "汇总",
+        "digest_items": "后端服务器组",
+        "digest_one": "1 个后端服务器组",
+        "digest_many": "{n} 个后端服务器组",
+        "digest_master_failed_critical": "主节点故障，无法切换",  # noqa: RUF001 - Chinese punctuation
+        "digest_master_failed_major": "主节点故障，流量已切到备节点",  # noqa: RUF001 - Chinese punctuation
+        "digest_master_failed": "主节点故障",
+        "digest_no_master": "没有主节点",
+        "digest_master_unknown": "主节点健康状态未知",
+        "digest_no_monitor": "主节点没有健康检查",
+        "digest_standby_failed": "备节点故障，无法切换",  # noqa: RUF001 - Chinese punctuation
+        "digest_check_failed": "成员检查发现问题",
+        "digest_mixed": "需要处理",
+        "digest_resolved": "已恢复",
     },
 }
 SEVERITIES = ("critical", "major", "warning", "info")

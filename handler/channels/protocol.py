@@ -26,6 +26,8 @@ class Verdict:
 
     error: str | None = None
     retryable: bool = False
+    # The service refused because we sent too fast: owed to a later try, never a permanent failure.
+    throttled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -62,6 +64,8 @@ def coded_answer(
     code_keys: tuple[str, ...],
     message_keys: tuple[str, ...],
     retry_codes: frozenset[int] = frozenset(),
+    *,
+    throttle_codes: frozenset[int] = frozenset(),
 ) -> Verdict:
     """Judge a JSON answer that carries a numeric status code in its body (0 means accepted)."""
     answer = json_answer(body)
@@ -73,4 +77,7 @@ def coded_answer(
         return Verdict(f"{service} answered without {code_keys[0]!r}: {quote_answer(body)!r}")
     if code in {0, "0"}:
         return ACCEPTED
-    return Verdict(f"{service} {code_keys[0]} {code}: {quote_answer(message)}", retryable=code in retry_codes)
+    error = f"{service} {code_keys[0]} {code}: {quote_answer(message)}"
+    if code in throttle_codes:
+        return Verdict(f"{error} (rate limited)", retryable=True, throttled=True)
+    return Verdict(error, retryable=code in retry_codes)

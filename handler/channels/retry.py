@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 
 from handler.budget import retry_delay
 from handler.channels.context import DeliveryContext
+from handler.channels.pacing import Pacer
 
 # Below this many seconds before the deadline, an attempt cannot usefully start.
 MIN_CALL_SECONDS = 0.05
@@ -27,11 +28,17 @@ class Attempt:
     error: str | None = None
     retryable: bool = False
     retry_after: float | None = None
+    throttled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a delivery ended: sent, failed or skipped, after how many attempts, and why not."""
+    """How a delivery ended, after how many attempts, and why not.
+
+    `sent` is the only status that settles a channel. `throttled` (the service said "too fast") and
+    `deferred` (no time or no rate-limit slot left in this invocation) are owed to the next run, like
+    `failed`; they differ only in what they tell the reader.
+    """
 
     status: str
     attempts: int
@@ -39,12 +46,25 @@ class Outcome:
 
 
 class Progress:
-    """Attempts made so far, readable from another thread when the deadline cuts a send short."""
+    """Attempts made so far, readable from another thread when the deadline cuts a send short.
 
-    def __init__(self) -> None:
+    With a pacer, every attempt (retries too) first waits for a slot within the channel's limits.
+    """
+
+    def __init__(self, pacer: Pacer | None = None) -> None:
         """Start at zero attempts."""
         self._lock = threading.Lock()
         self._attempts = 0
+        self._pacer = pacer
+
+    def admit(self, deadline: float) -> bool:
+        """Wait for the channel's next rate-limit slot; False when it comes after `deadline`."""
+        return self._pacer is None or self._pacer.admit(deadline)
+
+    def finished_attempt(self) -> None:
+        """Tell the pacer an attempt reached (or tried to reach) the service."""
+        if self._pacer is not None:
+            self._pacer.finished()
 
     def started_attempt(self) -> int:
         """Count one more attempt and return the count."""
@@ -86,7 +106,7 @@ def _final(error: str | None, attempts: int, why_stopped: str = "") -> str:
     return f"{message}; {why_stopped}" if why_stopped else message
 
 
-def with_retries(
+def with_retries(  # noqa: PLR0912 - one loop: each branch is one documented way an attempt can end
     try_once: Callable[[float], Attempt],
     ctx: DeliveryContext,
     progress: Progress,
@@ -103,15 +123,26 @@ def with_retries(
         left = ctx.deadline - ctx.clock()
         if left < MIN_CALL_SECONDS:
             if progress.attempts == 0:
-                return Outcome("skipped", 0, "no time left before the deadline to send")
+                return Outcome("deferred", 0, "no time left before the deadline to send")
             return Outcome(
                 "failed", progress.attempts, _final(error, progress.attempts, "no time left to retry")
             )
+        if not progress.admit(ctx.deadline - MIN_ATTEMPT_SECONDS):
+            why = "no slot within the service's rate limit before the deadline; owed to the next run"
+            if progress.attempts == 0:
+                return Outcome("deferred", 0, why)
+            return Outcome("failed", progress.attempts, _final(error, progress.attempts, why))
         attempts = progress.started_attempt()
-        result = try_once(left)
+        try:
+            result = try_once(max(MIN_CALL_SECONDS, ctx.deadline - ctx.clock()))
+        finally:
+            progress.finished_attempt()
         if result.error is None:
             return Outcome("sent", attempts)
         error = result.error
+        if result.throttled and (result.retry_after is None or attempts >= ctx.max_attempts):
+            # Without a wait the service names, trying again now only extends the throttle.
+            return Outcome("throttled", attempts, _final(error, attempts, "owed to the next run"))
         if not result.retryable or attempts >= ctx.max_attempts:
             return Outcome("failed", attempts, _final(error, attempts))
         left = ctx.deadline - ctx.clock()
@@ -119,7 +150,8 @@ def with_retries(
             wait = result.retry_after
             if wait + MIN_CALL_SECONDS > left:
                 why = f"the service asked to wait {wait:g} s, past the deadline"
-                return Outcome("failed", attempts, _final(error, attempts, why))
+                status = "throttled" if result.throttled else "failed"
+                return Outcome(status, attempts, _final(error, attempts, why))
         else:
             wait = retry_delay(attempts, base=ctx.retry_base, cap=RETRY_CAP_SECONDS, rng=rng)
             wait = min(wait, max(0.0, left - MIN_ATTEMPT_SECONDS))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handler.channels.config import Channel
+from handler.channels.digest import Digest
 from handler.channels.escape import slack_text
 from handler.channels.message import Message, clip_measured, display_title, fit, headline, marker, summarize
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_bytes, quote_answer
@@ -21,6 +22,8 @@ SECTION_CHARS = 3000
 FIELD_CHARS = 2000
 FIELDS_PER_SECTION = 10
 MAX_BLOCKS = 50
+# Incoming webhooks: about one message a second (short bursts allowed); over it, HTTP 429 + Retry-After.
+RATE_LIMITS: tuple[tuple[int, float], ...] = ((1, 1.0),)
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -42,7 +45,22 @@ def _items_text(message: Message, shown: int) -> str:
 
 def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
     """The Block Kit message for one record, trimmed by failed items to Slack's block limits."""
-    message = summarize(record, locale)
+    return render_message(summarize(record, locale))
+
+
+def digest_fits(digest: Digest) -> bool:
+    """Whether the digest's lines fit the items section whole."""
+    message = digest.message
+    return len(slack_text(_items_text(message, len(message.items)))) <= SECTION_CHARS
+
+
+def render_digest(digest: Digest) -> dict[str, Any]:
+    """The Block Kit message for a digest (one that `digest_fits`)."""
+    return render_message(digest.message)
+
+
+def render_message(message: Message) -> dict[str, Any]:
+    """The Block Kit message for a message, trimmed by items to Slack's block limits."""
     status, *rest = headline(message)
     header = {**_plain(f"{marker(message)} {display_title(message)}", HEADER_CHARS), "emoji": True}
     blocks: list[dict[str, Any]] = [

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from handler.channels.digest import Digest
 from handler.channels.escape import sms_text
 from handler.channels.message import (
     Message,
@@ -30,6 +31,8 @@ SMS_CHARS = 490
 # A short SMS: one line a phone shows whole.
 SMS_TARGET_CHARS = 200
 MACHINE_PROTOCOLS = ("http", "https", "functiongraph", "functionstage")
+# PublishMessage has API throttling (HTTP 429, retried); no per-topic message rate is documented.
+RATE_LIMITS: tuple[tuple[int, float], ...] = ()
 
 
 def _plain_text(message: Message, shown: int) -> str:
@@ -99,3 +102,31 @@ def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, str]:
             MESSAGE_BYTES,
         )
     return {"subject": subject, "message_structure": structure}
+
+
+def _digest_structure(digest: Digest) -> str:
+    message = digest.message
+    text = _plain_text(message, len(message.items))
+    regions = {plain(record.get("region")) for record in digest.records}
+    sms = _sms(message, regions.pop() if len(regions) == 1 else "")
+    machine = json.dumps(
+        {
+            "schema": "elb-master-watch/v1",
+            "digest": {"title": message.title, "part": digest.part, "parts": digest.parts},
+            "notifications": [dict(record) for record in digest.records],
+        },
+        ensure_ascii=False,
+    )
+    structure = {"default": text, "email": text, "sms": sms, **dict.fromkeys(MACHINE_PROTOCOLS, machine)}
+    return json.dumps(structure, ensure_ascii=False)
+
+
+def digest_fits(digest: Digest) -> bool:
+    """Whether the digest (full text for email, every record for machine subscribers) fits 256 KB."""
+    return _size(_digest_structure(digest)) <= MESSAGE_BYTES
+
+
+def render_digest(digest: Digest) -> dict[str, str]:
+    """The PublishMessage fields for a digest: email gets every line, SMS one line that counts."""
+    subject = clip_measured(display_title(digest.message), SUBJECT_BYTES, lambda s: len(s.encode("utf-8")))
+    return {"subject": subject, "message_structure": _digest_structure(digest)}

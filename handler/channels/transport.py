@@ -95,13 +95,13 @@ def post_once(
     status = int(response.status_code)
     if 200 <= status < 300:
         verdict = judge(answer)
-        return Attempt(verdict.error, verdict.retryable)
+        return Attempt(verdict.error, verdict.retryable, throttled=verdict.throttled)
     error = f"HTTP {status}" + (f": {quote_answer(answer)}" if answer.strip() else "")
     retryable = status == 429 or status >= 500
     retry_after = (
         retry_after_seconds(response.headers.get("Retry-After"), wall_clock()) if retryable else None
     )
-    return Attempt(error, retryable, retry_after)
+    return Attempt(error, retryable, retry_after, throttled=status == 429)
 
 
 def send_webhook(

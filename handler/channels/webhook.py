@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handler.channels.config import Channel
+from handler.channels.digest import Digest, band
 from handler.channels.message import plain
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_bytes
 
@@ -23,6 +24,10 @@ RECEIVER = "elb-master-watch"
 # Alertmanager's "not ended yet" time.
 ZERO_TIME = "0001-01-01T00:00:00Z"
 SIGNATURE_HEADER = "X-Signature"
+# A digest envelope is split (never truncated) to stay under what common receivers accept in one body.
+DIGEST_BYTES = 256 * 1024
+# No documented limit: a generic receiver is ours to size.
+RATE_LIMITS: tuple[tuple[int, float], ...] = ()
 
 
 def alertname(kind: str) -> str:
@@ -61,40 +66,76 @@ def _annotations(record: Mapping[str, Any]) -> dict[str, str]:
     return {name: value for name, value in annotations.items() if value}
 
 
-def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
-    """The envelope for one record (structured data: nothing is escaped or trimmed)."""
+def _alert(record: Mapping[str, Any]) -> dict[str, Any]:
     resolved = plain(record.get("status")).lower() == "resolved"
-    status = "resolved" if resolved else "firing"
     observed = plain(record.get("observed_at"))
-    labels = _labels(record)
-    annotations = _annotations(record)
-    group_labels = {name: labels[name] for name in ("alertname", "pool_id") if name in labels}
-    group_key = (
-        "{}:{" + ", ".join(f"{name}={json.dumps(value)}" for name, value in group_labels.items()) + "}"
-    )
-    alert = {
-        "status": status,
-        "labels": labels,
-        "annotations": annotations,
+    return {
+        "status": "resolved" if resolved else "firing",
+        "labels": _labels(record),
+        "annotations": _annotations(record),
         "startsAt": plain(record.get("started_at")) or observed,
         "endsAt": observed if resolved else ZERO_TIME,
         "generatorURL": "",
         "fingerprint": plain(record.get("fingerprint")),
         "record": dict(record),
     }
+
+
+def _group_key(group_labels: Mapping[str, str]) -> str:
+    return "{}:{" + ", ".join(f"{name}={json.dumps(value)}" for name, value in group_labels.items()) + "}"
+
+
+def _common(dicts: list[Mapping[str, str]]) -> dict[str, str]:
+    """The name/value pairs every dict shares (Alertmanager's commonLabels/commonAnnotations)."""
+    if not dicts:
+        return {}
+    return {name: value for name, value in dicts[0].items() if all(d.get(name) == value for d in dicts[1:])}
+
+
+def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+    """The envelope for one record (structured data: nothing is escaped or trimmed)."""
+    alert = _alert(record)
+    labels = alert["labels"]
+    group_labels = {name: labels[name] for name in ("alertname", "pool_id") if name in labels}
     return {
         "version": "4",
-        "groupKey": group_key,
+        "groupKey": _group_key(group_labels),
         "truncatedAlerts": 0,
-        "status": status,
+        "status": alert["status"],
         "receiver": RECEIVER,
         "groupLabels": group_labels,
         "commonLabels": labels,
-        "commonAnnotations": annotations,
+        "commonAnnotations": alert["annotations"],
         "externalURL": "",
         "alerts": [alert],
         "schema": SCHEMA,
     }
+
+
+def render_digest(digest: Digest) -> dict[str, Any]:
+    """One envelope with an alert per finding of the digest (Alertmanager's grouped notification)."""
+    alerts = [_alert(record) for record in digest.records]
+    status, severity = band(digest.records[0]) if digest.records else ("firing", "info")
+    group_labels = {"severity": severity, "status": status}
+    return {
+        "version": "4",
+        "groupKey": _group_key(group_labels),
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": RECEIVER,
+        "groupLabels": group_labels,
+        "commonLabels": _common([alert["labels"] for alert in alerts]),
+        "commonAnnotations": _common([alert["annotations"] for alert in alerts]),
+        "externalURL": "",
+        "alerts": alerts,
+        "schema": SCHEMA,
+        "digest": {"title": digest.message.title, "part": digest.part, "parts": digest.parts},
+    }
+
+
+def digest_fits(digest: Digest) -> bool:
+    """Whether the digest's envelope stays under DIGEST_BYTES."""
+    return len(json_bytes(render_digest(digest))) <= DIGEST_BYTES
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from handler.channels.config import Channel
+from handler.channels.digest import Digest
 from handler.channels.escape import lookalike_md
 from handler.channels.message import Message, display_title, fit, headline, summarize
 from handler.channels.protocol import HttpRequest, Verdict, coded_answer, json_bytes
 
 # markdown.content: at most 4096 bytes of UTF-8.
 MAX_CONTENT_BYTES = 4096
+# 20 messages a minute per robot; over it, errcode 45009 ("api freq out of limit").
+RATE_LIMITS: tuple[tuple[int, float], ...] = ((20, 60.0),)
+RATE_LIMITED = 45009
 
 
 def _item_line(tag: str, text: str) -> str:
@@ -51,7 +55,22 @@ def _size(content: str) -> int:
 
 def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
     """The markdown message for one record; failed items, then facts, are trimmed to fit 4096 bytes."""
-    message = summarize(record, locale)
+    return render_message(summarize(record, locale))
+
+
+def digest_fits(digest: Digest) -> bool:
+    """Whether the digest fits with every line."""
+    message = digest.message
+    return _size(_content(message, len(message.facts), len(message.items))) <= MAX_CONTENT_BYTES
+
+
+def render_digest(digest: Digest) -> dict[str, Any]:
+    """The markdown message for a digest (one that `digest_fits`)."""
+    return render_message(digest.message)
+
+
+def render_message(message: Message) -> dict[str, Any]:
+    """The markdown message for a message; items, then facts, are trimmed to fit 4096 bytes."""
     total = len(message.facts)
     content = fit(lambda shown: _content(message, total, shown), len(message.items), _size, MAX_CONTENT_BYTES)
     if _size(content) > MAX_CONTENT_BYTES:
@@ -66,4 +85,4 @@ def request(channel: Channel, payload: Mapping[str, Any], now: float) -> HttpReq
 
 def judge(body: str) -> Verdict:
     """Accepted only when the body's `errcode` is 0."""
-    return coded_answer("WeCom", body, ("errcode",), ("errmsg",))
+    return coded_answer("WeCom", body, ("errcode",), ("errmsg",), throttle_codes=frozenset({RATE_LIMITED}))

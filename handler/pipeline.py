@@ -1,8 +1,13 @@
-"""One run of the lifecycle against a store: load, decide, lease, re-read, send, record, save, release.
+"""The notification pipeline of one invocation, as named stages over the run's records.
 
-The decisions are `handler.lifecycle` (pure); this module only moves them in and out of the store
-and through the channel layer. It never raises for a store problem: without a usable store every
-observed finding is sent to every channel and the result says de-duplication was unavailable.
+    decide   the lifecycle (`handler.lifecycle`, pure) against the store: load, lease, re-read, decide
+             (first / changed / repeat / resolved, flap control, catch-ups of what is still owed)
+    route    which of the due channels this event may use; the others stay owed (`skipped`)
+    deliver  the channel layer (`Send`): group into digests, pace to each service's limits, send
+    record   the per-channel ledger: only `sent` settles a channel; save, release the leases
+
+It never raises for a store problem: without a usable store every observed finding is sent to every
+channel, the result says de-duplication was unavailable, and what was not sent is listed as lost.
 """
 
 from __future__ import annotations
@@ -25,8 +30,12 @@ from handler.state.base import Loaded, StateStore, StoreUnavailable
 Send = Callable[[list[tuple[dict[str, Any], str]]], list[dict[str, Any]]]
 """The channel layer: (record, channel name) pairs in, one delivery dict per pair out, same order."""
 
+Allowed = Callable[[Mapping[str, Any]], "Collection[str] | None"]
+"""The channels an event lets a record use (None: all of them)."""
+
 BUSY = "another invocation is notifying"
 NO_STORE = "no state store configured (ELB_WATCH_STATE is not set)"
+NARROWED = "not among the event's channels; owed to the next run that may use this channel"
 DEFAULT_LEASE_MS = 30_000
 
 
@@ -46,6 +55,7 @@ class ProcessResult:
     dedup_available: bool = True
     warnings: list[str] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
+    lost: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -55,10 +65,41 @@ def _unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def _deliver(send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any) -> list[dict[str, Any]]:
-    """Call the channel layer once (never with an empty list); anything it fails to report is a failure."""
+def route(
+    pairs: list[tuple[dict[str, Any], str]], allowed: Allowed | None
+) -> tuple[list[tuple[dict[str, Any], str]], dict[int, dict[str, Any]]]:
+    """Stage route: the pairs this event may send; a `skipped` (owed) delivery per other pair, by index."""
+    if allowed is None:
+        return pairs, {}
+    wanted, skipped = [], {}
+    for index, (record, channel) in enumerate(pairs):
+        names = allowed(record)
+        if names is not None and channel not in names:
+            skipped[index] = {
+                "fingerprint": record.get("fingerprint"),
+                "channel": channel,
+                "status": "skipped",
+                "attempts": 0,
+                "error": NARROWED,
+            }
+        else:
+            wanted.append((record, channel))
+    return wanted, skipped
+
+
+def _deliver(
+    send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any, allowed: Allowed | None = None
+) -> list[dict[str, Any]]:
+    """Stages route + deliver: the channel layer is called once (never empty); what it misses failed."""
     if not pairs:
         return []
+    wanted, skipped = route(pairs, allowed)
+    sent = _send(send, wanted, log) if wanted else []
+    answers = iter(sent)
+    return [skipped[index] if index in skipped else next(answers) for index in range(len(pairs))]
+
+
+def _send(send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any) -> list[dict[str, Any]]:
     try:
         answers: list[Any] = list(send(pairs))
     except Exception as exc:  # noqa: BLE001 - a broken channel layer must not lose the run's state
@@ -86,6 +127,7 @@ def _without_state(
     why: str,
     warnings: list[str],
     log: Any,
+    allowed: Allowed | None = None,
 ) -> ProcessResult:
     """Send every observed finding (and any decided resolution) to every channel: nothing is lost."""
     decided = {item.fingerprint: item.record for item in decision.outgoing} if decision else {}
@@ -102,8 +144,17 @@ def _without_state(
     warning = f"de-duplication unavailable: {why}"
     warnings.append(warning)
     log.warning("dedup.unavailable", reason=why, notifications=len(outgoing))
-    deliveries = _deliver(send, [(record, channel) for record in outgoing for channel in channels], log)
-    return ProcessResult(outgoing, deliveries, dedup_available=False, warnings=warnings)
+    pairs = [(record, channel) for record in outgoing for channel in channels]
+    deliveries = _deliver(send, pairs, log, allowed)
+    lost = [
+        {key: entry.get(key) for key in ("fingerprint", "channel", "status", "error")}
+        for entry in deliveries
+        if entry.get("status") != "sent"
+    ]
+    if lost:
+        # Nothing remembers what is owed: say so once, loudly, with what a person must look at.
+        log.warning("delivery.lost", reason=why, undelivered=len(lost))
+    return ProcessResult(outgoing, deliveries, dedup_available=False, warnings=warnings, lost=lost)
 
 
 def _note(rows: list[str], warnings: list[str], log: Any) -> None:
@@ -145,6 +196,7 @@ def process(
     owner: str,
     log: Any,
     lease_ms: int = DEFAULT_LEASE_MS,
+    allowed: Allowed | None = None,
 ) -> ProcessResult:
     """Decide and deliver this run's notifications, de-duplicated through `store` when there is one.
 
@@ -152,18 +204,27 @@ def process(
     (and "job:<id>" for pool-less check jobs) whose ELB reads succeeded. `owner` must be unique per
     invocation (it names the leases). `send` is called at most once, never with an empty list; with
     no channels it is not called and the new notifications are still returned. `lease_ms` must cover
-    the time `send` may take.
+    the time `send` may take. `allowed` narrows the channels per record (an event's `"channels"`); a
+    channel narrowed out stays owed and gets the notification on the next run that may use it.
     """
     channels = tuple(dict.fromkeys(channels))
     warnings: list[str] = []
     if store is None:
-        return _without_state(records, channels=channels, send=send, why=NO_STORE, warnings=warnings, log=log)
+        return _without_state(
+            records, channels=channels, send=send, why=NO_STORE, warnings=warnings, log=log, allowed=allowed
+        )
     scopes = set(assessed_scopes) | {scope_of(record) for record in records}
     try:
         loaded = store.load(scopes)
     except StoreUnavailable as exc:
         return _without_state(
-            records, channels=channels, send=send, why=exc.message, warnings=warnings, log=log
+            records,
+            channels=channels,
+            send=send,
+            why=exc.message,
+            warnings=warnings,
+            log=log,
+            allowed=allowed,
         )
     _note(loaded.warnings, warnings, log)
     first = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
@@ -186,6 +247,7 @@ def process(
             why=exc.message,
             warnings=warnings,
             log=log,
+            allowed=allowed,
         )
     _note(fresh.warnings, warnings, log)
     final = decide(
@@ -193,7 +255,8 @@ def process(
     )
 
     pairs = [(item.record, channel) for item in final.outgoing for channel in item.channels]
-    deliveries = _deliver(send, pairs, log)
+    deliveries = _deliver(send, pairs, log, allowed)
+    # Stage record: the ledger keeps every status, and only `sent` settles a channel.
     states = dict(final.states)
     position = 0
     for item in final.outgoing:
