@@ -7,6 +7,11 @@ gateway 401 APIGW.0301), records what it received, and can be told to misbehave 
 `receiver.fail_with(Reply(500), Reply(500))`, `Reply(429, headers={"Retry-After": "1"})`,
 `Reply(delay=5)` (hang), `Reply(200, {"code": 9499, ...})`.
 
+With `enforce_limits=True` (or `receiver.limits = ...`) a receiver also refuses like its service when
+requests arrive faster than the service's documented limits (sliding windows counted on arrival):
+Feishu 5/s and 100/min (code 11232), DingTalk 20/min (errcode 130101, then refuses for 10 minutes),
+WeCom 20/min (errcode 45009), Slack about 1/s (HTTP 429 + Retry-After). `refused` counts them.
+
 Run `python -m tests.receivers` to start them all and print the `ELB_WATCH_*` variables that point
 the function at them (for trying the channels by hand with `elb-master-watch invoke`).
 """
@@ -78,9 +83,17 @@ class Receiver:
     """A loopback HTTP server that records requests, plays scripted replies, then answers like a service."""
 
     path = "/"
+    # The service's documented limits: (requests, per seconds); enforced when `enforce_limits` is set.
+    LIMITS: tuple[tuple[int, float], ...] = ()
+    # After going over a limit, the service refuses everything for this long (DingTalk: 10 minutes).
+    PENALTY_SECONDS = 0.0
 
     def __init__(self) -> None:
         """Prepare (the server starts in __enter__)."""
+        self.limits: tuple[tuple[int, float], ...] = ()
+        self.refused = 0
+        self._arrivals: deque[float] = deque(maxlen=1000)
+        self._penalty_until = 0.0
         self.received: list[Received] = []
         self.accepted: list[Any] = []
         self._plan: deque[Reply] = deque()
@@ -93,6 +106,27 @@ class Receiver:
     def answer(self, request: Received) -> Reply:
         """How the service answers a request that no scripted reply took."""
         return Reply(200, "ok")
+
+    def throttled(self) -> Reply:
+        """How the service refuses a request over its rate limit."""
+        return Reply(429, "rate limited")
+
+    def enforce_limits(self, on: bool = True) -> None:
+        """Refuse like the service when requests come faster than its documented LIMITS."""
+        self.limits = self.LIMITS if on else ()
+
+    def _over_limit(self, at: float) -> bool:
+        """Count an arrival; whether it goes over a limit (or falls in a penalty)."""
+        if not self.limits:
+            return False
+        self._arrivals.append(at)
+        if at < self._penalty_until:
+            return True
+        for count, window in self.limits:
+            if sum(1 for seen in self._arrivals if seen > at - window) > count:
+                self._penalty_until = at + self.PENALTY_SECONDS
+                return True
+        return False
 
     # -- control -----------------------------------------------------------------------------------
     def fail_with(self, *replies: Reply) -> None:
@@ -120,6 +154,11 @@ class Receiver:
         with self._lock:
             self.received.append(request)
             scripted = self._plan.popleft() if self._plan else None
+            over = scripted is None and self._over_limit(request.at)
+            if over:
+                self.refused += 1
+        if over:
+            return self.throttled()
         return scripted if scripted is not None else self.answer(request)
 
     def __enter__(self) -> Receiver:
@@ -198,6 +237,11 @@ class FeishuReceiver(Receiver):
 
     TOKEN = "5e3d587e-d78e-4a07-bd07-265f269f86fd"
     MAX_BODY_BYTES = 20_000
+    LIMITS = ((5, 1.0), (100, 60.0))
+
+    def throttled(self) -> Reply:
+        """Feishu's frequency limit: HTTP 200 with code 11232."""
+        return Reply(200, {"code": 11232, "msg": "frequency limited psm[lark.oapi.app_platform_runtime]"})
 
     def __init__(self, secret: str = "") -> None:
         """A bot with signature verification when `secret` is set."""
@@ -240,6 +284,12 @@ class DingTalkReceiver(Receiver):
 
     TOKEN = "b7a4c2e1f0d94c8e9a6b5d3c2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f"
     MAX_BODY_BYTES = 20_000
+    LIMITS = ((20, 60.0),)
+    PENALTY_SECONDS = 600.0
+
+    def throttled(self) -> Reply:
+        """DingTalk's limit: errcode 130101, and the robot stays limited for 10 minutes."""
+        return Reply(200, {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})
 
     def __init__(self, secret: str = "") -> None:
         """A robot with "加签" when `secret` is set."""
@@ -274,6 +324,11 @@ class WeComReceiver(Receiver):
 
     KEY = "693a91f6-7aoc-4bc4-97a0-0ec2sifa5aaa"
     MAX_CONTENT_BYTES = 4096
+    LIMITS = ((20, 60.0),)
+
+    def throttled(self) -> Reply:
+        """WeCom's limit: errcode 45009."""
+        return Reply(200, {"errcode": 45009, "errmsg": "api freq out of limit"})
 
     def __init__(self) -> None:
         """A robot (WeCom robots are not signed: the key is the credential)."""
@@ -300,6 +355,11 @@ class SlackReceiver(Receiver):
     """A Slack incoming webhook: 200 "ok", or a 4xx with a short error code, checking Block Kit limits."""
 
     PATH = "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+    LIMITS = ((1, 1.0),)
+
+    def throttled(self) -> Reply:
+        """Slack's limit: HTTP 429 with Retry-After."""
+        return Reply(429, "rate_limited", {"Retry-After": "1"})
 
     def __init__(self) -> None:
         """An incoming webhook."""
@@ -475,6 +535,11 @@ class Receivers:
     def all(self) -> tuple[Receiver, ...]:
         """Every receiver."""
         return (self.smn, self.feishu, self.dingtalk, self.wecom, self.slack, self.webhook)
+
+    def enforce_limits(self, on: bool = True) -> None:
+        """Every receiver refuses like its service when sent to faster than its documented limits."""
+        for receiver in self.all():
+            receiver.enforce_limits(on)
 
 
 @contextmanager
