@@ -27,6 +27,8 @@ from handler.simulator import ElbSimulator  # noqa: E402 - after the path is set
 from tests.support import DEMO_JOB, DEMO_POOL, demo_scenario  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+# BENCH_ONLY=storm,import runs only those groups of rows (cold, warm, sweep, storm, import).
+ONLY = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 EVENT = {"pool_id": DEMO_POOL, "job_id": DEMO_JOB}
 
 # A fresh interpreter that imports the handler and runs one invocation (the function's cold start).
@@ -204,6 +206,61 @@ def sweep(pools: int, *, diagnose: bool, rate: str = "10") -> dict[str, Any]:
     return {**runs[-1], **median}
 
 
+def storm(failed: int) -> dict[str, Any]:
+    """A sweep that finds `failed` failed masters, all six channels rate-limited like the real services."""
+    import tempfile  # noqa: PLC0415
+
+    import handler  # noqa: PLC0415
+    from tests.receivers import running_receivers  # noqa: PLC0415
+    from tests.support import PlatformContext  # noqa: PLC0415
+
+    scenario = demo_scenario()
+    scenario.update(pools=[], jobs=[])
+    scenario["fleet"] = {"pools": failed, "failed_ratio": 1.0, "seed": 5, "loadbalancers": 20}
+    saved = dict(os.environ)
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the function's log lines, discarded
+    stdout, sys.stdout = sys.stdout, devnull
+    try:
+        with (
+            ElbSimulator(scenario) as sim,
+            tempfile.TemporaryDirectory() as folder,
+            running_receivers(smn_ak=sim.credentials.ak, smn_sk=sim.credentials.sk) as receivers,
+        ):
+            receivers.enforce_limits()
+            os.environ.update(
+                _env(sim, ELB_WATCH_DIAGNOSE="off", ELB_WATCH_LOG_LEVEL="error"),
+                ELB_WATCH_STATE=f"sqlite:///{folder}/state.db",
+                **receivers.env(),
+            )
+            t = time.perf_counter()
+            result = handler.handler({"sweep": {}}, PlatformContext(remaining_ms=60_000))
+            seconds = time.perf_counter() - t
+            t = time.perf_counter()
+            again = handler.handler({"sweep": {}}, PlatformContext(remaining_ms=60_000))
+            again_seconds = time.perf_counter() - t
+            names = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook")
+            channels = dict(zip(names, receivers.all(), strict=True))
+            messages = {name: len(receiver.accepted) for name, receiver in channels.items()}
+            refused = sum(receiver.refused for receiver in channels.values())
+    finally:
+        sys.stdout = stdout
+        devnull.close()
+        os.environ.clear()
+        os.environ.update(saved)
+    statuses: dict[str, int] = {}
+    for delivery in result["deliveries"]:
+        statuses[delivery["status"]] = statuses.get(delivery["status"], 0) + 1
+    return {
+        "seconds": seconds,
+        "messages": messages,
+        "refused": refused,
+        "statuses": statuses,
+        "notifications": len(result["notifications"]),
+        "again_sent": sum(1 for d in again["deliveries"] if d["status"] == "sent"),
+        "again_seconds": again_seconds,
+    }
+
+
 def import_time() -> float:
     """Median seconds to import `handler` in a fresh interpreter (cumulative, from -X importtime)."""
     times = []
@@ -226,7 +283,43 @@ def main() -> None:
     # The deployed package ships .pyc files (make package), and pip wrote the SDK's at install time;
     # compile ours too, or a PYTHONDONTWRITEBYTECODE environment makes every cold start compile them.
     compileall.compile_dir(str(ROOT / "handler"), quiet=1)
-    rows = []
+    rows: list[tuple[str, str, str]] = []
+    if not ONLY or "cold" in ONLY:
+        cold_rows(rows)
+    if not ONLY or "warm" in ONLY:
+        warm_rows(rows)
+    if not ONLY or "sweep" in ONLY:
+        sweep_rows(rows)
+    if not ONLY or "storm" in ONLY:
+        storm_rows(rows)
+    if not ONLY or "import" in ONLY:
+        imported = import_time()
+        rows.append(("import handler (fresh process, -X importtime)", f"{imported * 1000:.1f} ms", "< 20 ms"))
+    write_table(rows)
+
+
+def storm_rows(rows: list[tuple[str, str, str]]) -> None:
+    """Rows: a storm of 50 and of 500 failed masters against rate-limited receivers."""
+    for failed in (50, 500):
+        print(f"storm: {failed} failed masters ...", file=sys.stderr, flush=True)
+        outcome = storm(failed)
+        per_channel = ", ".join(f"{name} {count}" for name, count in outcome["messages"].items())
+        statuses = ", ".join(f"{count} {status}" for status, count in sorted(outcome["statuses"].items()))
+        rows.append(
+            (
+                f"Storm: sweep finds {failed} failed masters, 6 channels enforcing their rate limits",
+                (
+                    f"{outcome['seconds']:.2f} s; messages: {per_channel}; deliveries: {statuses}; "
+                    f"{outcome['refused']} refused by a service; next run sent {outcome['again_sent']} "
+                    f"in {outcome['again_seconds']:.2f} s"
+                ),
+                "every master on every channel, 0 refused, 0 failed",
+            )
+        )
+
+
+def cold_rows(rows: list[tuple[str, str, str]]) -> None:
+    """Row: cold start against the raw-SDK floor."""
     cold, cold_floor = cold_start()
     rows.append(
         (
@@ -235,6 +328,10 @@ def main() -> None:
             "<= 1.15x",
         )
     )
+
+
+def warm_rows(rows: list[tuple[str, str, str]]) -> None:
+    """Row: a warm invocation against the same raw SDK calls."""
     warm, warm_floor = warm_overhead()
     rows.append(
         (
@@ -243,6 +340,10 @@ def main() -> None:
             "<= 1.10x",
         )
     )
+
+
+def sweep_rows(rows: list[tuple[str, str, str]]) -> None:
+    """Rows: fleet sweeps with diagnosis off and on."""
     for pools in (1000, 10000):
         listing = sweep(pools, diagnose=False)
         expected = math.ceil(pools / 2000)
@@ -268,9 +369,10 @@ def main() -> None:
                 "calls = ceil(N/2000) + diagnosis",
             )
         )
-    imported = import_time()
-    rows.append(("import handler (fresh process, -X importtime)", f"{imported * 1000:.1f} ms", "< 20 ms"))
 
+
+def write_table(rows: list[tuple[str, str, str]]) -> None:
+    """Print the table and write it to BENCHMARKS.md."""
     machine = (
         f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}; {RUNS} runs per figure (sweeps: 3), median"
