@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
 from handler.config import ConfigError, parse_duration
-from handler.notify import phrases
+from handler.wording import phrases
 
 STATE_SCHEMA = 1
 """Version of the stored `AlertState` JSON; rows of another version are ignored with a warning."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from handler import wording
 from handler.assess import OFFLINE, ONLINE
 from handler.domain import CheckVerdict, Finding, MemberState, Pool
 from handler.reasons import describe_reason_code
@@ -110,132 +111,16 @@ def check_block(verdict: CheckVerdict | None) -> dict[str, Any] | None:
     }
 
 
-# Every human phrase, per locale. Cloud values go in through the {placeholders}, never the other way.
-PHRASES: dict[str, dict[str, str]] = {
-    "en": {
-        "critical": "CRITICAL",
-        "major": "MAJOR",
-        "warning": "WARNING",
-        "info": "INFO",
-        "failover": "{tag} {pool}: master {master} down, traffic failed over to standby {standby}",
-        "no_standby": "{tag} {pool}: master {master} down and there is no standby",
-        "outage": "{tag} {pool}: master and standby both down",
-        "no_master": "{tag} {pool}: no master member in the active/standby pool",
-        "no_monitor": "{tag} {pool}: no health check, master {master} health unknown",
-        "master_unknown": "{tag} {pool}: master {master} is {state}, not ONLINE",
-        "standby_failed": "{tag} {pool}: standby {standby} down, no failover available",
-        "check_failed": "{tag} {subject}: member check found {count} {noun}",
-        "check_member": "member {member}",
-        "problem": "problem",
-        "problems": "problems",
-        "unexplained": "unexplained",
-        "Master": "Master",
-        "Standby": "Standby",
-        "member_is": "{role} {label} ({where}) is {state}",
-        "on_listener": " on listener {listeners}",
-        "end": ".",
-        "why": "Why: {reason}.",
-        "failed_over": ": traffic has failed over to it.",
-        "nowhere": "No standby member: the pool has nowhere to fail over.",
-        "monitor_off": (
-            "The pool has no enabled health check, so ELB cannot tell whether the master is healthy."
-        ),
-        "progress": "{finished}/{total} items",
-        "progress_unknown": "progress unknown",
-        "check_job": "Check job {job_id} ({status}, {progress}): {failed} failed.",
-        "group_no_details": "- {group} check failed; ELB gave no item details.",
-        "group_incomplete": "- {group} check could not complete.",
-        "still_running": "The check job was still running; the items above are what was known so far.",
-        "pool_line": "Pool {name} ({id}), {protocol}, region {region}, project {project}.",
-        "region_line": "Region {region}, project {project}.",
-        "config": "config",
-        "acl": "network ACL",
-        "security_group": "security group",
-        "resolved": "RESOLVED",
-        "role_master": "master",
-        "role_standby": "standby",
-        "span": "from {start} to {end}, {lasted}",
-        "r_monitor_title": "{tag} {pool}: master {name} is health-checked again after {lasted}",
-        "r_monitor_line": "The pool's health check sees master {name} ({address}) again: it is {status}.",
-        "r_monitor_span": "It had no working health check {span}.",
-        "r_back_title": "{tag} {pool}: {role} {name} is back ONLINE after {lasted}",
-        "r_back_line": "{Role} {name} ({address}) is back ONLINE.",
-        "r_was": "It was {was}{code} {span}.",
-        "r_other_title": "{tag} {pool}: {role} {name} is no longer {was} after {lasted} (now {status})",
-        "r_other_line": "{Role} {name} ({address}) is no longer {was}: it is {status} now.",
-        "r_master_title": "{tag} {pool}: the pool has a master again after {lasted}",
-        "r_master_line": "A member has the master role again; the pool had none {span}.",
-        "r_check_title": "{tag} {subject}: the member check problems are gone after {lasted}",
-        "r_check_line": "The problems the member check reported {span} are no longer reported.",
-        "r_check_items": "They were: {items}.",
-        "r_confirmed": "Confirmed by {checks} consecutive checks without it; last seen at {last_seen}.",
-    },
-    "zh": {
-        "critical": "紧急",
-        "major": "重要",
-        "warning": "警告",
-        "info": "提示",
-        "failover": "{tag} {pool}:主节点 {master} 故障,流量已切换到备节点 {standby}",
-        "no_standby": "{tag} {pool}:主节点 {master} 故障,且没有备节点",
-        "outage": "{tag} {pool}:主备节点均故障",
-        "no_master": "{tag} {pool}:主备后端服务器组中没有主节点",
-        "no_monitor": "{tag} {pool}:未开启健康检查,主节点 {master} 状态未知",
-        "master_unknown": "{tag} {pool}:主节点 {master} 状态为 {state},不是 ONLINE",
-        "standby_failed": "{tag} {pool}:备节点 {standby} 故障,已无法再切换",
-        "check_failed": "{tag} {subject}:后端服务器检测发现 {count} 个{noun}",
-        "check_member": "后端服务器 {member}",
-        "problem": "问题",
-        "problems": "问题",
-        "unexplained": "未说明的",
-        "Master": "主节点",
-        "Standby": "备节点",
-        "member_is": "{role} {label}({where})状态为 {state}",
-        "on_listener": "(监听器 {listeners})",
-        "end": "。",
-        "why": "原因:{reason}。",
-        "failed_over": ",流量已切换到该节点。",
-        "nowhere": "没有备节点:流量无处切换。",
-        "monitor_off": "该后端服务器组未开启健康检查,ELB 无法判断主节点是否健康。",
-        "progress": "{finished}/{total} 项",
-        "progress_unknown": "进度未知",
-        "check_job": "检测任务 {job_id}({status},{progress}):{failed} 项未通过。",
-        "group_no_details": "- {group}检查未通过,ELB 未给出检查项详情。",
-        "group_incomplete": "- {group}检查未能完成。",
-        "still_running": "检测任务仍在进行中,以上为目前已知的结果。",
-        "pool_line": "后端服务器组 {name}({id}),{protocol},区域 {region},项目 {project}。",
-        "region_line": "区域 {region},项目 {project}。",
-        "config": "配置",
-        "acl": "网络ACL",
-        "security_group": "安全组",
-        "resolved": "已恢复",
-        "role_master": "主节点",
-        "role_standby": "备节点",
-        "span": "{start} 至 {end},共 {lasted}",
-        "r_monitor_title": "{tag} {pool}:主节点 {name} 的健康检查已恢复,历时 {lasted}",
-        "r_monitor_line": "后端服务器组的健康检查重新检测到主节点 {name}({address}):状态为 {status}。",
-        "r_monitor_span": "健康检查失效的时段:{span}。",
-        "r_back_title": "{tag} {pool}:{role} {name} 已恢复 ONLINE,故障持续 {lasted}",
-        "r_back_line": "{Role} {name}({address})已恢复 ONLINE。",
-        "r_was": "此前状态为 {was}{code},{span}。",
-        "r_other_title": "{tag} {pool}:{role} {name} 已不再是 {was},历时 {lasted}(当前 {status})",
-        "r_other_line": "{Role} {name}({address})已不再是 {was}:当前状态为 {status}。",
-        "r_master_title": "{tag} {pool}:后端服务器组已重新有主节点,历时 {lasted}",
-        "r_master_line": "已有成员重新成为主节点;此前没有主节点的时段:{span}。",
-        "r_check_title": "{tag} {subject}:后端服务器检测发现的问题已消失,历时 {lasted}",
-        "r_check_line": "检测任务在 {span} 报告的问题已不再出现。",
-        "r_check_items": "问题项:{items}。",
-        "r_confirmed": "已连续 {checks} 次检查未再出现;最后一次出现于 {last_seen}。",
-    },
-}
+PHRASES: dict[str, dict[str, str]] = {"en": wording.phrases("en"), "zh": wording.phrases("zh")}
+"""Kept for callers of the old name; the wording lives in `handler.wording`."""
 
 
 def phrases(locale: str) -> dict[str, str]:
     """The human phrases of a locale (English for a locale we do not have)."""
-    return PHRASES.get(locale, PHRASES["en"])
+    return wording.phrases(locale)
 
 
-def _phrases(locale: str) -> dict[str, str]:
-    return PHRASES.get(locale, PHRASES["en"])
+_phrases = phrases
 
 
 def title(finding: Finding, locale: str = "en") -> str:

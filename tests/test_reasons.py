@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handler.reasons import REASON_CODES, describe_reason_code, placeholder_names, render_reason
+from handler.reasons import describe_reason_code, placeholder_names, render_reason
+from handler.wording import en, zh
 
 
 def test_params_fill_placeholders_by_position():
@@ -82,7 +83,14 @@ def test_params_with_regex_replacement_syntax_are_literal():
     assert render_reason("{$a}", [r"\g<0>\1"]) == r"\g<0>\1"
 
 
-@pytest.mark.parametrize("code", sorted(REASON_CODES))
+def test_every_reason_code_is_worded_in_every_locale():
+    assert set(en.REASON_CODES) == set(zh.REASON_CODES)
+    assert set(en.RECORD) == set(zh.RECORD)
+    assert set(en.CHANNEL) == set(zh.CHANNEL)
+    assert set(en.REASON) == set(zh.REASON)
+
+
+@pytest.mark.parametrize("code", sorted(en.REASON_CODES))
 def test_every_documented_reason_code_has_english_and_chinese(code):
     english = describe_reason_code(code)
     chinese = describe_reason_code(code, locale="zh")

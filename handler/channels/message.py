@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from handler import wording
+
 T = TypeVar("T")
 
 ELLIPSIS = "…"
@@ -21,102 +23,8 @@ FACT_CHARS = 300
 ITEM_CHARS = 500
 TAG_CHARS = 24
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "firing": "FIRING",
-        "resolved": "RESOLVED",
-        "critical": "CRITICAL",
-        "major": "MAJOR",
-        "warning": "WARNING",
-        "info": "INFO",
-        "master": "Master",
-        "master_reason": "Master reason",
-        "listeners": "Failed listeners",
-        "standby": "Standby",
-        "standby_reason": "Standby reason",
-        "no_standby": "none, nowhere to fail over",
-        "check_job": "Check job",
-        "failed_count": "{n} failed",
-        "pool": "Pool",
-        "region": "Region",
-        "project": "Project",
-        "observed_at": "Observed at",
-        "fingerprint": "Fingerprint",
-        "items": "Failed check items",
-        "more": "… and {n} more",
-        "group_no_details": "{group}: check failed, ELB gave no item details",
-        "group_incomplete": "{group}: check could not complete",
-        "processing": "The check job was still running: these are the items known so far.",
-        "reason_first": "new",
-        "reason_changed": "changed",
-        "reason_repeat": "still failing",
-        "reason_resolved": "recovered",
-        "group_config": "config",
-        "group_acl": "network ACL",
-        "group_security_group": "security group",
-        "digest_kind": "digest",
-        "digest_items": "Pools",
-        "digest_one": "1 pool",
-        "digest_many": "{n} pools",
-        "digest_master_failed_critical": "master down, no failover",
-        "digest_master_failed_major": "master down, traffic on standby",
-        "digest_master_failed": "master down",
-        "digest_no_master": "no master member",
-        "digest_master_unknown": "master health unknown",
-        "digest_no_monitor": "no health check on the master",
-        "digest_standby_failed": "standby down, no failover available",
-        "digest_check_failed": "member check found problems",
-        "digest_mixed": "need attention",
-        "digest_resolved": "recovered",
-    },
-    "zh": {
-        "firing": "告警",
-        "resolved": "已恢复",
-        "critical": "紧急",
-        "major": "重要",
-        "warning": "警告",
-        "info": "提示",
-        "master": "主节点",
-        "master_reason": "主节点原因",
-        "listeners": "异常监听器",
-        "standby": "备节点",
-        "standby_reason": "备节点原因",
-        "no_standby": "无，无法切换",  # noqa: RUF001 - Chinese punctuation
-        "check_job": "检查任务",
-        "failed_count": "{n} 项失败",
-        "pool": "后端服务器组",
-        "region": "区域",
-        "project": "项目",
-        "observed_at": "发现时间",
-        "fingerprint": "指纹",
-        "items": "失败的检查项",
-        "more": "… 另有 {n} 项",
-        "group_no_details": "{group}：检查失败，ELB 未给出检查项详情",  # noqa: RUF001 - Chinese punctuation
-        "group_incomplete": "{group}：检查未能完成",  # noqa: RUF001 - Chinese punctuation
-        "processing": "检查任务仍在进行中：以下是目前已知的检查项。",  # noqa: RUF001 - Chinese punctuation
-        "reason_first": "新告警",
-        "reason_changed": "状态变化",
-        "reason_repeat": "持续告警",
-        "reason_resolved": "已恢复",
-        "group_config": "配置",
-        "group_acl": "网络ACL",
-        "group_security_group": "安全组",
-        "digest_kind": "汇总",
-        "digest_items": "后端服务器组",
-        "digest_one": "1 个后端服务器组",
-        "digest_many": "{n} 个后端服务器组",
-        "digest_master_failed_critical": "主节点故障，无法切换",  # noqa: RUF001 - Chinese punctuation
-        "digest_master_failed_major": "主节点故障，流量已切到备节点",  # noqa: RUF001 - Chinese punctuation
-        "digest_master_failed": "主节点故障",
-        "digest_no_master": "没有主节点",
-        "digest_master_unknown": "主节点健康状态未知",
-        "digest_no_monitor": "主节点没有健康检查",
-        "digest_standby_failed": "备节点故障，无法切换",  # noqa: RUF001 - Chinese punctuation
-        "digest_check_failed": "成员检查发现问题",
-        "digest_mixed": "需要处理",
-        "digest_resolved": "已恢复",
-    },
-}
+LABELS: dict[str, dict[str, str]] = {"en": wording.labels("en"), "zh": wording.labels("zh")}
+"""The channel labels per locale; the wording itself lives in `handler.wording`."""
 SEVERITIES = ("critical", "major", "warning", "info")
 
 

@@ -1,0 +1,40 @@
+"""All human wording, one module per locale (`en`, `zh`); ELB_WATCH_LOCALE picks one. Pure.
+
+A sentence belongs here, never in the module that uses it, so a translation is one file and one
+review. English stands in for a locale we do not have.
+"""
+
+from __future__ import annotations
+
+from handler.wording import en, zh
+
+LOCALES = ("en", "zh")
+_RECORD = {"en": en.RECORD, "zh": zh.RECORD}
+_CHANNEL = {"en": en.CHANNEL, "zh": zh.CHANNEL}
+_REASON_CODES = {"en": en.REASON_CODES, "zh": zh.REASON_CODES}
+_REASON = {"en": en.REASON, "zh": zh.REASON}
+
+
+def locale_or_default(locale: str) -> str:
+    """The locale if we have it, else English."""
+    return locale if locale in _RECORD else "en"
+
+
+def phrases(locale: str) -> dict[str, str]:
+    """The sentences of notification records and resolved notices in a locale."""
+    return _RECORD[locale_or_default(locale)]
+
+
+def labels(locale: str) -> dict[str, str]:
+    """The labels channel messages share, in a locale."""
+    return _CHANNEL[locale_or_default(locale)]
+
+
+def reason_codes(locale: str) -> dict[str, str]:
+    """ELB's health-check reason codes in plain words, in a locale."""
+    return _REASON_CODES[locale_or_default(locale)]
+
+
+def reason_words(locale: str) -> dict[str, str]:
+    """How a missing or unknown reason code and the expected/actual suffix are said, in a locale."""
+    return _REASON[locale_or_default(locale)]
