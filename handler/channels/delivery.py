@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from handler.channels import dingtalk, feishu, slack, smn, webhook, wecom
+from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
 from handler.channels.config import Channel, channel_secrets, redact_url
 from handler.channels.context import DeliveryContext
 from handler.channels.protocol import HttpRequest, Verdict
@@ -33,6 +33,8 @@ WEBHOOKS: dict[str, WebhookFormat] = {
     "wecom": WebhookFormat(wecom.render, wecom.request, wecom.judge),
     "slack": WebhookFormat(slack.render, slack.request, slack.judge),
     "webhook": WebhookFormat(webhook.render, webhook.request, webhook.judge),
+    "welink": WebhookFormat(welink.render, welink.request, welink.judge),
+    "teams": WebhookFormat(teams.render, teams.request, teams.judge),
 }
 
 

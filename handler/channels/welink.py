@@ -1,0 +1,128 @@
+"""WeLink group robot (群 webhook 机器人): a plain-text message of 1-500 characters, judged by `code`. Pure.
+
+POST `…/api/werobot/v1/webhook/send?token=<token>&channel=standard` with `{"messageType": "text",
+"content": {"text": …}, "timeStamp": <ms, valid 10 minutes>, "uuid": <new for every call>, "isAt":
+false, "isAtAll": false}`. The token in the URL is the only credential (the robot may also have an
+IP allow-list). The answer is `{"code": "0", "data": "success", "message": "ok"}` when accepted;
+58404 the robot does not exist, 58500 a WeLink service error, 58601 a bad parameter, 58602 the robot
+is not enabled.
+
+Rate limit: WeLink documents none for group robots, so this channel assumes a conservative one
+(1 message a second, 20 a minute, like its DingTalk/WeCom peers) in `RATE_LIMITS`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from handler.channels.config import Channel
+from handler.channels.message import Message, display_title, headline, summarize
+from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_answer, json_bytes, quote_answer
+
+# content.text: 1..500 characters (counted as UTF-16 units, as a Java service counts them).
+MAX_TEXT_CHARS = 500
+# Not documented by WeLink: a conservative choice (see the module docstring).
+RATE_LIMITS: tuple[tuple[int, float], ...] = ((1, 1.0), (20, 60.0))
+ERRORS = {
+    "58404": ("the robot does not exist: check the token in ELB_WATCH_WELINK_WEBHOOK", False),
+    "58500": ("WeLink service error", True),
+    "58601": ("WeLink rejected a parameter of the message", False),
+    "58602": ("the robot is not enabled in its WeLink group", False),
+}
+# "@all", "@所有人" or "@<userid>" could be highlighted as a mention; a fullwidth @ never is.
+_NO_MENTION = str.maketrans({"@": "\uff20"})
+
+
+def text_length(text: str) -> int:
+    """The length WeLink counts: UTF-16 code units (an emoji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _safe(text: str) -> str:
+    return text.translate(_NO_MENTION)
+
+
+def _lines(message: Message) -> tuple[list[str], list[str], list[str]]:
+    """(head lines, failed-item lines, the rest), in the order they are kept when space runs out."""
+    head = [_safe(display_title(message)), _safe(" · ".join(headline(message)))]
+    master_labels = {message.label("master"), message.label("master_reason")}
+    first = [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label in master_labels]
+    rest = [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label not in master_labels]
+    items = [f"- [{item.tag}] {item.text}" if item.tag else f"- {item.text}" for item in message.items]
+    if items:
+        items.insert(0, f"{message.items_heading} ({len(message.items)}):")
+    if message.note:
+        rest.append(message.note)
+    rest.append(f"{message.label('observed_at')} {message.observed_at} · {message.fingerprint}")
+    return (
+        head + [_safe(line) for line in first],
+        [_safe(line) for line in items],
+        [_safe(line) for line in rest],
+    )
+
+
+def _fits(lines: list[str], measure: Callable[[str], int]) -> bool:
+    return measure("\n".join(lines)) <= MAX_TEXT_CHARS
+
+
+def _clip_line(line: str) -> str:
+    """One line cut to the limit (only the title can need it, and only if it were over 500)."""
+    while text_length(line) > MAX_TEXT_CHARS - 1:
+        line = line[:-1]
+    return line.rstrip() + "…"
+
+
+def compose(message: Message) -> str:
+    """The text: whole lines in priority order (title, master, reasons, the rest) within 500 characters."""
+    head, items, rest = _lines(message)
+    lines: list[str] = []
+    for line in [*head, *items, *rest]:
+        if not _fits([*lines, line], text_length):
+            break
+        lines.append(line)
+    if not lines:
+        return _clip_line(head[0]) if head[0] else "?"
+    shown = sum(1 for line in lines[len(head) :] if line in items[1:])
+    if items and shown < len(message.items):
+        more = _safe(message.more(len(message.items) - shown))
+        while len(lines) > 1 and not _fits([*lines, more], text_length):
+            if lines.pop() in items[1:]:
+                shown -= 1
+                more = _safe(message.more(len(message.items) - shown))
+        if _fits([*lines, more], text_length):
+            lines.append(more)
+    return "\n".join(lines)
+
+
+def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+    """The text message for one record (timeStamp and uuid are added per call, in `request`)."""
+    return {
+        "messageType": "text",
+        "content": {"text": compose(summarize(record, locale))},
+        # Nobody is mentioned: only these fields (with atAccounts) make WeLink notify people by name.
+        "isAt": False,
+        "isAtAll": False,
+    }
+
+
+def request(channel: Channel, payload: Mapping[str, Any], now: float) -> HttpRequest:
+    """The POST for a rendered message, stamped at wall-clock time `now` with a fresh uuid."""
+    body = {**payload, "timeStamp": int(now * 1000), "uuid": uuid.uuid4().hex}
+    return HttpRequest(channel.url, json_bytes(body), {"Content-Type": "application/json; charset=utf-8"})
+
+
+def judge(body: str) -> Verdict:
+    """Accepted only when the body's `code` is "0"; WeLink's documented codes get a clear message."""
+    answer = json_answer(body)
+    if answer is None:
+        return Verdict(f"WeLink answered something that is not JSON: {quote_answer(body)!r}")
+    code = str(answer.get("code", "")).strip()
+    if code == "0":
+        return ACCEPTED
+    if not code:
+        return Verdict(f"WeLink answered without 'code': {quote_answer(body)!r}")
+    meaning, retryable = ERRORS.get(code, ("unknown WeLink error", False))
+    said = quote_answer(str(answer.get("message") or ""))
+    return Verdict(f"WeLink code {code}: {meaning}" + (f" ({said})" if said else ""), retryable=retryable)
