@@ -65,6 +65,8 @@ def decode_alarm(message: Any) -> Mapping[str, Any] | None:
         except UnicodeDecodeError:
             return None
     if isinstance(data, str):
+        if '"message_type"' not in data and '"version"' not in data:
+            return None  # a direct call (or not JSON): left to the direct-call reader, parsed once
         try:
             data = json.loads(data)
         except (ValueError, RecursionError):

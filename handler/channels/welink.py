@@ -45,22 +45,22 @@ def _safe(text: str) -> str:
 
 
 def _lines(message: Message) -> tuple[list[str], list[str], list[str]]:
-    """(head lines, failed-item lines, the rest), in the order they are kept when space runs out."""
-    head = [_safe(display_title(message)), _safe(" · ".join(headline(message)))]
-    master_labels = {message.label("master"), message.label("master_reason")}
-    first = [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label in master_labels]
-    rest = [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label not in master_labels]
+    """(head, failed items, the rest): the order in which lines are kept when space runs out.
+
+    The title already names the failed master, so its reason and the failed check items come before
+    the master's address and the other facts.
+    """
+    reason_label = message.label("master_reason")
+    head = [display_title(message), " · ".join(headline(message))]
+    head += [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label == reason_label]
     items = [f"- [{item.tag}] {item.text}" if item.tag else f"- {item.text}" for item in message.items]
     if items:
         items.insert(0, f"{message.items_heading} ({len(message.items)}):")
+    rest = [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label != reason_label]
     if message.note:
         rest.append(message.note)
     rest.append(f"{message.label('observed_at')} {message.observed_at} · {message.fingerprint}")
-    return (
-        head + [_safe(line) for line in first],
-        [_safe(line) for line in items],
-        [_safe(line) for line in rest],
-    )
+    return [_safe(line) for line in head], [_safe(line) for line in items], [_safe(line) for line in rest]
 
 
 def _fits(lines: list[str], measure: Callable[[str], int]) -> bool:
@@ -75,24 +75,42 @@ def _clip_line(line: str) -> str:
 
 
 def compose(message: Message) -> str:
-    """The text: whole lines in priority order (title, master, reasons, the rest) within 500 characters."""
+    """The text within 500 characters, by whole lines.
+
+    The title and the master's reason, then the failed items in order until one does not fit ("… and
+    N more" says how many were left out), then whatever else fits.
+    """
     head, items, rest = _lines(message)
     lines: list[str] = []
-    for line in [*head, *items, *rest]:
-        if not _fits([*lines, line], text_length):
-            break
-        lines.append(line)
-    if not lines:
-        return _clip_line(head[0]) if head[0] else "?"
-    shown = sum(1 for line in lines[len(head) :] if line in items[1:])
-    if items and shown < len(message.items):
-        more = _safe(message.more(len(message.items) - shown))
-        while len(lines) > 1 and not _fits([*lines, more], text_length):
-            if lines.pop() in items[1:]:
-                shown -= 1
-                more = _safe(message.more(len(message.items) - shown))
-        if _fits([*lines, more], text_length):
-            lines.append(more)
+
+    def add(line: str) -> bool:
+        if _fits([*lines, line], text_length):
+            lines.append(line)
+            return True
+        return False
+
+    if not add(head[0]):
+        return _clip_line(head[0])
+    for line in head[1:]:
+        add(line)
+    if items and add(items[0]):
+        shown = 0
+        for line in items[1:]:
+            if not add(line):
+                break
+            shown += 1
+        hidden = len(items) - 1 - shown
+        while hidden:
+            more = _safe(message.more(hidden))
+            if add(more):
+                break
+            if shown == 0:  # not even the count fits after the heading: drop the heading
+                lines.pop()
+                break
+            lines.pop()
+            shown, hidden = shown - 1, hidden + 1
+    for line in rest:
+        add(line)
     return "\n".join(lines)
 
 
