@@ -259,3 +259,16 @@ def test_an_alarm_of_another_namespace_reads_nothing(two_lb_simulator):
     [error] = result["errors"]
     assert (error["code"], error["where"]) == ("EVENT.INVALID", "record[0].smn.message.namespace")
     assert two_lb_simulator.requests == []
+
+
+def test_a_listener_alarm_lists_only_that_listeners_pools(two_lb_simulator):
+    alarm = alarm_of("ces_alarm.json") | {"dimension": f"lbaas_instance_id:{LB_A},lbaas_listener_id:lsn-b"}
+    result = handler.handler(smn_event(alarm), PlatformContext())
+    assert result["ok"] is True, result["errors"]
+    assert (result["sweeps"][0]["pools"], result["notifications"]) == (0, [])
+    [listing] = [r.path for r in two_lb_simulator.requests if "/master-slave-pools?" in r.path]
+    assert f"loadbalancer_id={LB_A}" in listing
+    assert "listener_id=lsn-b" in listing
+    alarm["dimension"] = f"lbaas_listener_id:{DEMO_LISTENER}"
+    result = handler.handler(smn_event(alarm), PlatformContext())
+    assert [n["pool"]["id"] for n in result["notifications"]] == [DEMO_POOL]
