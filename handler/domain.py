@@ -48,6 +48,7 @@ class Sweep:
     names: tuple[str, ...] = ()
     enterprise_project_ids: tuple[str, ...] = ()
     region: str | None = None
+    listener_ids: tuple[str, ...] = ()
     project_id: str | None = None
     channels: tuple[str, ...] | None = None
 
@@ -57,6 +58,7 @@ class Sweep:
             ("loadbalancer_id", self.loadbalancer_ids),
             ("name", self.names),
             ("enterprise_project_id", self.enterprise_project_ids),
+            ("listener_id", self.listener_ids),
         )
         return {key: list(values) for key, values in pairs if values}
 

@@ -204,6 +204,7 @@ class ElbGateway:
             loadbalancer_id=list(sweep.loadbalancer_ids) or None,
             name=list(sweep.names) or None,
             enterprise_project_id=list(sweep.enterprise_project_ids) or None,
+            listener_id=list(sweep.listener_ids) or None,
         )
         response = self._call("list pools", "list_master_slave_pools", request, "pools")
         pools = tuple(pool_from_api(pool.to_dict()) for pool in response.pools)

@@ -4,7 +4,8 @@ Accepted shapes (samples in `events/`):
 
 - direct call: `{"pool_id", "job_id", "listener_id", "region", "project_id"}` or `{"targets": [...]}`;
 - TIMER trigger: `user_event` holds a direct call as a JSON string;
-- SMN trigger: `record[].smn.message` holds a direct call as JSON;
+- SMN trigger: `record[].smn.message` holds a direct call as JSON, or a Cloud Eye alarm notification
+  (`handler.cloudeye`: an ELB alarm becomes a check of the load balancer or pool it names);
 - APIG trigger: `body` holds a direct call as JSON, base64-encoded when `isBase64Encoded`;
 - DMS for Kafka trigger: `records[].messages[]`, each a direct call as JSON;
 - EventGrid: CloudEvents, `{"events": [...]}` or a single event, with a direct call in `data`.
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from handler import cloudeye
 from handler.channels.config import CHANNEL_NAMES
 from handler.domain import Sweep, Target
 
@@ -257,6 +259,14 @@ def _smn(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
         smn = record.get("smn") if isinstance(record, Mapping) else None
         if not isinstance(smn, Mapping):
             yield EventError(where, "is missing or not an object")
+            continue
+        alarm = cloudeye.decode_alarm(smn.get("message"))
+        if alarm is not None:  # a Cloud Eye alarm notification: check what it names
+            for entry in cloudeye.alarm_requests(alarm, f"{where}.message"):
+                if isinstance(entry, cloudeye.AlarmProblem):
+                    yield EventError(entry.where, entry.message)
+                else:
+                    yield entry
             continue
         yield from _embedded(smn.get("message"), f"{where}.message")
 

@@ -73,6 +73,8 @@ locals {
     ELB_WATCH_SLACK_WEBHOOK    = var.slack_webhook
     ELB_WATCH_WEBHOOK_URL      = var.webhook_url
     ELB_WATCH_WEBHOOK_SECRET   = var.webhook_secret
+    ELB_WATCH_WELINK_WEBHOOK   = var.welink_webhook
+    ELB_WATCH_TEAMS_WEBHOOK    = var.teams_webhook
   }
 
   user_data           = { for name, value in local.settings : name => tostring(value) if value != null }

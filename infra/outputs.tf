@@ -27,3 +27,8 @@ output "timer_user_event" {
   description = "The watch request the timer sends on every run (paste it as a console test event to try one run)."
   value       = local.watch_request
 }
+
+output "alarm_topic_urn" {
+  description = "The SMN topic Cloud Eye alarms reach the function through (null without alarm_loadbalancer_ids)."
+  value       = local.alarm_path ? huaweicloud_smn_topic.alarms[0].topic_urn : null
+}

@@ -302,3 +302,66 @@ variable "webhook_secret" {
   default     = null
   sensitive   = true
 }
+
+# ---------------------------------------------------------------------------------------------------
+# Event path (infra/events.tf): Cloud Eye alarms -> SMN -> the function, beside the timer. Empty list:
+# no alarm rules, topic or SMN trigger are created.
+# ---------------------------------------------------------------------------------------------------
+
+variable "alarm_loadbalancer_ids" {
+  description = "Load balancers that get a Cloud Eye alarm rule on m9_abnormal_servers routed to the function."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.alarm_loadbalancer_ids : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", id))])
+    error_message = "alarm_loadbalancer_ids: load balancer ids (letters, digits, '-' and '_', at most 64)."
+  }
+}
+
+variable "alarm_period" {
+  description = "Seconds Cloud Eye aggregates over: 1 uses the raw data (about a minute to alarm), or 300, 1200, 3600."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([1, 300, 1200, 3600, 14400, 86400], var.alarm_period)
+    error_message = "alarm_period must be 1, 300, 1200, 3600, 14400 or 86400."
+  }
+}
+
+variable "alarm_count" {
+  description = "Consecutive periods with an unhealthy backend before the alarm fires (1..5)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.alarm_count >= 1 && var.alarm_count <= 5
+    error_message = "alarm_count must be between 1 and 5."
+  }
+}
+
+variable "alarm_level" {
+  description = "Cloud Eye alarm severity: 1 critical, 2 major, 3 minor, 4 informational."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([1, 2, 3, 4], var.alarm_level)
+    error_message = "alarm_level must be 1, 2, 3 or 4."
+  }
+}
+
+variable "welink_webhook" {
+  description = "WeLink group robot webhook URL with its token (ELB_WATCH_WELINK_WEBHOOK)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "teams_webhook" {
+  description = "Microsoft Teams Workflows webhook URL with its sig (ELB_WATCH_TEAMS_WEBHOOK)."
+  type        = string
+  default     = null
+  sensitive   = true
+}

@@ -1,4 +1,5 @@
-"""Loopback receivers that answer like Feishu, DingTalk, WeCom, Slack, a webhook consumer and SMN.
+"""Loopback receivers that answer like Feishu, DingTalk, WeCom, Slack, a webhook consumer, SMN, WeLink
+and Teams.
 
 Each is a real HTTP server on 127.0.0.1 (ephemeral port, one thread per request). It checks the
 signature exactly as the service documents it, rejects a wrong one the way the service does (Feishu
@@ -435,6 +436,125 @@ class WebhookReceiver(Receiver):
         return Reply(200, "ok")
 
 
+class WeLinkReceiver(Receiver):
+    """A WeLink group robot: POST /api/werobot/v1/webhook/send?token=<token>&channel=standard.
+
+    Checks what WeLink documents: messageType "text", content.text of 1-500 characters, a timeStamp in
+    milliseconds within 10 minutes of now, a uuid never seen before; answers HTTP 200 with the verdict
+    in `code` ("0", 58404 unknown robot, 58601 bad parameter).
+    """
+
+    TOKEN = "a69f751172bb4a36abe5de9ddf9aa1cc"
+    TEN_MINUTES_MS = 600_000
+
+    def __init__(self) -> None:
+        """A robot (the token in the URL is the credential)."""
+        super().__init__()
+        self.path = f"/api/werobot/v1/webhook/send?token={self.TOKEN}&channel=standard"
+        self.uuids: set[str] = set()
+
+    @staticmethod
+    def _error(code: str, message: str) -> Reply:
+        return Reply(200, {"code": code, "data": None, "message": message})
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like WeLink: HTTP 200, the verdict in `code`."""
+        if request.path != "/api/werobot/v1/webhook/send" or request.query.get("token") != [self.TOKEN]:
+            return self._error("58404", "robot not exist")
+        if request.query.get("channel") != ["standard"]:
+            return self._error("58601", "channel is invalid")
+        payload = request.json()
+        content = payload.get("content") if isinstance(payload, dict) else None
+        text = content.get("text") if isinstance(content, dict) else None
+        if payload.get("messageType") != "text" or not isinstance(text, str):
+            return self._error("58601", "messageType or content.text is invalid")
+        if not 1 <= len(text.encode("utf-16-le")) // 2 <= 500:
+            return self._error("58601", "content.text length must be 1~500")
+        stamp = payload.get("timeStamp")
+        if not isinstance(stamp, int) or abs(time.time() * 1000 - stamp) > self.TEN_MINUTES_MS:
+            return self._error("58601", "timeStamp is invalid or expired")
+        unique = payload.get("uuid")
+        if not isinstance(unique, str) or not unique or unique in self.uuids:
+            return self._error("58601", "uuid is invalid or repeated")
+        if payload.get("isAt") or payload.get("isAtAll") or payload.get("atAccounts"):
+            return self._error("58601", "atAccounts is required when isAt is true")
+        self.uuids.add(unique)
+        self.accepted.append(payload)
+        return Reply(200, {"code": "0", "data": "success", "message": "ok"})
+
+
+class TeamsReceiver(Receiver):
+    """A Teams Workflows webhook ("When a Teams webhook request is received"): 202 for an Adaptive Card.
+
+    The URL's `sig` must match (else 401 as Azure answers); the body must be a message with exactly
+    one Adaptive Card attachment (AdaptiveCard, a version, a non-empty body) of at most 28 KB (else
+    413); TextBlocks need text, FactSet facts need title and value.
+    """
+
+    WORKFLOW = "4f1c7a2e9b3d4e5f8a6b0c1d2e3f4a5b"
+    SIG = "Xk3v9Q0aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    MAX_BODY_BYTES = 28_000
+    LIMITS = ((4, 1.0), (60, 30.0))
+
+    def throttled(self) -> Reply:
+        """Teams' limit: HTTP 429."""
+        return Reply(429, "Too many requests", {"Retry-After": "1"})
+
+    def __init__(self) -> None:
+        """A workflow webhook (its `sig` is the credential)."""
+        super().__init__()
+        self.base_path = f"/workflows/{self.WORKFLOW}/triggers/manual/paths/invoke"
+        self.path = (
+            f"{self.base_path}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={self.SIG}"
+        )
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> Reply:
+        return Reply(status, {"error": {"code": code, "message": message}})
+
+    @staticmethod
+    def _card_valid(card: Any) -> bool:
+        if not isinstance(card, dict) or card.get("type") != "AdaptiveCard" or not card.get("version"):
+            return False
+        body = card.get("body")
+        if not isinstance(body, list) or not body:
+            return False
+        for element in body:
+            if not isinstance(element, dict):
+                return False
+            if element.get("type") == "TextBlock" and not isinstance(element.get("text"), str):
+                return False
+            if element.get("type") == "FactSet" and not all(
+                isinstance(fact, dict)
+                and isinstance(fact.get("title"), str)
+                and isinstance(fact.get("value"), str)
+                for fact in element.get("facts", [])
+            ):
+                return False
+        return True
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like a Workflows trigger: 202 with no body, or an error object."""
+        if request.path != self.base_path:
+            return self._error(404, "WorkflowNotFound", "The workflow could not be found.")
+        if request.query.get("sig") != [self.SIG]:
+            return self._error(401, "DirectApiAuthorizationRequired", "The request must be authenticated.")
+        if len(request.body) > self.MAX_BODY_BYTES:
+            return self._error(413, "RequestEntityTooLarge", "The message is too large for Teams.")
+        payload = request.json()
+        attachments = payload.get("attachments") if isinstance(payload, dict) else None
+        if (
+            payload.get("type") != "message"
+            or not isinstance(attachments, list)
+            or len(attachments) != 1
+            or attachments[0].get("contentType") != "application/vnd.microsoft.card.adaptive"
+            or not self._card_valid(attachments[0].get("content"))
+        ):
+            return self._error(400, "TriggerInputSchemaMismatch", "The input body does not match the schema.")
+        self.accepted.append(payload)
+        return Reply(202, b"")
+
+
 class SmnReceiver(Receiver):
     """SMN's PublishMessage on loopback: POST /v2/{project_id}/notifications/topics/{topic_urn}/publish.
 
@@ -511,6 +631,8 @@ class Receivers:
     slack: SlackReceiver
     webhook: WebhookReceiver
     smn: SmnReceiver
+    welink: WeLinkReceiver
+    teams: TeamsReceiver
 
     def env(self) -> dict[str, str]:
         """The ELB_WATCH_* channel variables (and the SMN endpoint override) pointing at the receivers."""
@@ -521,6 +643,8 @@ class Receivers:
             "ELB_WATCH_WECOM_WEBHOOK": self.wecom.url,
             "ELB_WATCH_SLACK_WEBHOOK": self.slack.url,
             "ELB_WATCH_WEBHOOK_URL": self.webhook.url,
+            "ELB_WATCH_WELINK_WEBHOOK": self.welink.url,
+            "ELB_WATCH_TEAMS_WEBHOOK": self.teams.url,
             **self.smn.env(),
         }
         for name, receiver in (
@@ -534,7 +658,16 @@ class Receivers:
 
     def all(self) -> tuple[Receiver, ...]:
         """Every receiver."""
-        return (self.smn, self.feishu, self.dingtalk, self.wecom, self.slack, self.webhook)
+        return (
+            self.smn,
+            self.feishu,
+            self.dingtalk,
+            self.wecom,
+            self.slack,
+            self.webhook,
+            self.welink,
+            self.teams,
+        )
 
     def enforce_limits(self, on: bool = True) -> None:
         """Every receiver refuses like its service when sent to faster than its documented limits."""
@@ -549,7 +682,7 @@ def running_receivers(
     smn_ak: str = "SMNTESTACCESSKEY0001",
     smn_sk: str = "smn-test-secret-key-0123456789abcdef",
 ) -> Iterator[Receivers]:
-    """All six receivers on loopback; Feishu, DingTalk and the webhook require `secret` when given."""
+    """All eight receivers on loopback; Feishu, DingTalk and the webhook require `secret` when given."""
     with ExitStack() as stack:
         yield Receivers(
             feishu=stack.enter_context(FeishuReceiver(secret)),
@@ -558,6 +691,8 @@ def running_receivers(
             slack=stack.enter_context(SlackReceiver()),
             webhook=stack.enter_context(WebhookReceiver(secret)),
             smn=stack.enter_context(SmnReceiver(ak=smn_ak, sk=smn_sk)),
+            welink=stack.enter_context(WeLinkReceiver()),
+            teams=stack.enter_context(TeamsReceiver()),
         )
 
 

@@ -23,6 +23,14 @@ DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=b7a4c2e1f0d94c8e9a
 WECOM = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7a0c-4bc4-97a0-0ec2a1fa5aaa"
 SLACK = "https://hooks.slack.com/services/T01234567/B01234567/AbCdEfGhIjKlMnOpQrStUvWx"
 URN = "urn:smn:cn-north-4:04dd36f964000fe22f9ac00bc85b1a1d:elb-alerts"
+WELINK = (
+    "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send"
+    "?token=a69f751172bb4a36abe5de9ddf9aa1cc&channel=standard"
+)
+TEAMS = (
+    "https://prod-12.westeurope.logic.azure.com:443/workflows/4f1c7a2e9b3d4e5f8a6b0c1d2e3f4a5b/triggers/"
+    "manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=Xk3v9Q0aBcDeFgHiJk"
+)
 FULL_ENV = {
     "ELB_WATCH_SMN_TOPIC_URN": URN,
     "ELB_WATCH_FEISHU_WEBHOOK": FEISHU,
@@ -33,6 +41,8 @@ FULL_ENV = {
     "ELB_WATCH_SLACK_WEBHOOK": SLACK,
     "ELB_WATCH_WEBHOOK_URL": "https://alerts.example.com/hooks/elb",
     "ELB_WATCH_WEBHOOK_SECRET": "webhook-hmac-secret",
+    "ELB_WATCH_WELINK_WEBHOOK": WELINK,
+    "ELB_WATCH_TEAMS_WEBHOOK": TEAMS,
 }
 
 
@@ -176,8 +186,8 @@ def test_an_event_can_narrow_the_channels_but_not_add_one():
     assert [c.name for c in narrow_channels(channels, ["feishu", "smn"])] == ["smn", "feishu"]
     only_slack = [c for c in channels if c.name == "slack"]
     assert narrow_channels(only_slack, ["feishu"]) == []
-    with pytest.raises(ValueError, match="'teams'"):
-        narrow_channels(channels, ["teams"])
+    with pytest.raises(ValueError, match="'pager'"):
+        narrow_channels(channels, ["pager"])
 
 
 def test_importing_the_channels_package_loads_neither_requests_nor_the_sdk():
@@ -188,3 +198,14 @@ def test_importing_the_channels_package_loads_neither_requests_nor_the_sdk():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_welink_token_and_teams_sig_are_secrets_but_their_public_parameters_are_not():
+    secrets = channel_secrets(configured_channels(FULL_ENV))
+    assert "a69f751172bb4a36abe5de9ddf9aa1cc" in secrets
+    assert "Xk3v9Q0aBcDeFgHiJk" in secrets
+    assert "4f1c7a2e9b3d4e5f8a6b0c1d2e3f4a5b" in secrets  # the workflow id in the path
+    assert not {"standard", "2016-06-01", "/triggers/manual/run"} & set(secrets)
+    assert redact_url(WELINK) == (
+        "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=***&channel=***"
+    )

@@ -92,7 +92,16 @@ def closed_port() -> int:
 def test_every_channel_delivers_a_signed_message_its_receiver_accepts(receivers):
     channels = channels_of(receivers)
     deliveries = send(channels, context())
-    assert [d["channel"] for d in deliveries] == ["smn", "feishu", "dingtalk", "wecom", "slack", "webhook"]
+    assert [d["channel"] for d in deliveries] == [
+        "smn",
+        "feishu",
+        "dingtalk",
+        "wecom",
+        "slack",
+        "webhook",
+        "welink",
+        "teams",
+    ]
     for delivery in deliveries:
         assert delivery == {
             "fingerprint": "5408d300053a714a",
@@ -318,7 +327,7 @@ def test_no_time_left_skips_every_delivery_without_sending(receivers):
     assert {d["status"] for d in deliveries} == {"deferred"}
     assert {d["attempts"] for d in deliveries} == {0}
     assert all(not receiver.received for receiver in receivers.all())
-    assert [entry["event"] for entry in logs] == ["delivery.failed"] * 6
+    assert [entry["event"] for entry in logs] == ["delivery.failed"] * 8
     assert {entry["status"] for entry in logs} == {"deferred"}
 
 
@@ -372,12 +381,12 @@ def test_a_broken_logger_or_unknown_channel_does_not_raise(receivers):
         debug = warning
 
     jobs = [
-        (demo_record(), Channel("teams", "https://example.com/x")),
+        (demo_record(), Channel("pager", "https://example.com/x")),
         (demo_record(), channels_of(receivers, "wecom")[0]),
     ]
     deliveries = deliver(jobs, context(), BrokenLog())
     assert deliveries[0]["status"] == "failed"
-    assert deliveries[0]["error"] == "unknown channel 'teams'"
+    assert deliveries[0]["error"] == "unknown channel 'pager'"
     assert deliveries[1]["status"] == "sent"
 
 
@@ -449,8 +458,8 @@ def test_through_the_production_log_chain_a_line_carries_no_token(receivers, cap
         logs.set_secrets(())
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["event"] for line in lines].count("delivery.failed") == 1
-    assert [line["event"] for line in lines].count("delivery.sent") == 5
-    assert [d["status"] for d in deliveries].count("sent") == 5
+    assert [line["event"] for line in lines].count("delivery.sent") == 7
+    assert [d["status"] for d in deliveries].count("sent") == 7
     output = json.dumps(lines)
     for secret in channel_secrets(channels):
         assert secret not in output

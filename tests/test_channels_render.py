@@ -21,7 +21,7 @@ from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn")
+CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn", "welink", "teams")
 HOSTILE = (
     '**x** <at user_id="all"></at> <at id=all></at> <!channel> <!here> <@U024BE7LH> @all '
     "[x](http://evil.example) ![i](http://evil.example/i.png) `code` ~~gone~~ _it_ __b__ "

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from handler.channels import dingtalk, feishu, slack, smn, webhook, wecom
+from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
 from handler.channels.config import Channel
 from handler.channels.delivery import plan, rate_limits
 from handler.channels.digest import build, split
@@ -19,6 +19,8 @@ MODULES = {
     "wecom": wecom,
     "slack": slack,
     "webhook": webhook,
+    "welink": welink,
+    "teams": teams,
 }
 
 
@@ -130,6 +132,7 @@ def test_every_chat_channel_declares_its_documented_limits():
     assert rate_limits("wecom") == ((20, 60.0),)
     assert rate_limits("feishu") == ((5, 1.0), (100, 60.0))
     assert rate_limits("slack") == ((1, 1.0),)
+    assert rate_limits("teams") == ((4, 1.0), (60, 30.0))
     assert rate_limits("nonesuch") == ()
 
 

@@ -270,9 +270,10 @@ def test_agency_is_delegated_to_functiongraph_with_the_custom_policy_only(tf):
 
 def test_timer_fires_every_minute_with_the_watch_request(tf):
     (trigger,) = [
-        body for (kind, _), body in tf["resource"].items() if kind == "huaweicloud_fgs_function_trigger"
+        body
+        for (kind, _), body in tf["resource"].items()
+        if kind == "huaweicloud_fgs_function_trigger" and _text(body["type"]) == "TIMER"
     ]
-    assert _text(trigger["type"]) == "TIMER"
     event_data = _expression(trigger["event_data"])
     assert "user_event = local.watch_request" in event_data
     assert "schedule_type = var.schedule_type" in event_data
@@ -320,3 +321,84 @@ def test_timer_user_event_is_an_event_the_handler_accepts(tf, tmp_path, assignme
     assert parsed.errors == ()
     assert parsed.source == "timer"
     assert (len(parsed.targets), len(parsed.sweeps)) == (targets, sweeps)
+
+
+# ---- the event path (infra/events.tf) -----------------------------------------------------------------
+
+
+def test_alarm_rule_watches_unhealthy_servers_of_each_listed_load_balancer(tf):
+    rule = tf["resource"][("huaweicloud_ces_alarmrule", "unhealthy_servers")]
+    assert _expression(rule["for_each"]) == "toset(var.alarm_loadbalancer_ids)"
+    assert [_text(metric["namespace"]) for metric in rule["metric"]] == ["SYS.ELB"]
+    [resources] = rule["resources"]
+    [dimension] = resources["dimensions"]
+    assert _text(dimension["name"]) == "lbaas_instance_id"
+    assert _expression(dimension["value"]) == "each.value"
+    [condition] = rule["condition"]
+    assert _text(condition["metric_name"]) == "m9_abnormal_servers"
+    assert (_text(condition["comparison_operator"]), condition["value"]) == (">=", 1)
+    assert _text(rule["alarm_type"]) == "MULTI_INSTANCE"
+    # Alarm and recovery both reach the function, through the same topic (the provider requires it).
+    for actions in ("alarm_actions", "ok_actions"):
+        [action] = rule[actions]
+        assert _text(action["type"]) == "notification"
+        assert [_expression(urn) for urn in action["notification_list"]] == [
+            "huaweicloud_smn_topic.alarms[0].topic_urn"
+        ]
+
+
+def test_the_alarm_topic_triggers_the_function(tf):
+    trigger = tf["resource"][("huaweicloud_fgs_function_trigger", "alarms")]
+    assert _text(trigger["type"]) == "SMN"
+    assert "status" not in trigger, "SMN triggers take no status"
+    assert _expression(trigger["function_urn"]) == "huaweicloud_fgs_function.watch.urn"
+    assert (
+        _expression(trigger["event_data"])
+        == "jsonencode({topic_urn = huaweicloud_smn_topic.alarms[0].topic_urn})"
+    )
+    for name in (("huaweicloud_smn_topic", "alarms"), ("huaweicloud_fgs_function_trigger", "alarms")):
+        assert _expression(tf["resource"][name]["count"]) == "local.alarm_path ? 1 : 0"
+    assert _expression(tf["locals"]["alarm_path"]) == "length(var.alarm_loadbalancer_ids) > 0"
+    assert tf["variable"]["alarm_loadbalancer_ids"]["default"] == []
+
+
+def test_alarm_rule_names_fit_the_provider_rule(tf, tmp_path):
+    """Evaluated by Terraform: 1-128 letters, digits, '_' or '-', even for the longest function name."""
+    binary = _terraform()
+    rule = tf["resource"][("huaweicloud_ces_alarmrule", "unhealthy_servers")]
+    template = _text(rule["alarm_name"]).replace("each.value", "id")
+    (tmp_path / "main.tf").write_text(
+        'variable "function_name" {}\nvariable "ids" { type = list(string) }\n'
+        f'output "names" {{\n  value = [for id in var.ids : "{template}"]\n}}\n',
+        encoding="utf-8",
+    )
+    ids = '["098b2f68-af1c-41a9-8efd-69958722af62", "lb_1"]'
+    for command in (
+        ["init", "-input=false", "-no-color"],
+        [
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-var",
+            "function_name=" + "f" * 52,
+            "-var",
+            f"ids={ids}",
+        ],
+    ):
+        done = subprocess.run(
+            [binary, *command], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    names = json.loads(
+        subprocess.run(
+            [binary, "output", "-json", "names"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
+    assert names == ["f" * 52 + "-unhealthy-098b2f68af1c", "f" * 52 + "-unhealthy-lb_1"]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,128}", name) for name in names)

@@ -43,7 +43,7 @@ def test_one_failed_master_reaches_every_channel(receivers):
     result = invoke(load_event("direct.json"), PlatformContext())
     assert result["ok"] is True
     assert by_channel(result) == dict.fromkeys(
-        ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook"), "sent"
+        ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams"), "sent"
     )
     for receiver in receivers.all():
         assert len(receiver.accepted) == 1, type(receiver).__name__
@@ -63,6 +63,8 @@ def test_event_channels_narrow_delivery(receivers):
         "wecom": "skipped",
         "slack": "skipped",
         "webhook": "skipped",
+        "welink": "skipped",
+        "teams": "skipped",
     }
     assert len(receivers.feishu.accepted) == 1
     assert receivers.slack.accepted == []

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from handler.config import ConfigError
 
-CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook")
+CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
 REDACTED = "***"
 # http is accepted only to the machine itself: tests and local relays, never the network.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -26,7 +26,12 @@ _VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("wecom", "ELB_WATCH_WECOM_WEBHOOK", None),
     ("slack", "ELB_WATCH_SLACK_WEBHOOK", None),
     ("webhook", "ELB_WATCH_WEBHOOK_URL", "ELB_WATCH_WEBHOOK_SECRET"),
+    ("welink", "ELB_WATCH_WELINK_WEBHOOK", None),
+    ("teams", "ELB_WATCH_TEAMS_WEBHOOK", None),
 )
+# Query parameters that are part of a webhook's address, not its credential (WeLink's channel,
+# a Workflows URL's api-version/sp/sv): kept out of the log scrubber so ordinary words survive.
+PUBLIC_QUERY_NAMES = frozenset({"channel", "api-version", "sp", "sv"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +173,8 @@ def channel_secrets(channels: Iterable[Channel]) -> tuple[str, ...]:
             parts = urlsplit(channel.url)
         except ValueError:
             continue
-        found.update(value for _, value in parse_qsl(parts.query, keep_blank_values=True))
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        found.update(value for name, value in query if name not in PUBLIC_QUERY_NAMES)
         found.update(segment for segment in parts.path.split("/") if _token_like(segment))
         if parts.password:
             found.add(parts.password)

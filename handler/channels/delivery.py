@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from handler.channels import digest as digests
-from handler.channels import dingtalk, feishu, slack, smn, webhook, wecom
+from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
 from handler.channels.config import Channel, channel_secrets, redact_url
 from handler.channels.context import DeliveryContext
 from handler.channels.pacing import Pacer
@@ -44,6 +44,8 @@ WEBHOOKS: dict[str, WebhookFormat] = {
     "wecom": WebhookFormat(wecom.render, wecom.request, wecom.judge),
     "slack": WebhookFormat(slack.render, slack.request, slack.judge),
     "webhook": WebhookFormat(webhook.render, webhook.request, webhook.judge),
+    "welink": WebhookFormat(welink.render, welink.request, welink.judge),
+    "teams": WebhookFormat(teams.render, teams.request, teams.judge),
 }
 MODULES: dict[str, ModuleType] = {
     "smn": smn,
@@ -52,6 +54,8 @@ MODULES: dict[str, ModuleType] = {
     "wecom": wecom,
     "slack": slack,
     "webhook": webhook,
+    "welink": welink,
+    "teams": teams,
 }
 
 

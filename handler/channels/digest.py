@@ -42,6 +42,12 @@ class Digest:
     records: tuple[Mapping[str, Any], ...]
     part: int = 1
     parts: int = 1
+    # One short line per record ("pool: member OFFLINE (CODE)") for channels that count characters.
+    short: tuple[str, ...] = ()
+
+    def compact(self) -> Message:
+        """The message with the short lines instead of the full ones."""
+        return replace(self.message, items=tuple(Item("", line) for line in self.short))
 
     @property
     def fingerprints(self) -> tuple[str, ...]:
@@ -84,6 +90,19 @@ def _line(record: Mapping[str, Any], labels: Mapping[str, str]) -> str:
             what = plain(first.get("reason")) or plain(first.get("name")) or "?"
             parts.append(f"{labels.get(f'group_{group}', group)}: {what}")
     return clip(" · ".join(parts), ITEM_CHARS)
+
+
+def _short(record: Mapping[str, Any]) -> str:
+    """pool: member STATUS (CODE), the least a line can say."""
+    pool = _block(record, "pool")
+    name = plain(pool.get("name")) or plain(pool.get("id")) or "?"
+    role = "standby" if plain(record.get("kind")) == "standby_failed" else "master"
+    member = _block(record, role)
+    who = plain(member.get("name")) or plain(member.get("address")) or plain(member.get("id"))
+    status = "RESOLVED" if band(record)[0] == "resolved" else plain(member.get("operating_status"))
+    code = plain(member.get("reason_code"))
+    parts = [f"{name}:", who or plain(record.get("kind")), status, f"({code})" if code else ""]
+    return clip(" ".join(part for part in parts if part), ITEM_CHARS)
 
 
 def _phrase(
@@ -143,7 +162,7 @@ def build(records: Sequence[Mapping[str, Any]], locale: str = "en") -> list[Dige
             observed_at=clip(observed, TAG_CHARS * 2),
             fingerprint=f"digest:{digest_id}",
         )
-        digests.append(Digest(key, message, tuple(members)))
+        digests.append(Digest(key, message, tuple(members), short=tuple(_short(r) for r in members)))
     return digests
 
 
@@ -156,7 +175,10 @@ def _part(digest: Digest, start: int, stop: int, suffix: str) -> Digest:
     tag = labels["resolved"] if status == "resolved" else labels[severity]
     title = _title(len(digest.records), phrase, tag, labels, suffix)
     return replace(
-        digest, message=replace(message, title=title, items=message.items[start:stop]), records=records
+        digest,
+        message=replace(message, title=title, items=message.items[start:stop]),
+        records=records,
+        short=digest.short[start:stop],
     )
 
 

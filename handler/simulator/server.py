@@ -108,8 +108,9 @@ def _route_id(segments: list[str], route: tuple[str, ...]) -> str | None:
 def _matches(pool: Mapping[str, Any], filters: Mapping[str, set[str]]) -> bool:
     """Whether a pool passes ListMasterSlavePools' multi-value filters (any value of each key)."""
     for key, wanted in filters.items():
-        if key == "loadbalancer_id":
-            values = {ref.get("id") for ref in pool.get("loadbalancers") or []}
+        if key in {"loadbalancer_id", "listener_id"}:
+            refs = pool.get("loadbalancers" if key == "loadbalancer_id" else "listeners") or []
+            values = {ref.get("id") for ref in refs}
         else:
             values = {pool.get(key)}
         if not values & wanted:
@@ -206,7 +207,13 @@ class _SimulatorState:
             limit = -1
         if not 0 <= limit <= 2000:
             return _Answer(400, error_payload("ELB.8902", "limit must be an integer 0..2000.", request_id))
-        filter_keys: tuple[str, ...] = ("id", "name", "loadbalancer_id", "enterprise_project_id")
+        filter_keys: tuple[str, ...] = (
+            "id",
+            "name",
+            "loadbalancer_id",
+            "listener_id",
+            "enterprise_project_id",
+        )
         filters: dict[str, set[str]] = {key: set(query[key]) for key in filter_keys if key in query}
         marker = query.get("marker", [None])[-1]
         with self.lock:
