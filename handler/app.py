@@ -29,8 +29,10 @@ from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Ta
 from handler.elb import ElbGateway
 from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
+from handler.limits import bound_result
 from handler.notify import build_notification
 from handler.state import StateStore, open_store, process, url_secrets
+from handler.state.bounded import bounded
 from handler.watch import TargetOutcome, sweep_pools, watch_target
 
 # Without a platform deadline (a local call), an invocation may take this long.
@@ -99,12 +101,16 @@ class _Invocation:
         self.context = context
         self.env = env
         self.settings = settings
-        self.wiring = wiring
         self.wall_clock = wiring.wall_clock
         self.log = logs.logger()
         platform_ms = remaining_ms(context)
         remaining = DEFAULT_TIMEOUT_MS if platform_ms is None else platform_ms
-        self.platform_deadline = time.monotonic() + remaining / 1000
+        # The one deadline of the invocation: ELB work ends a reserve before it, every other wait by it.
+        self.budget = Budget(work_budget(remaining, settings.reserve), total=remaining / 1000)
+        self.platform_deadline = self.budget.deadline()
+        # Every store call takes a slice of what is left and keeps half the reserve for sending.
+        keep = min(settings.reserve, remaining / 4000) / 2
+        self.wiring = wiring = replace(wiring, store=bounded(wiring.store, self.budget, keep=keep))
         # What this run assessed (pool ids, "job:<id>"), and where each record may be delivered.
         self.scopes: set[str] = set()
         self.allowed: dict[str, tuple[str, ...] | None] = {}
@@ -124,7 +130,6 @@ class _Invocation:
             poll_interval=settings.poll_interval,
             memo=wiring.store,
         )
-        self.budget = Budget(work_budget(remaining, settings.reserve))
         self.credentials = resolve_credentials(context, env)
         self.gateways: dict[tuple[str, str], ElbGateway] = {}
         self.secrets = (
@@ -418,7 +423,7 @@ def invoke(
             "held": run.held,
             "source": parsed.source,
         }
-        result = logs.scrub(result, run.secrets)
+        result = bound_result(logs.scrub(result, run.secrets))
         api_calls = sum(gateway.calls for gateway in run.gateways.values())
         run.log.info(
             "invocation.done",

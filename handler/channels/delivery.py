@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from handler.channels.context import DeliveryContext
 from handler.channels.protocol import HttpRequest, Verdict
 from handler.channels.retry import Outcome, Progress
 from handler.channels.transport import send_webhook
+from handler.threads import DaemonExecutor
 
 # Enough threads for every channel of a few records at once; each mostly waits on the network.
 MAX_WORKERS = 16
@@ -105,7 +106,7 @@ def deliver(
     if not pairs:
         return []
     progress = [Progress() for _ in pairs]
-    executor = ThreadPoolExecutor(max_workers=min(len(pairs), MAX_WORKERS), thread_name_prefix="delivery")
+    executor = DaemonExecutor(max_workers=min(len(pairs), MAX_WORKERS), thread_name_prefix="delivery")
     futures: list[Future[Outcome]] = []
     try:
         for (record, channel), tracker in zip(pairs, progress, strict=True):
