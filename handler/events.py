@@ -372,7 +372,8 @@ _READERS: dict[str, Callable[[Mapping[str, Any]], Iterator[Target | Sweep | Even
 def _too_large(event: Any) -> bool:
     """Whether an event is over the size limit, measured as the JSON the platform would have sent."""
     try:
-        size = len(json.dumps(event, ensure_ascii=False, default=str))
+        # Compact, as a client would send it: the spaces of json.dumps' default are not the event's.
+        size = len(json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str))
     except (ValueError, TypeError, RecursionError):
         return True
     return size > MAX_EVENT_BYTES

@@ -22,8 +22,11 @@ def _size(result: dict[str, Any]) -> int:
 
 
 def cap_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first MAX_ERRORS entries and, if there were more, one entry saying how many were left out."""
-    if len(errors) <= MAX_ERRORS:
+    """The first MAX_ERRORS entries and, if there were more, one entry saying how many were left out.
+
+    One entry over MAX_ERRORS passes: the event parser's own "… and N more" entry, already a count.
+    """
+    if len(errors) <= MAX_ERRORS + 1:
         return errors
     hidden = len(errors) - MAX_ERRORS
     more = {

@@ -221,8 +221,86 @@ def import_time() -> float:
     return statistics.median(times)
 
 
+def distinct_targets_event(limit: int = 256 * 1024) -> dict[str, Any]:
+    """A direct event of distinct targets, as many as fit (compact JSON) in `limit` bytes."""
+    targets = []
+    size = len('{"targets":[]}')
+    while True:
+        entry = {"pool_id": f"pool-{len(targets):07d}"}
+        cost = len(json.dumps(entry, separators=(",", ":"))) + 1
+        if size + cost > limit:
+            return {"targets": targets}
+        targets.append(entry)
+        size += cost
+
+
+def parse_time() -> tuple[float, int]:
+    """Median seconds for parse_event on a 256 KiB event of distinct targets; and how many targets."""
+    from handler.events import parse_event  # noqa: PLC0415
+
+    event = distinct_targets_event()
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        parse_event(event)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), len(event["targets"])
+
+
+def render_times() -> dict[str, float]:
+    """Median seconds per channel to render one record whose check job has 3,000 failed items of 3 KB."""
+    from handler.channels.delivery import render  # noqa: PLC0415
+    from tests.test_channels_render import demo_record  # noqa: PLC0415
+
+    record = demo_record()
+    record["check"]["failed_items"] = [
+        {
+            "group": "acl",
+            "name": f"item_{i}",
+            "severity": "Major",
+            "subject": "networkAcl",
+            "reason": f"reason {i}: " + "p" * 3000,
+        }
+        for i in range(3000)
+    ]
+    results = {}
+    for channel in ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook"):
+        times = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            render(channel, record)
+            times.append(time.perf_counter() - started)
+        results[channel] = statistics.median(times)
+    return results
+
+
+def input_rows() -> list[tuple[str, str, str]]:
+    """The rows about hostile-sized inputs: parsing a full-size event, rendering a huge check job."""
+    parsed, count = parse_time()
+    rendered = render_times()
+    return [
+        (
+            f"parse_event: 256 KiB event of {count:,} distinct targets",
+            f"{parsed * 1000:.1f} ms",
+            "< 100 ms",
+        ),
+        (
+            "Render one record with a 3,000-item check job (3 KB params), per channel",
+            ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in rendered.items()),
+            "< 50 ms each",
+        ),
+    ]
+
+
 def main() -> None:
-    """Run every measurement, print the table and write BENCHMARKS.md."""
+    """Run every measurement, print the table and write BENCHMARKS.md.
+
+    `run.py inputs` runs only the input rows (parse, render) and prints them, writing nothing.
+    """
+    if sys.argv[1:] == ["inputs"]:
+        for name, result, target in input_rows():
+            print(f"| {name} | {result} | {target} |")
+        return
     # The deployed package ships .pyc files (make package), and pip wrote the SDK's at install time;
     # compile ours too, or a PYTHONDONTWRITEBYTECODE environment makes every cold start compile them.
     compileall.compile_dir(str(ROOT / "handler"), quiet=1)
@@ -268,6 +346,7 @@ def main() -> None:
                 "calls = ceil(N/2000) + diagnosis",
             )
         )
+    rows.extend(input_rows())
     imported = import_time()
     rows.append(("import handler (fresh process, -X importtime)", f"{imported * 1000:.1f} ms", "< 20 ms"))
 
