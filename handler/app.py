@@ -29,7 +29,7 @@ from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Ta
 from handler.elb import ElbGateway
 from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
-from handler.limits import bound_result
+from handler.limits import bound_result, compact_record
 from handler.notify import build_notification
 from handler.state import StateStore, open_store, process, url_secrets
 from handler.state.bounded import bounded
@@ -278,7 +278,7 @@ class _Invocation:
         for record in self.notifications:
             pool, check = record.get("pool") or {}, record.get("check") or {}
             with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
-                self.log.warning("notification", **record)
+                self.log.warning("notification", **compact_record(record))
 
     def send(
         self, pairs: list[tuple[dict[str, Any], str]], channels: Mapping[str, Any]

@@ -19,11 +19,15 @@ from typing import Any
 import pytest
 
 from handler.app import invoke
+from handler.budget import Budget
 from handler.diagnose import STARTED_JOBS
 from handler.simulator import ElbSimulator, endpoint_env_name
+from handler.state import StoreUnavailable
+from handler.state.bounded import BoundedStore
+from handler.state.sqlite_store import SqliteStore
 from tests.faulty_servers import SilentServer, TricklingHttpServer
 from tests.receivers import running_receivers
-from tests.support import DEMO_POOL, PlatformContext, demo_scenario
+from tests.support import DEMO_JOB, DEMO_POOL, PlatformContext, demo_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "cn-north-4"
@@ -196,3 +200,81 @@ def test_sweep_with_a_silent_redis_store_still_alerts_every_channel(fleet_of_20,
         result, _ = _sweep_within_12_seconds(sim, receivers)
         assert silent.accepted >= 1, "redis-py really connected to the silent server"
     assert all(record["check"] for record in result["notifications"]), "diagnosis still ran"
+
+
+# --- the bounded store on its own ---------------------------------------------------------------
+
+
+def test_a_store_that_fails_once_is_given_up_for_the_invocation(tmp_path):
+    path = tmp_path / "state.db"
+    holder = _locked_sqlite(path)
+    try:
+        inner = SqliteStore(str(path), busy_timeout=30.0)  # its own wait would be 30 s
+        store = BoundedStore(inner, Budget(10.0, total=10.0), cap=0.5)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"no answer within 0\.5 s|locked"):
+            store.recall("key")
+        first = time.monotonic() - started
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="given up for this invocation"):
+            store.load(["pool-1"])
+        second = time.monotonic() - started
+    finally:
+        holder.close()
+    assert first <= 0.5 + 0.5, first
+    assert second <= 0.1, second
+    assert store.abandoned is not None
+
+
+def test_a_store_call_never_starts_past_the_deadline(tmp_path):
+    store = BoundedStore(SqliteStore(str(tmp_path / "s.db")), Budget(1.0, total=1.0), keep=1.0)
+    with pytest.raises(StoreUnavailable, match="no time left"):
+        store.recall("key")
+
+
+def test_lone_surrogates_in_the_event_still_give_a_writable_result(simulator):
+    event = {"pool_id": DEMO_POOL + "\udc80", "extra\ud800": 1, "channels": ["feishu\udfff"]}
+    result = invoke(event, PlatformContext())
+    assert result["errors"]
+    assert all(e["code"] == "EVENT.INVALID" for e in result["errors"])
+    json.dumps(result, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_3000_item_check_job_reaches_every_channel_in_3_seconds(monkeypatch, capsys):
+    scenario = demo_scenario()
+    job = scenario["jobs"][0]["member_check"]
+    job["result"]["acl"]["check_result"] = False
+    job["result"]["acl"]["check_items"] = [
+        {
+            "name": f"acl_item_{index}",
+            "reason": None,
+            "severity": "Major",
+            "subject": "networkAcl",
+            "reason_template": "healthCheck port {$port} is not allowed by ACL {$acl_id}",
+            "reason_params": ["p" * 1500, "a" * 1500],
+        }
+        for index in range(3000)
+    ]
+    with ElbSimulator(scenario) as sim:
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
+        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        with running_receivers(smn_ak=sim.credentials.ak, smn_sk=sim.credentials.sk) as receivers:
+            for name, value in receivers.env().items():
+                monkeypatch.setenv(name, value)
+            started = time.monotonic()
+            result = invoke({"pool_id": DEMO_POOL, "job_id": DEMO_JOB}, PlatformContext(remaining_ms=3000))
+            elapsed = time.monotonic() - started
+            accepted = {type(r).__name__: len(r.accepted) for r in receivers.all()}
+    assert elapsed <= 3 + 1, elapsed
+    assert {d["channel"]: d["status"] for d in result["deliveries"]} == dict.fromkeys(CHANNELS, "sent")
+    assert set(accepted.values()) == {1}, accepted
+    [record] = result["notifications"]
+    assert len(record["check"]["failed_items"]) == 100
+    assert record["check"]["failed_items_omitted"] >= 2900
+    assert len(json.dumps(result, ensure_ascii=False).encode()) < 1_000_000
+    longest = max(len(line) for line in capsys.readouterr().out.splitlines())
+    assert longest < 1_000_000, "no log line carries the whole 18 MB record"

@@ -21,7 +21,7 @@ from handler.assess import assess_pool
 from handler.diagnose import STARTED_JOBS, _memo_key
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.events import MAX_ERRORS, MAX_TARGETS, parse_event
-from handler.limits import MAX_RESULT_BYTES
+from handler.limits import MAX_RESULT_BYTES, bound_result
 from handler.simulator import Fault
 from handler.state import open_store
 from handler.text import clip, encodable
@@ -369,3 +369,24 @@ def test_any_pool_body_through_the_sdk_gets_a_result(simulator, monkeypatch, bod
     assert result["schema"] == "elb-master-watch/v1"
     assert all(e["code"] != "WATCH.INTERNAL" for e in result["errors"]), result["errors"]
     json.dumps(result, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_result_over_the_limit_says_what_was_cut():
+    result = {
+        "schema": "elb-master-watch/v1",
+        "ok": True,
+        "notifications": [],
+        "errors": [],
+        "targets": [{"target": {"pool_id": f"p{i}"}, "note": "x" * 1000} for i in range(5000)],
+        "sweeps": [],
+        "deliveries": [{"channel": "feishu", "status": "sent"}],
+        "deduplication": "off",
+        "held": [],
+        "source": "direct",
+    }
+    bounded = bound_result(result)
+    assert _size(bounded) <= MAX_RESULT_BYTES
+    assert bounded["deliveries"] == result["deliveries"], "the small lists are kept"
+    left_out = bounded["truncated"]["left_out"]
+    assert left_out["targets"] + len(bounded["targets"]) == 5000
+    assert len(bounded["targets"]) > 500
