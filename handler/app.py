@@ -29,9 +29,11 @@ from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Ta
 from handler.elb import ElbGateway
 from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
+from handler.limits import bound_result, compact_record
 from handler.notify import build_notification
 from handler.pipeline import process
 from handler.state import StateStore, StoreUnavailable, open_store, url_secrets
+from handler.state.bounded import bounded
 from handler.watch import TargetOutcome, sweep_pools, watch_target
 
 # Without a platform deadline (a local call), an invocation may take this long.
@@ -102,12 +104,16 @@ class _Invocation:
         self.context = context
         self.env = env
         self.settings = settings
-        self.wiring = wiring
         self.wall_clock = wiring.wall_clock
         self.log = logs.logger()
         platform_ms = remaining_ms(context)
         remaining = DEFAULT_TIMEOUT_MS if platform_ms is None else platform_ms
-        self.platform_deadline = time.monotonic() + remaining / 1000
+        # The one deadline of the invocation: ELB work ends a reserve before it, every other wait by it.
+        self.budget = Budget(work_budget(remaining, settings.reserve), total=remaining / 1000)
+        self.platform_deadline = self.budget.deadline()
+        # Every store call takes a slice of what is left and keeps half the reserve for sending.
+        keep = min(settings.reserve, remaining / 4000) / 2
+        self.wiring = wiring = replace(wiring, store=bounded(wiring.store, self.budget, keep=keep))
         # What this run assessed (pool ids, "job:<id>"), and where each record may be delivered.
         self.scopes: set[str] = set()
         self.allowed: dict[str, tuple[str, ...] | None] = {}
@@ -128,7 +134,6 @@ class _Invocation:
             poll_interval=settings.poll_interval,
             memo=wiring.store,
         )
-        self.budget = Budget(work_budget(remaining, settings.reserve))
         self.credentials = resolve_credentials(context, env)
         self.gateways: dict[tuple[str, str], ElbGateway] = {}
         self.secrets = (
@@ -279,7 +284,7 @@ class _Invocation:
         for record in self.notifications:
             pool, check = record.get("pool") or {}, record.get("check") or {}
             with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
-                self.log.warning("notification", **record)
+                self.log.warning("notification", **compact_record(record))
 
     def allowed_channels(self, record: Mapping[str, Any]) -> tuple[str, ...] | None:
         """The channels the event lets this record use (None: every configured channel)."""
@@ -466,7 +471,7 @@ def invoke(
             "undelivered": run.undelivered,
             "source": parsed.source,
         }
-        result = logs.scrub(result, run.secrets)
+        result = bound_result(logs.scrub(result, run.secrets))
         api_calls = sum(gateway.calls for gateway in run.gateways.values())
         run.log.info(
             "invocation.done",

@@ -73,7 +73,10 @@ def assess_pool(pool: Pool, listener_id: str | None = None, target: Target | Non
     """Decide what is wrong with a master/standby pool; an empty list means the master is healthy."""
     target = target or Target(pool_id=pool.id)
     listeners = watched_listeners(pool, listener_id)
-    master = _find_role(pool.members, {"master"})
+    # ELB may (briefly, or when misconfigured) list two masters: a failed one is the one to report.
+    masters = [m for m in pool.members if m.role.lower() == "master"]
+    failed = (m for m in masters if member_state(m, listeners).state == OFFLINE)
+    master = next(failed, masters[0] if masters else None)
     standby_member = _find_role(pool.members, {"slave", "standby"})
     standby = member_state(standby_member, listeners) if standby_member else None
 

@@ -21,6 +21,8 @@ class Budget:
     seconds: float
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    # Seconds until the invocation's hard deadline (the platform's); None: the same as `seconds`.
+    total: float | None = None
     started: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -30,6 +32,18 @@ class Budget:
     def remaining(self) -> float:
         """Seconds left, never negative."""
         return max(0.0, self.seconds - (self.clock() - self.started))
+
+    def deadline(self) -> float:
+        """The invocation's hard deadline on `clock`: every wait of the invocation ends before it."""
+        return self.started + (self.seconds if self.total is None else self.total)
+
+    def left(self) -> float:
+        """Seconds until the hard deadline, never negative (more than `remaining` by the reserve)."""
+        return max(0.0, self.deadline() - self.clock())
+
+    def slice(self, cap: float, keep: float = 0.0) -> float:
+        """The seconds one wait may take: at most `cap`, and never past the deadline less `keep`."""
+        return max(0.0, min(cap, self.left() - keep))
 
     def elapsed(self) -> float:
         """Seconds since the budget started."""

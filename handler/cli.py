@@ -43,7 +43,7 @@ def _read_event(path: str) -> Any:
     raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8", errors="replace")
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # e.g. nested 100,000 deep: the handler says EVENT.INVALID
         return raw
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,16 +34,25 @@ class Settings:
     api_rate: float = 10.0
 
 
+# The longest duration a setting accepts: beyond it a value is a typo, and would overflow later.
+MAX_DURATION_SECONDS = 366 * 86400.0
+
+
+def shown(raw: str, limit: int = 40) -> str:
+    """A setting's value quoted for an error message: at most `limit` characters, never a wall of text."""
+    return repr(raw if len(raw) <= limit else raw[: limit - 1] + "…")
+
+
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={raw!r} is outside {low}..{high}")
+    except (ValueError, OverflowError):
+        raise ConfigError(f"{name}={shown(raw)} is not a number") from None
+    if not low <= value <= high:  # NaN and infinity fail this too
+        raise ConfigError(f"{name}={shown(raw)} is outside {low}..{high}")
     return value
 
 
@@ -78,12 +88,14 @@ def parse_duration(text: str) -> float | None:
     """Seconds in "900", "15m", "4h", "1h30m" or "90s"; None if the text is not a duration."""
     text = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return float(text)
+        value = float(text)
+        return value if math.isfinite(value) else None
     match = _DURATION.fullmatch(text)
     if not text or match is None:
         return None
     hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    total = hours * 3600 + minutes * 60 + seconds
+    return total if math.isfinite(total) else None
 
 
 def _duration(env: Mapping[str, str], name: str, default: float) -> float:
@@ -91,8 +103,10 @@ def _duration(env: Mapping[str, str], name: str, default: float) -> float:
     if not raw:
         return default
     value = parse_duration(raw)
-    if value is None or value < 0:
-        raise ConfigError(f"{name}={raw!r} is not a duration such as 900, 15m or 1h30m")
+    if value is None or not 0 <= value <= MAX_DURATION_SECONDS:  # 1e400 reads as infinity: refused
+        raise ConfigError(
+            f"{name}={shown(raw)} is not a duration from 0 to 366 days, such as 900, 15m or 1h30m"
+        )
     return value
 
 

@@ -7,7 +7,6 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -16,6 +15,7 @@ from handler.budget import Budget
 from handler.domain import CheckVerdict, ElbApiError, Finding
 from handler.elb import ElbReader
 from handler.state.base import StoreUnavailable
+from handler.threads import DaemonExecutor
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,8 @@ class StartedJobs:
         if memo is None:
             return None
         try:
-            return memo.recall(_memo_key(member_id, listener_id))
+            # An empty value is a tombstone left by `forget`: the job it named is gone.
+            return memo.recall(_memo_key(member_id, listener_id)) or None
         except StoreUnavailable:
             return None
 
@@ -78,10 +79,17 @@ class StartedJobs:
             with contextlib.suppress(StoreUnavailable):
                 memo.remember(_memo_key(member_id, listener_id), job_id, ttl)
 
-    def forget(self, member_id: str, listener_id: str) -> None:
-        """Drop a job that ELB no longer knows (the store's entry expires on its own)."""
+    def forget(self, member_id: str, listener_id: str, memo: JobMemo | None = None) -> None:
+        """Drop a job that ELB no longer knows, here and in the store (an empty value, soon expired)."""
         with self._lock:
             self._jobs.pop((member_id, listener_id), None)
+        if memo is not None:
+            with contextlib.suppress(StoreUnavailable):
+                memo.remember(_memo_key(member_id, listener_id), "", FORGET_SECONDS)
+
+
+# A forgotten job's tombstone lives this long: enough to outlast any in-flight recall of it.
+FORGET_SECONDS = 60.0
 
 
 def _memo_key(member_id: str, listener_id: str) -> str:
@@ -121,10 +129,16 @@ class _Diagnosis:
 
 
 def _start(
-    item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOptions, jobs: StartedJobs
+    item: _Diagnosis,
+    reader: ElbReader,
+    log: Any,
+    options: DiagnoseOptions,
+    jobs: StartedJobs,
+    *,
+    reuse: bool = True,
 ) -> None:
-    """Reuse the job started for this member and listener inside the TTL, or start one."""
-    item.job_id = jobs.recall(item.member_id, item.listener_id, options.ttl, options.memo)
+    """Reuse the job started for this member and listener inside the TTL (if `reuse`), or start one."""
+    item.job_id = jobs.recall(item.member_id, item.listener_id, options.ttl, options.memo) if reuse else None
     if item.job_id is not None:
         item.reused = True
         log.info(
@@ -153,9 +167,11 @@ def _read(item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOption
         job = reader.show_check_job(item.job_id)
     except ElbApiError as error:
         if error.status == 404 and item.reused:
-            jobs.forget(item.member_id, item.listener_id)
+            # Forgotten in the store too, or every round (and every instance) would reuse it again.
+            log.info("diagnosis.stale", member_id=item.member_id, check_job_id=item.job_id)
+            jobs.forget(item.member_id, item.listener_id, options.memo)
             item.reused = False
-            _start(item, reader, log, options, jobs)
+            _start(item, reader, log, options, jobs, reuse=False)
             return
         item.error = error
         return
@@ -195,7 +211,7 @@ def diagnose_all(
         return results, []
 
     workers = max(1, min(options.concurrency, len(items)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diagnose") as executor:
+    with DaemonExecutor(max_workers=workers, thread_name_prefix="diagnose") as executor:
 
         def each(step: Callable[..., None], batch: list[_Diagnosis]) -> None:
             # Each task runs in a copy of this context, so its log lines keep the request id.

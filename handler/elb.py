@@ -19,6 +19,8 @@ from handler.budget import Budget, retry_delay
 from handler.config import Credentials, Settings
 from handler.domain import CheckJob, ElbApiError, Pool, Sweep
 from handler.elb_model import check_job_from_api, pool_from_api
+from handler.text import clip
+from handler.threads import DeadlineExceeded, call_within
 
 # Below this many seconds left, a request cannot usefully start.
 MIN_CALL_SECONDS = 0.05
@@ -97,8 +99,8 @@ def _build_client(region_id: str, project_id: str, credentials: Credentials) -> 
 
 
 def _short(text: Any, limit: int = 300) -> str:
-    message = " ".join(str(text).split())
-    return message if len(message) <= limit else message[: limit - 1] + "…"
+    """One line of at most `limit` characters, secrets scrubbed before the cut."""
+    return clip(text, limit)
 
 
 class RateLimiter:
@@ -266,7 +268,15 @@ class ElbGateway:
             )
             self._count()
             try:
-                response = call(request)
+                # Bounded as a whole: the SDK's timeouts apply per socket read, so a body that trickles
+                # in would otherwise hold the invocation past its deadline.
+                response = call_within(remaining, lambda: call(request), name="elb-call")
+            except DeadlineExceeded:
+                raise ElbApiError(
+                    "WATCH.TIMEOUT",
+                    f"{what}: no complete answer from ELB within {remaining:.1f} s (time budget)",
+                    attempts=attempt,
+                ) from None
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError below
                 error, retryable = _classify(exc, what)
                 if not idempotent:

@@ -19,6 +19,7 @@ from handler.domain import (
     Member,
     Pool,
 )
+from handler.text import clean
 
 # The result groups of a member check job, in the order the API lists them (MemberCheckJobResult).
 CHECK_GROUPS = ("config", "acl", "security_group")
@@ -31,7 +32,9 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else str(value)
+    # Valid JSON may carry a lone surrogate ("\\ud83d"); replaced here, at the border, it is carried
+    # safely (as U+FFFD) to the result, the log, the store and the channels.
+    return clean(value if isinstance(value, str) else str(value))
 
 
 def _optional_text(value: Any) -> str | None:
@@ -44,7 +47,7 @@ def _integer(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
         return int(value)
     return None
 

@@ -7,7 +7,7 @@ Accepted shapes (samples in `events/`):
 - SMN trigger: `record[].smn.message` holds a direct call as JSON, or a Cloud Eye alarm notification
   (`handler.cloudeye`: an ELB alarm becomes a check of the load balancer or pool it names);
 - APIG trigger: `body` holds a direct call as JSON, base64-encoded when `isBase64Encoded`;
-- DMS for Kafka trigger: `records[].messages[]`, each a direct call as JSON;
+- DMS for Kafka trigger: `records[].messages[]` (or the flat `messages[]`), each a direct call as JSON;
 - EventGrid: CloudEvents, `{"events": [...]}` or a single event, with a direct call in `data`.
 
 Anywhere a direct call goes, `{"sweep": {"loadbalancer_id": [...], "name": [...],
@@ -30,6 +30,8 @@ from handler.domain import Sweep, Target
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_TARGETS = 100
+# At most this many event errors are listed, then one "… and N more" entry.
+MAX_ERRORS = 100
 
 TARGET_FIELDS = ("pool_id", "job_id", "listener_id", "region", "project_id")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
@@ -292,6 +294,18 @@ def _apig(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
 
 
 def _kafka(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
+    if "records" not in event and "messages" in event:
+        # The flat DMS-for-Kafka event: {"trigger_type": "KAFKA", "messages": [...], "topic_id": ...}.
+        messages = event["messages"]
+        if not isinstance(messages, list):
+            yield EventError("messages", f"must be a list, got {_describe(messages)}")
+            return
+        for position, message in enumerate(messages):
+            yield from _embedded(message, f"messages[{position}]")
+        return
+    if "records" not in event:
+        yield EventError("records", "is missing: a Kafka event carries records[].messages[] or messages[]")
+        return
     try:
         records = _require_list(event["records"], "records")
     except _InvalidEventError as invalid:
@@ -368,10 +382,37 @@ _READERS: dict[str, Callable[[Mapping[str, Any]], Iterator[Target | Sweep | Even
 def _too_large(event: Any) -> bool:
     """Whether an event is over the size limit, measured as the JSON the platform would have sent."""
     try:
-        size = len(json.dumps(event, ensure_ascii=False, default=str))
+        # Compact, as a client would send it: the spaces of json.dumps' default are not the event's.
+        size = len(json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str))
     except (ValueError, TypeError, RecursionError):
         return True
     return size > MAX_EVENT_BYTES
+
+
+def _collect(
+    entries: Iterator[Target | Sweep | EventError],
+) -> tuple[dict[Target, None], dict[Sweep, None], list[EventError]]:
+    """Targets and sweeps without duplicates, the first MAX_ERRORS errors and one "… and N more".
+
+    Dicts keep the order and find a duplicate in constant time, so this stays linear in the input.
+    """
+    targets: dict[Target, None] = {}
+    sweeps: dict[Sweep, None] = {}
+    errors: list[EventError] = []
+    hidden = 0
+    for entry in entries:
+        if isinstance(entry, EventError):
+            if len(errors) < MAX_ERRORS:
+                errors.append(entry)
+            else:
+                hidden += 1
+        elif isinstance(entry, Sweep):
+            sweeps.setdefault(entry, None)
+        else:
+            targets.setdefault(entry, None)
+    if hidden:
+        errors.append(EventError("event", f"… and {hidden} more errors (the first {MAX_ERRORS} are listed)"))
+    return targets, sweeps, errors
 
 
 def parse_event(event: Any) -> ParsedEvent:
@@ -386,18 +427,11 @@ def parse_event(event: Any) -> ParsedEvent:
     except _InvalidEventError as invalid:
         return ParsedEvent("unknown", errors=(invalid.error,))
     source = detect_source(event)
-    targets: list[Target] = []
-    sweeps: list[Sweep] = []
-    errors: list[EventError] = []
-    for entry in _READERS[source](event):
-        if isinstance(entry, EventError):
-            errors.append(entry)
-        elif isinstance(entry, Sweep):
-            if entry not in sweeps:
-                sweeps.append(entry)
-        elif entry not in targets:
-            targets.append(entry)
+    try:
+        targets, sweeps, errors = _collect(_READERS[source](event))
+    except RecursionError:  # a structure too deep to walk: the whole event is refused
+        return ParsedEvent(source, errors=(EventError("event", "is nested too deeply to read"),))
     if len(targets) > MAX_TARGETS:
         errors.append(EventError("event", f"names {len(targets)} targets; at most {MAX_TARGETS} per event"))
-        targets = []
+        targets = {}
     return ParsedEvent(source, tuple(targets), tuple(errors), tuple(sweeps))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
-from handler.config import ConfigError, parse_duration
+from handler.config import ConfigError, parse_duration, shown
 from handler.wording import phrases
 
 STATE_SCHEMA = 1
@@ -51,8 +51,8 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ConfigError(f"{name}={raw!r} must be a whole number from 1 to 100")
+    if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= 100:
+        raise ConfigError(f"{name}={shown(raw)} must be a whole number from 1 to 100")
     return int(raw)
 
 
@@ -65,7 +65,7 @@ def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
         value = parse_duration(raw)
         if value is None or not 60 <= value <= 30 * 86400:
             raise ConfigError(
-                f"{name}={raw!r} must be a duration from 60s to 30 days, such as 4h, 30m or 1h30m"
+                f"{name}={shown(raw)} must be a duration from 60s to 30 days, such as 4h, 30m or 1h30m"
             )
         repeat = value
     return LifecycleSettings(

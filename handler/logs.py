@@ -54,6 +54,11 @@ def set_secrets(secrets: Iterable[str]) -> None:
     _SECRETS.set(tuple(s for s in secrets if s))
 
 
+def current_secrets() -> tuple[str, ...]:
+    """The secret values registered for this invocation (this context)."""
+    return _SECRETS.get()
+
+
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
     """Structlog processor: blank secret-named keys (secret values are cut out after rendering)."""
     for key in list(event_dict):
@@ -72,6 +77,10 @@ class _RedactingRenderer:
         line = self._renderer(logger, method, event_dict)
         for secret in _SECRETS.get():
             line = line.replace(secret, REDACTED)
+        if isinstance(line, str) and not line.isascii():
+            from handler.text import clean  # noqa: PLC0415 - tiny; only for non-ASCII lines
+
+            line = clean(line)  # a lone surrogate (from ELB or a chat answer) cannot be written as UTF-8
         return line
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from handler.text import clip
+
 # How much of a service's answer is quoted in an error: enough to read its code and message.
 ANSWER_CHARS = 200
 
@@ -45,8 +47,7 @@ def json_bytes(payload: Mapping[str, Any]) -> bytes:
 
 def quote_answer(body: str) -> str:
     """A short, single-line quote of a service's answer for an error message."""
-    text = " ".join(body.split())
-    return text if len(text) <= ANSWER_CHARS else text[: ANSWER_CHARS - 1] + "…"
+    return clip(body, ANSWER_CHARS)
 
 
 def json_answer(body: str) -> Mapping[str, Any] | None:

@@ -495,7 +495,10 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         """Send a JSON body."""
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in the scenario: sent escaped, as valid JSON
+            body = json.dumps(payload).encode("ascii")
         self._send(outcome, status, body, request_id, extra_headers or {})
 
     def _send(

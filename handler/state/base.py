@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from handler.lifecycle import AlertState
+from handler.text import clean, clip
 
 DEFAULT_RETENTION = 30 * 86400.0
 """A state not written for this long is dropped by the store (a pool that is no longer watched)."""
@@ -64,7 +65,8 @@ class StateStore(Protocol):
 
 def encode_state(state: AlertState) -> str:
     """A state as the JSON text a store keeps."""
-    return json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return clean(text)  # a lone surrogate from ELB text cannot be stored as UTF-8: U+FFFD, as everywhere
 
 
 def decode_state(raw: str | bytes, fingerprint: str, scope: str, where: str) -> AlertState | str:
@@ -72,7 +74,7 @@ def decode_state(raw: str | bytes, fingerprint: str, scope: str, where: str) -> 
     try:
         state = AlertState.from_dict(json.loads(raw))
     except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
-        return f"{where}: state of {fingerprint} in {scope} ignored: {str(exc)[:200]}"
+        return f"{where}: state of {fingerprint} in {scope} ignored: {clip(exc, 200)}"
     if state.fingerprint != fingerprint:
         return f"{where}: state of {fingerprint} in {scope} ignored: it names fingerprint {state.fingerprint}"
     return state

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from handler.lifecycle import AlertState
 from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, encode_state, loaded_from
+from handler.text import clip
 
 DEFAULT_PREFIX = "elb-master-watch:"
 
@@ -66,11 +67,19 @@ class RedisStore:
             health_check_interval=0,
         )
         self._secrets = (password,) if password else ()
+        self._timeout = timeout
         self._release: Any = self._client.register_script(RELEASE_SCRIPT)
 
     def __repr__(self) -> str:
         """Where the store is (never the password)."""
         return f"RedisStore({self.label!r}, prefix={self.prefix!r})"
+
+    def limit_wait(self, seconds: float) -> None:
+        """Cut the socket timeouts of connections made from now on to `seconds` (never above the URL's)."""
+        cut = max(0.01, min(self._timeout, seconds))
+        kwargs = self._client.connection_pool.connection_kwargs
+        kwargs["socket_timeout"] = cut
+        kwargs["socket_connect_timeout"] = cut
 
     def _state_key(self, scope: str) -> str:
         return f"{self.prefix}state:{scope}"
@@ -82,10 +91,8 @@ class RedisStore:
         try:
             return work()
         except self._errors as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            raise StoreUnavailable(f"{self.label}: {what} failed: {message[:300]}") from None
+            message = clip(f"{type(exc).__name__}: {exc}", 300, self._secrets)
+            raise StoreUnavailable(f"{self.label}: {what} failed: {message}") from None
 
     def load(self, scopes: Iterable[str]) -> Loaded:
         """The states of these scopes (one HGETALL each, pipelined); bad fields become warnings."""

@@ -43,6 +43,15 @@ class SqliteStore:
         self.retention = retention
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._limit: float | None = None
+
+    def limit_wait(self, seconds: float) -> None:
+        """Cut every wait for another writer (busy timeout, WAL switch) to `seconds` from now on."""
+        self._limit = max(0.0, seconds)
+
+    def _wait(self) -> float:
+        """Seconds any one wait for a lock may take: the busy timeout, cut to the caller's limit."""
+        return self.busy_timeout if self._limit is None else min(self.busy_timeout, self._limit)
 
     def __repr__(self) -> str:
         """Where the store is."""
@@ -52,9 +61,7 @@ class SqliteStore:
         if self._conn is not None:
             return self._conn
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(self.path, timeout=self._wait(), isolation_level=None, check_same_thread=False)
         try:
             conn.text_factory = bytes  # a row that is not UTF-8 is reported, not fatal for the whole load
             self._wal(conn)
@@ -80,7 +87,7 @@ class SqliteStore:
 
     def _wal(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL, waiting up to the busy timeout: the switch answers "locked" at once, unhandled."""
-        deadline = time.monotonic() + self.busy_timeout
+        deadline = time.monotonic() + self._wait()
         while True:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -95,6 +102,7 @@ class SqliteStore:
         with self._lock:
             try:
                 conn = self._connect()
+                conn.execute(f"PRAGMA busy_timeout={int(self._wait() * 1000)}")
                 try:
                     return work(conn)
                 except BaseException:

@@ -24,15 +24,40 @@ def _userinfo(url: str) -> tuple[int, int] | None:
     return (start, end) if end >= start else None
 
 
+def _hidden_query_values(url: str) -> list[str]:
+    """The values in the URL's query and fragment that may be secret: all but the known options'."""
+    rest = url[url.find("?") + 1 :] if "?" in url else ""
+    values = []
+    for part in rest.replace("#", "&").split("&"):
+        key, equals, value = part.partition("=")
+        if equals and value and unquote(key).strip().lower() not in _REDIS_OPTIONS:
+            values.append(value)
+    return values
+
+
 def redact_url(url: str) -> str:
-    """The URL with its password (or a lone user-info part) replaced by `***`."""
+    """The URL with its password replaced by `***`, wherever it sits: user-info, or the query.
+
+    In the query (and fragment) every value but those of the known options is hidden, so
+    `?password=...` (which redis-py would read) never shows in a message.
+    """
     span = _userinfo(url)
-    if span is None:
-        return url
-    start, end = span
-    user, colon, _ = url[start:end].partition(":")
-    shown = f"{user}:***" if colon else "***"
-    return f"{url[:start]}{shown}{url[end:]}"
+    if span is not None:
+        start, end = span
+        user, colon, _ = url[start:end].partition(":")
+        shown = f"{user}:***" if colon else "***"
+        url = f"{url[:start]}{shown}{url[end:]}"
+    if "?" in url or "#" in url:
+        head, mark, rest = url.partition("?") if "?" in url else url.partition("#")
+        parts = []
+        for part in rest.replace("#", "&#").split("&"):
+            fragment = part.startswith("#")
+            key, equals, value = part.lstrip("#").partition("=")
+            if equals and value and unquote(key).strip().lower() not in _REDIS_OPTIONS:
+                value = "***"
+            parts.append(("#" if fragment else "") + key + equals + value)
+        url = head + mark + "&".join(parts).replace("&#", "#")
+    return url
 
 
 def url_secrets(url: str | None) -> tuple[str, ...]:
@@ -42,12 +67,12 @@ def url_secrets(url: str | None) -> tuple[str, ...]:
     blank ordinary words; the store itself never puts the URL or the password in a message.
     """
     span = _userinfo(url or "")
-    if span is None:
-        return ()
-    userinfo = (url or "")[span[0] : span[1]]
-    user, colon, password = userinfo.partition(":")
-    secret = password if colon else user
-    values = {secret, unquote(secret)}
+    candidates = _hidden_query_values(url or "")
+    if span is not None:
+        userinfo = (url or "")[span[0] : span[1]]
+        user, colon, password = userinfo.partition(":")
+        candidates.append(password if colon else user)
+    values = {value for secret in candidates for value in (secret, unquote(secret))}
     return tuple(sorted(value for value in values if len(value) >= 8))
 
 

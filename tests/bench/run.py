@@ -27,7 +27,7 @@ from handler.simulator import ElbSimulator  # noqa: E402 - after the path is set
 from tests.support import DEMO_JOB, DEMO_POOL, demo_scenario  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
-# BENCH_ONLY=storm,import runs only those groups of rows (cold, warm, sweep, storm, import).
+# BENCH_ONLY=storm,import runs only those groups of rows (cold, warm, sweep, storm, inputs, import).
 ONLY = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 EVENT = {"pool_id": DEMO_POOL, "job_id": DEMO_JOB}
 
@@ -278,8 +278,86 @@ def import_time() -> float:
     return statistics.median(times)
 
 
+def distinct_targets_event(limit: int = 256 * 1024) -> dict[str, Any]:
+    """A direct event of distinct targets, as many as fit (compact JSON) in `limit` bytes."""
+    targets = []
+    size = len('{"targets":[]}')
+    while True:
+        entry = {"pool_id": f"pool-{len(targets):07d}"}
+        cost = len(json.dumps(entry, separators=(",", ":"))) + 1
+        if size + cost > limit:
+            return {"targets": targets}
+        targets.append(entry)
+        size += cost
+
+
+def parse_time() -> tuple[float, int]:
+    """Median seconds for parse_event on a 256 KiB event of distinct targets; and how many targets."""
+    from handler.events import parse_event  # noqa: PLC0415
+
+    event = distinct_targets_event()
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        parse_event(event)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), len(event["targets"])
+
+
+def render_times() -> dict[str, float]:
+    """Median seconds per channel to render one record whose check job has 3,000 failed items of 3 KB."""
+    from handler.channels.delivery import render  # noqa: PLC0415
+    from tests.test_channels_render import demo_record  # noqa: PLC0415
+
+    record = demo_record()
+    record["check"]["failed_items"] = [
+        {
+            "group": "acl",
+            "name": f"item_{i}",
+            "severity": "Major",
+            "subject": "networkAcl",
+            "reason": f"reason {i}: " + "p" * 3000,
+        }
+        for i in range(3000)
+    ]
+    results = {}
+    for channel in ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook"):
+        times = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            render(channel, record)
+            times.append(time.perf_counter() - started)
+        results[channel] = statistics.median(times)
+    return results
+
+
+def input_rows() -> list[tuple[str, str, str]]:
+    """The rows about hostile-sized inputs: parsing a full-size event, rendering a huge check job."""
+    parsed, count = parse_time()
+    rendered = render_times()
+    return [
+        (
+            f"parse_event: 256 KiB event of {count:,} distinct targets",
+            f"{parsed * 1000:.1f} ms",
+            "< 100 ms",
+        ),
+        (
+            "Render one record with a 3,000-item check job (3 KB params), per channel",
+            ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in rendered.items()),
+            "< 50 ms each",
+        ),
+    ]
+
+
 def main() -> None:
-    """Run every measurement, print the table and write BENCHMARKS.md."""
+    """Run every measurement, print the table and write BENCHMARKS.md.
+
+    `run.py inputs` runs only the input rows (parse, render) and prints them, writing nothing.
+    """
+    if sys.argv[1:] == ["inputs"]:
+        for name, result, target in input_rows():
+            print(f"| {name} | {result} | {target} |")
+        return
     # The deployed package ships .pyc files (make package), and pip wrote the SDK's at install time;
     # compile ours too, or a PYTHONDONTWRITEBYTECODE environment makes every cold start compile them.
     compileall.compile_dir(str(ROOT / "handler"), quiet=1)
@@ -292,6 +370,8 @@ def main() -> None:
         sweep_rows(rows)
     if not ONLY or "storm" in ONLY:
         storm_rows(rows)
+    if not ONLY or "inputs" in ONLY:
+        rows.extend(input_rows())
     if not ONLY or "import" in ONLY:
         imported = import_time()
         rows.append(("import handler (fresh process, -X importtime)", f"{imported * 1000:.1f} ms", "< 20 ms"))

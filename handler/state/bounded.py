@@ -1,0 +1,108 @@
+"""A state store held to the invocation's deadline: every call gets a slice of the time left.
+
+Wraps any StateStore. Each call runs in a daemon thread and is waited for at most its slice (the
+store's own timeouts are cut to the slice too, where the store allows it). The first call that
+fails or runs out of time abandons the store for the rest of the invocation: later calls raise
+StoreUnavailable at once, so the lifecycle sends without de-duplication instead of waiting again
+behind a locked file or a silent server.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from handler.budget import Budget
+from handler.lifecycle import AlertState
+from handler.state.base import Loaded, StateStore, StoreUnavailable
+from handler.threads import DeadlineExceeded, call_within
+
+T = TypeVar("T")
+
+# No single store call may take longer than this, however much time is left.
+CALL_CAP_SECONDS = 2.0
+# Below this many seconds a call is not started: it could not finish.
+MIN_CALL_SECONDS = 0.05
+
+
+class BoundedStore:
+    """A StateStore whose every call ends within its slice of the budget's deadline."""
+
+    def __init__(
+        self, store: StateStore, budget: Budget, *, keep: float = 0.0, cap: float = CALL_CAP_SECONDS
+    ) -> None:
+        """Bound `store` by `budget`'s deadline less `keep` seconds (kept for sending); `cap` per call."""
+        self.store = store
+        self.budget = budget
+        self.keep = keep
+        self.cap = cap
+        self._abandoned: str | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        """The wrapped store."""
+        return f"BoundedStore({self.store!r})"
+
+    @property
+    def abandoned(self) -> str | None:
+        """Why the store was given up for this invocation, or None while it is in use."""
+        return self._abandoned
+
+    def _abandon(self, why: str) -> StoreUnavailable:
+        with self._lock:
+            if self._abandoned is None:
+                self._abandoned = why
+        return StoreUnavailable(why)
+
+    def _call(self, what: str, work: Callable[[], T]) -> T:
+        if self._abandoned is not None:
+            raise StoreUnavailable(f"{self._abandoned} (store given up for this invocation)")
+        seconds = self.budget.slice(self.cap, self.keep)
+        if seconds < MIN_CALL_SECONDS:
+            raise self._abandon(f"{self.store!r}: no time left to {what} before the deadline")
+        limit = getattr(self.store, "limit_wait", None)
+        if callable(limit):
+            limit(seconds)
+        try:
+            return call_within(seconds, work, name="state-store")
+        except DeadlineExceeded:
+            raise self._abandon(f"{self.store!r}: {what} got no answer within {seconds:.1f} s") from None
+        except StoreUnavailable as exc:
+            raise self._abandon(exc.message) from None
+        except Exception as exc:  # noqa: BLE001 - a store bug is a store failure, never a crash
+            raise self._abandon(f"{self.store!r}: {what} failed ({type(exc).__name__})") from None
+
+    def load(self, scopes: Iterable[str]) -> Loaded:
+        """The states of these scopes."""
+        wanted = list(scopes)
+        return self._call("load", lambda: self.store.load(wanted))
+
+    def save(self, states: Iterable[AlertState]) -> None:
+        """Write these states."""
+        rows = list(states)
+        self._call("save", lambda: self.store.save(rows))
+
+    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+        """Take the fingerprint's lease."""
+        return self._call("lease", lambda: self.store.try_lease(fingerprint, owner, ttl_ms))
+
+    def release(self, fingerprint: str, owner: str) -> None:
+        """Give the lease back."""
+        self._call("release", lambda: self.store.release(fingerprint, owner))
+
+    def remember(self, key: str, value: str, ttl: float) -> None:
+        """Keep a small value for `ttl` seconds."""
+        self._call("remember", lambda: self.store.remember(key, value, ttl))
+
+    def recall(self, key: str) -> str | None:
+        """A kept value, or None."""
+        return self._call("recall", lambda: self.store.recall(key))
+
+    def close(self) -> None:
+        """The wrapped store lives across invocations: closing the bound closes nothing."""
+
+
+def bounded(store: StateStore | None, budget: Budget, *, keep: float = 0.0) -> StateStore | None:
+    """`store` held to `budget`'s deadline, or None when there is no store."""
+    return None if store is None else BoundedStore(store, budget, keep=keep)

@@ -1,0 +1,116 @@
+"""Worker threads that never keep the process alive, and calls that end at a deadline.
+
+`concurrent.futures.ThreadPoolExecutor` joins its (non-daemon) workers when the interpreter exits,
+so a send stuck on a trickling receiver would keep the CLI alive long after the handler returned.
+These workers are daemon threads: whatever is still running when the handler returns is dropped.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class DeadlineExceeded(Exception):  # noqa: N818 - says what happened
+    """A call did not finish within the seconds it was given; it goes on in a daemon thread."""
+
+
+class DaemonExecutor:
+    """The part of ThreadPoolExecutor this project uses (submit, shutdown, with), on daemon threads."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "worker") -> None:
+        """Start no thread yet; up to `max_workers` are started as work is submitted."""
+        self._max = max(1, max_workers)
+        self._prefix = thread_name_prefix
+        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue `fn(*args)`; its Future holds the result or the exception."""
+        if self._closed:
+            raise RuntimeError("cannot submit after shutdown")
+        future: Future[T] = Future()
+        # Run in a copy of the caller's context: log lines keep the request id, scrubbing its secrets.
+        self._work.put((future, contextvars.copy_context().run, (fn, *args)))
+        if len(self._threads) < self._max:
+            thread = threading.Thread(
+                target=self._run, name=f"{self._prefix}_{len(self._threads)}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return future
+
+    def _run(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the future
+                future.set_exception(exc)
+
+    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Stop taking work; optionally cancel what has not started and wait for the rest."""
+        self._closed = True
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._work.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        for _ in self._threads:
+            self._work.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def __enter__(self) -> DaemonExecutor:
+        """Use as a context manager, like ThreadPoolExecutor."""
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Wait for the submitted work, like ThreadPoolExecutor."""
+        self.shutdown(wait=True)
+
+
+def call_within(seconds: float, fn: Callable[[], T], name: str = "bounded-call") -> T:
+    """`fn()` if it finishes within `seconds`; else DeadlineExceeded, and `fn` goes on in a daemon thread.
+
+    The only way to bound a blocking call whose own timeouts apply per read (an HTTP body that
+    trickles in, a socket that accepts and never answers) by the whole call's duration.
+    """
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    context = contextvars.copy_context()  # the call's log lines keep the invocation's request id
+    thread = threading.Thread(target=context.run, args=(run,), name=name, daemon=True)
+    thread.start()
+    if not done.wait(max(0.0, seconds)):
+        raise DeadlineExceeded(f"no answer within {seconds:.1f} s")
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value

@@ -1,0 +1,283 @@
+"""One deadline for every wait: a trickling ELB, a locked SQLite file, a silent Redis, a trickling receiver.
+
+All through the real handler (and the CLI), the real SDK, real sockets on 127.0.0.1. Each test asserts
+the promise: the invocation ends within its timeout + 1 s, and every configured channel still got
+every alert.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler.app import invoke
+from handler.budget import Budget
+from handler.diagnose import STARTED_JOBS
+from handler.simulator import ElbSimulator, endpoint_env_name
+from handler.state import StoreUnavailable
+from handler.state.bounded import BoundedStore
+from handler.state.sqlite_store import SqliteStore
+from tests.faulty_servers import SilentServer, TricklingHttpServer
+from tests.receivers import running_receivers
+from tests.support import DEMO_JOB, DEMO_POOL, PlatformContext, demo_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "cn-north-4"
+CHANNELS = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
+
+
+@pytest.fixture(autouse=True)
+def fresh_job_memory():
+    STARTED_JOBS._jobs.clear()
+    yield
+    STARTED_JOBS._jobs.clear()
+
+
+def _sdk_env(monkeypatch, endpoint: str) -> None:
+    monkeypatch.setenv(endpoint_env_name(REGION), endpoint)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "TRICKLETESTAK00000001")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "trickle-test-sk-0123456789abcdef")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", "04dd36f964000fe22f9ac00bc85b1a1d")
+    monkeypatch.setenv("ELB_WATCH_REGION", REGION)
+    monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "off")
+
+
+# --- a trickling ELB ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_trickling_elb_answer_is_cut_at_the_deadline(monkeypatch, part):
+    with TricklingHttpServer(part=part, interval=0.3) as server:
+        _sdk_env(monkeypatch, server.url)
+        started = time.monotonic()
+        result = invoke({"pool_id": DEMO_POOL}, PlatformContext(remaining_ms=3000))
+        elapsed = time.monotonic() - started
+    assert server.accepted >= 1, "the SDK really talked to the trickling server"
+    assert elapsed <= 3 + 1, elapsed
+    [error] = result["errors"]
+    assert error["code"] == "WATCH.TIMEOUT"
+    assert "no complete answer" in error["message"]
+    assert result["ok"] is False
+
+
+def _cli(args: list[str], env: dict[str, str], timeout: float) -> tuple[Any, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "handler", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+    return done, time.monotonic() - started
+
+
+def test_cli_with_a_trickling_elb_prints_a_result_within_the_timeout(tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pool_id": DEMO_POOL}))
+    with TricklingHttpServer(part="body", interval=0.3) as server:
+        env = {
+            **os.environ,
+            endpoint_env_name(REGION): server.url,
+            "HUAWEICLOUD_SDK_AK": "TRICKLETESTAK00000001",
+            "HUAWEICLOUD_SDK_SK": "trickle-test-sk-0123456789abcdef",
+            "HUAWEICLOUD_SDK_PROJECT_ID": "04dd36f964000fe22f9ac00bc85b1a1d",
+            "ELB_WATCH_REGION": REGION,
+            "ELB_WATCH_DIAGNOSE": "off",
+        }
+        done, elapsed = _cli(["invoke", str(event), "--timeout", "3"], env, timeout=30)
+    result = json.loads(done.stdout)
+    assert [e["code"] for e in result["errors"]] == ["WATCH.TIMEOUT"]
+    assert done.returncode == 1
+    # The process itself (interpreter start included) ends soon after the 3 s timeout.
+    assert elapsed <= 3 + 1.5, elapsed
+
+
+def test_cli_exits_although_a_receiver_still_trickles(tmp_path):
+    """Delivery threads are daemons: the process ends when the handler returns, not when the send does."""
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps(demo_scenario()))
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pool_id": DEMO_POOL}))
+    with TricklingHttpServer(part="body", interval=0.3) as receiver:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("ELB_WATCH_", "HUAWEICLOUD_SDK_"))},
+            "ELB_WATCH_WEBHOOK_URL": receiver.url + "/hook",
+            "ELB_WATCH_DIAGNOSE": "off",
+        }
+        done, elapsed = _cli(["invoke", str(event), "--timeout", "3", "--simulate", str(scenario)], env, 30)
+    result = json.loads(done.stdout)
+    [delivery] = result["deliveries"]
+    assert delivery["channel"] == "webhook"
+    assert delivery["status"] == "failed"
+    assert receiver.accepted >= 1
+    assert elapsed <= 3 + 1.5, elapsed
+
+
+# --- a store that cannot answer: locked SQLite file, silent Redis ----------------------------------
+
+
+@pytest.fixture
+def fleet_of_20(monkeypatch):
+    """20 pools whose masters all failed, with check jobs to diagnose; all six receivers configured."""
+    scenario = demo_scenario()
+    template = scenario["diagnoses"]
+    scenario["pools"] = []
+    scenario["jobs"] = []
+    scenario["fleet"] = {"pools": 20, "failed_ratio": 1.0, "seed": 3, "loadbalancers": 2}
+    scenario["diagnoses"] = template
+    with ElbSimulator(scenario) as sim:
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
+        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        monkeypatch.setenv("ELB_WATCH_POLL_INTERVAL_SECONDS", "0.2")
+        monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "on")
+        with running_receivers(
+            secret="deadline-signing-secret-01", smn_ak=sim.credentials.ak, smn_sk=sim.credentials.sk
+        ) as receivers:
+            for name, value in receivers.env().items():
+                monkeypatch.setenv(name, value)
+            yield sim, receivers
+
+
+def _sweep_within_12_seconds(sim, receivers):
+    failed = set(sim.failed_pool_ids())
+    assert len(failed) == 20
+    started = time.monotonic()
+    result = invoke({"sweep": {}}, PlatformContext(remaining_ms=12_000))
+    elapsed = time.monotonic() - started
+    assert elapsed <= 12 + 1, elapsed
+    assert result["deduplication"] == "unavailable"
+    assert {record["pool"]["id"] for record in result["notifications"]} == failed
+    statuses = {(d["channel"], d["status"]) for d in result["deliveries"]}
+    assert statuses == {(channel, "sent") for channel in CHANNELS}, statuses
+    names = {record["pool"]["name"] for record in result["notifications"]}
+    for receiver in receivers.all():
+        # 20 findings arrive as digests: every failed pool is named in what each channel accepted.
+        got = json.dumps(receiver.accepted, ensure_ascii=False)
+        assert all(name in got for name in names), type(receiver).__name__
+    return result, elapsed
+
+
+def _locked_sqlite(path: Path) -> sqlite3.Connection:
+    """Another process's view of the file: a rollback-journal database held in an EXCLUSIVE transaction."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=DELETE")
+    holder.execute("CREATE TABLE IF NOT EXISTS other (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO other VALUES (1)")
+    return holder
+
+
+def test_sweep_with_a_locked_sqlite_store_still_alerts_every_channel(fleet_of_20, monkeypatch, tmp_path):
+    sim, receivers = fleet_of_20
+    path = tmp_path / "state.db"
+    holder = _locked_sqlite(path)
+    monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite:///{path}")
+    try:
+        result, _ = _sweep_within_12_seconds(sim, receivers)
+    finally:
+        holder.close()
+    assert all(record["check"] for record in result["notifications"]), "diagnosis still ran"
+
+
+def test_sweep_with_a_silent_redis_store_still_alerts_every_channel(fleet_of_20, monkeypatch):
+    pytest.importorskip("redis")
+    sim, receivers = fleet_of_20
+    with SilentServer() as silent:
+        # The URL allows 30 s per socket wait; the invocation's slice cuts it.
+        monkeypatch.setenv("ELB_WATCH_STATE", f"redis://127.0.0.1:{silent.port}/0?timeout=30")
+        result, _ = _sweep_within_12_seconds(sim, receivers)
+        assert silent.accepted >= 1, "redis-py really connected to the silent server"
+    assert all(record["check"] for record in result["notifications"]), "diagnosis still ran"
+
+
+# --- the bounded store on its own ---------------------------------------------------------------
+
+
+def test_a_store_that_fails_once_is_given_up_for_the_invocation(tmp_path):
+    path = tmp_path / "state.db"
+    holder = _locked_sqlite(path)
+    try:
+        inner = SqliteStore(str(path), busy_timeout=30.0)  # its own wait would be 30 s
+        store = BoundedStore(inner, Budget(10.0, total=10.0), cap=0.5)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"no answer within 0\.5 s|locked"):
+            store.recall("key")
+        first = time.monotonic() - started
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="given up for this invocation"):
+            store.load(["pool-1"])
+        second = time.monotonic() - started
+    finally:
+        holder.close()
+    assert first <= 0.5 + 0.5, first
+    assert second <= 0.1, second
+    assert store.abandoned is not None
+
+
+def test_a_store_call_never_starts_past_the_deadline(tmp_path):
+    store = BoundedStore(SqliteStore(str(tmp_path / "s.db")), Budget(1.0, total=1.0), keep=1.0)
+    with pytest.raises(StoreUnavailable, match="no time left"):
+        store.recall("key")
+
+
+def test_lone_surrogates_in_the_event_still_give_a_writable_result(simulator):
+    event = {"pool_id": DEMO_POOL + "\udc80", "extra\ud800": 1, "channels": ["feishu\udfff"]}
+    result = invoke(event, PlatformContext())
+    assert result["errors"]
+    assert all(e["code"] == "EVENT.INVALID" for e in result["errors"])
+    json.dumps(result, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_3000_item_check_job_reaches_every_channel_in_3_seconds(monkeypatch, capsys):
+    scenario = demo_scenario()
+    job = scenario["jobs"][0]["member_check"]
+    job["result"]["acl"]["check_result"] = False
+    job["result"]["acl"]["check_items"] = [
+        {
+            "name": f"acl_item_{index}",
+            "reason": None,
+            "severity": "Major",
+            "subject": "networkAcl",
+            "reason_template": "healthCheck port {$port} is not allowed by ACL {$acl_id}",
+            "reason_params": ["p" * 1500, "a" * 1500],
+        }
+        for index in range(3000)
+    ]
+    with ElbSimulator(scenario) as sim:
+        for name, value in sim.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
+        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
+        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        with running_receivers(smn_ak=sim.credentials.ak, smn_sk=sim.credentials.sk) as receivers:
+            for name, value in receivers.env().items():
+                monkeypatch.setenv(name, value)
+            started = time.monotonic()
+            result = invoke({"pool_id": DEMO_POOL, "job_id": DEMO_JOB}, PlatformContext(remaining_ms=3000))
+            elapsed = time.monotonic() - started
+            accepted = {type(r).__name__: len(r.accepted) for r in receivers.all()}
+    assert elapsed <= 3 + 1, elapsed
+    assert {d["channel"]: d["status"] for d in result["deliveries"]} == dict.fromkeys(CHANNELS, "sent")
+    assert set(accepted.values()) == {1}, accepted
+    [record] = result["notifications"]
+    assert len(record["check"]["failed_items"]) == 100
+    assert record["check"]["failed_items_omitted"] >= 2900
+    assert len(json.dumps(result, ensure_ascii=False).encode()) < 1_000_000
+    longest = max(len(line) for line in capsys.readouterr().out.splitlines())
+    assert longest < 1_000_000, "no log line carries the whole 18 MB record"
