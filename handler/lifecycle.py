@@ -214,6 +214,9 @@ def scope_of(record: Mapping[str, Any]) -> str:
     may count it absent: a run that read the pool alone (a timer without the job id) must not
     resolve it. A record with neither pool nor job has a scope of its own that is never assessed.
     """
+    watcher = record.get("watcher")
+    if record.get("kind") == "watcher_error" and isinstance(watcher, Mapping) and watcher.get("scope"):
+        return str(watcher["scope"])
     check = record.get("check")
     job_id = check.get("job_id") if isinstance(check, Mapping) else None
     if record.get("kind") == "check_failed" and job_id:
@@ -386,6 +389,11 @@ def resolved_record(
     elif kind == "no_master":
         title = say["r_master_title"].format(**values)
         lines = [say["r_master_line"].format(**values)]
+    elif kind == "watcher_error":
+        watcher = record.get("watcher")
+        values["code"] = watcher.get("code") if isinstance(watcher, Mapping) else "?"
+        title = say["r_watcher_title"].format(**values)
+        lines = [say["r_watcher_line"].format(**values)]
     else:
         raw_check = record.get("check")
         check: Mapping[str, Any] = raw_check if isinstance(raw_check, Mapping) else {}

@@ -169,6 +169,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "r_check_line": "The problems the member check reported {span} are no longer reported.",
         "r_check_items": "They were: {items}.",
         "r_confirmed": "Confirmed by {checks} consecutive checks without it; last seen at {last_seen}.",
+        "r_watcher_title": "{tag} elb-master-watch works again: {code} is gone after {lasted}",
+        "r_watcher_line": "The watcher's own error {code} is no longer reported; it lasted {span}.",
     },
     "zh": {
         "critical": "紧急",
@@ -225,6 +227,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "r_check_line": "检测任务在 {span} 报告的问题已不再出现。",
         "r_check_items": "问题项:{items}。",
         "r_confirmed": "已连续 {checks} 次检查未再出现;最后一次出现于 {last_seen}。",
+        "r_watcher_title": "{tag} elb-master-watch 已恢复正常:{code} 已消失,历时 {lasted}",
+        "r_watcher_line": "监控自身的错误 {code} 已不再出现;持续时段:{span}。",
     },
 }
 

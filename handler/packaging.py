@@ -38,6 +38,9 @@ FILE_MODE = 0o100644
 DIR_MODE = 0o040755
 ZIP_UNIX = 3
 
+# Optional extras of pyproject.toml the zip ships too: every store the docs recommend works from the zip.
+PACKAGED_EXTRAS = ("redis",)
+
 # What the zip leaves out of the source tree: test double, build tooling, type-checker marker.
 HANDLER_EXCLUDED = ("simulator", "packaging.py", "py.typed")
 
@@ -208,7 +211,7 @@ def source_root() -> Path:
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
-    """The [project].dependencies of pyproject.toml: what the function needs at run time, nothing else."""
+    """What the function needs at run time: [project].dependencies plus the PACKAGED_EXTRAS, nothing else."""
     try:
         text = pyproject.read_text(encoding="utf-8")
     except OSError as exc:
@@ -216,7 +219,11 @@ def runtime_requirements(pyproject: Path) -> list[str]:
     if sys.version_info >= (3, 11):
         import tomllib  # noqa: PLC0415 - standard library from 3.11 on
 
-        dependencies = tomllib.loads(text).get("project", {}).get("dependencies", [])
+        project = tomllib.loads(text).get("project", {})
+        dependencies = list(project.get("dependencies", []))
+        extras = project.get("optional-dependencies", {})
+        for extra in PACKAGED_EXTRAS:
+            dependencies += extras.get(extra, [])
     else:  # pragma: no cover - exercised only by a 3.10 build machine
         dependencies = _dependencies_without_toml(text)
     if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
@@ -224,13 +231,25 @@ def runtime_requirements(pyproject: Path) -> list[str]:
     return [str(d) for d in dependencies]
 
 
+def _quoted(body: str) -> list[str]:
+    """The quoted strings of a TOML array body, comments left out."""
+    return re.findall(r"\"([^\"]+)\"", "\n".join(line.split("#", 1)[0] for line in body.splitlines()))
+
+
 def _dependencies_without_toml(text: str) -> list[str]:
-    """Python 3.10 has no tomllib: read the quoted strings of the `dependencies = [...]` array."""
+    """Python 3.10 has no tomllib: read `dependencies = [...]` and the PACKAGED_EXTRAS arrays."""
     match = re.search(r"^\[project\][^\[]*?^dependencies\s*=\s*\[(.*?)^\]", text, re.M | re.S)
     if match is None:
         raise PackagingError("pyproject.toml has no [project].dependencies array")
-    body = "\n".join(line.split("#", 1)[0] for line in match.group(1).splitlines())
-    return re.findall(r"\"([^\"]+)\"", body)
+    found = _quoted(match.group(1))
+    section = re.search(r"^\[project\.optional-dependencies\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    for extra in PACKAGED_EXTRAS:
+        array = re.search(
+            rf"^{re.escape(extra)}\s*=\s*\[(.*?)\]", section.group(1) if section else "", re.M | re.S
+        )
+        if array is not None:
+            found += _quoted(array.group(1))
+    return found
 
 
 def find_interpreter(version: str, explicit: str | None = None) -> str | None:

@@ -54,6 +54,9 @@ LABELS: dict[str, dict[str, str]] = {
         "group_config": "config",
         "group_acl": "network ACL",
         "group_security_group": "security group",
+        "watcher_code": "Error code",
+        "watcher_message": "Error",
+        "watcher_action": "What to do",
     },
     "zh": {
         "firing": "告警",
@@ -87,6 +90,9 @@ LABELS: dict[str, dict[str, str]] = {
         "group_config": "配置",
         "group_acl": "网络ACL",
         "group_security_group": "安全组",
+        "watcher_code": "错误码",
+        "watcher_message": "错误",
+        "watcher_action": "处理方法",
     },
 }
 SEVERITIES = ("critical", "major", "warning", "info")
@@ -221,8 +227,18 @@ def _group_label(group: Any, labels: Mapping[str, str]) -> str:
     return labels.get(f"group_{key}", key) or "?"
 
 
+def _watcher_facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list[Fact]:
+    """A watcher_error's code (with HTTP status), message and what to do."""
+    watcher = _block(record, "watcher")
+    code, status = plain(watcher.get("code")), plain(watcher.get("status"))
+    facts = [Fact(labels["watcher_code"], f"{code} (HTTP {status})" if code and status else code or status)]
+    facts.append(Fact(labels["watcher_message"], plain(watcher.get("message"))))
+    facts.append(Fact(labels["watcher_action"], plain(watcher.get("action"))))
+    return [fact for fact in facts if fact.value]
+
+
 def _facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list[Fact]:
-    facts: list[Fact] = []
+    facts: list[Fact] = _watcher_facts(record, labels)
     for role in ("master", "standby"):
         member = _block(record, role)
         if not member:
