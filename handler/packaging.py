@@ -1,7 +1,7 @@
 """Build the FunctionGraph code zip (`elb-master-watch package`): reproducible, trimmed, byte-compiled.
 
 The zip holds the `handler` package (without the simulator and this build module), the runtime
-dependencies from pyproject.toml installed as manylinux wheels for the target Python, `.pyc` files
+dependencies from pyproject.toml (and its `redis` extra, so every documented store works) installed as manylinux wheels for the target Python, `.pyc` files
 for that Python (the code directory is read-only at run time, so nothing could cache them there),
 and a root `index.py`, so the FunctionGraph handler string is `index.handler`.
 
@@ -31,7 +31,9 @@ DEFAULT_PYTHON = "3.10"
 DEFAULT_PLATFORM = "manylinux2014_x86_64"
 HANDLER_STRING = "index.handler"
 INDEX_PY = "from handler import handler\n"
-SIZE_TARGET = 5_000_000  # bytes: "under 5 MB" in the strictest reading
+# Bytes. Was 5 MB ("under 5 MB" in the strictest reading) until the zip shipped redis (issue 12, +0.45 MB
+# zipped) so a Redis/DCS store works from it; FunctionGraph takes far larger zips. Still a regression alarm.
+SIZE_TARGET = 5_500_000
 DEFLATE_LEVEL = 9
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
@@ -52,6 +54,10 @@ TRIMMED_TREES: tuple[tuple[str, str], ...] = (
     ("dns", "dnspython: pymongo's SRV resolver, not used without pymongo"),
     ("_yaml", "libyaml bindings shim: the SDK calls yaml.safe_load, the pure-Python loader"),
     ("bin", "console scripts, built for the build machine and never run by FunctionGraph"),
+    *(
+        (f"redis/commands/{module}", f"Redis module commands ({module}): loaded only by r.{module}-style calls")
+        for module in ("bf", "json", "search", "timeseries", "vectorset")
+    ),
     (
         "urllib3/contrib/emscripten",
         "urllib3 for Pyodide in a browser: imported only on sys.platform emscripten",
@@ -74,9 +80,9 @@ TRIMMED_FILES: tuple[tuple[str, str], ...] = (
 # Modules whose code is dropped: a kept dependency importing one of them fails the build.
 DROPPED_MODULES = ("pymongo", "gridfs", "dns", "_yaml")
 
-# Generated SDK code whose bytecode leaves out docstrings: they are a third of these SDKs' bytecode,
-# and neither SDK reads __doc__ (the build checks). The .py files keep them; line numbers are unchanged.
-DOCSTRING_FREE = ("huaweicloudsdkelb/", "huaweicloudsdksmn/")
+# Code whose bytecode leaves out docstrings: they are a third of these SDKs' bytecode (and redis's
+# command docs), and none of them reads __doc__ (the build checks). The .py files keep them; line numbers are unchanged.
+DOCSTRING_FREE = ("huaweicloudsdkelb/", "huaweicloudsdksmn/", "redis/")
 
 # Run by the target interpreter. Writes PEP 552 unchecked-hash pycs (what py_compile's UNCHECKED_HASH
 # writes): no timestamp, and the read-only source is never looked at again. co_filename is the path
