@@ -1,7 +1,8 @@
 """Build the FunctionGraph code zip (`elb-master-watch package`): reproducible, trimmed, byte-compiled.
 
 The zip holds the `handler` package (without the simulator and this build module), the runtime
-dependencies from pyproject.toml (and its `redis` extra, so every documented store works) installed as manylinux wheels for the target Python, `.pyc` files
+dependencies from pyproject.toml (and its `redis` extra, so every documented store works)
+installed as manylinux wheels for the target Python, `.pyc` files
 for that Python (the code directory is read-only at run time, so nothing could cache them there),
 and a root `index.py`, so the FunctionGraph handler string is `index.handler`.
 
@@ -55,7 +56,7 @@ TRIMMED_TREES: tuple[tuple[str, str], ...] = (
     ("_yaml", "libyaml bindings shim: the SDK calls yaml.safe_load, the pure-Python loader"),
     ("bin", "console scripts, built for the build machine and never run by FunctionGraph"),
     *(
-        (f"redis/commands/{module}", f"Redis module commands ({module}): loaded only by r.{module}-style calls")
+        (f"redis/commands/{module}", f"Redis module commands ({module}): loaded only by r.{module}() calls")
         for module in ("bf", "json", "search", "timeseries", "vectorset")
     ),
     (
@@ -81,7 +82,8 @@ TRIMMED_FILES: tuple[tuple[str, str], ...] = (
 DROPPED_MODULES = ("pymongo", "gridfs", "dns", "_yaml")
 
 # Code whose bytecode leaves out docstrings: they are a third of these SDKs' bytecode (and redis's
-# command docs), and none of them reads __doc__ (the build checks). The .py files keep them; line numbers are unchanged.
+# command docs), and none of them reads __doc__ (the build checks). The .py files keep them; line
+# numbers are unchanged.
 DOCSTRING_FREE = ("huaweicloudsdkelb/", "huaweicloudsdksmn/", "redis/")
 
 # Run by the target interpreter. Writes PEP 552 unchecked-hash pycs (what py_compile's UNCHECKED_HASH
