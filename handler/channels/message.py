@@ -233,7 +233,8 @@ def _watcher_facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list
     code, status = plain(watcher.get("code")), plain(watcher.get("status"))
     facts = [Fact(labels["watcher_code"], f"{code} (HTTP {status})" if code and status else code or status)]
     facts.append(Fact(labels["watcher_message"], plain(watcher.get("message"))))
-    facts.append(Fact(labels["watcher_action"], plain(watcher.get("action"))))
+    if plain(record.get("status")).lower() != "resolved":  # nothing left to do once it is resolved
+        facts.append(Fact(labels["watcher_action"], plain(watcher.get("action"))))
     return [fact for fact in facts if fact.value]
 
 
