@@ -31,7 +31,7 @@ from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
 from handler.notify import build_notification
 from handler.state import StateStore, open_store, process, url_secrets
-from handler.state.url import OFF, instance_store_url
+from handler.state.url import INSTANCE, OFF, instance_store_url
 from handler.watch import TargetOutcome, sweep_pools, watch_target
 
 # Without a platform deadline (a local call), an invocation may take this long.
@@ -409,9 +409,9 @@ def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str
 
     channels = tuple(configured_channels(env))
     url = env.get("ELB_WATCH_STATE", "").strip()
-    # Unset: an embedded SQLite file in the temp directory de-duplicates within a warm instance.
-    kind = "on" if url else "instance"
-    url = url or instance_store_url()
+    # Unset (or "instance"): an embedded SQLite file in the temp directory, for one warm instance.
+    kind = "instance" if url.lower() in {"", INSTANCE} else "on"
+    url = instance_store_url() if kind == "instance" else url
     store, store_error = None, None
     if url.lower() != OFF:
         try:

@@ -210,3 +210,26 @@ def test_resolved_text_and_channel_facts():
     assert facts["What to do"].startswith("The ELB API rejected the signature")
     zh = {fact.label for fact in summarize(make_record(), "zh").facts}
     assert {"错误码", "处理方法"} <= zh
+
+
+# --- the default store ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", [None, "instance", "INSTANCE"])
+def test_default_store_is_a_sqlite_file_in_the_temp_directory(simulator, monkeypatch, tmp_path, setting):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    if setting is not None:
+        monkeypatch.setenv("ELB_WATCH_STATE", setting)
+    first = invoke({"pool_id": DEMO_POOL}, PlatformContext())
+    second = invoke({"pool_id": DEMO_POOL}, PlatformContext())
+    assert [n["kind"] for n in first["notifications"]] == ["master_failed"]
+    assert second["notifications"] == []
+    assert first["deduplication"] == second["deduplication"] == "instance"
+    assert (tmp_path / "elb-master-watch-state.db").is_file()
+
+
+def test_state_off_notifies_every_run(simulator, monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_STATE", "off")
+    runs = [invoke({"pool_id": DEMO_POOL}, PlatformContext()) for _ in range(2)]
+    assert [len(run["notifications"]) for run in runs] == [1, 1]
+    assert [run["deduplication"] for run in runs] == ["off", "off"]

@@ -15,6 +15,8 @@ from handler.state.redis_store import DEFAULT_PREFIX
 VARIABLE = "ELB_WATCH_STATE"
 OFF = "off"
 """`ELB_WATCH_STATE=off`: no store at all, every run notifies everything it sees."""
+INSTANCE = "instance"
+"""`ELB_WATCH_STATE=instance` (or unset): `instance_store_url()`."""
 INSTANCE_FILE = "elb-master-watch-state.db"
 
 
@@ -141,9 +143,10 @@ def _redis_store(url: str) -> StateStore:
 
 
 def open_store(url: str | None) -> StateStore | None:
-    """The store a URL names, or None for an empty URL or `off` (no de-duplication).
+    """The store a URL names; None for an empty URL or `off` (no de-duplication).
 
-    (`handler.app` turns an unset `ELB_WATCH_STATE` into `instance_store_url()` before calling this.)
+    `instance` is the SQLite file of `instance_store_url()` (`handler.app` also uses it when
+    `ELB_WATCH_STATE` is unset).
 
     `sqlite:///abs/path/state.db` (or `sqlite:relative/state.db`), `redis://[user:password@]host:port/db`,
     `rediss://...` (TLS). Redis options in the query: `key_prefix` (default "elb-master-watch:"),
@@ -153,6 +156,8 @@ def open_store(url: str | None) -> StateStore | None:
     text = (url or "").strip()
     if not text or text.lower() == OFF:
         return None
+    if text.lower() == INSTANCE:
+        text = instance_store_url()
     scheme = text.split(":", 1)[0].lower() if ":" in text else ""
     if scheme == "sqlite":
         from handler.state.sqlite_store import SqliteStore  # noqa: PLC0415 - load what is used
@@ -160,4 +165,4 @@ def open_store(url: str | None) -> StateStore | None:
         return SqliteStore(_sqlite_path(text))
     if scheme in {"redis", "rediss"}:
         return _redis_store(text)
-    raise _bad(text, "must be off or start with sqlite:, redis:// or rediss://")
+    raise _bad(text, "must be instance, off, or start with sqlite:, redis:// or rediss://")
