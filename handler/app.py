@@ -389,7 +389,7 @@ class _Wiring:
     wall_clock: Callable[[], float] = time.time
     # What `deduplication` says when the store works: "on" (ELB_WATCH_STATE) or "instance" (the default).
     store_kind: str = "on"
-    # ELB_WATCH_STATE could not be used: the run goes on without a store and reports this.
+    # ELB_WATCH_STATE could not be used: the run goes on with the instance store and reports this.
     store_error: str | None = None
 
 
@@ -417,7 +417,10 @@ def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str
         try:
             store = _store(url)
         except ConfigError as exc:
-            store_error = str(exc)
+            # A typo in the URL (or no redis package) must not mean an alert every minute: fall back
+            # to the instance store and report the problem (a watcher_error).
+            store_error, kind = str(exc), "instance"
+            store = _store(instance_store_url())
     return _Wiring(
         channels=channels,
         lifecycle=replace(load_lifecycle_settings(env), locale=locale),

@@ -114,14 +114,20 @@ def test_every_channel_failing_becomes_a_watcher_error(simulator, webhook):
     assert {d["status"] for d in caught_up["deliveries"]} == {"sent"}
 
 
-def test_an_unusable_store_url_is_a_watcher_error_and_the_run_goes_on(simulator, webhook, monkeypatch):
+def test_an_unusable_store_url_is_a_watcher_error_and_the_instance_store_takes_over(
+    simulator, webhook, monkeypatch
+):
     monkeypatch.setenv("ELB_WATCH_STATE", "memcached://cache:11211")
     result = invoke({"pool_id": DEMO_POOL}, PlatformContext())
     assert result["errors"][0]["where"] == "ELB_WATCH_STATE"
     assert {r["kind"] for r in records(webhook)} == {"master_failed", "watcher_error"}
     [problem] = [r for r in records(webhook) if r["kind"] == "watcher_error"]
     assert problem["watcher"]["scope"] == watcher.SCOPE_STORE
-    assert result["deduplication"] == "off"
+    # The run fell back to the instance store: the next run does not repeat either message.
+    assert result["deduplication"] == "instance"
+    again = invoke({"pool_id": DEMO_POOL}, PlatformContext())
+    assert again["notifications"] == []
+    assert len(webhook.accepted) == 2
 
 
 def test_unreachable_store_is_reported_through_the_channels(simulator, webhook, monkeypatch):
