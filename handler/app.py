@@ -256,7 +256,11 @@ class _Invocation:
         project_id = resolve_project_id(None, self.context, self.env) or ""
         return [
             watcher_record(
-                problem, region=self.settings.region or "", project_id=project_id, observed_at=observed_at
+                problem,
+                region=self.settings.region or "",
+                project_id=project_id,
+                observed_at=observed_at,
+                locale=self.settings.locale,
             )
             for problem in problems
         ]

@@ -66,12 +66,27 @@ ADVICE: dict[str, str] = {
         "webhook URLs, keys and SMN topic, and the function's internet access (NAT when vpc_id is set)."
     ),
 }
-_TITLES: dict[str, str] = {
-    SCOPE_CONFIG: "a setting is unusable",
-    SCOPE_ELB: "cannot read ELB",
-    SCOPE_STORE: "state store unusable, alerts are not de-duplicated",
-    SCOPE_DELIVERY: "every notification channel failed",
+_TITLES: dict[str, dict[str, str]] = {
+    "en": {
+        SCOPE_CONFIG: "a setting is unusable",
+        SCOPE_ELB: "cannot read ELB",
+        SCOPE_STORE: "state store unusable, alerts are not de-duplicated",
+        SCOPE_DELIVERY: "every notification channel failed",
+        "": "is broken",
+        "what": "What to do",
+        "title": "[{severity}] elb-master-watch {what}: {code}{status}",
+    },
+    "zh": {
+        SCOPE_CONFIG: "配置不可用",
+        SCOPE_ELB: "无法读取 ELB",
+        SCOPE_STORE: "状态存储不可用,告警不再去重",
+        SCOPE_DELIVERY: "所有通知渠道均发送失败",
+        "": "运行异常",
+        "what": "处理方法",
+        "title": "[{severity}] elb-master-watch {what}:{code}{status}",
+    },
 }
+_SEVERITY_WORDS = {"zh": {"critical": "紧急", "warning": "警告"}}
 _SEVERITY = {
     SCOPE_CONFIG: "critical",
     SCOPE_ELB: "critical",
@@ -156,26 +171,29 @@ def watcher_fingerprint(code: str, scope: str) -> str:
 
 
 def watcher_record(
-    problem: WatcherProblem, *, region: str, project_id: str, observed_at: str
+    problem: WatcherProblem, *, region: str, project_id: str, observed_at: str, locale: str = "en"
 ) -> dict[str, Any]:
     """The `elb-master-watch/v1` record of a watcher problem (no pool, member or check blocks).
 
     The extra `watcher` block carries code, status, message, what to do and the scope; the lifecycle
-    reads the scope from it, the channels show it as facts.
+    reads the scope from it, the channels show it as facts. Title and labels follow `locale`; the
+    advice itself is English (it names variables and permissions).
     """
+    say = _TITLES.get(locale, _TITLES["en"])
     severity = _SEVERITY.get(problem.scope, "critical")
+    tag = _SEVERITY_WORDS.get(locale, {}).get(severity, severity.upper())
     what = advice(problem.code, problem.status)
     status = f" (HTTP {problem.status})" if problem.status is not None else ""
+    title = say["title"].format(
+        severity=tag, what=say.get(problem.scope, say[""]), code=problem.code, status=status
+    )
     return {
         "status": "firing",
         "severity": severity,
         "kind": KIND,
         "fingerprint": watcher_fingerprint(problem.code, problem.scope),
-        "title": (
-            f"[{severity.upper()}] elb-master-watch {_TITLES.get(problem.scope, 'is broken')}: "
-            f"{problem.code}{status}"
-        ),
-        "text": f"{problem.message}\nWhat to do: {what}",
+        "title": title,
+        "text": f"{problem.message}\n{say['what']}: {what}",
         "pool": None,
         "master": None,
         "standby": None,

@@ -198,7 +198,7 @@ def oversized_record(count: int = 300) -> dict[str, Any]:
     return record
 
 
-def watcher_error_record() -> dict[str, Any]:
+def watcher_error_record(locale: str = "en") -> dict[str, Any]:
     """The watcher_error a run with rejected credentials notifies (handler.watcher_error, fixed time)."""
     problem = watcher_error.WatcherProblem(
         "APIGW.0301",
@@ -208,7 +208,11 @@ def watcher_error_record() -> dict[str, Any]:
         "8f1c2a7e-4b6d-4e0a-9c3f-2d5b7a1e6f90",
     )
     record = watcher_error.watcher_record(
-        problem, region="cn-north-4", project_id="04dd36f964000fe22f9ac00bc85b1a1d", observed_at=OBSERVED
+        problem,
+        region="cn-north-4",
+        project_id="04dd36f964000fe22f9ac00bc85b1a1d",
+        observed_at=OBSERVED,
+        locale=locale,
     )
     record["notification_reason"] = "first"
     return record
@@ -228,7 +232,7 @@ def watcher_resolved_record() -> dict[str, Any]:
 
 CASES = {
     "watcher_error": (watcher_error_record, "en"),
-    "watcher_error_zh": (watcher_error_record, "zh"),
+    "watcher_error_zh": (lambda: watcher_error_record("zh"), "zh"),
     "watcher_resolved": (watcher_resolved_record, "en"),
     "major": (demo_record, "en"),
     "major_zh": (demo_record, "zh"),
