@@ -284,7 +284,7 @@ class _Invocation:
             self.scopes.add(watcher.SCOPE_ELB)
         if self.wiring.store is not None:
             self.scopes.add(watcher.SCOPE_STORE)
-        outcome = self.lifecycle(self.notifications, self.scopes)
+        outcome = self.lifecycle(self.notifications, self.scopes, self.wiring.store)
         self.notifications = outcome.notifications
         self.deliveries = outcome.deliveries
         self.held = outcome.held
@@ -298,9 +298,13 @@ class _Invocation:
             )
             if problem is not None
         ]
-        tried = any(d.get("status") in {"sent", "failed"} for d in outcome.deliveries)
+        # Judging delivery needs a store to remember an earlier WATCH.CHANNELS; after a store failure
+        # the second pass goes without it rather than wait for the broken store again.
+        usable = self.wiring.store if outcome.dedup_available else None
+        tried = usable is not None and any(d.get("status") in {"sent", "failed"} for d in outcome.deliveries)
         if late or tried:
-            second = self.lifecycle(self.watcher_records(late), {watcher.SCOPE_DELIVERY} if tried else set())
+            scopes = {watcher.SCOPE_DELIVERY} if tried else set()
+            second = self.lifecycle(self.watcher_records(late), scopes, store=usable)
             self.notifications += second.notifications
             self.deliveries += second.deliveries
             self.held += second.held
@@ -309,13 +313,13 @@ class _Invocation:
             with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
                 self.log.warning("notification", **record)
 
-    def lifecycle(self, records: list[dict[str, Any]], scopes: set[str]) -> Any:
+    def lifecycle(self, records: list[dict[str, Any]], scopes: set[str], store: StateStore | None) -> Any:
         """One lifecycle pass (handler.state.process) over records in the assessed scopes."""
         channels = {channel.name: channel for channel in self.wiring.channels}
         return process(
             records,
             scopes,
-            store=self.wiring.store,
+            store=store,
             channels=list(channels),
             send=lambda pairs: self.send(pairs, channels),
             now=self.wall_clock(),

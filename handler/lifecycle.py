@@ -530,7 +530,10 @@ def _absent(
         return (prev if prev.seen == 0 else replace(prev, seen=0)), None
     since = prev.absent_since if prev.absent_since is not None else now
     state = replace(prev, seen=0, absent=prev.absent + 1, absent_since=since)
-    if state.absent < settings.resolve_after:
+    # A watcher_error (scope "watcher:...") resolves on the first run that judged it and did not see it:
+    # a run that authenticated, read its settings or delivered is proof, not a flapping health check.
+    needed = 1 if prev.scope.startswith("watcher:") else settings.resolve_after
+    if state.absent < needed:
         return state, None
     notice = resolved_record(
         prev.record,

@@ -60,8 +60,7 @@ def test_rejected_credentials_notify_once_then_resolve(simulator, webhook, monke
     assert len(webhook.accepted) == 1, "the second run with the same fault sends nothing"
     assert [h["why"] for h in second["held"]] == ["already notified"]
 
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", right_sk)
-    monkeypatch.setenv("ELB_WATCH_RESOLVE_AFTER", "1")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", right_sk)  # the fault is gone: one good run resolves it
     fixed = invoke({"pool_id": DEMO_POOL}, PlatformContext())
     assert fixed["ok"] is True
     [resolved] = records(webhook)[1:]
@@ -78,7 +77,6 @@ def test_rejected_credentials_notify_once_then_resolve(simulator, webhook, monke
 
 def test_an_event_error_alone_does_not_resolve_a_watcher_error(simulator, webhook, monkeypatch):
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "a-wrong-secret-key-0123456789abcdef")
-    monkeypatch.setenv("ELB_WATCH_RESOLVE_AFTER", "1")
     invoke({"pool_id": DEMO_POOL}, PlatformContext())
     bad = invoke({"pool_id": 7}, PlatformContext())  # nothing watched: cannot judge the ELB scope
     assert [e["code"] for e in bad["errors"]] == ["EVENT.INVALID"]
@@ -108,10 +106,15 @@ def test_every_channel_failing_becomes_a_watcher_error(simulator, webhook):
     kinds = [(n["kind"], (n.get("watcher") or {}).get("code")) for n in result["notifications"]]
     assert kinds == [("master_failed", None), ("watcher_error", watcher.CHANNELS_FAILED)]
     assert [d["status"] for d in result["deliveries"]] == ["failed", "failed"]
-    # The channel is back: the missed alert and the channel problem are caught up, then it resolves.
+    # The channel is back: the missed alert is caught up, and that delivery resolves the channel problem.
     caught_up = invoke({"pool_id": DEMO_POOL}, PlatformContext())
-    assert {r["kind"] for r in records(webhook)} == {"master_failed", "watcher_error"}
+    assert [(r["kind"], r["status"]) for r in records(webhook)] == [
+        ("master_failed", "firing"),
+        ("watcher_error", "resolved"),
+    ]
+    assert "WATCH.CHANNELS" in records(webhook)[1]["title"]
     assert {d["status"] for d in caught_up["deliveries"]} == {"sent"}
+    assert invoke({"pool_id": DEMO_POOL}, PlatformContext())["notifications"] == []
 
 
 def test_an_unusable_store_url_is_a_watcher_error_and_the_instance_store_takes_over(
@@ -196,7 +199,7 @@ def test_the_record_has_the_v1_shape_and_its_own_scope():
 
 def test_lifecycle_leaves_it_alone_in_runs_that_cannot_judge_it():
     record = make_record()
-    settings = LifecycleSettings(resolve_after=1)
+    settings = LifecycleSettings()  # resolve_after 2 for pools; a watcher_error needs one judging run
     first = decide({}, [record], set(), now=0, settings=settings, channels=["webhook"])
     state = first.states[record["fingerprint"]]
     quiet = decide({state.fingerprint: state}, [], {"pool-1"}, now=60, settings=settings, channels=[])

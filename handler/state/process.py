@@ -26,7 +26,7 @@ Send = Callable[[list[tuple[dict[str, Any], str]]], list[dict[str, Any]]]
 """The channel layer: (record, channel name) pairs in, one delivery dict per pair out, same order."""
 
 BUSY = "another invocation is notifying"
-NO_STORE = "no state store configured (ELB_WATCH_STATE is not set)"
+NO_STORE = "no state store in use (ELB_WATCH_STATE=off, or the store failed earlier in this run)"
 DEFAULT_LEASE_MS = 30_000
 
 
