@@ -434,3 +434,22 @@ def test_function_errors_raise_a_cloud_eye_alarm_on_the_smn_topic(tf):
         assert [_expression(u) for u in action["notification_list"]] == [
             "huaweicloud_smn_topic.alerts.topic_urn"
         ]
+
+
+def test_tfvars_example_is_valid_and_sets_a_store(tmp_path):
+    example = (INFRA / "terraform.tfvars.example").read_text(encoding="utf-8")
+    with (INFRA / "terraform.tfvars.example").open(encoding="utf-8") as handle:
+        values = hcl2.load(handle)
+    assert _text(values["state_url"]) == "instance"
+    assert open_store_kind(_text(values["state_url"])) == "SqliteStore"
+    # Terraform itself reads the example against variables.tf (types and validations).
+    (tmp_path / "terraform.tfvars").write_text(example, encoding="utf-8")
+    done = _apply_scratch(tmp_path, "", [])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def open_store_kind(url: str) -> str:
+    """The class of store the function opens for a state URL."""
+    from handler.state import open_store  # noqa: PLC0415
+
+    return type(open_store(url)).__name__
