@@ -34,6 +34,7 @@ from handler.notify import build_notification
 from handler.pipeline import process
 from handler.state import StateStore, StoreUnavailable, open_store, url_secrets
 from handler.state.bounded import bounded
+from handler.state.url import INSTANCE, OFF, instance_store_url
 from handler.watch import TargetOutcome, sweep_pools, watch_target
 
 # Without a platform deadline (a local call), an invocation may take this long.
@@ -255,17 +256,81 @@ class _Invocation:
             if finding.check is not None:
                 self.report_incomplete([finding.check], finding.target.as_dict())
 
+    def watcher_records(self, problems: list[Any]) -> list[dict[str, Any]]:
+        """The watcher_error records of this run's problems (see handler.watcher_error)."""
+        from handler.watcher_error import watcher_record  # noqa: PLC0415 - only when something is wrong
+
+        observed = datetime.fromtimestamp(self.wall_clock(), timezone.utc)
+        observed_at = observed.isoformat(timespec="seconds").replace("+00:00", "Z")
+        project_id = resolve_project_id(None, self.context, self.env) or ""
+        return [
+            watcher_record(
+                problem,
+                region=self.settings.region or "",
+                project_id=project_id,
+                observed_at=observed_at,
+                locale=self.settings.locale,
+            )
+            for problem in problems
+        ]
+
     def notify(self) -> None:
         """Decide what to notify, send it to the channels, and log one line per notification.
 
         The lifecycle says what is due (first, changed, repeat, resolved), de-duplicated through the
-        store when there is one.
+        store when there is one. The watcher's own errors go through it as watcher_error records:
+        those known before sending in the same pass, a failed store or every channel failing in a
+        second pass after it (handler.watcher_error).
         """
+        from handler import watcher_error as watcher  # noqa: PLC0415 - light, pure
+
+        elb_answered = bool(self.scopes) or any(entry.get("status") for entry in self.errors)
+        self.notifications += self.watcher_records(
+            watcher.problems_in(self.errors, elb_answered=elb_answered)
+        )
+        self.scopes.add(watcher.SCOPE_CONFIG)
+        if self.targets or self.sweeps:
+            self.scopes.add(watcher.SCOPE_ELB)
+        if self.wiring.store is not None:
+            self.scopes.add(watcher.SCOPE_STORE)
+        outcome = self.lifecycle(self.notifications, self.scopes, self.wiring.store)
+        self.notifications = outcome.notifications
+        self.deliveries = outcome.deliveries
+        self.held = outcome.held
+        self.undelivered = outcome.lost
+        if self.wiring.store is not None:
+            self.dedup = self.wiring.store_kind if outcome.dedup_available else "unavailable"
+        late = [
+            problem
+            for problem in (
+                watcher.delivery_problem(outcome.deliveries),
+                watcher.store_problem(outcome.warnings) if self.wiring.store is not None else None,
+            )
+            if problem is not None
+        ]
+        # Judging delivery needs a store to remember an earlier WATCH.CHANNELS; after a store failure
+        # the second pass goes without it rather than wait for the broken store again.
+        usable = self.wiring.store if outcome.dedup_available else None
+        tried = usable is not None and any(d.get("status") in {"sent", "failed"} for d in outcome.deliveries)
+        if late or tried:
+            scopes = {watcher.SCOPE_DELIVERY} if tried else set()
+            second = self.lifecycle(self.watcher_records(late), scopes, store=usable)
+            self.notifications += second.notifications
+            self.deliveries += second.deliveries
+            self.held += second.held
+            self.undelivered += second.lost
+        for record in self.notifications:
+            pool, check = record.get("pool") or {}, record.get("check") or {}
+            with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
+                self.log.warning("notification", **compact_record(record))
+
+    def lifecycle(self, records: list[dict[str, Any]], scopes: set[str], store: StateStore | None) -> Any:
+        """One pass of the notification pipeline (handler.pipeline) over records in the assessed scopes."""
         channels = {channel.name: channel for channel in self.wiring.channels}
-        outcome = process(
-            self.notifications,
-            self.scopes,
-            store=self.wiring.store,
+        return process(
+            records,
+            scopes,
+            store=store,
             channels=list(channels),
             send=lambda pairs: self.send(pairs, channels),
             now=self.wall_clock(),
@@ -275,16 +340,6 @@ class _Invocation:
             lease_ms=int(max(1000, min(30_000, (self.platform_deadline - time.monotonic()) * 1000))),
             allowed=self.allowed_channels,
         )
-        self.notifications = outcome.notifications
-        self.deliveries = outcome.deliveries
-        self.held = outcome.held
-        self.undelivered = outcome.lost
-        if self.wiring.store is not None:
-            self.dedup = "on" if outcome.dedup_available else "unavailable"
-        for record in self.notifications:
-            pool, check = record.get("pool") or {}, record.get("check") or {}
-            with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
-                self.log.warning("notification", **compact_record(record))
 
     def allowed_channels(self, record: Mapping[str, Any]) -> tuple[str, ...] | None:
         """The channels the event lets this record use (None: every configured channel)."""
@@ -378,6 +433,10 @@ class _Wiring:
     store: StateStore | None = None
     secrets: tuple[str, ...] = ()
     wall_clock: Callable[[], float] = time.time
+    # What `deduplication` says when the store works: "on" (ELB_WATCH_STATE) or "instance" (the default).
+    store_kind: str = "on"
+    # ELB_WATCH_STATE could not be used: the run goes on with the instance store and reports this.
+    store_error: str | None = None
 
 
 _stores: dict[str, StateStore | None] = {}
@@ -397,14 +456,28 @@ def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str
     found, problems = usable_channels(env)
     channels = tuple(found)
     url = env.get("ELB_WATCH_STATE", "").strip()
+    # Unset (or "instance"): an embedded SQLite file in the temp directory, for one warm instance.
+    kind = "instance" if url.lower() in {"", INSTANCE} else "on"
+    url = instance_store_url() if kind == "instance" else url
+    store, store_error = None, None
+    if url.lower() != OFF:
+        try:
+            store = _store(url)
+        except ConfigError as exc:
+            # A typo in the URL (or no redis package) must not mean an alert every minute: fall back
+            # to the instance store and report the problem (a watcher_error).
+            store_error, kind = str(exc), "instance"
+            store = _store(instance_store_url())
     return _Wiring(
         channels=channels,
         channel_problems=tuple(problems),
         group_threshold=_group_threshold(env),
         lifecycle=replace(load_lifecycle_settings(env), locale=locale),
-        store=_store(url) if url else None,
+        store=store,
         secrets=(*channel_secrets(channels), *url_secrets(url)),
         wall_clock=wall_clock,
+        store_kind=kind,
+        store_error=store_error,
     )
 
 
@@ -436,16 +509,22 @@ def invoke(
         wiring = _Wiring(wall_clock=wall_clock)
         try:
             settings = load_settings(env)
-            wiring = _wiring(env, wall_clock, settings.locale)
         except ConfigError as exc:
             config_error = str(exc)
+        try:  # channels load even when a setting is bad, so the watcher can say so (watcher_error)
+            wiring = _wiring(env, wall_clock, settings.locale)
+        except ConfigError as exc:
+            config_error = config_error or str(exc)
         logs.configure(log_to, settings.log_level)
         logs.start_invocation(request_id(context))
         run = _Invocation(context, env, settings, wiring)
         for channel_problem in wiring.channel_problems:
             run.fail(error_entry("CONFIG.INVALID", channel_problem), "config.invalid")
+        if wiring.store_error is not None:
+            run.fail(error_entry("CONFIG.INVALID", wiring.store_error, where="ELB_WATCH_STATE"))
         if config_error is not None:
             run.fail(error_entry("CONFIG.INVALID", config_error))
+            run.notify()
         else:
             parsed = parse_event(event)
             for problem in parsed.errors:

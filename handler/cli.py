@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import ExitStack
@@ -61,6 +62,11 @@ def _simulate(scenario: str, stack: ExitStack) -> None:
     os.environ["HUAWEICLOUD_SDK_SK"] = credentials["sk"]
     os.environ["HUAWEICLOUD_SDK_PROJECT_ID"] = data["project_id"]
     os.environ.pop("HUAWEICLOUD_SDK_SECURITY_TOKEN", None)
+    # A fresh temp directory per simulated run: its default state store (ELB_WATCH_STATE unset) starts
+    # empty, so a demo is never silenced by an earlier one.
+    previous = tempfile.tempdir
+    tempfile.tempdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="elb-master-watch-demo-"))
+    stack.callback(setattr, tempfile, "tempdir", previous)
     print(f"elb-master-watch: ELB simulator for {scenario} on {simulator.endpoint}", file=sys.stderr)
 
 

@@ -215,6 +215,9 @@ def scope_of(record: Mapping[str, Any]) -> str:
     may count it absent: a run that read the pool alone (a timer without the job id) must not
     resolve it. A record with neither pool nor job has a scope of its own that is never assessed.
     """
+    watcher = record.get("watcher")
+    if record.get("kind") == "watcher_error" and isinstance(watcher, Mapping) and watcher.get("scope"):
+        return str(watcher["scope"])
     check = record.get("check")
     job_id = check.get("job_id") if isinstance(check, Mapping) else None
     if record.get("kind") == "check_failed" and job_id:
@@ -387,6 +390,11 @@ def resolved_record(
     elif kind == "no_master":
         title = say["r_master_title"].format(**values)
         lines = [say["r_master_line"].format(**values)]
+    elif kind == "watcher_error":
+        watcher = record.get("watcher")
+        values["code"] = watcher.get("code") if isinstance(watcher, Mapping) else "?"
+        title = say["r_watcher_title"].format(**values)
+        lines = [say["r_watcher_line"].format(**values)]
     else:
         raw_check = record.get("check")
         check: Mapping[str, Any] = raw_check if isinstance(raw_check, Mapping) else {}
@@ -523,7 +531,10 @@ def _absent(
         return (prev if prev.seen == 0 else replace(prev, seen=0)), None
     since = prev.absent_since if prev.absent_since is not None else now
     state = replace(prev, seen=0, absent=prev.absent + 1, absent_since=since)
-    if state.absent < settings.resolve_after:
+    # A watcher_error (scope "watcher:...") resolves on the first run that judged it and did not see it:
+    # a run that authenticated, read its settings or delivered is proof, not a flapping health check.
+    needed = 1 if prev.scope.startswith("watcher:") else settings.resolve_after
+    if state.absent < needed:
         return state, None
     notice = resolved_record(
         prev.record,

@@ -1,7 +1,8 @@
 """Build the FunctionGraph code zip (`elb-master-watch package`): reproducible, trimmed, byte-compiled.
 
 The zip holds the `handler` package (without the simulator and this build module), the runtime
-dependencies from pyproject.toml installed as manylinux wheels for the target Python, `.pyc` files
+dependencies from pyproject.toml (and its `redis` extra, so every documented store works)
+installed as manylinux wheels for the target Python, `.pyc` files
 for that Python (the code directory is read-only at run time, so nothing could cache them there),
 and a root `index.py`, so the FunctionGraph handler string is `index.handler`.
 
@@ -31,12 +32,17 @@ DEFAULT_PYTHON = "3.10"
 DEFAULT_PLATFORM = "manylinux2014_x86_64"
 HANDLER_STRING = "index.handler"
 INDEX_PY = "from handler import handler\n"
-SIZE_TARGET = 5_000_000  # bytes: "under 5 MB" in the strictest reading
+# Bytes. Was 5 MB ("under 5 MB" in the strictest reading) until the zip shipped redis (issue 12, +0.45 MB
+# zipped) so a Redis/DCS store works from it; FunctionGraph takes far larger zips. Still a regression alarm.
+SIZE_TARGET = 5_500_000
 DEFLATE_LEVEL = 9
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644
 DIR_MODE = 0o040755
 ZIP_UNIX = 3
+
+# Optional extras of pyproject.toml the zip ships too: every store the docs recommend works from the zip.
+PACKAGED_EXTRAS = ("redis",)
 
 # What the zip leaves out of the source tree: test double, build tooling, type-checker marker.
 HANDLER_EXCLUDED = ("simulator", "packaging.py", "py.typed")
@@ -49,6 +55,10 @@ TRIMMED_TREES: tuple[tuple[str, str], ...] = (
     ("dns", "dnspython: pymongo's SRV resolver, not used without pymongo"),
     ("_yaml", "libyaml bindings shim: the SDK calls yaml.safe_load, the pure-Python loader"),
     ("bin", "console scripts, built for the build machine and never run by FunctionGraph"),
+    *(
+        (f"redis/commands/{module}", f"Redis module commands ({module}): loaded only by r.{module}() calls")
+        for module in ("bf", "json", "search", "timeseries", "vectorset")
+    ),
     (
         "urllib3/contrib/emscripten",
         "urllib3 for Pyodide in a browser: imported only on sys.platform emscripten",
@@ -71,9 +81,10 @@ TRIMMED_FILES: tuple[tuple[str, str], ...] = (
 # Modules whose code is dropped: a kept dependency importing one of them fails the build.
 DROPPED_MODULES = ("pymongo", "gridfs", "dns", "_yaml")
 
-# Generated SDK code whose bytecode leaves out docstrings: they are a third of these SDKs' bytecode,
-# and neither SDK reads __doc__ (the build checks). The .py files keep them; line numbers are unchanged.
-DOCSTRING_FREE = ("huaweicloudsdkelb/", "huaweicloudsdksmn/")
+# Code whose bytecode leaves out docstrings: they are a third of these SDKs' bytecode (and redis's
+# command docs), and none of them reads __doc__ (the build checks). The .py files keep them; line
+# numbers are unchanged.
+DOCSTRING_FREE = ("huaweicloudsdkelb/", "huaweicloudsdksmn/", "redis/")
 
 # Run by the target interpreter. Writes PEP 552 unchecked-hash pycs (what py_compile's UNCHECKED_HASH
 # writes): no timestamp, and the read-only source is never looked at again. co_filename is the path
@@ -208,7 +219,7 @@ def source_root() -> Path:
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
-    """The [project].dependencies of pyproject.toml: what the function needs at run time, nothing else."""
+    """What the function needs at run time: [project].dependencies plus the PACKAGED_EXTRAS, nothing else."""
     try:
         text = pyproject.read_text(encoding="utf-8")
     except OSError as exc:
@@ -216,7 +227,11 @@ def runtime_requirements(pyproject: Path) -> list[str]:
     if sys.version_info >= (3, 11):
         import tomllib  # noqa: PLC0415 - standard library from 3.11 on
 
-        dependencies = tomllib.loads(text).get("project", {}).get("dependencies", [])
+        project = tomllib.loads(text).get("project", {})
+        dependencies = list(project.get("dependencies", []))
+        extras = project.get("optional-dependencies", {})
+        for extra in PACKAGED_EXTRAS:
+            dependencies += extras.get(extra, [])
     else:  # pragma: no cover - exercised only by a 3.10 build machine
         dependencies = _dependencies_without_toml(text)
     if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
@@ -224,13 +239,25 @@ def runtime_requirements(pyproject: Path) -> list[str]:
     return [str(d) for d in dependencies]
 
 
+def _quoted(body: str) -> list[str]:
+    """The quoted strings of a TOML array body, comments left out."""
+    return re.findall(r"\"([^\"]+)\"", "\n".join(line.split("#", 1)[0] for line in body.splitlines()))
+
+
 def _dependencies_without_toml(text: str) -> list[str]:
-    """Python 3.10 has no tomllib: read the quoted strings of the `dependencies = [...]` array."""
+    """Python 3.10 has no tomllib: read `dependencies = [...]` and the PACKAGED_EXTRAS arrays."""
     match = re.search(r"^\[project\][^\[]*?^dependencies\s*=\s*\[(.*?)^\]", text, re.M | re.S)
     if match is None:
         raise PackagingError("pyproject.toml has no [project].dependencies array")
-    body = "\n".join(line.split("#", 1)[0] for line in match.group(1).splitlines())
-    return re.findall(r"\"([^\"]+)\"", body)
+    found = _quoted(match.group(1))
+    section = re.search(r"^\[project\.optional-dependencies\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    for extra in PACKAGED_EXTRAS:
+        array = re.search(
+            rf"^{re.escape(extra)}\s*=\s*\[(.*?)\]", section.group(1) if section else "", re.M | re.S
+        )
+        if array is not None:
+            found += _quoted(array.group(1))
+    return found
 
 
 def find_interpreter(version: str, explicit: str | None = None) -> str | None:

@@ -34,7 +34,7 @@ Allowed = Callable[[Mapping[str, Any]], "Collection[str] | None"]
 """The channels an event lets a record use (None: all of them)."""
 
 BUSY = "another invocation is notifying"
-NO_STORE = "no state store configured (ELB_WATCH_STATE is not set)"
+NO_STORE = "no state store in use (ELB_WATCH_STATE=off, or the store failed earlier in this run)"
 NARROWED = "not among the event's channels; owed to the next run that may use this channel"
 DEFAULT_LEASE_MS = 30_000
 

@@ -38,6 +38,10 @@ locals {
     targets = [for pool in var.pools : { for name, value in pool : name => value if value != null }]
   })
 
+  # FunctionGraph's TIMER trigger takes a user_event of under 2 KB (about 40 pool ids); the function
+  # itself accepts 100 targets. Checked before anything is created (precondition on the trigger).
+  user_event_limit = 2048
+
   # ---- configuration: every ELB_WATCH_* variable the function reads -----------------------------
   # null leaves a variable unset, so the function's documented default applies.
   settings = {
@@ -196,4 +200,57 @@ resource "huaweicloud_fgs_function_trigger" "timer" {
     schedule      = var.schedule
     user_event    = local.watch_request
   })
+
+  lifecycle {
+    precondition {
+      condition     = length(local.watch_request) < local.user_event_limit
+      error_message = "The timer's user_event (the watch request) is ${length(local.watch_request)} characters; FunctionGraph takes under ${local.user_event_limit} (about 40 pools). Watch fewer pools per function, or use `sweep` (filters instead of ids)."
+    }
+  }
+}
+
+# ---- the watcher's own health: Cloud Eye alarm on the function's errors, to the same SMN topic ---------
+# Metric and dimension: FunctionGraph's Cloud Eye metrics (namespace SYS.FunctionGraph, metric
+# failcount, dimension package-functionname = "<app>-<function name>").
+
+resource "huaweicloud_ces_alarmrule" "function_errors" {
+  count = var.error_alarm ? 1 : 0
+
+  alarm_name           = "${var.function_name}-errors"
+  alarm_description    = "elb-master-watch itself failed (crash, timeout, out of memory): alerts may be missed."
+  alarm_action_enabled = true
+  alarm_enabled        = true
+  alarm_type           = "MULTI_INSTANCE"
+
+  metric {
+    namespace = "SYS.FunctionGraph"
+  }
+
+  resources {
+    dimensions {
+      name  = "package-functionname"
+      value = "${huaweicloud_fgs_function.watch.app}-${huaweicloud_fgs_function.watch.name}"
+    }
+  }
+
+  condition {
+    metric_name         = "failcount"
+    period              = 300
+    filter              = "sum"
+    comparison_operator = ">="
+    value               = 1
+    count               = 1
+    suppress_duration   = 3600
+    alarm_level         = 2
+  }
+
+  alarm_actions {
+    type              = "notification"
+    notification_list = [huaweicloud_smn_topic.alerts.topic_urn]
+  }
+
+  ok_actions {
+    type              = "notification"
+    notification_list = [huaweicloud_smn_topic.alerts.topic_urn]
+  }
 }

@@ -12,9 +12,11 @@ variable "function_name" {
   type        = string
   default     = "elb-master-watch"
 
+  # The provider's rule (2-60 characters, letters, digits, '_' and '-', starting with a letter and
+  # ending with a letter or digit), capped at 52 so "<name>-network" and "<name>-policy" stay legal.
   validation {
-    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,51}$", var.function_name))
-    error_message = "function_name: a letter, then up to 51 letters, digits, '-' or '_'."
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,50}[A-Za-z0-9]$", var.function_name))
+    error_message = "function_name: 2 to 52 characters: a letter first, then letters, digits, '-' or '_', ending with a letter or digit."
   }
 }
 
@@ -90,6 +92,15 @@ variable "schedule" {
 
 variable "timer_enabled" {
   description = "Whether the timer runs (false creates it DISABLED, e.g. while testing by hand)."
+  type        = bool
+  default     = true
+}
+
+variable "error_alarm" {
+  description = <<-EOT
+    A Cloud Eye alarm on the function's own errors (SYS.FunctionGraph failcount: crashes, timeouts,
+    out of memory), sent to the SMN topic. The function reports its other troubles itself (watcher_error).
+  EOT
   type        = bool
   default     = true
 }
@@ -205,8 +216,10 @@ variable "poll_interval_seconds" {
 
 variable "state_url" {
   description = <<-EOT
-    sqlite:////tmp/elb-master-watch.db (per instance: de-duplicates only within one warm instance) or
-    redis://:password@host:6379/0 for DCS (needs vpc_id/subnet_id). Sensitive: a Redis URL holds a password.
+    null (default): the function's own SQLite file in /tmp, de-duplicating within one warm instance.
+    redis://:password@host:6379/0 (or rediss://) for DCS: shared by every instance, outlives them
+    (needs vpc_id/subnet_id and a NAT gateway, see README). "off": no de-duplication.
+    Sensitive: a Redis URL holds a password.
   EOT
   type        = string
   default     = null
@@ -214,7 +227,11 @@ variable "state_url" {
 }
 
 variable "vpc_id" {
-  description = "VPC to attach the function to (needed to reach a DCS Redis). null: no VPC access."
+  description = <<-EOT
+    VPC to attach the function to (needed to reach a DCS Redis). null: no VPC access. With a VPC the
+    function loses FunctionGraph's default internet access: chat webhooks then need a NAT gateway with
+    an EIP (SNAT rule for subnet_id), see README.
+  EOT
   type        = string
   default     = null
 }

@@ -4,8 +4,9 @@ terraform {
 
   required_providers {
     huaweicloud = {
-      source  = "huaweicloud/huaweicloud"
-      version = ">= 1.60.0, < 2.0.0"
+      source = "huaweicloud/huaweicloud"
+      # huaweicloud_fgs_function_trigger first appears in v1.62.1 (the provider's CHANGELOG.md).
+      version = ">= 1.62.1, < 2.0.0"
     }
   }
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -20,11 +21,16 @@ SDK_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's credentials or settings."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's credentials or settings, or another test's default state store.
+
+    With ELB_WATCH_STATE unset the handler keeps state in a SQLite file under tempfile.gettempdir():
+    each test gets its own temp directory, so its first invocation is a first sighting.
+    """
     for name in list(os.environ):
         if name.startswith(("ELB_WATCH_", "HUAWEICLOUD_SDK_")) or name in SDK_ENV:
             monkeypatch.delenv(name)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("tmpdir")))
 
 
 @pytest.fixture

@@ -15,12 +15,15 @@ from typing import Any
 
 import pytest
 
+from handler import lifecycle, watcher_error
 from handler.channels import render
 from handler.channels import smn as smn_format
 from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
+OBSERVED = "2026-03-02T08:15:00Z"
+T_FIRST = 1_772_438_100.0  # 2026-03-02T07:55:00Z
 CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn", "welink", "teams")
 HOSTILE = (
     '**x** <at user_id="all"></at> <at id=all></at> <!channel> <!here> <@U024BE7LH> @all '
@@ -195,7 +198,42 @@ def oversized_record(count: int = 300) -> dict[str, Any]:
     return record
 
 
+def watcher_error_record(locale: str = "en") -> dict[str, Any]:
+    """The watcher_error a run with rejected credentials notifies (handler.watcher_error, fixed time)."""
+    problem = watcher_error.WatcherProblem(
+        "APIGW.0301",
+        watcher_error.SCOPE_ELB,
+        "ShowMasterSlavePool: Authentication failed: the request signature does not match",
+        401,
+        "8f1c2a7e-4b6d-4e0a-9c3f-2d5b7a1e6f90",
+    )
+    record = watcher_error.watcher_record(
+        problem,
+        region="cn-north-4",
+        project_id="04dd36f964000fe22f9ac00bc85b1a1d",
+        observed_at=OBSERVED,
+        locale=locale,
+    )
+    record["notification_reason"] = "first"
+    return record
+
+
+def watcher_resolved_record() -> dict[str, Any]:
+    """The resolved notice of that watcher_error, ten minutes later."""
+    return lifecycle.resolved_record(
+        watcher_error_record(),
+        first_seen=T_FIRST,
+        back_at=T_FIRST + 600,
+        last_seen=T_FIRST + 540,
+        now=T_FIRST + 660,
+        checks=2,
+    )
+
+
 CASES = {
+    "watcher_error": (watcher_error_record, "en"),
+    "watcher_error_zh": (lambda: watcher_error_record("zh"), "zh"),
+    "watcher_resolved": (watcher_resolved_record, "en"),
     "major": (demo_record, "en"),
     "major_zh": (demo_record, "zh"),
     "critical": (critical_record, "en"),

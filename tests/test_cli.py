@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,8 @@ def cli(
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**clean, **FAST, **(env or {})},
+        # The test's own temp directory (conftest): the default state store never lands in the real /tmp.
+        env={**clean, **FAST, "TMPDIR": tempfile.gettempdir(), **(env or {})},
         timeout=60,
         check=False,
     )

@@ -117,7 +117,8 @@ def test_cli_exits_although_a_receiver_still_trickles(tmp_path):
         }
         done, elapsed = _cli(["invoke", str(event), "--timeout", "3", "--simulate", str(scenario)], env, 30)
     result = json.loads(done.stdout)
-    [delivery] = result["deliveries"]
+    [alert] = [record for record in result["notifications"] if record["kind"] == "master_failed"]
+    [delivery] = [d for d in result["deliveries"] if d["fingerprint"] == alert["fingerprint"]]
     assert delivery["channel"] == "webhook"
     assert delivery["status"] == "failed"
     assert receiver.accepted >= 1
@@ -161,10 +162,14 @@ def _sweep_within_12_seconds(sim, receivers):
     elapsed = time.monotonic() - started
     assert elapsed <= 12 + 1, elapsed
     assert result["deduplication"] == "unavailable"
-    assert {record["pool"]["id"] for record in result["notifications"]} == failed
+    alerts = [record for record in result["notifications"] if record["kind"] != "watcher_error"]
+    assert {record["pool"]["id"] for record in alerts} == failed
+    # The watcher says it is blind: the store failed, so these alerts are not de-duplicated.
+    blind = [record for record in result["notifications"] if record["kind"] == "watcher_error"]
+    assert [record["watcher"]["code"] for record in blind] == ["WATCH.STATE"]
     statuses = {(d["channel"], d["status"]) for d in result["deliveries"]}
     assert statuses == {(channel, "sent") for channel in CHANNELS}, statuses
-    names = {record["pool"]["name"] for record in result["notifications"]}
+    names = {record["pool"]["name"] for record in alerts}
     for receiver in receivers.all():
         # 20 findings arrive as digests: every failed pool is named in what each channel accepted.
         got = json.dumps(receiver.accepted, ensure_ascii=False)
@@ -191,7 +196,9 @@ def test_sweep_with_a_locked_sqlite_store_still_alerts_every_channel(fleet_of_20
         result, _ = _sweep_within_12_seconds(sim, receivers)
     finally:
         holder.close()
-    assert all(record["check"] for record in result["notifications"]), "diagnosis still ran"
+    assert all(record["check"] for record in result["notifications"] if record["kind"] != "watcher_error"), (
+        "diagnosis still ran"
+    )
 
 
 def test_sweep_with_a_silent_redis_store_still_alerts_every_channel(fleet_of_20, monkeypatch):
@@ -202,7 +209,9 @@ def test_sweep_with_a_silent_redis_store_still_alerts_every_channel(fleet_of_20,
         monkeypatch.setenv("ELB_WATCH_STATE", f"redis://127.0.0.1:{silent.port}/0?timeout=30")
         result, _ = _sweep_within_12_seconds(sim, receivers)
         assert silent.accepted >= 1, "redis-py really connected to the silent server"
-    assert all(record["check"] for record in result["notifications"]), "diagnosis still ran"
+    assert all(record["check"] for record in result["notifications"] if record["kind"] != "watcher_error"), (
+        "diagnosis still ran"
+    )
 
 
 # --- the bounded store on its own ---------------------------------------------------------------

@@ -402,3 +402,134 @@ def test_alarm_rule_names_fit_the_provider_rule(tf, tmp_path):
     )
     assert names == ["f" * 52 + "-unhealthy-098b2f68af1c", "f" * 52 + "-unhealthy-lb_1"]
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,128}", name) for name in names)
+
+
+# ---- issue 12: provider floor, user_event size, function-name rule, the error alarm ------------------
+
+
+def test_provider_floor_has_the_timer_trigger_resource(tf):
+    # huaweicloud_fgs_function_trigger first appears in v1.62.1 (the provider's CHANGELOG.md).
+    providers = tf["raw"]["terraform"][0]["required_providers"][0]
+    constraint = _text(providers["huaweicloud"]["version"])
+    assert constraint.startswith(">= 1.62.1,"), constraint
+
+
+def _apply_scratch(tmp_path: Path, main_tf: str, assignments: list[str]) -> subprocess.CompletedProcess[str]:
+    """`terraform apply` of a provider-less module: variables.tf plus `main_tf`."""
+    binary = _terraform()
+    shutil.copy(INFRA / "variables.tf", tmp_path / "variables.tf")
+    (tmp_path / "main.tf").write_text(main_tf, encoding="utf-8")
+    variables = ["-var", "region=cn-north-4"] + [part for a in assignments for part in ("-var", a)]
+    done = subprocess.run(
+        [binary, "init", "-input=false", "-no-color"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return subprocess.run(
+        [binary, "apply", "-auto-approve", "-input=false", "-no-color", *variables],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("pools", "fits"), [(39, True), (41, False)])
+def test_timer_user_event_must_stay_under_2_kb(tf, tmp_path, pools, fits):
+    trigger = tf["resource"][("huaweicloud_fgs_function_trigger", "timer")]
+    (lifecycle,) = trigger["lifecycle"]
+    (precondition,) = lifecycle["precondition"]
+    assert _expression(precondition["condition"]) == "length(local.watch_request) < local.user_event_limit"
+    assert tf["locals"]["user_event_limit"] in (2048, "2048")
+    # The same condition and message, evaluated by Terraform on a real watch request.
+    module = (
+        "locals {\n"
+        f"  watch_request    = {_expression(tf['locals']['watch_request'])}\n"
+        "  user_event_limit = 2048\n"
+        "}\n"
+        'resource "terraform_data" "timer" {\n'
+        "  lifecycle {\n"
+        "    precondition {\n"
+        f"      condition     = {_expression(precondition['condition'])}\n"
+        f'      error_message = "{_text(precondition["error_message"])}"\n'
+        "    }\n"
+        "  }\n"
+        "}\n"
+    )
+    ids = ",".join(f'{{pool_id="36ce7086-a496-4666-9064-{index:012d}"}}' for index in range(pools))
+    done = _apply_scratch(tmp_path, module, [f"pools=[{ids}]"])
+    if fits:
+        assert done.returncode == 0, done.stdout + done.stderr
+    else:
+        assert done.returncode != 0
+        message = " ".join(done.stderr.split())
+        assert "FunctionGraph takes under 2048 (about 40 pools)" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("elb-master-watch", True),
+        ("w1", True),
+        ("a" * 52, True),
+        ("a" * 53, False),
+        ("w", False),
+        ("1watch", False),
+        ("watch-", False),
+        ("watch_", False),
+        ("watch.v2", False),
+    ],
+)
+def test_function_name_follows_the_providers_rule(tmp_path, name, ok):
+    done = _apply_scratch(tmp_path, "", [f"function_name={name}"])
+    assert (done.returncode == 0) == ok, done.stdout + done.stderr
+    if not ok:
+        assert "ending with a letter or digit" in " ".join(done.stderr.split())
+
+
+def test_function_errors_raise_a_cloud_eye_alarm_on_the_smn_topic(tf):
+    alarm = tf["resource"][("huaweicloud_ces_alarmrule", "function_errors")]
+    assert _expression(alarm["count"]) == "var.error_alarm ? 1 : 0"
+    assert _text(tf["variable"]["error_alarm"]["default"]) in (True, "true")
+    (metric,) = alarm["metric"]
+    assert _text(metric["namespace"]) == "SYS.FunctionGraph"
+    (resources,) = alarm["resources"]
+    (dimension,) = resources["dimensions"]
+    assert _text(dimension["name"]) == "package-functionname"
+    value = str(dimension["value"])
+    assert "huaweicloud_fgs_function.watch.app" in value
+    assert "huaweicloud_fgs_function.watch.name" in value
+    (condition,) = alarm["condition"]
+    assert _text(condition["metric_name"]) == "failcount"
+    assert _text(condition["comparison_operator"]) == ">="
+    assert condition["value"] in (1, "1")
+    for actions in ("alarm_actions", "ok_actions"):
+        (action,) = alarm[actions]
+        assert _text(action["type"]) == "notification"
+        assert [_expression(u) for u in action["notification_list"]] == [
+            "huaweicloud_smn_topic.alerts.topic_urn"
+        ]
+
+
+def test_tfvars_example_is_valid_and_sets_a_store(tmp_path):
+    example = (INFRA / "terraform.tfvars.example").read_text(encoding="utf-8")
+    with (INFRA / "terraform.tfvars.example").open(encoding="utf-8") as handle:
+        values = hcl2.load(handle)
+    assert _text(values["state_url"]) == "instance"
+    assert open_store_kind(_text(values["state_url"])) == "SqliteStore"
+    # Terraform itself reads the example against variables.tf (types and validations).
+    (tmp_path / "terraform.tfvars").write_text(example, encoding="utf-8")
+    done = _apply_scratch(tmp_path, "", [])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def open_store_kind(url: str) -> str:
+    """The class of store the function opens for a state URL."""
+    from handler.state import open_store  # noqa: PLC0415
+
+    return type(open_store(url)).__name__

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from handler import packaging
 from handler.cli import main
 from handler.simulator import ElbSimulator
 from tests.support import EVENTS, ROOT, demo_scenario
+
+pytest_plugins = ("tests.redis_server",)
 
 # Runs inside the unpacked zip: `-I -S` leaves only the standard library on sys.path, then the code
 # directory goes first, as FunctionGraph puts it. Reports where every loaded module came from.
@@ -186,47 +189,77 @@ def _snapshot(directory: Path) -> dict[str, str]:
     }
 
 
+def _run_unpacked(
+    unpacked: Path, interpreter: str, work: Path, simulator: ElbSimulator, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One invocation of index.handler from the unpacked zip in a clean interpreter; the child's report.
+
+    Only what FunctionGraph would give the function: nothing from this process's environment, and
+    TMPDIR set to `work` (FunctionGraph's writable /tmp), where the default state store lives.
+    """
+    result_path = work / f"result-{uuid.uuid4().hex}.json"
+    env = {
+        **simulator.env(),
+        "HUAWEICLOUD_SDK_AK": simulator.credentials.ak,
+        "HUAWEICLOUD_SDK_SK": simulator.credentials.sk,
+        "HUAWEICLOUD_SDK_PROJECT_ID": simulator.project_id,
+        "ELB_WATCH_REGION": simulator.region,
+        "TMPDIR": str(work),
+        **(extra or {}),
+    }
+    done = subprocess.run(
+        [interpreter, "-I", "-S", "-c", CHILD, str(unpacked), str(EVENTS / "direct.json"), str(result_path)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    child: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+    return child
+
+
 @pytest.fixture(scope="session")
 def invocation(
     unpacked: Path, target: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     """One invocation of index.handler from the unpacked zip, against the simulator in this process."""
     work = tmp_path_factory.mktemp("invocation")
-    result_path = work / "result.json"
     before = _snapshot(unpacked)
     with ElbSimulator(demo_scenario()) as simulator:
-        # Only what FunctionGraph would give the function: nothing from this process's environment.
-        env = {
-            **simulator.env(),
-            "HUAWEICLOUD_SDK_AK": simulator.credentials.ak,
-            "HUAWEICLOUD_SDK_SK": simulator.credentials.sk,
-            "HUAWEICLOUD_SDK_PROJECT_ID": simulator.project_id,
-            "ELB_WATCH_REGION": simulator.region,
-        }
-        done = subprocess.run(
-            [
-                target[1],
-                "-I",
-                "-S",
-                "-c",
-                CHILD,
-                str(unpacked),
-                str(EVENTS / "direct.json"),
-                str(result_path),
-            ],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return {
-        "child": json.loads(result_path.read_text(encoding="utf-8")),
-        "before": before,
-        "after": _snapshot(unpacked),
-    }
+        child = _run_unpacked(unpacked, target[1], work, simulator)
+    return {"child": child, "before": before, "after": _snapshot(unpacked)}
+
+
+def _notified(child: dict[str, Any]) -> list[str]:
+    return [n["kind"] for n in child["result"]["notifications"]]
+
+
+def test_two_runs_of_the_unpacked_zip_without_a_store_setting_notify_once(unpacked, target, tmp_path):
+    with ElbSimulator(demo_scenario()) as simulator:
+        first = _run_unpacked(unpacked, target[1], tmp_path, simulator)
+        second = _run_unpacked(unpacked, target[1], tmp_path, simulator)
+    assert _notified(first) == ["master_failed"]
+    assert _notified(second) == []
+    assert second["result"]["held"][0]["why"] == "already notified"
+    assert first["result"]["deduplication"] == second["result"]["deduplication"] == "instance"
+    assert (tmp_path / "elb-master-watch-state.db").is_file()
+
+
+def test_two_runs_of_the_unpacked_zip_against_redis_notify_once(unpacked, target, tmp_path, redis_url):
+    with ElbSimulator(demo_scenario()) as simulator:
+        runs = []
+        for name in ("a", "b"):  # two instances: separate temp directories, one Redis
+            (tmp_path / name).mkdir()
+            store = {"ELB_WATCH_STATE": redis_url}
+            runs.append(_run_unpacked(unpacked, target[1], tmp_path / name, simulator, store))
+    assert [_notified(run) for run in runs] == [["master_failed"], []]
+    assert [run["result"]["deduplication"] for run in runs] == ["on", "on"]
+    assert all(run["result"]["ok"] for run in runs), runs[1]["result"]["errors"]
+    # redis came from the zip, not from this machine's site-packages.
+    assert any(f.startswith(str(unpacked / "redis")) for f in runs[0]["files"])
 
 
 def test_unpacked_zip_runs_an_invocation_in_a_clean_interpreter(invocation):
@@ -278,8 +311,9 @@ def test_runtime_requirements_are_the_project_dependencies():
     pyproject = ROOT / "pyproject.toml"
     requirements = packaging.runtime_requirements(pyproject)
     names = [requirement.split(">")[0].split("<")[0].split("=")[0].strip() for requirement in requirements]
-    assert {"huaweicloudsdkcore", "huaweicloudsdkelb", "structlog"} <= set(names)
-    assert not {"pytest", "ruff", "mypy", "redis", "python-hcl2"} & set(names)
+    # redis ships too, so every store the docs recommend (Redis/DCS) works from the zip.
+    assert {"huaweicloudsdkcore", "huaweicloudsdkelb", "structlog", "redis"} <= set(names)
+    assert not {"pytest", "ruff", "mypy", "hypothesis", "python-hcl2"} & set(names)
     # The Python 3.10 reader (no tomllib there) sees the same list.
     assert packaging._dependencies_without_toml(pyproject.read_text(encoding="utf-8")) == requirements
 

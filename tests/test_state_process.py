@@ -334,7 +334,7 @@ def test_without_a_store_every_finding_goes_to_every_channel_every_run():
         assert result.notifications[0]["notification_reason"] == "first"
     assert channels.sent("chat") == [(5, "first"), (6, "first")]
     assert log.events("warning") == ["dedup.unavailable", "dedup.unavailable"]
-    assert "ELB_WATCH_STATE is not set" in log.lines[0][2]["reason"]
+    assert "ELB_WATCH_STATE=off" in log.lines[0][2]["reason"]
 
 
 def test_with_no_channels_send_is_never_called_and_records_come_back_once(state_url):

@@ -396,7 +396,7 @@ def test_redis_url_parts(closing):
         (f"redis://:{PASSWORD}@cache:6379/0?prefix=x", "unknown option 'prefix'"),
         (f"redis://:{PASSWORD}@cache:6379/0?timeout=0", "timeout"),
         (f"redis://:{PASSWORD}@cache:6379/0?ssl_ca_certs=/ca.pem", "only rediss"),
-        (f"memcached://:{PASSWORD}@cache:11211", "must start with"),
+        (f"memcached://:{PASSWORD}@cache:11211", "must be instance, off, or start with"),
         ("sqlite://host/state.db", "host part"),
         ("sqlite:///", "names no file"),
         ("sqlite:///tmp/state.db?mode=ro", "takes no options"),

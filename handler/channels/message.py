@@ -180,8 +180,19 @@ def _group_label(group: Any, labels: Mapping[str, str]) -> str:
     return labels.get(f"group_{key}", key) or "?"
 
 
+def _watcher_facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list[Fact]:
+    """A watcher_error's code (with HTTP status), message and what to do."""
+    watcher = _block(record, "watcher")
+    code, status = plain(watcher.get("code")), plain(watcher.get("status"))
+    facts = [Fact(labels["watcher_code"], f"{code} (HTTP {status})" if code and status else code or status)]
+    facts.append(Fact(labels["watcher_message"], plain(watcher.get("message"))))
+    if plain(record.get("status")).lower() != "resolved":  # nothing left to do once it is resolved
+        facts.append(Fact(labels["watcher_action"], plain(watcher.get("action"))))
+    return [fact for fact in facts if fact.value]
+
+
 def _facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list[Fact]:
-    facts: list[Fact] = []
+    facts: list[Fact] = _watcher_facts(record, labels)
     for role in ("master", "standby"):
         member = _block(record, role)
         if not member:

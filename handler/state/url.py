@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -11,6 +13,22 @@ from handler.state.base import StateStore
 from handler.state.redis_store import DEFAULT_PREFIX
 
 VARIABLE = "ELB_WATCH_STATE"
+OFF = "off"
+"""`ELB_WATCH_STATE=off`: no store at all, every run notifies everything it sees."""
+INSTANCE = "instance"
+"""`ELB_WATCH_STATE=instance` (or unset): `instance_store_url()`."""
+INSTANCE_FILE = "elb-master-watch-state.db"
+
+
+def instance_store_url() -> str:
+    """The store used when `ELB_WATCH_STATE` is unset: a SQLite file in the platform's temp directory.
+
+    It lives as long as the warm instance (FunctionGraph keeps /tmp between invocations of one
+    instance), so it de-duplicates within an instance; several instances each keep their own.
+    """
+    return "sqlite://" + Path(os.path.join(tempfile.gettempdir(), INSTANCE_FILE)).as_posix()
+
+
 _REDIS_OPTIONS = ("key_prefix", "timeout", "ssl_ca_certs")
 
 
@@ -150,7 +168,10 @@ def _redis_store(url: str) -> StateStore:
 
 
 def open_store(url: str | None) -> StateStore | None:
-    """The store `ELB_WATCH_STATE` names, or None when it is unset (no de-duplication).
+    """The store a URL names; None for an empty URL or `off` (no de-duplication).
+
+    `instance` is the SQLite file of `instance_store_url()` (`handler.app` also uses it when
+    `ELB_WATCH_STATE` is unset).
 
     `sqlite:///abs/path/state.db` (or `sqlite:relative/state.db`), `redis://[user:password@]host:port/db`,
     `rediss://...` (TLS). Redis options in the query: `key_prefix` (default "elb-master-watch:"),
@@ -158,8 +179,10 @@ def open_store(url: str | None) -> StateStore | None:
     up as StoreUnavailable on first use; a malformed URL is a ConfigError here.
     """
     text = (url or "").strip()
-    if not text:
+    if not text or text.lower() == OFF:
         return None
+    if text.lower() == INSTANCE:
+        text = instance_store_url()
     scheme = text.split(":", 1)[0].lower() if ":" in text else ""
     if scheme == "sqlite":
         from handler.state.sqlite_store import SqliteStore  # noqa: PLC0415 - load what is used
@@ -167,4 +190,4 @@ def open_store(url: str | None) -> StateStore | None:
         return SqliteStore(_sqlite_path(text))
     if scheme in {"redis", "rediss"}:
         return _redis_store(text)
-    raise _bad(text, "must start with sqlite:, redis:// or rediss://")
+    raise _bad(text, "must be instance, off, or start with sqlite:, redis:// or rediss://")

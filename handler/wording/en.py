@@ -60,6 +60,8 @@ RECORD: dict[str, str] = {
     "r_check_line": "The problems the member check reported {span} are no longer reported.",
     "r_check_items": "They were: {items}.",
     "r_confirmed": "Confirmed by {checks} consecutive checks without it; last seen at {last_seen}.",
+    "r_watcher_title": "{tag} elb-master-watch works again: {code} is gone after {lasted}",
+    "r_watcher_line": "The watcher's own error {code} is no longer reported; it lasted {span}.",
 }
 """Record titles and text (`handler.notify`) and resolved notices (`handler.lifecycle`)."""
 
@@ -109,6 +111,9 @@ CHANNEL: dict[str, str] = {
     "digest_check_failed": "member check found problems",
     "digest_mixed": "need attention",
     "digest_resolved": "recovered",
+    "watcher_code": "Error code",
+    "watcher_message": "Error",
+    "watcher_action": "What to do",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
 

@@ -58,6 +58,8 @@ RECORD: dict[str, str] = {
     "r_check_line": "检测任务在 {span} 报告的问题已不再出现。",
     "r_check_items": "问题项:{items}。",
     "r_confirmed": "已连续 {checks} 次检查未再出现;最后一次出现于 {last_seen}。",
+    "r_watcher_title": "{tag} elb-master-watch 已恢复正常:{code} 已消失,历时 {lasted}",
+    "r_watcher_line": "监控自身的错误 {code} 已不再出现;持续时段:{span}。",
 }
 """Record titles and text (`handler.notify`) and resolved notices (`handler.lifecycle`)."""
 
@@ -107,6 +109,9 @@ CHANNEL: dict[str, str] = {
     "digest_check_failed": "成员检查发现问题",
     "digest_mixed": "需要处理",
     "digest_resolved": "已恢复",
+    "watcher_code": "错误码",
+    "watcher_message": "错误",
+    "watcher_action": "处理方法",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
 

@@ -15,6 +15,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -99,14 +100,16 @@ def _env(sim: ElbSimulator, **extra: str) -> dict[str, str]:
 
 
 def _child(code: str, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
+    # A fresh instance has an empty /tmp: its default state store starts empty, as on a cold start.
+    with tempfile.TemporaryDirectory(prefix="elb-master-watch-bench-") as tmp:
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            env={**env, "TMPDIR": tmp},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
