@@ -300,6 +300,9 @@ class _Invocation:
         self.undelivered = outcome.lost
         if self.wiring.store is not None:
             self.dedup = self.wiring.store_kind if outcome.dedup_available else "unavailable"
+            if outcome.dedup_available and outcome.unreadable:
+                # Some stored states could not be read: their findings were decided as new.
+                self.dedup = "partial"
         late = [
             problem
             for problem in (

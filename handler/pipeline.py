@@ -45,9 +45,10 @@ class ProcessResult:
 
     `notifications`: the records notified this run (each with `notification_reason`), for the result
     and the log. `deliveries`: one entry per (record, channel): {"fingerprint", "channel", "status":
-    "sent"|"failed"|"skipped", "attempts", "error"}. `held`: observed findings not notified this run
-    and why ({"fingerprint", "scope", "state", "why"}). `warnings`: what went wrong with the store,
-    each already logged once.
+    "sent"|"failed"|"throttled"|"deferred"|"skipped", "attempts", "error"}. `held`: observed findings
+    not notified this run and why ({"fingerprint", "scope", "state", "why"}). `warnings`: what went
+    wrong with the store, each already logged once. `unreadable`: stored states this run could not
+    read (their findings were decided as new), so de-duplication was only partial.
     """
 
     notifications: list[dict[str, Any]] = field(default_factory=list)
@@ -56,6 +57,7 @@ class ProcessResult:
     warnings: list[str] = field(default_factory=list)
     held: list[dict[str, Any]] = field(default_factory=list)
     lost: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: int = 0
 
 
 def _unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -304,4 +306,5 @@ def process(
         dedup_available=dedup,
         warnings=warnings,
         held=held,
+        unreadable=len(set(loaded.warnings) | set(fresh.warnings)),
     )

@@ -387,3 +387,23 @@ def test_the_real_logger_gets_one_warning_when_there_is_no_store():
         run(None, channels, 5, scripted(5), log=logs.logger())
     assert [(line["log_level"], line["event"]) for line in lines] == [("warning", "dedup.unavailable")]
     assert lines[0]["notifications"] == 1
+
+
+def test_an_unreadable_stored_state_makes_deduplication_partial_not_on(simulator, monkeypatch, tmp_path):
+    # The stored state of the demo finding is garbage: the run must not claim full de-duplication.
+    from handler.app import invoke  # noqa: PLC0415 - end to end through the handler
+    from tests.support import DEMO_POOL, PlatformContext  # noqa: PLC0415
+
+    monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "off")
+    monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite:///{tmp_path / 'state.db'}")
+    first = invoke({"pool_id": DEMO_POOL}, PlatformContext())
+    assert first["deduplication"] == "on"
+    [record] = first["notifications"]
+    conn = sqlite3.connect(tmp_path / "state.db")
+    with conn:
+        garbage = "UPDATE alert_state SET body = '{broken' WHERE fingerprint = ?"
+        conn.execute(garbage, (record["fingerprint"],))
+    conn.close()
+    second = invoke({"pool_id": DEMO_POOL}, PlatformContext())
+    assert second["deduplication"] == "partial"
+    assert [n["notification_reason"] for n in second["notifications"]] == ["first"]
