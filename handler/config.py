@@ -150,6 +150,22 @@ def resolve_credentials(context: Any, env: Mapping[str, str]) -> Credentials | N
     return None
 
 
+def credentials_problem(context: Any, env: Mapping[str, str]) -> str:
+    """What is missing when `resolve_credentials` found none: the half of a key pair, or both."""
+    halves = (
+        ("HUAWEICLOUD_SDK_AK", env.get("HUAWEICLOUD_SDK_AK", "").strip()),
+        ("HUAWEICLOUD_SDK_SK", env.get("HUAWEICLOUD_SDK_SK", "").strip()),
+    )
+    missing = [name for name, value in halves if not value]
+    if len(missing) == 1:
+        given = "HUAWEICLOUD_SDK_SK" if missing[0] == "HUAWEICLOUD_SDK_AK" else "HUAWEICLOUD_SDK_AK"
+        kind = "SK" if missing[0] == "HUAWEICLOUD_SDK_SK" else "AK"
+        return f"{kind} missing: {given} is set but {missing[0]} is not; set both, or neither with an agency"
+    if _context_value(context, "getSecurityAccessKey") or _context_value(context, "getSecuritySecretKey"):
+        return "the function's agency gave an incomplete temporary key pair; check the agency in IAM"
+    return "no credentials: give the function an agency, or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"
+
+
 def resolve_project_id(event_value: str | None, context: Any, env: Mapping[str, str]) -> str | None:
     """Project id: the event's, else the function's own project, else the SDK's env variable."""
     return (
