@@ -203,7 +203,7 @@ def _operate(args: argparse.Namespace) -> int:
             fingerprint=args.fingerprint,
             duration=args.duration,
             comment=args.comment,
-            output=_output(args.output),
+            output=args.output or "text",  # the id alone, also when piped: ID=$(... silence add ...)
         )
     if args.action == "list":
         return commands.silence_list(output=_output(args.output), include_ended=args.all)

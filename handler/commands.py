@@ -50,7 +50,7 @@ def _open(env: Mapping[str, str]) -> StateStore | None:
 # -- channels test ----------------------------------------------------------------------------------
 
 
-def test_record(now: float, region: str | None) -> dict[str, Any]:
+def sample_record(now: float, region: str | None) -> dict[str, Any]:
     """The clearly-marked test notification `channels test` sends: no pool, severity info."""
     host = socket.gethostname() or "?"
     return {
@@ -102,7 +102,7 @@ def channels_test(
     logs.configure("stderr", settings.log_level)
     logs.set_secrets((*channel_secrets(channels), *(credentials.secrets() if credentials else ())))
     now = time.time()
-    record = test_record(now, settings.region)
+    record = sample_record(now, settings.region)
     context = DeliveryContext(
         deadline=time.monotonic() + timeout,
         locale=settings.locale,

@@ -245,7 +245,11 @@ def test_project_id_comes_from_the_context_before_the_environment(simulator, mon
 
 def test_missing_configuration_is_named_all_at_once(monkeypatch):
     result = run({"pool_id": DEMO_POOL})
-    assert [e["code"] for e in result["errors"]] == ["CONFIG.REGION", "CONFIG.PROJECT_ID", "CONFIG.CREDENTIALS"]
+    assert [e["code"] for e in result["errors"]] == [
+        "CONFIG.REGION",
+        "CONFIG.PROJECT_ID",
+        "CONFIG.CREDENTIALS",
+    ]
     monkeypatch.setenv("ELB_WATCH_REGION", "cn-north-4")
     assert [e["code"] for e in run({"pool_id": DEMO_POOL})["errors"]] == [
         "CONFIG.PROJECT_ID",
