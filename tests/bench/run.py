@@ -1,8 +1,9 @@
 """`make bench`: cold start, warm overhead, fleet sweeps and import time, side by side with the raw SDK.
 
 Every figure is the median of several runs made in this one run of the script; the machine and the
-Python version are printed beside the table, which is also written to BENCHMARKS.md. This is a
-benchmark, not a test: nothing here passes or fails.
+Python version are printed beside the table. Progress goes to stderr as each measurement starts.
+The table is written to BENCHMARKS.md (tracked) only with `--write` (`make bench WRITE=1`), so a
+plain run never dirties the tree. This is a benchmark, not a test: nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -221,12 +222,22 @@ def import_time() -> float:
     return statistics.median(times)
 
 
+_STARTED = time.monotonic()
+
+
+def progress(step: str) -> None:
+    """Say on stderr which measurement runs now (the whole bench takes about two minutes)."""
+    print(f"[bench {time.monotonic() - _STARTED:5.1f} s] {step}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
-    """Run every measurement, print the table and write BENCHMARKS.md."""
+    """Run every measurement, print the table; write BENCHMARKS.md only with --write."""
+    write = "--write" in sys.argv[1:]
     # The deployed package ships .pyc files (make package), and pip wrote the SDK's at install time;
     # compile ours too, or a PYTHONDONTWRITEBYTECODE environment makes every cold start compile them.
     compileall.compile_dir(str(ROOT / "handler"), quiet=1)
     rows = []
+    progress(f"cold start: {RUNS} fresh processes for the handler, {RUNS} for the raw SDK")
     cold, cold_floor = cold_start()
     rows.append(
         (
@@ -235,6 +246,7 @@ def main() -> None:
             "<= 1.15x",
         )
     )
+    progress("warm invocations vs the same raw SDK calls")
     warm, warm_floor = warm_overhead()
     rows.append(
         (
@@ -244,6 +256,7 @@ def main() -> None:
         )
     )
     for pools in (1000, 10000):
+        progress(f"sweep of {pools:,} pools, diagnosis off (3 runs)")
         listing = sweep(pools, diagnose=False)
         expected = math.ceil(pools / 2000)
         rows.append(
@@ -256,6 +269,7 @@ def main() -> None:
                 "10k < 5 s, RSS < 100 MB",
             )
         )
+        progress(f"sweep of {pools:,} pools, diagnosis on (3 runs)")
         full = sweep(pools, diagnose=True)
         rows.append(
             (
@@ -268,6 +282,7 @@ def main() -> None:
                 "calls = ceil(N/2000) + diagnosis",
             )
         )
+    progress("import time (-X importtime)")
     imported = import_time()
     rows.append(("import handler (fresh process, -X importtime)", f"{imported * 1000:.1f} ms", "< 20 ms"))
 
@@ -280,6 +295,10 @@ def main() -> None:
     text = "\n".join(table)
     print(machine)
     print(text)
+    if not write:
+        progress("done; BENCHMARKS.md left as it is (make bench WRITE=1 rewrites it)")
+        return
+    progress("writing BENCHMARKS.md")
     (ROOT / "BENCHMARKS.md").write_text(
         "# Benchmarks\n\nWritten by `make bench` (tests/bench/run.py); "
         "every figure measured in the same run.\n\n"
