@@ -14,11 +14,18 @@ NOT_DELIVERED = frozenset({"failed", "throttled", "deferred"})
 """Delivery statuses that make `invoke` exit 3: the message should have gone out this run and did not."""
 
 
+_CONTROLS = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if code not in (0x09, 0x0A)
+}
+"""Control characters other than tab and newline, shown escaped: a name from the cloud cannot drive the
+terminal (colours, cursor moves, a title that rewrites the previous line)."""
+
+
 def emit(text: str, stream: Any = None) -> None:
     """Write text to stdout (or `stream`), never failing on a character the terminal cannot encode."""
     stream = sys.stdout if stream is None else stream
     encoding = getattr(stream, "encoding", None) or "utf-8"
-    safe = text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+    safe = text.translate(_CONTROLS).encode(encoding, "backslashreplace").decode(encoding, "replace")
     stream.write(safe if safe.endswith("\n") else safe + "\n")
     stream.flush()
 

@@ -5,6 +5,7 @@ Text output, --dry-run, channels test, alerts list, silences, exit codes, --vers
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from handler.channels import render
 from handler.commands import sample_record
 from handler.logs import console_view
 from handler.simulator import DEFAULT_AK, DEFAULT_SK, scenario_names
+from handler.textview import emit, render_result
 from tests.receivers import Receivers, Reply, preview, running_receivers
 from tests.support import DEMO_POOL, ROOT
 
@@ -388,3 +390,19 @@ def test_console_logs_show_a_notification_by_its_title():
     assert shown == {"event": "notification", "title": "[MAJOR] web-pool: master down", "fingerprint": "fp"}
     other = console_view(None, "info", {"event": "target.assessed", "target": {"pool_id": "p"}})
     assert other["target"] == '{"pool_id":"p"}'
+
+
+def test_text_output_escapes_terminal_controls_and_lone_surrogates():
+    record = {
+        "title": "[MAJOR] pool\x1b[2J\x1b[31m: master \ud800 down\r",
+        "text": "line one\nWhy: \x07bell",
+        "fingerprint": "fp",
+    }
+    stream = io.StringIO()
+    emit(render_result({"notifications": [record], "errors": [], "deliveries": []}), stream)
+    shown = stream.getvalue()
+    assert "\x1b" not in shown
+    assert "\x07" not in shown
+    assert "\r" not in shown
+    assert shown.startswith("[MAJOR] pool\\x1b[2J\\x1b[31m: master \\ud800 down\\x0d\n")
+    assert "  Why: \\x07bell" in shown
