@@ -478,11 +478,17 @@ def invoke(
         config_error: str | None = None
         settings = Settings()
         wiring = _Wiring(wall_clock=wall_clock, dry_run=dry_run)
+        problems: list[str] = []
         try:
             settings = load_settings(env)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        try:  # read the rest too: every bad setting is reported in the same run
             wiring = _wiring(env, wall_clock, settings.locale, dry_run=dry_run)
         except ConfigError as exc:
-            config_error = str(exc)
+            problems.append(str(exc))
+        if problems:
+            config_error = "; ".join(problems)
         logs.configure(log_to, settings.log_level)
         logs.start_invocation(request_id(context))
         run = _Invocation(context, env, settings, wiring)

@@ -296,6 +296,21 @@ def test_bad_setting_is_a_config_error(monkeypatch):
     assert "ELB_WATCH_READ_TIMEOUT" in result["errors"][0]["message"]
 
 
+def test_every_bad_setting_is_named_in_the_same_run(monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_READ_TIMEOUT", "soon")
+    monkeypatch.setenv("ELB_WATCH_LOCALE", "fr")
+    monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "maybe")
+    monkeypatch.setenv("ELB_WATCH_RESOLVE_AFTER", "0")
+    [error] = [e for e in run({"pool_id": DEMO_POOL})["errors"] if e["code"] == "CONFIG.INVALID"]
+    for name in (
+        "ELB_WATCH_READ_TIMEOUT",
+        "ELB_WATCH_LOCALE",
+        "ELB_WATCH_DIAGNOSE",
+        "ELB_WATCH_RESOLVE_AFTER",
+    ):
+        assert name in error["message"]
+
+
 def test_apig_event_gets_an_apig_response(simulator):
     response = handler.handler(load_event("apig.json"), PlatformContext())
     assert response["statusCode"] == 200

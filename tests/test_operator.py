@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,31 @@ def test_text_output_escapes_terminal_controls_and_lone_surrogates():
     assert "\r" not in shown
     assert shown.startswith("[MAJOR] pool\\x1b[2J\\x1b[31m: master \\ud800 down\\x0d\n")
     assert "  Why: \\x07bell" in shown
+
+
+def test_the_receivers_command_prints_a_preview_of_each_message():
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.receivers"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as server:
+        watchdog = threading.Timer(30, server.kill)  # a missing line must fail the test, not hang it
+        watchdog.start()
+        try:
+            assert server.stdout is not None
+            env: dict[str, str] = {}
+            for line in server.stdout:
+                if line.startswith("# receivers running"):
+                    break
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                env[name] = value.strip("'")
+            assert env["ELB_WATCH_SLACK_WEBHOOK"].startswith("http://127.0.0.1:")
+            done = cli("channels", "test", "--channel", "slack", env=env)
+            assert done.returncode == 0, done.stderr
+            heading = next(line for line in server.stdout if line.strip())
+            assert "Slack got: [TEST] elb-master-watch: test notification, no action needed" in heading
+        finally:
+            watchdog.cancel()
+            server.terminate()
