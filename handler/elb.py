@@ -94,7 +94,6 @@ def _build_client(region_id: str, project_id: str, credentials: Credentials) -> 
 
 def region_problem(region_id: str) -> str | None:
     """Why the SDK cannot reach ELB in this region (with the closest known region id), or None."""
-    import difflib  # noqa: PLC0415
     import os  # noqa: PLC0415 - the endpoint override is read at call time, as the SDK does
 
     from huaweicloudsdkelb.v3.region.elb_region import ElbRegion  # noqa: PLC0415 - lazy SDK import
@@ -106,6 +105,8 @@ def region_problem(region_id: str) -> str | None:
     message = (
         f"unknown region {region_id!r}: not in the SDK's ELB region table and no {variable} endpoint override"
     )
+    import difflib  # noqa: PLC0415 - only for a region that is wrong
+
     close = difflib.get_close_matches(region_id.strip().lower(), known, n=1, cutoff=0.6)
     if close:
         message += f"; did you mean {close[0]!r}?"
