@@ -114,15 +114,19 @@ def channels_test(
         retry_base=settings.retry_base,
     )
     deliveries = deliver([(record, channel) for channel in channels], context, logs.logger())
-    report = [
-        {
-            "channel": d["channel"],
-            "status": d["status"],
-            "attempts": d["attempts"],
-            "error": d.get("error"),  # already scrubbed of the channel's URL and secret
-        }
-        for d in deliveries
-    ]
+    secrets = (*channel_secrets(channels), *(credentials.secrets() if credentials else ()))
+    report: list[dict[str, Any]] = logs.scrub(
+        [
+            {
+                "channel": d["channel"],
+                "status": d["status"],
+                "attempts": d["attempts"],
+                "error": d.get("error"),
+            }
+            for d in deliveries
+        ],
+        secrets,
+    )
     if output == "json":
         emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
     else:
