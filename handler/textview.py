@@ -155,6 +155,12 @@ def render_result(result: Mapping[str, Any]) -> str:
             [(h.get("fingerprint"), h.get("state"), h.get("why")) for h in held],
         )
         lines.append("")
+    lost = list(result.get("undelivered") or [])
+    if lost:
+        lines.append("Undelivered and not remembered (no usable state store): check these channels")
+        rows = [(u.get("channel"), u.get("status"), u.get("fingerprint"), u.get("error")) for u in lost]
+        lines += table(("channel", "status", "fingerprint", "error"), rows)
+        lines.append("")
     errors = list(result.get("errors") or [])
     if errors:
         lines.append("Errors")

@@ -130,6 +130,11 @@ def test_a_failed_delivery_exits_3(receivers):
     statuses = {d["channel"]: d["status"] for d in result["deliveries"]}
     assert statuses["slack"] == "failed"
     assert statuses["feishu"] == "sent"
+    receivers.slack.fail_with(Reply(500, "boom"), Reply(500, "boom"))
+    text = cli("invoke", DIRECT, "--simulate", "demo", "-o", "text", env=receivers.env())
+    assert text.returncode == 3
+    assert "Deliveries to slack: 0 of 1 sent" in text.stdout
+    assert "Undelivered and not remembered (no usable state store)" in text.stdout
 
 
 @pytest.mark.parametrize(
