@@ -8,14 +8,15 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck unit bench package redis clean
 
 $(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing elb-master-watch with its dev tools (pip shows its progress)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
-## demo: run the function on the embedded ELB simulator (failed master + member check job)
+## demo: run the function on the embedded ELB simulator (failed master + member check job), as text
 demo: $(STAMP)
-	$(BIN)/elb-master-watch invoke events/direct.json --simulate events/scenarios/demo.json
+	$(BIN)/elb-master-watch invoke events/direct.json --simulate demo --output text
 
 ## test: lint, type-check and run the whole test suite
 test: lint typecheck unit
@@ -34,13 +35,15 @@ unit: $(STAMP) redis
 redis:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+	    echo "==> redis-server is missing: installing the system package redis-server with apt-get (for the Redis store tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server) \
 	      || echo "WARNING: could not install redis-server; Redis store tests will be skipped"; \
 	  else echo "WARNING: redis-server missing and cannot be installed here; Redis store tests will be skipped"; fi; }
 
-## bench: measure cold start, warm overhead, sweeps and import time; writes BENCHMARKS.md
+## bench: measure cold start, warm overhead, sweeps and import time (about 2 min, progress on stderr);
+##        prints the table; `make bench WRITE=1` also rewrites the tracked BENCHMARKS.md
 bench: $(STAMP)
-	$(BIN)/python tests/bench/run.py
+	$(BIN)/python tests/bench/run.py $(if $(WRITE),--write,)
 
 ## package: build dist/function.zip for FunctionGraph
 package: $(STAMP)

@@ -18,6 +18,7 @@ from handler.channels.config import Channel
 from handler.config import (
     ConfigError,
     Settings,
+    credentials_problem,
     load_settings,
     remaining_ms,
     request_id,
@@ -26,7 +27,7 @@ from handler.config import (
 )
 from handler.diagnose import DiagnoseOptions, diagnose_all
 from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Target
-from handler.elb import ElbGateway
+from handler.elb import ElbGateway, region_problem
 from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
 from handler.limits import bound_result, compact_record
@@ -153,24 +154,26 @@ class _Invocation:
         """The gateway for a region and project, or None after reporting what configuration is missing."""
         region = region_hint or self.settings.region or ""
         project_id = resolve_project_id(project_hint, self.context, self.env) or ""
-        problem = None
+        # Every missing piece at once, so one run tells the whole fix.
+        problems: list[tuple[str, str]] = []
         if not region:
-            problem = ("CONFIG.REGION", "no region: put 'region' in the event or set ELB_WATCH_REGION")
-        elif not project_id:
-            problem = (
-                "CONFIG.PROJECT_ID",
-                "no project id: put 'project_id' in the event, or set HUAWEICLOUD_SDK_PROJECT_ID",
-            )
-        elif self.credentials is None:
-            problem = (
-                "CONFIG.CREDENTIALS",
+            problems.append(("CONFIG.REGION", "no region: put 'region' in the event or set ELB_WATCH_REGION"))
+        else:
+            wrong = region_problem(region)
+            if wrong is not None:
+                problems.append(("CONFIG.REGION", wrong))
+        if not project_id:
+            problems.append(
                 (
-                    "no credentials: give the function an agency, "
-                    "or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"
-                ),
+                    "CONFIG.PROJECT_ID",
+                    "no project id: put 'project_id' in the event, or set HUAWEICLOUD_SDK_PROJECT_ID",
+                )
             )
-        if problem is not None:
-            self.fail(error_entry(problem[0], problem[1], target=where))
+        if self.credentials is None:
+            problems.append(("CONFIG.CREDENTIALS", credentials_problem(self.context, self.env)))
+        if problems:
+            for code, message in problems:
+                self.fail(error_entry(code, message, target=where))
             return None, region, project_id
         assert self.credentials is not None  # noqa: S101 - checked just above; narrows the type
         key = (region, project_id)
@@ -335,7 +338,11 @@ class _Invocation:
             scopes,
             store=store,
             channels=list(channels),
-            send=lambda pairs: self.send(pairs, channels),
+            send=(
+                (lambda pairs: self.dry_send(pairs, channels))
+                if self.wiring.dry_run
+                else (lambda pairs: self.send(pairs, channels))
+            ),
             now=self.wall_clock(),
             settings=self.wiring.lifecycle,
             owner=f"{request_id(self.context) or 'local'}:{uuid.uuid4().hex}",
@@ -378,6 +385,34 @@ class _Invocation:
         finally:
             self.keep_pace(pacers)
         return deliveries
+
+    def dry_send(
+        self, pairs: list[tuple[dict[str, Any], str]], channels: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """`--dry-run`'s deliver stage: plan and render each channel's messages exactly, send nothing."""
+        from handler.channels.delivery import plan  # noqa: PLC0415 - only when there is something to show
+
+        lanes: dict[str, list[dict[str, Any]]] = {}
+        for record, name in pairs:
+            lanes.setdefault(name, []).append(record)
+        answers: dict[tuple[str, int], Mapping[str, Any]] = {}
+        for name, records in lanes.items():
+            threshold = self.wiring.group_threshold
+            units = plan(channels[name], records, locale=self.settings.locale, group_threshold=threshold)
+            for unit in units:
+                for rendered in unit.records:
+                    entry: dict[str, Any] = {
+                        "fingerprint": rendered.get("fingerprint"),
+                        "channel": name,
+                        "status": "dry_run" if unit.payload is not None else "failed",
+                        "attempts": 0,
+                        "error": "dry run: rendered, not sent" if unit.payload is not None else unit.error,
+                    }
+                    if unit.digest is not None:
+                        entry["digest"] = dict(unit.digest)
+                    answers[(name, id(rendered))] = entry
+        self.log.info("delivery.dry_run", messages=len(pairs))
+        return [dict(answers[(name, id(record))]) for record, name in pairs]
 
     def pacers(self, names: list[str], context: Any) -> dict[str, Any]:
         """One pacer per channel, carrying the send history earlier invocations left in the store."""
@@ -440,6 +475,8 @@ class _Wiring:
     store_kind: str = "on"
     # ELB_WATCH_STATE could not be used: the run goes on with the instance store and reports this.
     store_error: str | None = None
+    # --dry-run: the store is read, never written, and nothing is sent.
+    dry_run: bool = False
 
 
 _stores: dict[str, StateStore | None] = {}
@@ -452,7 +489,9 @@ def _store(url: str) -> StateStore | None:
     return _stores[url]
 
 
-def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str) -> _Wiring:
+def _wiring(
+    env: Mapping[str, str], wall_clock: Callable[[], float], locale: str, *, dry_run: bool = False
+) -> _Wiring:
     """Read channels, lifecycle settings and the state store; raise ConfigError naming what is wrong."""
     from handler.channels.config import channel_secrets, usable_channels  # noqa: PLC0415 - light
 
@@ -471,6 +510,10 @@ def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str
             # to the instance store and report the problem (a watcher_error).
             store_error, kind = str(exc), "instance"
             store = _store(instance_store_url())
+    if dry_run and store is not None:
+        from handler.state.dry import DryRunStore  # noqa: PLC0415 - only for a dry run
+
+        store = DryRunStore(store)
     return _Wiring(
         channels=channels,
         channel_problems=tuple(problems),
@@ -481,6 +524,7 @@ def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str
         wall_clock=wall_clock,
         store_kind=kind,
         store_error=store_error,
+        dry_run=dry_run,
     )
 
 
@@ -501,23 +545,32 @@ def invoke(
     env: Mapping[str, str] | None = None,
     log_to: str = "stdout",
     wall_clock: Callable[[], float] = time.time,
+    dry_run: bool = False,
 ) -> Any:
-    """Run one invocation: parse the event, watch each target, notify, return the v1 result."""
+    """Run one invocation: parse the event, watch each target, notify, return the v1 result.
+
+    `dry_run` (the CLI's `--dry-run`): assess and render as usual, but send nothing and write no state.
+    """
     started = time.monotonic()
     env = os.environ if env is None else env
     parsed = ParsedEvent("unknown")
     try:
         config_error: str | None = None
         settings = Settings()
-        wiring = _Wiring(wall_clock=wall_clock)
+        wiring = _Wiring(wall_clock=wall_clock, dry_run=dry_run)
+        problems: list[str] = []
         try:
             settings = load_settings(env)
         except ConfigError as exc:
-            config_error = str(exc)
-        try:  # channels load even when a setting is bad, so the watcher can say so (watcher_error)
-            wiring = _wiring(env, wall_clock, settings.locale)
+            problems.append(str(exc))
+        # Read the rest too: every bad setting is reported in the same run, and the channels load even
+        # when a setting is bad, so the watcher can say so (watcher_error).
+        try:
+            wiring = _wiring(env, wall_clock, settings.locale, dry_run=dry_run)
         except ConfigError as exc:
-            config_error = config_error or str(exc)
+            problems.append(str(exc))
+        if problems:
+            config_error = "; ".join(problems)
         logs.configure(log_to, settings.log_level)
         logs.start_invocation(request_id(context))
         run = _Invocation(context, env, settings, wiring)
@@ -552,6 +605,7 @@ def invoke(
             "held": run.held,
             "undelivered": run.undelivered,
             "source": parsed.source,
+            "dry_run": wiring.dry_run,
         }
         result = bound_result(logs.scrub(result, run.secrets))
         api_calls = sum(gateway.calls for gateway in run.gateways.values())
@@ -582,6 +636,7 @@ def invoke(
             "held": [],
             "undelivered": [],
             "source": parsed.source,
+            "dry_run": dry_run,
         }
         with contextlib.suppress(Exception):  # logging itself failed; the result still goes back
             logs.logger().exception("invocation.crashed")

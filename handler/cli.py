@@ -1,7 +1,9 @@
-"""`elb-master-watch`: run the function locally, exactly as FunctionGraph would.
+"""`elb-master-watch`: run the function locally, exactly as FunctionGraph would, and operate it.
 
-stdout carries only the JSON result; logs go to stderr.
-Exit status: 0 every target assessed, 1 some target could not be assessed, 2 invalid event.
+stdout carries only the result (`--output text` as people read it, `json` the result itself: the
+default when stdout is not a terminal); logs go to stderr.
+Exit status of `invoke`: 0 all assessed and delivered, 1 some target could not be assessed, 2 invalid
+event, 3 assessed but some delivery failed, 64 usage error.
 """
 
 from __future__ import annotations
@@ -15,11 +17,33 @@ import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_NOT_ASSESSED = 1
 EXIT_INVALID_EVENT = 2
+EXIT_DELIVERY_FAILED = 3
+EXIT_USAGE = 64  # EX_USAGE of sysexits.h
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 64 (EX_USAGE), not 2 (which means "invalid event")."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the problem; exit 64."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError  # noqa: PLC0415
+    from importlib.metadata import version as installed  # noqa: PLC0415
+
+    try:
+        return installed("elb-master-watch")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
 
 
 class CliContext:
@@ -50,9 +74,9 @@ def _read_event(path: str) -> Any:
 
 def _simulate(scenario: str, stack: ExitStack) -> None:
     """Start the embedded ELB simulator and point the SDK (and only the SDK) at it."""
-    from handler.simulator import ElbSimulator, load_scenario  # noqa: PLC0415 - only when asked
+    from handler.simulator import ElbSimulator, find_scenario, load_scenario  # noqa: PLC0415 - only when asked
 
-    data = load_scenario(_scenario_path(scenario))
+    data = load_scenario(find_scenario(scenario))
     simulator = stack.enter_context(ElbSimulator(data))
     credentials = data["credentials"][0]
     os.environ.update(simulator.env())
@@ -70,26 +94,45 @@ def _simulate(scenario: str, stack: ExitStack) -> None:
     print(f"elb-master-watch: ELB simulator for {scenario} on {simulator.endpoint}", file=sys.stderr)
 
 
-def _scenario_path(name: str) -> str:
-    """A scenario file, given as a path or as a name under events/scenarios/."""
-    if Path(name).is_file():
-        return name
-    candidate = Path("events") / "scenarios" / f"{name}.json"
-    return str(candidate) if candidate.is_file() else name
-
-
 def exit_status(result: dict[str, Any]) -> int:
-    """0 all assessed, 1 something could not be assessed, 2 the event itself was invalid."""
+    """The exit status of `invoke` for a result (see the module docstring).
+
+    0 all assessed and delivered, 1 something could not be assessed, 2 the event itself was invalid,
+    3 assessed but some delivery failed (failed, throttled or deferred: not sent this run).
+    """
+    from handler.textview import NOT_DELIVERED  # noqa: PLC0415
+
     if "statusCode" in result and isinstance(result.get("body"), str):
         result = json.loads(result["body"])
     errors = result.get("errors", [])
     if errors and not result.get("targets") and any(e["code"] == "EVENT.INVALID" for e in errors):
         return EXIT_INVALID_EVENT
-    return EXIT_NOT_ASSESSED if errors else EXIT_OK
+    if errors:
+        return EXIT_NOT_ASSESSED
+    if any(d.get("status") in NOT_DELIVERED for d in result.get("deliveries", [])):
+        return EXIT_DELIVERY_FAILED
+    return EXIT_OK
+
+
+def _output(value: str | None) -> str:
+    """`--output`: as asked, else text on a terminal and JSON when piped."""
+    if value:
+        return value
+    return "text" if sys.stdout.isatty() else "json"
+
+
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=("text", "json"),
+        help="text (default on a terminal) or json (default when piped)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="elb-master-watch", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="elb-master-watch", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     invoke = commands.add_parser("invoke", help="run the handler on an event file ('-' for stdin)")
     invoke.add_argument("event", help="path to a trigger event (JSON), e.g. events/direct.json")
@@ -99,9 +142,40 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument(
         "--simulate",
         metavar="SCENARIO",
-        help="run against the embedded ELB simulator with this scenario "
-        "(a path, or a name in events/scenarios)",
+        help="run against the embedded ELB simulator: demo, outage, recovered, storm, "
+        "broken-credentials, or a scenario file",
     )
+    _add_output(invoke)
+    invoke.add_argument(
+        "--dry-run", action="store_true", help="assess and render, but send nothing and write no state"
+    )
+    channels = commands.add_parser("channels", help="the notification channels").add_subparsers(
+        dest="action", required=True
+    )
+    test = channels.add_parser("test", help="send a clearly-marked test notification through each channel")
+    test.add_argument("--channel", metavar="NAME", help="only this channel (smn, feishu, dingtalk, ...)")
+    test.add_argument("--timeout", type=float, default=30.0, help="seconds for all sends (default 30)")
+    _add_output(test)
+    alerts = commands.add_parser("alerts", help="the alerts the state store holds").add_subparsers(
+        dest="action", required=True
+    )
+    listing = alerts.add_parser("list", help="firing and pending alerts (ELB_WATCH_STATE)")
+    listing.add_argument("--all", action="store_true", help="resolved alerts too")
+    _add_output(listing)
+    silence = commands.add_parser("silence", help="hold a pool's notifications, e.g. during maintenance")
+    actions = silence.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="silence a pool or one finding for a while; prints the id")
+    matcher = add.add_mutually_exclusive_group(required=True)
+    matcher.add_argument("--pool", metavar="ID", help="the pool id")
+    matcher.add_argument("--fingerprint", metavar="FP", help="one finding's fingerprint (alerts list)")
+    add.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 30m, 2h, 1h30m")
+    add.add_argument("--comment", default="", metavar="TEXT", help="why (shown by silence list)")
+    _add_output(add)
+    silences = actions.add_parser("list", help="the active silences")
+    silences.add_argument("--all", action="store_true", help="ended silences too")
+    _add_output(silences)
+    expire = actions.add_parser("expire", help="end a silence now")
+    expire.add_argument("id", help="the silence id")
     package = commands.add_parser(
         "package", help="build the FunctionGraph code zip (handler string index.handler)"
     )
@@ -121,9 +195,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _operate(args: argparse.Namespace) -> int:
+    """Run `channels test`, `alerts list` or `silence add|list|expire`."""
+    from handler import commands  # noqa: PLC0415
+
+    if args.command == "channels":
+        return commands.channels_test(only=args.channel, output=_output(args.output), timeout=args.timeout)
+    if args.command == "alerts":
+        return commands.alerts(output=_output(args.output), include_resolved=args.all)
+    if args.action == "add":
+        return commands.silence_add(
+            pool=args.pool,
+            fingerprint=args.fingerprint,
+            duration=args.duration,
+            comment=args.comment,
+            output=args.output or "text",  # the id alone, also when piped: ID=$(... silence add ...)
+        )
+    if args.action == "list":
+        return commands.silence_list(output=_output(args.output), include_ended=args.all)
+    return commands.silence_expire(args.id)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit status."""
     args = _parser().parse_args(argv)
+    if args.command in {"channels", "alerts", "silence"}:
+        return _operate(args)
     if args.command == "package":
         from handler.packaging import run  # noqa: PLC0415 - build tooling, never loaded by the function
 
@@ -141,13 +238,24 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"elb-master-watch: cannot read {args.event}: {exc.strerror}", file=sys.stderr)
         return EXIT_INVALID_EVENT
+    output = _output(args.output)
     with ExitStack() as stack:
         if args.simulate:
+            from handler.simulator import ScenarioError  # noqa: PLC0415 - only when asked
+
             try:
                 _simulate(args.simulate, stack)
+            except ScenarioError as exc:
+                print(f"elb-master-watch: {exc}", file=sys.stderr)
+                return EXIT_USAGE
             except (OSError, ValueError) as exc:
                 print(f"elb-master-watch: cannot start the simulator: {exc}", file=sys.stderr)
                 return EXIT_NOT_ASSESSED
-        result = invoke(event, CliContext(args.timeout), log_to="stderr")
+        result = invoke(event, CliContext(args.timeout), log_to="stderr", dry_run=args.dry_run)
+    if output == "text":
+        from handler.textview import emit, render_result  # noqa: PLC0415
+
+        emit(render_result(result))
+        return exit_status(result)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return exit_status(result)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 LOCALES = ("en", "zh")
 
@@ -56,29 +56,53 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
-    """Read `ELB_WATCH_*` settings; raise ConfigError naming the first bad variable."""
+def _locale(env: Mapping[str, str]) -> str:
     locale = env.get("ELB_WATCH_LOCALE", "en").strip().lower() or "en"
     if locale not in LOCALES:
         raise ConfigError(f"ELB_WATCH_LOCALE={locale!r} must be one of {', '.join(LOCALES)}")
+    return locale
+
+
+def _level(env: Mapping[str, str]) -> str:
     level = env.get("ELB_WATCH_LOG_LEVEL", "info").strip().lower() or "info"
     if level not in {"debug", "info", "warning", "error"}:
         raise ConfigError(f"ELB_WATCH_LOG_LEVEL={level!r} must be debug, info, warning or error")
-    return Settings(
+    return level
+
+
+T = TypeVar("T")
+DEFAULT_DIAGNOSE = True
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read `ELB_WATCH_*` settings; raise one ConfigError naming every bad variable at once."""
+    problems: list[str] = []
+
+    def take(read: Callable[[], T], default: T, /) -> T:
+        try:
+            return read()
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return default
+
+    settings = Settings(
         region=env.get("ELB_WATCH_REGION", "").strip() or None,
-        locale=locale,
-        connect_timeout=_number(env, "ELB_WATCH_CONNECT_TIMEOUT", 3.0, 0.1, 60),
-        read_timeout=_number(env, "ELB_WATCH_READ_TIMEOUT", 10.0, 0.1, 120),
-        reserve=_number(env, "ELB_WATCH_RESERVE_SECONDS", 2.0, 0, 60),
-        max_attempts=int(_number(env, "ELB_WATCH_MAX_ATTEMPTS", 4, 1, 10)),
-        retry_base=_number(env, "ELB_WATCH_RETRY_BASE_SECONDS", 1.0, 0.01, 10),
-        poll_interval=_number(env, "ELB_WATCH_POLL_INTERVAL_SECONDS", 1.0, 0.01, 30),
-        log_level=level,
-        diagnose=_switch(env, "ELB_WATCH_DIAGNOSE", default=True),
-        diagnose_ttl=_duration(env, "ELB_WATCH_DIAGNOSE_TTL", 900.0),
-        concurrency=int(_number(env, "ELB_WATCH_CONCURRENCY", 8, 1, 64)),
-        api_rate=_number(env, "ELB_WATCH_API_RATE", 10.0, 0, 1000),
+        locale=take(lambda: _locale(env), "en"),
+        connect_timeout=take(lambda: _number(env, "ELB_WATCH_CONNECT_TIMEOUT", 3.0, 0.1, 60), 3.0),
+        read_timeout=take(lambda: _number(env, "ELB_WATCH_READ_TIMEOUT", 10.0, 0.1, 120), 10.0),
+        reserve=take(lambda: _number(env, "ELB_WATCH_RESERVE_SECONDS", 2.0, 0, 60), 2.0),
+        max_attempts=int(take(lambda: _number(env, "ELB_WATCH_MAX_ATTEMPTS", 4, 1, 10), 4.0)),
+        retry_base=take(lambda: _number(env, "ELB_WATCH_RETRY_BASE_SECONDS", 1.0, 0.01, 10), 1.0),
+        poll_interval=take(lambda: _number(env, "ELB_WATCH_POLL_INTERVAL_SECONDS", 1.0, 0.01, 30), 1.0),
+        log_level=take(lambda: _level(env), "info"),
+        diagnose=take(lambda: _switch(env, "ELB_WATCH_DIAGNOSE", default=True), DEFAULT_DIAGNOSE),
+        diagnose_ttl=take(lambda: _duration(env, "ELB_WATCH_DIAGNOSE_TTL", 900.0), 900.0),
+        concurrency=int(take(lambda: _number(env, "ELB_WATCH_CONCURRENCY", 8, 1, 64), 8.0)),
+        api_rate=take(lambda: _number(env, "ELB_WATCH_API_RATE", 10.0, 0, 1000), 10.0),
     )
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return settings
 
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
@@ -162,6 +186,22 @@ def resolve_credentials(context: Any, env: Mapping[str, str]) -> Credentials | N
     if ak and sk:
         return Credentials(ak, sk, env.get("HUAWEICLOUD_SDK_SECURITY_TOKEN", "").strip(), "environment")
     return None
+
+
+def credentials_problem(context: Any, env: Mapping[str, str]) -> str:
+    """What is missing when `resolve_credentials` found none: the half of a key pair, or both."""
+    halves = (
+        ("HUAWEICLOUD_SDK_AK", env.get("HUAWEICLOUD_SDK_AK", "").strip()),
+        ("HUAWEICLOUD_SDK_SK", env.get("HUAWEICLOUD_SDK_SK", "").strip()),
+    )
+    missing = [name for name, value in halves if not value]
+    if len(missing) == 1:
+        given = "HUAWEICLOUD_SDK_SK" if missing[0] == "HUAWEICLOUD_SDK_AK" else "HUAWEICLOUD_SDK_AK"
+        kind = "SK" if missing[0] == "HUAWEICLOUD_SDK_SK" else "AK"
+        return f"{kind} missing: {given} is set but {missing[0]} is not; set both, or neither with an agency"
+    if _context_value(context, "getSecurityAccessKey") or _context_value(context, "getSecuritySecretKey"):
+        return "the function's agency gave an incomplete temporary key pair; check the agency in IAM"
+    return "no credentials: give the function an agency, or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"
 
 
 def resolve_project_id(event_value: str | None, context: Any, env: Mapping[str, str]) -> str | None:

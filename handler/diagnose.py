@@ -151,12 +151,20 @@ def _start(
     try:
         item.job_id = reader.create_check_job(item.member_id, item.listener_id)
     except ElbApiError as error:
+        if error.status == 403:
+            error.message += f"; {DENIED_HINT}"
         item.error = error
         return
     jobs.remember(item.member_id, item.listener_id, item.job_id, options.ttl, options.memo)
     log.info(
         "diagnosis.started", member_id=item.member_id, listener_id=item.listener_id, check_job_id=item.job_id
     )
+
+
+DENIED_HINT = (
+    "auto-diagnosis may not start check jobs: CreateMemberHealthCheckJob needs the IAM action "
+    "elb:members:create; grant it, or set ELB_WATCH_DIAGNOSE=off to notify without check-job reasons"
+)
 
 
 def _read(item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOptions, jobs: StartedJobs) -> None:

@@ -71,11 +71,7 @@ def _build_client(region_id: str, project_id: str, credentials: Credentials) -> 
         try:
             region = ElbRegion.value_of(region_id)
         except KeyError:
-            raise ElbApiError(
-                "CONFIG.REGION",
-                f"unknown region {region_id!r}: not in the SDK's ELB region table and no "
-                f"HUAWEICLOUD_SDK_REGION_ELB_{region_id.replace('-', '_').upper()} endpoint override",
-            ) from None
+            raise ElbApiError("CONFIG.REGION", region_problem(region_id) or "unknown region") from None
         basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
         if credentials.security_token:
             basic = basic.with_security_token(credentials.security_token)
@@ -96,6 +92,27 @@ def _build_client(region_id: str, project_id: str, credentials: Credentials) -> 
             _clients.clear()
         _clients[key] = (client, config)
         return client, config
+
+
+def region_problem(region_id: str) -> str | None:
+    """Why the SDK cannot reach ELB in this region (with the closest known region id), or None."""
+    import os  # noqa: PLC0415 - the endpoint override is read at call time, as the SDK does
+
+    from huaweicloudsdkelb.v3.region.elb_region import ElbRegion  # noqa: PLC0415 - lazy SDK import
+
+    variable = "HUAWEICLOUD_SDK_REGION_ELB_" + region_id.replace("-", "_").upper()
+    known = list(getattr(ElbRegion, "static_fields", {}))
+    if region_id in known or os.environ.get(variable, "").strip():
+        return None
+    message = (
+        f"unknown region {region_id!r}: not in the SDK's ELB region table and no {variable} endpoint override"
+    )
+    import difflib  # noqa: PLC0415 - only for a region that is wrong
+
+    close = difflib.get_close_matches(region_id.strip().lower(), known, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return message
 
 
 def _short(text: Any, limit: int = 300) -> str:

@@ -84,6 +84,24 @@ class _RedactingRenderer:
         return line
 
 
+_CONSOLE_KEYS = frozenset(
+    {"event", "title", "fingerprint", "status", "severity", "kind", "notification_reason"}
+    | {"request_id", "pool_id", "job_id", "level", "timestamp"}
+)
+
+
+def console_view(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """On a terminal: a notification line shows its title, not the record; nested values as compact JSON."""
+    if event_dict.get("event") == "notification" and "title" in event_dict:
+        kept = {key: value for key, value in event_dict.items() if key in _CONSOLE_KEYS}
+        event_dict.clear()
+        event_dict.update(kept)
+    for key, value in list(event_dict.items()):
+        if isinstance(value, dict | list | tuple):
+            event_dict[key] = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    return event_dict
+
+
 def _stream_logger_factory(stream: str) -> Any:
     """A logger factory that looks up sys.stdout/sys.stderr when a logger is made, not at import."""
 
@@ -121,6 +139,7 @@ def configure(stream: str = "stdout", level: str = "info", *, console: bool | No
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             redact_secrets,
+            *([console_view] if use_console else []),
             _RedactingRenderer(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),

@@ -2,6 +2,9 @@
 
     decide   the lifecycle (`handler.lifecycle`, pure) against the store: load, lease, re-read, decide
              (first / changed / repeat / resolved, flap control, catch-ups of what is still owed)
+    silence  what an active silence (`handler.silences`, kept in the store) matches is held: listed in
+             `held` with the silence id and its end, recorded `silenced` (so it stays owed and goes
+             out once the silence ends, if still firing), never sent
     route    which of the due channels this event may use; the others stay owed (`skipped`)
     deliver  the channel layer (`Send`): group into digests, pace to each service's limits, send
     record   the per-channel ledger: only `sent` settles a channel; save, release the leases
@@ -21,10 +24,12 @@ from handler.lifecycle import (
     Decision,
     LifecycleSettings,
     NotificationReason,
+    Outgoing,
     decide,
     record_deliveries,
     scope_of,
 )
+from handler.silences import Silence, iso, silencing
 from handler.state.base import Loaded, StateStore, StoreUnavailable
 
 Send = Callable[[list[tuple[dict[str, Any], str]]], list[dict[str, Any]]]
@@ -44,11 +49,12 @@ class ProcessResult:
     """What a run notified and how each delivery went.
 
     `notifications`: the records notified this run (each with `notification_reason`), for the result
-    and the log. `deliveries`: one entry per (record, channel): {"fingerprint", "channel", "status":
-    "sent"|"failed"|"throttled"|"deferred"|"skipped", "attempts", "error"}. `held`: observed findings
-    not notified this run and why ({"fingerprint", "scope", "state", "why"}). `warnings`: what went
-    wrong with the store, each already logged once. `unreadable`: stored states this run could not
-    read (their findings were decided as new), so de-duplication was only partial.
+    and the log. `deliveries`: one entry per (record, channel): {"fingerprint", "channel", "status",
+    "attempts", "error"}; status sent | failed | throttled | deferred | skipped | silenced | dry_run.
+    `held`: observed findings not notified this run and why ({"fingerprint", "scope", "state", "why"},
+    + "silence_id" and "silenced_until" when a silence holds it). `warnings`: what went wrong with the
+    store, each already logged once. `unreadable`: stored states this run could not read (their
+    findings were decided as new), so de-duplication was only partial.
     """
 
     notifications: list[dict[str, Any]] = field(default_factory=list)
@@ -89,16 +95,95 @@ def route(
     return wanted, skipped
 
 
+def silence(
+    pairs: list[tuple[dict[str, Any], str]], held_by: Mapping[str, Silence]
+) -> dict[int, dict[str, Any]]:
+    """Stage silence: a `silenced` (owed) delivery, by index, for each pair whose finding a silence holds."""
+    silenced = {}
+    for index, (record, channel) in enumerate(pairs):
+        holder = held_by.get(str(record.get("fingerprint", "")))
+        if holder is not None:
+            silenced[index] = {
+                "fingerprint": record.get("fingerprint"),
+                "channel": channel,
+                "status": "silenced",
+                "attempts": 0,
+                "error": _silenced_why(holder),
+            }
+    return silenced
+
+
+def _silenced_why(holder: Silence) -> str:
+    return f"silenced by {holder.id} ({holder.describe()}) until {iso(holder.ends_at)}"
+
+
 def _deliver(
-    send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any, allowed: Allowed | None = None
+    send: Send,
+    pairs: list[tuple[dict[str, Any], str]],
+    log: Any,
+    allowed: Allowed | None = None,
+    held_by: Mapping[str, Silence] | None = None,
 ) -> list[dict[str, Any]]:
-    """Stages route + deliver: the channel layer is called once (never empty); what it misses failed."""
+    """Stages silence + route + deliver: the channel layer is called once (never empty).
+
+    What the channel layer gives no answer for is failed.
+    """
     if not pairs:
         return []
-    wanted, skipped = route(pairs, allowed)
+    settled = silence(pairs, held_by or {})
+    rest = [index for index in range(len(pairs)) if index not in settled]
+    wanted, skipped = route([pairs[index] for index in rest], allowed)
+    settled.update((rest[position], entry) for position, entry in skipped.items())
     sent = _send(send, wanted, log) if wanted else []
     answers = iter(sent)
-    return [skipped[index] if index in skipped else next(answers) for index in range(len(pairs))]
+    return [settled[index] if index in settled else next(answers) for index in range(len(pairs))]
+
+
+def _silenced(
+    store: StateStore, outgoing: Sequence[Outgoing], now: float, warnings: list[str], log: Any
+) -> dict[str, Silence]:
+    """Stage silence: the silence holding each outgoing notification an active silence matches."""
+    active = _active_silences(store, now, warnings, log) if outgoing else []
+    held_by: dict[str, Silence] = {}
+    for item in outgoing:
+        holder = silencing(active, item.record, now)
+        if holder is not None:
+            held_by[item.fingerprint] = holder
+            log.info("notification.silenced", fingerprint=item.fingerprint, silence=holder.id)
+    return held_by
+
+
+def _held_by_silences(
+    outgoing: Sequence[Outgoing], held_by: Mapping[str, Silence], states: Mapping[str, AlertState]
+) -> list[dict[str, Any]]:
+    """The `held` entries of the silenced notifications: which silence, and until when."""
+    held = []
+    for item in outgoing:
+        holder = held_by.get(item.fingerprint)
+        if holder is not None:
+            state = states.get(item.fingerprint)
+            held.append(
+                {
+                    "fingerprint": item.fingerprint,
+                    "scope": item.scope,
+                    "state": state.state if state else "",
+                    "why": _silenced_why(holder),
+                    "silence_id": holder.id,
+                    "silenced_until": iso(holder.ends_at),
+                }
+            )
+    return held
+
+
+def _active_silences(store: StateStore, now: float, warnings: list[str], log: Any) -> list[Silence]:
+    """The silences active now; none (everything is sent) when the store cannot list them."""
+    try:
+        return [held for held in store.silences() if held.active(now)]
+    except StoreUnavailable as exc:
+        warning = f"silences unavailable, nothing is held by a silence this run: {exc.message}"
+        warnings.append(warning)
+        log.warning("silences.unavailable", reason=exc.message)
+        return []
 
 
 def _send(send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any) -> list[dict[str, Any]]:
@@ -151,7 +236,7 @@ def _without_state(
     lost = [
         {key: entry.get(key) for key in ("fingerprint", "channel", "status", "error")}
         for entry in deliveries
-        if entry.get("status") != "sent"
+        if entry.get("status") not in {"sent", "dry_run"}  # a dry run sends nothing on purpose
     ]
     if lost:
         # Nothing remembers what is owed: say so once, loudly, with what a person must look at.
@@ -256,8 +341,9 @@ def process(
         fresh.states, records, scopes, now=now, settings=settings, channels=channels, only=set(leased)
     )
 
+    held_by = _silenced(store, final.outgoing, now, warnings, log)
     pairs = [(item.record, channel) for item in final.outgoing for channel in item.channels]
-    deliveries = _deliver(send, pairs, log, allowed)
+    deliveries = _deliver(send, pairs, log, allowed, held_by)
     # Stage record: the ledger keeps every status, and only `sent` settles a channel.
     states = dict(final.states)
     position = 0
@@ -280,7 +366,7 @@ def process(
         warnings.append(f"lease release failed (the lease expires by itself): {problem}")
         log.warning("state.release_failed", reason=problem)
 
-    held = list(final.held)
+    held = [*final.held, *_held_by_silences(final.outgoing, held_by, states)]
     waiting = {item.fingerprint: item for item in first.outgoing}
     for fingerprint in busy:
         state = first.states.get(fingerprint) or loaded.states.get(fingerprint)
@@ -301,7 +387,7 @@ def process(
         )
         log.info("notification.skipped", fingerprint=fingerprint, why=BUSY)
     return ProcessResult(
-        notifications=[item.record for item in final.outgoing],
+        notifications=[item.record for item in final.outgoing if item.fingerprint not in held_by],
         deliveries=deliveries,
         dedup_available=dedup,
         warnings=warnings,

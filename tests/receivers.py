@@ -14,7 +14,8 @@ Feishu 5/s and 100/min (code 11232), DingTalk 20/min (errcode 130101, then refus
 WeCom 20/min (errcode 45009), Slack about 1/s (HTTP 429 + Retry-After). `refused` counts them.
 
 Run `python -m tests.receivers` to start them all and print the `ELB_WATCH_*` variables that point
-the function at them (for trying the channels by hand with `elb-master-watch invoke`).
+the function at them (for trying the channels by hand with `elb-master-watch invoke` or
+`elb-master-watch channels test`); each message they accept is printed as a readable preview.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import sys
 import threading
 import time
 import uuid
@@ -696,6 +699,55 @@ def running_receivers(
         )
 
 
+_TEXT_KEYS = frozenset({"title", "content", "text", "subject", "summary", "description", "default"})
+_MARKUP = (
+    (re.compile(r"<font[^>]*>|</font>|<at[^>]*>[^<]*</at>"), ""),
+    (re.compile(r"\[([^\]]+)\]\([^)]+\)"), r"\1"),  # [text](url)
+    (re.compile(r"<[^|>]+\|([^>]+)>"), r"\1"),  # Slack <url|text>
+    (re.compile(r"\*\*|__|`"), ""),
+    (re.compile(r"^\s*(?:#{1,6}\s+|>\s?)"), ""),
+)
+
+
+def _plain(line: str) -> str:
+    for pattern, replacement in _MARKUP:
+        line = pattern.sub(replacement, line)
+    return line.strip()
+
+
+def preview(payload: Any, limit: int = 14) -> list[str]:
+    """A message as a person would read it in the service: its text lines, markup removed, no repeats."""
+    texts: list[str] = []
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, str):
+            if key == "message_structure":
+                try:
+                    walk(json.loads(value), key)
+                except ValueError:
+                    return
+            elif key in _TEXT_KEYS:
+                texts.append(value)
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, str(name))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+
+    walk(payload)
+    lines: list[str] = []
+    for text in texts:
+        for raw in text.replace("\\n", "\n").splitlines():
+            line = _plain(raw)
+            if line and line not in lines:
+                lines.append(line)
+    shown = lines[:limit]
+    if len(lines) > limit:
+        shown.append(f"… {len(lines) - limit} more line(s)")
+    return shown or ["(no text)"]
+
+
 def main() -> None:
     """Start every receiver and print the variables that point the function at them, until Ctrl-C."""
     import argparse  # noqa: PLC0415
@@ -707,17 +759,13 @@ def main() -> None:
     parser.add_argument("--ak", default="SMNTESTACCESSKEY0001", help="access key SMN accepts")
     parser.add_argument("--sk", default="smn-test-secret-key-0123456789abcdef", help="secret key SMN accepts")
     parser.add_argument(
-        "--scenario", help="accept the keys of a simulator scenario (path or name in events/scenarios)"
+        "--scenario", help="accept the keys of a simulator scenario (a path, or a name such as demo)"
     )
     arguments = parser.parse_args()
     if arguments.scenario:
-        from pathlib import Path  # noqa: PLC0415
+        from handler.simulator import find_scenario  # noqa: PLC0415
 
-        path = Path(arguments.scenario)
-        if not path.exists():
-            path = (
-                Path(__file__).resolve().parent.parent / "events" / "scenarios" / f"{arguments.scenario}.json"
-            )
+        path = find_scenario(arguments.scenario)
         keys = json.loads(path.read_text(encoding="utf-8"))["credentials"][0]
         arguments.ak, arguments.sk = keys["ak"], keys["sk"]
     with running_receivers(secret=arguments.secret, smn_ak=arguments.ak, smn_sk=arguments.sk) as receivers:
@@ -730,10 +778,13 @@ def main() -> None:
                 for receiver in receivers.all():
                     while receiver.accepted:
                         payload = receiver.accepted.pop(0)
-                        print(
-                            f"# {type(receiver).__name__} accepted:",
-                            json.dumps(payload, ensure_ascii=False)[:300],
-                        )
+                        service = type(receiver).__name__.removesuffix("Receiver")
+                        stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
+                        lines = preview(payload)
+                        print(f"\n── {stamp} {service} got: {lines[0]}")
+                        for line in lines[1:]:
+                            print(f"   {line}")
+                        sys.stdout.flush()
         except KeyboardInterrupt:
             pass
 

@@ -243,13 +243,44 @@ def test_project_id_comes_from_the_context_before_the_environment(simulator, mon
     assert run({"pool_id": DEMO_POOL})["ok"] is True
 
 
-def test_missing_configuration_is_named(monkeypatch):
+def test_missing_configuration_is_named_all_at_once(monkeypatch):
     result = run({"pool_id": DEMO_POOL})
-    assert [e["code"] for e in result["errors"]] == ["CONFIG.REGION"]
+    assert [e["code"] for e in result["errors"]] == [
+        "CONFIG.REGION",
+        "CONFIG.PROJECT_ID",
+        "CONFIG.CREDENTIALS",
+    ]
     monkeypatch.setenv("ELB_WATCH_REGION", "cn-north-4")
-    assert [e["code"] for e in run({"pool_id": DEMO_POOL})["errors"]] == ["CONFIG.PROJECT_ID"]
+    assert [e["code"] for e in run({"pool_id": DEMO_POOL})["errors"]] == [
+        "CONFIG.PROJECT_ID",
+        "CONFIG.CREDENTIALS",
+    ]
     monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", "a" * 32)
     assert [e["code"] for e in run({"pool_id": DEMO_POOL})["errors"]] == ["CONFIG.CREDENTIALS"]
+
+
+def test_only_the_access_key_says_the_secret_key_is_missing(monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_REGION", "cn-north-4")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", "a" * 32)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "ONLYTHEACCESSKEY0001")
+    [error] = run({"pool_id": DEMO_POOL})["errors"]
+    assert error["code"] == "CONFIG.CREDENTIALS"
+    assert error["message"].startswith("SK missing: HUAWEICLOUD_SDK_AK is set but HUAWEICLOUD_SDK_SK is not")
+    monkeypatch.delenv("HUAWEICLOUD_SDK_AK")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "only-the-secret-key-0001")
+    [error] = run({"pool_id": DEMO_POOL})["errors"]
+    assert error["message"].startswith("AK missing")
+    assert "only-the-secret-key-0001" not in json.dumps(error)
+
+
+def test_a_region_in_the_wrong_case_gets_a_suggestion(monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_REGION", "CN-North-4")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", "a" * 32)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "SOMEACCESSKEY0000001")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "some-secret-key-00000001")
+    [error] = run({"pool_id": DEMO_POOL})["errors"]
+    assert error["code"] == "CONFIG.REGION"
+    assert error["message"].endswith("did you mean 'cn-north-4'?")
 
 
 def test_unknown_region_is_named(simulator):
@@ -263,6 +294,21 @@ def test_bad_setting_is_a_config_error(monkeypatch):
     result = run({"pool_id": DEMO_POOL})
     assert result["errors"][0]["code"] == "CONFIG.INVALID"
     assert "ELB_WATCH_READ_TIMEOUT" in result["errors"][0]["message"]
+
+
+def test_every_bad_setting_is_named_in_the_same_run(monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_READ_TIMEOUT", "soon")
+    monkeypatch.setenv("ELB_WATCH_LOCALE", "fr")
+    monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "maybe")
+    monkeypatch.setenv("ELB_WATCH_RESOLVE_AFTER", "0")
+    [error] = [e for e in run({"pool_id": DEMO_POOL})["errors"] if e["code"] == "CONFIG.INVALID"]
+    for name in (
+        "ELB_WATCH_READ_TIMEOUT",
+        "ELB_WATCH_LOCALE",
+        "ELB_WATCH_DIAGNOSE",
+        "ELB_WATCH_RESOLVE_AFTER",
+    ):
+        assert name in error["message"]
 
 
 def test_apig_event_gets_an_apig_response(simulator):

@@ -19,6 +19,7 @@ import redis
 
 from handler.config import ConfigError
 from handler.lifecycle import AlertState, Delivery
+from handler.silences import new_silence
 from handler.state import StateStore, StoreUnavailable, open_store, redact_url, url_secrets
 from handler.state.redis_store import RedisStore
 from handler.state.sqlite_store import SqliteStore
@@ -459,3 +460,46 @@ def test_memo_keeps_a_value_until_it_expires(store):
     store.remember("short", "gone-soon", ttl=0.05)
     time.sleep(0.2)
     assert store.recall("short") is None
+
+
+def test_all_states_lists_every_scope_and_reports_bad_rows(backend, store):
+    store.save([state("fp-a", "pool-a"), state("fp-b", "pool-b"), state("fp-j", "job:job-1")])
+    backend.put_raw("pool-c", "fp-bad", b"{not json")
+    listed = store.all_states()
+    assert set(listed.states) == {"fp-a", "fp-b", "fp-j"}
+    assert listed.states["fp-j"].scope == "job:job-1"
+    assert len(listed.warnings) == 1
+    assert "fp-bad" in listed.warnings[0]
+
+
+def test_silences_are_kept_listed_and_expired(backend, store):
+    assert store.silences() == []
+    now = time.time()
+    pool = new_silence({"pool": "pool-a"}, now=now, duration=3600, comment="maintenance 主")
+    finding = new_silence({"fingerprint": "fp-1"}, now=now, duration=60)
+    store.add_silence(pool)
+    store.add_silence(finding)
+    assert store.silences() == [finding, pool]  # oldest end first
+    other = backend.open()
+    try:
+        assert other.expire_silence(pool.id, now + 5) is True
+        assert other.expire_silence("no-such-silence", now + 5) is False
+    finally:
+        other.close()
+    by_id = {silence.id: silence for silence in store.silences()}
+    assert by_id[pool.id].ends_at == now + 5
+    assert by_id[pool.id].comment == "maintenance 主"
+    assert not by_id[pool.id].active(now + 6)
+    assert by_id[finding.id].active(now + 6)
+    assert store.expire_silence(pool.id, now + 100) is True  # already ended: stays ended when it ended
+    assert {s.id: s for s in store.silences()}[pool.id].ends_at == now + 5
+
+
+def test_silences_that_ended_before_the_retention_are_dropped(backend, store):
+    now = time.time()
+    old = new_silence({"pool": "pool-a"}, now=now - 40 * 86400, duration=60)
+    store.add_silence(old)
+    assert [s.id for s in store.silences()] == [old.id]
+    fresh = new_silence({"pool": "pool-b"}, now=now, duration=60)
+    store.add_silence(fresh)
+    assert [s.id for s in store.silences()] == [fresh.id]

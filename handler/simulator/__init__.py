@@ -5,7 +5,15 @@ HUAWEICLOUD_SDK_REGION_ELB_<REGION> (see ElbSimulator.env()).
 """
 
 from .faults import Fault
-from .scenario import DEFAULT_AK, DEFAULT_REGION, DEFAULT_SK, ScenarioError, load_scenario
+from .scenario import (
+    DEFAULT_AK,
+    DEFAULT_REGION,
+    DEFAULT_SK,
+    ScenarioError,
+    find_scenario,
+    load_scenario,
+    scenario_names,
+)
 from .server import ElbSimulator, RecordedRequest, SimulatorCredentials, endpoint_env_name
 
 __all__ = [
@@ -18,5 +26,7 @@ __all__ = [
     "ScenarioError",
     "SimulatorCredentials",
     "endpoint_env_name",
+    "find_scenario",
     "load_scenario",
+    "scenario_names",
 ]

@@ -42,6 +42,29 @@ class ScenarioError(ValueError):
     """A scenario (or a pool or job entry) that does not have the expected shape."""
 
 
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+"""The named scenarios shipped inside the package (found from any directory)."""
+
+
+def scenario_names() -> list[str]:
+    """The names `--simulate` accepts besides a path: demo, outage, recovered, storm, ..."""
+    return sorted(path.stem for path in SCENARIOS.glob("*.json"))
+
+
+def find_scenario(name: str) -> Path:
+    """A scenario file: an existing path as given, else a shipped scenario of that name.
+
+    Raises ScenarioError listing the shipped names when it is neither.
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = SCENARIOS / f"{name}.json"
+    if name in scenario_names() and shipped.is_file():
+        return shipped
+    raise ScenarioError(f"no scenario {name!r}: use a scenario file or one of {', '.join(scenario_names())}")
+
+
 def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
     """Read (a JSON file) or copy (a dict) a scenario, validate it and fill in the defaults.
 

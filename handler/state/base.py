@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from handler.lifecycle import AlertState
+from handler.silences import Silence
 from handler.text import clean, clip
 
 DEFAULT_RETENTION = 30 * 86400.0
@@ -56,6 +57,22 @@ class StateStore(Protocol):
 
     def recall(self, key: str) -> str | None:
         """A value kept by `remember`, or None when there is none or it expired."""
+        ...
+
+    def all_states(self) -> Loaded:
+        """Every stored state, whatever its scope (for `alerts list`); bad rows are reported in `warnings`."""
+        ...
+
+    def add_silence(self, silence: Silence) -> None:
+        """Drop silences that ended `retention` seconds ago, then keep this one (replacing its id's)."""
+        ...
+
+    def silences(self) -> list[Silence]:
+        """Every kept silence, active or ended, oldest end first; an unreadable one is left out."""
+        ...
+
+    def expire_silence(self, silence_id: str, now: float) -> bool:
+        """End a silence at `now`; False when no silence has this id (an ended one stays ended)."""
         ...
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from handler.budget import Budget
 from handler.lifecycle import AlertState
+from handler.silences import Silence
 from handler.state.base import Loaded, StateStore, StoreUnavailable
 from handler.threads import DeadlineExceeded, call_within
 
@@ -98,6 +99,22 @@ class BoundedStore:
     def recall(self, key: str) -> str | None:
         """A kept value, or None."""
         return self._call("recall", lambda: self.store.recall(key))
+
+    def all_states(self) -> Loaded:
+        """Every stored state."""
+        return self._call("all_states", self.store.all_states)
+
+    def add_silence(self, silence: Silence) -> None:
+        """Keep a silence."""
+        self._call("add_silence", lambda: self.store.add_silence(silence))
+
+    def silences(self) -> list[Silence]:
+        """The silences kept."""
+        return self._call("silences", self.store.silences)
+
+    def expire_silence(self, silence_id: str, now: float) -> bool:
+        """End a silence now; whether there was one."""
+        return self._call("expire_silence", lambda: self.store.expire_silence(silence_id, now))
 
     def close(self) -> None:
         """The wrapped store lives across invocations: closing the bound closes nothing."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from handler.lifecycle import AlertState
+from handler.silences import Silence, decode_silences, encode_silence
 from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, encode_state, loaded_from
 from handler.text import clip
 
@@ -20,6 +23,11 @@ return 0
 """
 
 T = TypeVar("T")
+
+
+def _glob_escape(text: str) -> str:
+    """`text` with Redis glob characters escaped, for a SCAN MATCH pattern."""
+    return "".join(f"\\{ch}" if ch in "*?[]\\" else ch for ch in text)
 
 
 class RedisStore:
@@ -153,6 +161,59 @@ class RedisStore:
         if raw is None:
             return None
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+    def all_states(self) -> Loaded:
+        """Every stored state: SCAN the state hashes of this prefix, then HGETALL each (pipelined)."""
+        marker = self._state_key("")
+
+        def work() -> list[tuple[str, Any]]:
+            keys = sorted(
+                bytes(key).decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+                for key in self._client.scan_iter(match=f"{_glob_escape(marker)}*", count=500)
+            )
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(key)
+            return list(zip(keys, pipe.execute(), strict=True))
+
+        rows = (
+            (bytes(raw_fp).decode("utf-8", "replace"), key[len(marker) :], bytes(body))
+            for key, fields in self._run("list", work)
+            for raw_fp, body in fields.items()
+        )
+        return loaded_from(rows, self.label)
+
+    def add_silence(self, silence: Silence) -> None:
+        """Drop silences that ended `retention` seconds ago, then HSET this one into the silences hash."""
+        key = f"{self.prefix}silences"
+        cutoff = time.time() - self.retention
+        stale = [old.id for old in self.silences() if old.ends_at < cutoff and old.id != silence.id]
+
+        def work() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hset(key, silence.id, encode_silence(silence))
+            if stale:
+                pipe.hdel(key, *stale)
+            pipe.execute()
+
+        self._run("add silence", work)
+
+    def silences(self) -> list[Silence]:
+        """HVALS of the silences hash, the readable ones."""
+        rows = self._run("list silences", lambda: self._client.hvals(f"{self.prefix}silences"))
+        return decode_silences(bytes(row) if isinstance(row, bytes) else str(row) for row in rows)
+
+    def expire_silence(self, silence_id: str, now: float) -> bool:
+        """Set the silence's end to `now` unless it ended earlier (read, then write the field)."""
+        key = f"{self.prefix}silences"
+        raw = self._run("expire silence", lambda: self._client.hget(key, silence_id))
+        found = decode_silences([raw]) if raw is not None else []
+        if not found:
+            return False
+        if found[0].ends_at > now:
+            ended = encode_silence(replace(found[0], ends_at=now))
+            self._run("expire silence", lambda: self._client.hset(key, silence_id, ended))
+        return True
 
     def close(self) -> None:
         """Close the connection pool."""

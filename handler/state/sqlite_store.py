@@ -6,10 +6,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from handler.lifecycle import AlertState
+from handler.silences import Silence, decode_silences, encode_silence
 from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, encode_state, loaded_from
 
 SCHEMA_VERSION = 1
@@ -23,6 +25,8 @@ _TABLES = (
         fingerprint TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS memo (
         key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS silence (
+        id TEXT PRIMARY KEY, body TEXT NOT NULL, ends_at REAL NOT NULL)""",
 )
 _CHUNK = 500  # stays under SQLite's host-parameter limit on old builds (999)
 
@@ -205,6 +209,64 @@ class SqliteStore:
             return None if row is None else bytes(row[0]).decode("utf-8", "replace")
 
         return self._run("recall", work)
+
+    def all_states(self) -> Loaded:
+        """Every stored state; bad rows become warnings."""
+        rows = self._run(
+            "list",
+            lambda conn: conn.execute(
+                "SELECT fingerprint, scope, CAST(body AS BLOB) FROM alert_state ORDER BY scope, fingerprint"
+            ).fetchall(),
+        )
+        decoded = (
+            (bytes(fp).decode("utf-8", "replace"), bytes(scope).decode("utf-8", "replace"), bytes(body))
+            for fp, scope, body in rows
+        )
+        return loaded_from(decoded, f"sqlite {self.path}")
+
+    def add_silence(self, silence: Silence) -> None:
+        """Drop silences that ended `retention` seconds ago, then insert or replace this one."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM silence WHERE ends_at < ?", (time.time() - self.retention,))
+            conn.execute(
+                "INSERT OR REPLACE INTO silence (id, body, ends_at) VALUES (?, ?, ?)",
+                (silence.id, encode_silence(silence), silence.ends_at),
+            )
+            conn.execute("COMMIT")
+
+        self._run("add silence", work)
+
+    def silences(self) -> list[Silence]:
+        """Every silence row that can be read."""
+        rows = self._run(
+            "list silences", lambda conn: conn.execute("SELECT CAST(body AS BLOB) FROM silence").fetchall()
+        )
+        return decode_silences(bytes(row[0]) for row in rows)
+
+    def expire_silence(self, silence_id: str, now: float) -> bool:
+        """Set the silence's end to `now` unless it ended earlier."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            query = "SELECT CAST(body AS BLOB) FROM silence WHERE id = ?"
+            row = conn.execute(query, (silence_id,)).fetchone()
+            found = decode_silences([bytes(row[0])]) if row is not None else []
+            if not found:
+                conn.execute("ROLLBACK")
+                return False
+            silence = found[0]
+            if silence.ends_at > now:
+                ended = replace(silence, ends_at=now)
+                conn.execute(
+                    "UPDATE silence SET body = ?, ends_at = ? WHERE id = ?",
+                    (encode_silence(ended), now, silence_id),
+                )
+            conn.execute("COMMIT")
+            return True
+
+        return self._run("expire silence", work)
 
     def close(self) -> None:
         """Close the connection."""

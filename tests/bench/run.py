@@ -1,8 +1,9 @@
 """`make bench`: cold start, warm overhead, fleet sweeps and import time, side by side with the raw SDK.
 
 Every figure is the median of several runs made in this one run of the script; the machine and the
-Python version are printed beside the table, which is also written to BENCHMARKS.md. This is a
-benchmark, not a test: nothing here passes or fails.
+Python version are printed beside the table. Progress goes to stderr as each measurement starts.
+The table is written to BENCHMARKS.md (tracked) only with `--write` (`make bench WRITE=1`), so a
+plain run never dirties the tree. This is a benchmark, not a test: nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -281,6 +282,14 @@ def import_time() -> float:
     return statistics.median(times)
 
 
+_STARTED = time.monotonic()
+
+
+def progress(step: str) -> None:
+    """Say on stderr which measurement runs now (the whole bench takes a few minutes)."""
+    print(f"[bench {time.monotonic() - _STARTED:5.1f} s] {step}", file=sys.stderr, flush=True)
+
+
 def distinct_targets_event(limit: int = 256 * 1024) -> dict[str, Any]:
     """A direct event of distinct targets, as many as fit (compact JSON) in `limit` bytes."""
     targets = []
@@ -353,10 +362,11 @@ def input_rows() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    """Run every measurement, print the table and write BENCHMARKS.md.
+    """Run every measurement and print the table; write BENCHMARKS.md only with --write.
 
-    `run.py inputs` runs only the input rows (parse, render) and prints them, writing nothing.
+    `run.py inputs` runs only the input rows (parse, render) and prints them. BENCH_ONLY picks groups.
     """
+    write = "--write" in sys.argv[1:]
     if sys.argv[1:] == ["inputs"]:
         for name, result, target in input_rows():
             print(f"| {name} | {result} | {target} |")
@@ -374,23 +384,25 @@ def main() -> None:
     if not ONLY or "storm" in ONLY:
         storm_rows(rows)
     if not ONLY or "inputs" in ONLY:
+        progress("inputs: parse a 256 KiB event, render a 3,000-item check job")
         rows.extend(input_rows())
     if not ONLY or "import" in ONLY:
+        progress("import time (-X importtime)")
         imported = import_time()
         rows.append(("import handler (fresh process, -X importtime)", f"{imported * 1000:.1f} ms", "< 20 ms"))
-    write_table(rows)
+    write_table(rows, write=write)
 
 
 def storm_rows(rows: list[tuple[str, str, str]]) -> None:
     """Rows: a storm of 50 and of 500 failed masters against rate-limited receivers."""
     for failed in (50, 500):
-        print(f"storm: {failed} failed masters ...", file=sys.stderr, flush=True)
+        progress(f"storm: {failed} failed masters against 8 rate-limited receivers")
         outcome = storm(failed)
         per_channel = ", ".join(f"{name} {count}" for name, count in outcome["messages"].items())
         statuses = ", ".join(f"{count} {status}" for status, count in sorted(outcome["statuses"].items()))
         rows.append(
             (
-                f"Storm: sweep finds {failed} failed masters, 6 channels enforcing their rate limits",
+                f"Storm: sweep finds {failed} failed masters, 8 channels enforcing their rate limits",
                 (
                     f"{outcome['seconds']:.2f} s; messages: {per_channel}; deliveries: {statuses}; "
                     f"{outcome['refused']} refused by a service; next run sent {outcome['again_sent']} "
@@ -403,6 +415,7 @@ def storm_rows(rows: list[tuple[str, str, str]]) -> None:
 
 def cold_rows(rows: list[tuple[str, str, str]]) -> None:
     """Row: cold start against the raw-SDK floor."""
+    progress(f"cold start: {RUNS} fresh processes for the handler, {RUNS} for the raw SDK")
     cold, cold_floor = cold_start()
     rows.append(
         (
@@ -415,6 +428,7 @@ def cold_rows(rows: list[tuple[str, str, str]]) -> None:
 
 def warm_rows(rows: list[tuple[str, str, str]]) -> None:
     """Row: a warm invocation against the same raw SDK calls."""
+    progress("warm invocations vs the same raw SDK calls")
     warm, warm_floor = warm_overhead()
     rows.append(
         (
@@ -428,6 +442,7 @@ def warm_rows(rows: list[tuple[str, str, str]]) -> None:
 def sweep_rows(rows: list[tuple[str, str, str]]) -> None:
     """Rows: fleet sweeps with diagnosis off and on."""
     for pools in (1000, 10000):
+        progress(f"sweep of {pools:,} pools, diagnosis off (3 runs)")
         listing = sweep(pools, diagnose=False)
         expected = math.ceil(pools / 2000)
         rows.append(
@@ -440,6 +455,7 @@ def sweep_rows(rows: list[tuple[str, str, str]]) -> None:
                 "10k < 5 s, RSS < 100 MB",
             )
         )
+        progress(f"sweep of {pools:,} pools, diagnosis on (3 runs)")
         full = sweep(pools, diagnose=True)
         rows.append(
             (
@@ -454,8 +470,8 @@ def sweep_rows(rows: list[tuple[str, str, str]]) -> None:
         )
 
 
-def write_table(rows: list[tuple[str, str, str]]) -> None:
-    """Print the table and write it to BENCHMARKS.md."""
+def write_table(rows: list[tuple[str, str, str]], *, write: bool) -> None:
+    """Print the table; write it to BENCHMARKS.md when asked."""
     machine = (
         f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}; {RUNS} runs per figure (sweeps: 3), median"
@@ -465,6 +481,10 @@ def write_table(rows: list[tuple[str, str, str]]) -> None:
     text = "\n".join(table)
     print(machine)
     print(text)
+    if not write:
+        progress("done; BENCHMARKS.md left as it is (make bench WRITE=1 rewrites it)")
+        return
+    progress("writing BENCHMARKS.md")
     (ROOT / "BENCHMARKS.md").write_text(
         "# Benchmarks\n\nWritten by `make bench` (tests/bench/run.py); "
         "every figure measured in the same run.\n\n"

@@ -1,0 +1,330 @@
+"""The operator's commands: `channels test`, `alerts list`, `silence add|list|expire`.
+
+They read the same variables as the function (`ELB_WATCH_STATE`, the channel variables), so run them
+with the function's configuration exported. Each returns the process exit status:
+0 done, 1 the store or a channel's configuration cannot be used (or the silence is unknown),
+3 a test message was not delivered, 64 usage error.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from handler.config import ConfigError, parse_duration, resolve_credentials, resolve_project_id
+from handler.silences import Silence, iso, new_silence, silencing
+from handler.state import StateStore, StoreUnavailable, open_store
+from handler.textview import dumps, emit, table
+
+EXIT_OK = 0
+EXIT_UNAVAILABLE = 1
+EXIT_NOT_DELIVERED = 3
+EXIT_USAGE = 64
+NO_STORE = (
+    "no state store (ELB_WATCH_STATE=off): export ELB_WATCH_STATE, the same URL the function uses "
+    "(instance, sqlite:///abs/path/state.db, redis://host:6379/0 or rediss://...)"
+)
+
+
+def _say(message: str) -> None:
+    emit(f"elb-master-watch: {message}", sys.stderr)
+
+
+def _open(env: Mapping[str, str]) -> StateStore | None:
+    """The configured store (the function's default, `instance`, when unset), or None after saying why."""
+    try:
+        store = open_store(env.get("ELB_WATCH_STATE", "").strip() or "instance")
+    except ConfigError as exc:
+        _say(str(exc))
+        return None
+    if store is None:
+        _say(NO_STORE)
+    return store
+
+
+# -- channels test ----------------------------------------------------------------------------------
+
+
+def sample_record(now: float, region: str | None) -> dict[str, Any]:
+    """The clearly-marked test notification `channels test` sends: no pool, severity info."""
+    host = socket.gethostname() or "?"
+    return {
+        "status": "firing",
+        "severity": "info",
+        "kind": "test",
+        "fingerprint": f"test-{uuid.uuid4().hex[:12]}",
+        "title": "[TEST] elb-master-watch: test notification, no action needed",
+        "text": (
+            f"This is a test message from `elb-master-watch channels test` on {host} at {iso(now)}.\n"
+            "No ELB pool has failed. If you read this, the channel works: real alerts will arrive here."
+        ),
+        "region": region or "",
+        "observed_at": iso(now),
+        "notification_reason": "first",
+    }
+
+
+def channels_test(
+    *, only: str | None, output: str, timeout: float, env: Mapping[str, str] | None = None
+) -> int:
+    """Send one test notification through each configured channel (or `only`); report each."""
+    from handler import logs  # noqa: PLC0415 - structlog only when a command logs
+    from handler.channels.config import CHANNEL_NAMES, channel_secrets, usable_channels  # noqa: PLC0415
+    from handler.channels.context import DeliveryContext  # noqa: PLC0415
+    from handler.channels.delivery import deliver  # noqa: PLC0415
+    from handler.config import load_settings  # noqa: PLC0415
+
+    env = os.environ if env is None else env
+    if only is not None and only not in CHANNEL_NAMES:
+        _say(f"unknown channel {only!r}: use one of {', '.join(CHANNEL_NAMES)}")
+        return EXIT_USAGE
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        _say(str(exc))
+        return EXIT_UNAVAILABLE
+    channels, problems = usable_channels(env)
+    problems = [p for p in problems if only is None or f"the {only} channel" in p]
+    for problem in problems:
+        _say(problem)
+    channels = [channel for channel in channels if only is None or channel.name == only]
+    if not channels:
+        if not problems:
+            wanted = f"the {only} channel is" if only else "no channel is"
+            _say(f"{wanted} configured: set its ELB_WATCH_* variable (the README lists them)")
+        return EXIT_UNAVAILABLE
+    credentials = resolve_credentials(None, env)
+    logs.configure("stderr", settings.log_level)
+    logs.set_secrets((*channel_secrets(channels), *(credentials.secrets() if credentials else ())))
+    now = time.time()
+    record = sample_record(now, settings.region)
+    context = DeliveryContext(
+        deadline=time.monotonic() + timeout,
+        locale=settings.locale,
+        credentials=credentials,
+        project_id=resolve_project_id(None, None, env) or "",
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_attempts=settings.max_attempts,
+        retry_base=settings.retry_base,
+    )
+    deliveries = deliver([(record, channel) for channel in channels], context, logs.logger())
+    secrets = (*channel_secrets(channels), *(credentials.secrets() if credentials else ()))
+    report: list[dict[str, Any]] = logs.scrub(
+        [
+            {
+                "channel": d["channel"],
+                "status": d["status"],
+                "attempts": d["attempts"],
+                "error": d.get("error"),
+            }
+            for d in deliveries
+        ],
+        secrets,
+    )
+    if output == "json":
+        emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
+    else:
+        emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {len(channels)} channel(s):")
+        emit("\n".join(table(("channel", "status", "attempts", "error"), [list(r.values()) for r in report])))
+    failed = [r["channel"] for r in report if r["status"] != "sent"]
+    if failed:
+        _say(f"not delivered to: {', '.join(failed)}")
+        return EXIT_NOT_DELIVERED
+    return EXIT_UNAVAILABLE if problems else EXIT_OK
+
+
+# -- alerts list ------------------------------------------------------------------------------------
+
+
+def _member(record: Mapping[str, Any]) -> str:
+    role = "standby" if record.get("kind") == "standby_failed" else "master"
+    block = record.get(role)
+    if isinstance(block, Mapping):
+        return str(block.get("name") or block.get("address") or block.get("id") or "")
+    check = record.get("check")
+    return str(check.get("member_id") or "") if isinstance(check, Mapping) else ""
+
+
+def alerts(*, output: str, include_resolved: bool, env: Mapping[str, str] | None = None) -> int:
+    """What the store holds: one row per alert (firing and pending; resolved ones with --all)."""
+    from handler.channels.config import usable_channels  # noqa: PLC0415
+    from handler.lifecycle import load_lifecycle_settings, pending_channels  # noqa: PLC0415
+
+    env = os.environ if env is None else env
+    store = _open(env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        settings = load_lifecycle_settings(env)
+        loaded = store.all_states()
+        silences = store.silences()
+    except (StoreUnavailable, ConfigError) as exc:
+        _say(exc.message if isinstance(exc, StoreUnavailable) else str(exc))
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    for warning in loaded.warnings:
+        _say(warning)
+    channels = [channel.name for channel in usable_channels(env)[0]]
+    now = time.time()
+    rows: list[dict[str, Any]] = []
+    for state in sorted(loaded.states.values(), key=lambda s: (s.state != "firing", -s.first_seen)):
+        if state.state == "resolved" and not include_resolved:
+            continue
+        record = state.record
+        raw_pool = record.get("pool")
+        pool: Mapping[str, Any] = raw_pool if isinstance(raw_pool, Mapping) else {}
+        holder = silencing(silences, record, now)
+        rows.append(
+            {
+                "fingerprint": state.fingerprint,
+                "state": state.state,
+                "kind": record.get("kind"),
+                "severity": record.get("severity"),
+                "pool": {"id": pool.get("id"), "name": pool.get("name")},
+                "member": _member(record),
+                "since": iso(state.first_seen),
+                "last_notified": iso(state.last_notified) if state.last_notified is not None else None,
+                "pending_channels": list(pending_channels(state, channels, now, settings)),
+                "silenced_by": holder.id if holder else None,
+                "silenced_until": iso(holder.ends_at) if holder else None,
+                "title": record.get("title"),
+            }
+        )
+    if output == "json":
+        emit(dumps(rows))
+        return EXIT_OK
+    if not rows:
+        emit("No alert is firing." if not include_resolved else "The store holds no alert.")
+        return EXIT_OK
+    headers = ("fingerprint", "state", "kind", "severity", "pool", "member", "since", "last notified")
+    more = ("pending channels", "silenced by")
+    emit(
+        "\n".join(
+            table(
+                (*headers, *more),
+                [
+                    (
+                        r["fingerprint"],
+                        r["state"],
+                        r["kind"],
+                        r["severity"],
+                        r["pool"]["name"] or r["pool"]["id"],
+                        r["member"],
+                        r["since"],
+                        r["last_notified"],
+                        ",".join(r["pending_channels"]),
+                        r["silenced_by"],
+                    )
+                    for r in rows
+                ],
+                indent="",
+            )
+        )
+    )
+    return EXIT_OK
+
+
+# -- silences ---------------------------------------------------------------------------------------
+
+
+def silence_add(
+    *,
+    pool: str | None,
+    fingerprint: str | None,
+    duration: str,
+    comment: str,
+    output: str,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Keep a new silence in the store and print its id."""
+    env = os.environ if env is None else env
+    seconds = parse_duration(duration)
+    try:
+        silence = new_silence(
+            {"pool": pool or "", "fingerprint": fingerprint or ""},
+            now=time.time(),
+            duration=seconds if seconds is not None else float("nan"),
+            comment=comment,
+        )
+    except ValueError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    store = _open(env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        store.add_silence(silence)
+    except StoreUnavailable as exc:
+        _say(exc.message)
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    if output == "json":
+        emit(dumps(silence.public(time.time())))
+    else:
+        emit(silence.id)
+        _say(f"silenced {silence.describe()} until {iso(silence.ends_at)}")
+    return EXIT_OK
+
+
+def silence_list(*, output: str, include_ended: bool, env: Mapping[str, str] | None = None) -> int:
+    """The silences in the store: active ones (ended ones too with --all)."""
+    env = os.environ if env is None else env
+    store = _open(env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        kept: list[Silence] = store.silences()
+    except StoreUnavailable as exc:
+        _say(exc.message)
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    now = time.time()
+    shown = [silence for silence in kept if include_ended or silence.ends_at > now]
+    if output == "json":
+        emit(dumps([silence.public(now) for silence in shown]))
+        return EXIT_OK
+    if not shown:
+        emit("No active silence.")
+        return EXIT_OK
+    rows = [
+        (
+            s.id,
+            s.describe(),
+            iso(s.starts_at),
+            iso(s.ends_at),
+            "active" if s.active(now) else "ended",
+            s.comment,
+        )
+        for s in shown
+    ]
+    emit("\n".join(table(("id", "matcher", "starts at", "ends at", "state", "comment"), rows, indent="")))
+    return EXIT_OK
+
+
+def silence_expire(silence_id: str, *, env: Mapping[str, str] | None = None) -> int:
+    """End a silence now; what it held is notified by the next run if still firing."""
+    env = os.environ if env is None else env
+    store = _open(env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        found = store.expire_silence(silence_id, time.time())
+    except StoreUnavailable as exc:
+        _say(exc.message)
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    if not found:
+        _say(f"no silence {silence_id!r} in the store (`silence list --all` shows them)")
+        return EXIT_UNAVAILABLE
+    _say(f"silence {silence_id} expired; the next run notifies what it held, if still firing")
+    return EXIT_OK

@@ -1,0 +1,142 @@
+"""Silences: hold a pool's (or one finding's) notifications for a while, e.g. during maintenance. Pure.
+
+A silence matches records by pool id (`{"pool": ID}`) or by fingerprint (`{"fingerprint": FP}`) and
+is active from `starts_at` until `ends_at` (epoch seconds). It lives in the state store
+(`StateStore.add_silence`, `silences`, `expire_silence`); the notification pipeline's `silence` stage
+holds what an active silence matches, and the held notification stays owed, so it goes out once the
+silence ends if the finding is still firing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+MATCHER_KEYS = ("pool", "fingerprint")
+MAX_COMMENT = 500
+MAX_SILENCE_SECONDS = 90 * 86400.0
+"""The longest silence `silence add` accepts: anything longer is a forgotten silence."""
+
+
+def iso(epoch: float) -> str:
+    """Epoch seconds as an ISO 8601 UTC time ("2026-11-29T19:30:00Z")."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """One silence: what it matches, from when until when, and why."""
+
+    id: str
+    matcher: dict[str, str]
+    starts_at: float
+    ends_at: float
+    comment: str = ""
+    created_at: float = 0.0
+
+    def active(self, now: float) -> bool:
+        """Whether the silence holds notifications at `now`."""
+        return self.starts_at <= now < self.ends_at
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether a notification record falls under this silence."""
+        if "fingerprint" in self.matcher:
+            return str(record.get("fingerprint", "")) == self.matcher["fingerprint"]
+        pool = record.get("pool")
+        pool_id = pool.get("id") if isinstance(pool, Mapping) else None
+        return bool(pool_id) and str(pool_id) == self.matcher.get("pool")
+
+    def describe(self) -> str:
+        """The matcher as people write it: "pool=<id>" or "fingerprint=<fp>"."""
+        return ", ".join(f"{key}={value}" for key, value in self.matcher.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored JSON form (epoch seconds)."""
+        return {
+            "id": self.id,
+            "matcher": dict(self.matcher),
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "comment": self.comment,
+            "created_at": self.created_at,
+        }
+
+    def public(self, now: float) -> dict[str, Any]:
+        """The form `silence list --output json` prints: ISO times and whether it is active now."""
+        return {
+            "id": self.id,
+            "matcher": dict(self.matcher),
+            "starts_at": iso(self.starts_at),
+            "ends_at": iso(self.ends_at),
+            "comment": self.comment,
+            "active": self.active(now),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Silence:
+        """Read the stored form; ValueError or TypeError when it is not one."""
+        if not isinstance(data, dict):
+            raise TypeError("a silence is not an object")
+        matcher = data.get("matcher")
+        if not isinstance(matcher, dict) or len(matcher) != 1:
+            raise ValueError("matcher must be an object with one key")
+        ((key, value),) = matcher.items()
+        if key not in MATCHER_KEYS or not isinstance(value, str) or not value:
+            raise ValueError(f"matcher {key!r} is not one of {', '.join(MATCHER_KEYS)}")
+        times = {}
+        for name in ("starts_at", "ends_at", "created_at"):
+            number = data.get(name, 0.0)
+            if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+                raise ValueError(f"{name} is not a number")
+            times[name] = float(number)
+        silence_id, comment = data.get("id"), data.get("comment", "")
+        if not isinstance(silence_id, str) or not silence_id or not isinstance(comment, str):
+            raise ValueError("id and comment must be strings")
+        return cls(silence_id, {key: value}, comment=comment, **times)
+
+
+def new_silence(matcher: Mapping[str, str], *, now: float, duration: float, comment: str = "") -> Silence:
+    """A silence starting now for `duration` seconds; ValueError naming what is wrong."""
+    pairs = [(key, str(value).strip()) for key, value in matcher.items() if value]
+    if len(pairs) != 1 or pairs[0][0] not in MATCHER_KEYS or not pairs[0][1]:
+        raise ValueError("a silence needs exactly one matcher: --pool ID or --fingerprint FP")
+    if not math.isfinite(duration) or not 0 < duration <= MAX_SILENCE_SECONDS:
+        raise ValueError("--for must be a duration from 1s to 90 days, such as 30m, 2h or 1h30m")
+    if len(comment) > MAX_COMMENT:
+        raise ValueError(f"--comment is longer than {MAX_COMMENT} characters")
+    return Silence(
+        id=str(uuid.uuid4()),
+        matcher=dict(pairs),
+        starts_at=now,
+        ends_at=now + duration,
+        comment=comment,
+        created_at=now,
+    )
+
+
+def encode_silence(silence: Silence) -> str:
+    """A silence as the JSON text a store keeps."""
+    return json.dumps(silence.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def decode_silences(rows: Iterable[bytes | str]) -> list[Silence]:
+    """The stored silences that can be read, oldest end first; an unreadable row is left out."""
+    found = []
+    for raw in rows:
+        try:
+            found.append(Silence.from_dict(json.loads(raw)))
+        except (ValueError, TypeError, RecursionError):
+            continue
+    return sorted(found, key=lambda silence: (silence.ends_at, silence.id))
+
+
+def silencing(silences: Iterable[Silence], record: Mapping[str, Any], now: float) -> Silence | None:
+    """The active silence that holds this record (the one that lasts longest), or None."""
+    matching = [silence for silence in silences if silence.active(now) and silence.matches(record)]
+    return max(matching, key=lambda silence: silence.ends_at) if matching else None

@@ -1,0 +1,64 @@
+"""A read-only view of a store, for `--dry-run`: reads go through, every write is dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from handler.lifecycle import AlertState
+from handler.silences import Silence
+from handler.state.base import Loaded, StateStore
+
+
+class DryRunStore:
+    """Reads the wrapped store; writes nothing (saves, leases, memos, silences are all dropped).
+
+    A dry run decides exactly as a real run would from the stored states and silences, so what it
+    shows is what a real run would send, and the next real run still finds the store untouched.
+    """
+
+    def __init__(self, store: StateStore) -> None:
+        """Wrap `store`; it stays owned (and closed) by whoever opened it."""
+        self.store = store
+
+    def __repr__(self) -> str:
+        """Which store is read."""
+        return f"DryRunStore({self.store!r})"
+
+    def load(self, scopes: Iterable[str]) -> Loaded:
+        """The wrapped store's states."""
+        return self.store.load(scopes)
+
+    def save(self, states: Iterable[AlertState]) -> None:
+        """Dropped."""
+
+    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+        """Always granted, never written: a dry run blocks no real run."""
+        return True
+
+    def release(self, fingerprint: str, owner: str) -> None:
+        """Nothing was taken."""
+
+    def remember(self, key: str, value: str, ttl: float) -> None:
+        """Dropped."""
+
+    def recall(self, key: str) -> str | None:
+        """The wrapped store's value."""
+        return self.store.recall(key)
+
+    def all_states(self) -> Loaded:
+        """The wrapped store's states."""
+        return self.store.all_states()
+
+    def add_silence(self, silence: Silence) -> None:
+        """Dropped."""
+
+    def silences(self) -> list[Silence]:
+        """The wrapped store's silences."""
+        return self.store.silences()
+
+    def expire_silence(self, silence_id: str, now: float) -> bool:
+        """Nothing is changed; whether the silence exists."""
+        return any(held.id == silence_id for held in self.store.silences())
+
+    def close(self) -> None:
+        """The wrapped store is closed by its owner."""
