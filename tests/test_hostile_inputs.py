@@ -389,3 +389,20 @@ def test_a_result_over_the_limit_says_what_was_cut():
     left_out = bounded["truncated"]["left_out"]
     assert left_out["targets"] + len(bounded["targets"]) == 5000
     assert len(bounded["targets"]) > 500
+
+
+def test_the_generic_webhook_body_carries_the_same_cut_record_as_the_result():
+    from handler.channels import webhook  # noqa: PLC0415
+    from handler.channels.protocol import json_bytes  # noqa: PLC0415
+
+    items = [
+        {"group": "acl", "name": f"i{i}", "severity": "Major", "subject": "acl", "reason": "p" * 3000}
+        for i in range(3000)
+    ]
+    check = {"job_id": "j", "failed_items": items}
+    record = {"fingerprint": "f" * 16, "kind": "check_failed", "check": check}
+    body = json_bytes(webhook.render(record))
+    assert len(body) < 1_000_000  # not the 9 MB of the whole record
+    [alert] = json.loads(body)["alerts"]
+    assert len(alert["record"]["check"]["failed_items"]) == 100
+    assert alert["record"]["check"]["failed_items_omitted"] == 2900
