@@ -27,6 +27,8 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 SIGNATURE_HEADER = "X-Signature"
 # A digest envelope is split (never truncated) to stay under what common receivers accept in one body.
 DIGEST_BYTES = 256 * 1024
+# One alert's record above this is carried cut like the result's (see `_carried`).
+MAX_RECORD_BYTES = 1024 * 1024
 # No documented limit: a generic receiver is ours to size.
 RATE_LIMITS: tuple[tuple[int, float], ...] = ()
 
@@ -67,6 +69,16 @@ def _annotations(record: Mapping[str, Any]) -> dict[str, str]:
     return {name: value for name, value in annotations.items() if value}
 
 
+def _carried(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole record, unless it is too big for one body: then the result's cut (100 items + a count).
+
+    Structured consumers get every failed item of any real check job; a 3,000-item job of 3 KB params
+    would otherwise make a 9 MB body that receivers refuse.
+    """
+    whole = dict(record)
+    return whole if len(json_bytes(whole)) <= MAX_RECORD_BYTES else compact_record(whole)
+
+
 def _alert(record: Mapping[str, Any]) -> dict[str, Any]:
     resolved = plain(record.get("status")).lower() == "resolved"
     observed = plain(record.get("observed_at"))
@@ -78,8 +90,7 @@ def _alert(record: Mapping[str, Any]) -> dict[str, Any]:
         "endsAt": observed if resolved else ZERO_TIME,
         "generatorURL": "",
         "fingerprint": plain(record.get("fingerprint")),
-        # The same cut as the result and the log: a 3,000-item job would make an 18 MB body otherwise.
-        "record": compact_record(dict(record)),
+        "record": _carried(record),
     }
 
 
