@@ -7,7 +7,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -26,12 +26,12 @@ from handler.config import (
     resolve_project_id,
 )
 from handler.diagnose import DiagnoseOptions, diagnose_all
-from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Target
+from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Notification, Sweep, Target
 from handler.elb import ElbGateway, region_problem
 from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
 from handler.limits import bound_result, compact_record
-from handler.notify import build_notification
+from handler.notify import build
 from handler.pipeline import process
 from handler.state import StateStore, StoreUnavailable, open_store, url_secrets
 from handler.state.bounded import bounded
@@ -124,7 +124,7 @@ class _Invocation:
         self.held: list[dict[str, Any]] = []
         self.undelivered: list[dict[str, Any]] = []
         self.dedup = "off"
-        self.notifications: list[dict[str, Any]] = []
+        self.notifications: list[Notification] = []
         self.errors: list[dict[str, Any]] = []
         self.targets: list[dict[str, Any]] = []
         self.sweeps: list[dict[str, Any]] = []
@@ -242,19 +242,19 @@ class _Invocation:
     def publish(
         self, findings: list[Finding], region: str, project_id: str, channels: tuple[str, ...] | None
     ) -> None:
-        """Turn findings into records; the lifecycle decides later which of them are notified."""
+        """Turn findings into notifications; the pipeline decides later which of them are sent."""
         observed = datetime.fromtimestamp(self.wall_clock(), timezone.utc)
         observed_at = observed.isoformat(timespec="seconds").replace("+00:00", "Z")
         for finding in findings:
-            record = build_notification(
+            notification = build(
                 finding,
                 region=region,
                 project_id=project_id,
                 observed_at=observed_at,
                 locale=self.settings.locale,
             )
-            self.notifications.append(record)
-            self.allowed[record["fingerprint"]] = channels
+            self.notifications.append(notification)
+            self.allowed[notification.fingerprint] = channels
         for finding in findings:
             if finding.check is not None:
                 self.report_incomplete([finding.check], finding.target.as_dict())
@@ -288,9 +288,8 @@ class _Invocation:
         from handler import watcher_error as watcher  # noqa: PLC0415 - light, pure
 
         elb_answered = bool(self.scopes) or any(entry.get("status") for entry in self.errors)
-        self.notifications += self.watcher_records(
-            watcher.problems_in(self.errors, elb_answered=elb_answered)
-        )
+        problems = watcher.problems_in(self.errors, elb_answered=elb_answered)
+        self.notifications += [Notification.of(record) for record in self.watcher_records(problems)]
         self.scopes.add(watcher.SCOPE_CONFIG)
         if self.targets or self.sweeps:
             self.scopes.add(watcher.SCOPE_ELB)
@@ -325,12 +324,14 @@ class _Invocation:
             self.deliveries += second.deliveries
             self.held += second.held
             self.undelivered += second.lost
-        for record in self.notifications:
-            pool, check = record.get("pool") or {}, record.get("check") or {}
+        for notification in self.notifications:
+            pool, check = notification.pool or {}, notification.check or {}
             with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
-                self.log.warning("notification", **compact_record(record))
+                self.log.warning("notification", **compact_record(notification.to_record()))
 
-    def lifecycle(self, records: list[dict[str, Any]], scopes: set[str], store: StateStore | None) -> Any:
+    def lifecycle(
+        self, records: Sequence[Notification | Mapping[str, Any]], scopes: set[str], store: StateStore | None
+    ) -> Any:
         """One pass of the notification pipeline (handler.pipeline) over records in the assessed scopes."""
         channels = {channel.name: channel for channel in self.wiring.channels}
         return process(
@@ -351,13 +352,14 @@ class _Invocation:
             allowed=self.allowed_channels,
         )
 
-    def allowed_channels(self, record: Mapping[str, Any]) -> tuple[str, ...] | None:
-        """The channels the event lets this record use (None: every configured channel)."""
-        fingerprint = record.get("fingerprint", "")
-        return self.allowed.get(fingerprint, self.allowed_by_scope.get(scope_of(record)))
+    def allowed_channels(self, notification: Notification) -> tuple[str, ...] | None:
+        """The channels the event lets this notification use (None: every configured channel)."""
+        if notification.fingerprint in self.allowed:
+            return self.allowed[notification.fingerprint]
+        return self.allowed_by_scope.get(scope_of(notification.to_record()))
 
     def send(
-        self, pairs: list[tuple[dict[str, Any], str]], channels: Mapping[str, Any]
+        self, pairs: list[tuple[Notification, str]], channels: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """The pipeline's deliver stage: group, pace (with the store's send history) and send the pairs."""
         from handler.channels import DeliveryContext, dispatch  # noqa: PLC0415 - only when there is something to send
@@ -375,8 +377,9 @@ class _Invocation:
         names = list(dict.fromkeys(name for _, name in pairs))
         pacers = self.pacers(names, context)
         try:
+            # The channels' payloads are an edge: each renders the v1 record.
             deliveries: list[dict[str, Any]] = dispatch(
-                [(record, channels[name]) for record, name in pairs],
+                [(notification.to_record(), channels[name]) for notification, name in pairs],
                 context,
                 self.log,
                 group_threshold=self.wiring.group_threshold,
@@ -387,13 +390,14 @@ class _Invocation:
         return deliveries
 
     def dry_send(
-        self, pairs: list[tuple[dict[str, Any], str]], channels: Mapping[str, Any]
+        self, pairs: list[tuple[Notification, str]], channels: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """`--dry-run`'s deliver stage: plan and render each channel's messages exactly, send nothing."""
         from handler.channels.delivery import plan  # noqa: PLC0415 - only when there is something to show
 
+        converted = [(notification.to_record(), name) for notification, name in pairs]
         lanes: dict[str, list[dict[str, Any]]] = {}
-        for record, name in pairs:
+        for record, name in converted:
             lanes.setdefault(name, []).append(record)
         answers: dict[tuple[str, int], Mapping[str, Any]] = {}
         for name, records in lanes.items():
@@ -412,7 +416,7 @@ class _Invocation:
                         entry["digest"] = dict(unit.digest)
                     answers[(name, id(rendered))] = entry
         self.log.info("delivery.dry_run", messages=len(pairs))
-        return [dict(answers[(name, id(record))]) for record, name in pairs]
+        return [dict(answers[(name, id(record))]) for record, name in converted]
 
     def pacers(self, names: list[str], context: Any) -> dict[str, Any]:
         """One pacer per channel, carrying the send history earlier invocations left in the store."""
@@ -596,7 +600,7 @@ def invoke(
         result = {
             "schema": SCHEMA,
             "ok": not run.errors,
-            "notifications": run.notifications,
+            "notifications": [notification.to_record() for notification in run.notifications],
             "errors": run.errors,
             "targets": run.targets,
             "sweeps": run.sweeps,

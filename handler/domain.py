@@ -5,6 +5,7 @@ Plain frozen dataclasses. Nothing here knows about the SDK, HTTP or the clock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -229,3 +230,112 @@ class ElbApiError(Exception):
         self.status = status
         self.request_id = request_id
         self.attempts = attempts
+
+
+# The keys of a v1 notification record that `Notification` has a field for (in record order).
+_RECORD_FIELDS = (
+    "status",
+    "severity",
+    "kind",
+    "fingerprint",
+    "title",
+    "text",
+    "pool",
+    "master",
+    "standby",
+    "check",
+    "project_id",
+    "region",
+    "observed_at",
+)
+
+
+def _block(value: Any) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One notification about one finding: what the notification pipeline decides on and routes.
+
+    Its v1 record (schema `elb-master-watch/v1`) is the form at the edges: `to_record()` for the
+    result, the log line, the store and the channels' payloads; `of()` reads one back (a stored
+    notice, a resolved notice, a watcher error). Keys the type does not know ride along in `extra`.
+    """
+
+    fingerprint: str
+    kind: str
+    severity: str
+    title: str
+    status: str = "firing"
+    text: str = ""
+    pool: Mapping[str, Any] | None = None
+    master: Mapping[str, Any] | None = None
+    standby: Mapping[str, Any] | None = None
+    check: Mapping[str, Any] | None = None
+    project_id: str = ""
+    region: str = ""
+    observed_at: str = ""
+    # Why it is sent this run (first, changed, repeat, resolved); None before the lifecycle decided.
+    reason: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved(self) -> bool:
+        """Whether this is the notice that a finding is gone."""
+        return self.status == "resolved"
+
+    def to_record(self) -> dict[str, Any]:
+        """The v1 record: the form the result, the log, the store and the channels carry."""
+        record: dict[str, Any] = {
+            "status": self.status,
+            "severity": self.severity,
+            "kind": self.kind,
+            "fingerprint": self.fingerprint,
+            "title": self.title,
+            "text": self.text,
+            "pool": dict(self.pool) if self.pool is not None else None,
+            "master": dict(self.master) if self.master is not None else None,
+            "standby": dict(self.standby) if self.standby is not None else None,
+            "check": dict(self.check) if self.check is not None else None,
+            "project_id": self.project_id,
+            "region": self.region,
+            "observed_at": self.observed_at,
+            **self.extra,
+        }
+        if self.reason is not None:
+            record["notification_reason"] = self.reason
+        return record
+
+    @classmethod
+    def of(cls, value: Notification | Mapping[str, Any]) -> Notification:
+        """A notification from a v1 record (or itself); a value of the wrong type reads as empty text."""
+        if isinstance(value, Notification):
+            return value
+        extra = {
+            key: item
+            for key, item in value.items()
+            if key not in _RECORD_FIELDS and key != "notification_reason"
+        }
+        reason = value.get("notification_reason")
+        return cls(
+            fingerprint=_text(value.get("fingerprint")),
+            kind=_text(value.get("kind")),
+            severity=_text(value.get("severity")),
+            title=_text(value.get("title")),
+            status=_text(value.get("status")) or "firing",
+            text=_text(value.get("text")),
+            pool=_block(value.get("pool")),
+            master=_block(value.get("master")),
+            standby=_block(value.get("standby")),
+            check=_block(value.get("check")),
+            project_id=_text(value.get("project_id")),
+            region=_text(value.get("region")),
+            observed_at=_text(value.get("observed_at")),
+            reason=reason if isinstance(reason, str) else None,
+            extra=extra,
+        )

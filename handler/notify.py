@@ -10,7 +10,7 @@ from typing import Any
 
 from handler import wording
 from handler.assess import OFFLINE, ONLINE
-from handler.domain import CheckVerdict, Finding, MemberState, Pool
+from handler.domain import CheckVerdict, Finding, MemberState, Notification, Pool
 from handler.reasons import describe_reason_code
 
 
@@ -229,6 +229,32 @@ def text(finding: Finding, region: str, project_id: str, locale: str = "en") -> 
     return "\n".join(lines)
 
 
+def build(
+    finding: Finding,
+    *,
+    region: str,
+    project_id: str,
+    observed_at: str,
+    locale: str = "en",
+) -> Notification:
+    """The notification for one finding (its v1 record is `to_record()`)."""
+    return Notification(
+        status="firing",
+        severity=finding.severity,
+        kind=finding.kind,
+        fingerprint=fingerprint(finding),
+        title=title(finding, locale),
+        text=text(finding, region, project_id, locale),
+        pool=pool_block(finding.pool),
+        master=member_block(finding.master, locale),
+        standby=member_block(finding.standby, locale),
+        check=check_block(finding.check),
+        project_id=project_id,
+        region=region,
+        observed_at=observed_at,
+    )
+
+
 def build_notification(
     finding: Finding,
     *,
@@ -238,18 +264,6 @@ def build_notification(
     locale: str = "en",
 ) -> dict[str, Any]:
     """The `elb-master-watch/v1` notification record for one finding."""
-    return {
-        "status": "firing",
-        "severity": finding.severity,
-        "kind": finding.kind,
-        "fingerprint": fingerprint(finding),
-        "title": title(finding, locale),
-        "text": text(finding, region, project_id, locale),
-        "pool": pool_block(finding.pool),
-        "master": member_block(finding.master, locale),
-        "standby": member_block(finding.standby, locale),
-        "check": check_block(finding.check),
-        "project_id": project_id,
-        "region": region,
-        "observed_at": observed_at,
-    }
+    return build(
+        finding, region=region, project_id=project_id, observed_at=observed_at, locale=locale
+    ).to_record()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from handler.domain import Notification
 from handler.lifecycle import (
     AlertState,
     Decision,
@@ -32,11 +33,14 @@ from handler.lifecycle import (
 from handler.silences import Silence, iso, silencing
 from handler.state.base import Loaded, StateStore, StoreUnavailable
 
-Send = Callable[[list[tuple[dict[str, Any], str]]], list[dict[str, Any]]]
-"""The channel layer: (record, channel name) pairs in, one delivery dict per pair out, same order."""
+Pair = tuple[Notification, str]
+"""One notification and one channel name: what the route, silence and deliver stages move."""
 
-Allowed = Callable[[Mapping[str, Any]], "Collection[str] | None"]
-"""The channels an event lets a record use (None: all of them)."""
+Send = Callable[[list[Pair]], list[dict[str, Any]]]
+"""The channel layer: (notification, channel name) pairs in, one delivery dict per pair out, same order."""
+
+Allowed = Callable[[Notification], "Collection[str] | None"]
+"""The channels an event lets a notification use (None: all of them)."""
 
 BUSY = "another invocation is notifying"
 NO_STORE = "no state store in use (ELB_WATCH_STATE=off, or the store failed earlier in this run)"
@@ -57,7 +61,7 @@ class ProcessResult:
     findings were decided as new), so de-duplication was only partial.
     """
 
-    notifications: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     dedup_available: bool = True
     warnings: list[str] = field(default_factory=list)
@@ -73,38 +77,39 @@ def _unique(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def route(
-    pairs: list[tuple[dict[str, Any], str]], allowed: Allowed | None
-) -> tuple[list[tuple[dict[str, Any], str]], dict[int, dict[str, Any]]]:
+def _records(notifications: Sequence[Notification | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The v1 records the lifecycle and the store keep (the store is an edge)."""
+    return [n.to_record() if isinstance(n, Notification) else dict(n) for n in notifications]
+
+
+def route(pairs: list[Pair], allowed: Allowed | None) -> tuple[list[Pair], dict[int, dict[str, Any]]]:
     """Stage route: the pairs this event may send; a `skipped` (owed) delivery per other pair, by index."""
     if allowed is None:
         return pairs, {}
     wanted, skipped = [], {}
-    for index, (record, channel) in enumerate(pairs):
-        names = allowed(record)
+    for index, (notification, channel) in enumerate(pairs):
+        names = allowed(notification)
         if names is not None and channel not in names:
             skipped[index] = {
-                "fingerprint": record.get("fingerprint"),
+                "fingerprint": notification.fingerprint,
                 "channel": channel,
                 "status": "skipped",
                 "attempts": 0,
                 "error": NARROWED,
             }
         else:
-            wanted.append((record, channel))
+            wanted.append((notification, channel))
     return wanted, skipped
 
 
-def silence(
-    pairs: list[tuple[dict[str, Any], str]], held_by: Mapping[str, Silence]
-) -> dict[int, dict[str, Any]]:
+def silence(pairs: list[Pair], held_by: Mapping[str, Silence]) -> dict[int, dict[str, Any]]:
     """Stage silence: a `silenced` (owed) delivery, by index, for each pair whose finding a silence holds."""
     silenced = {}
-    for index, (record, channel) in enumerate(pairs):
-        holder = held_by.get(str(record.get("fingerprint", "")))
+    for index, (notification, channel) in enumerate(pairs):
+        holder = held_by.get(notification.fingerprint)
         if holder is not None:
             silenced[index] = {
-                "fingerprint": record.get("fingerprint"),
+                "fingerprint": notification.fingerprint,
                 "channel": channel,
                 "status": "silenced",
                 "attempts": 0,
@@ -119,7 +124,7 @@ def _silenced_why(holder: Silence) -> str:
 
 def _deliver(
     send: Send,
-    pairs: list[tuple[dict[str, Any], str]],
+    pairs: list[Pair],
     log: Any,
     allowed: Allowed | None = None,
     held_by: Mapping[str, Silence] | None = None,
@@ -186,7 +191,7 @@ def _active_silences(store: StateStore, now: float, warnings: list[str], log: An
         return []
 
 
-def _send(send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any) -> list[dict[str, Any]]:
+def _send(send: Send, pairs: list[Pair], log: Any) -> list[dict[str, Any]]:
     try:
         answers: list[Any] = list(send(pairs))
     except Exception as exc:  # noqa: BLE001 - a broken channel layer must not lose the run's state
@@ -194,11 +199,11 @@ def _send(send: Send, pairs: list[tuple[dict[str, Any], str]], log: Any) -> list
         log.error("channels.crashed", error=type(exc).__name__)  # noqa: TRY400
         answers = []
     deliveries = []
-    for index, (record, channel) in enumerate(pairs):
+    for index, (notification, channel) in enumerate(pairs):
         answer = answers[index] if index < len(answers) and isinstance(answers[index], Mapping) else None
         entry = dict(answer) if answer is not None else {"status": "failed", "attempts": 0}
         entry.setdefault("error", None if answer is not None else "the channel layer reported no delivery")
-        entry["fingerprint"] = record.get("fingerprint")
+        entry["fingerprint"] = notification.fingerprint
         entry["channel"] = channel
         deliveries.append(entry)
     return deliveries
@@ -231,7 +236,8 @@ def _without_state(
     warning = f"de-duplication unavailable: {why}"
     warnings.append(warning)
     log.warning("dedup.unavailable", reason=why, notifications=len(outgoing))
-    pairs = [(record, channel) for record in outgoing for channel in channels]
+    notifications = [Notification.of(record) for record in outgoing]
+    pairs = [(notification, channel) for notification in notifications for channel in channels]
     deliveries = _deliver(send, pairs, log, allowed)
     lost = [
         {key: entry.get(key) for key in ("fingerprint", "channel", "status", "error")}
@@ -241,7 +247,7 @@ def _without_state(
     if lost:
         # Nothing remembers what is owed: say so once, loudly, with what a person must look at.
         log.warning("delivery.lost", reason=why, undelivered=len(lost))
-    return ProcessResult(outgoing, deliveries, dedup_available=False, warnings=warnings, lost=lost)
+    return ProcessResult(notifications, deliveries, dedup_available=False, warnings=warnings, lost=lost)
 
 
 def _note(rows: list[str], warnings: list[str], log: Any) -> None:
@@ -261,6 +267,23 @@ def _release(store: StateStore, fingerprints: Collection[str], owner: str) -> st
     return None
 
 
+def ledger(
+    final: Decision, fresh: Loaded, deliveries: Sequence[Mapping[str, Any]], now: float
+) -> dict[str, AlertState]:
+    """Stage record: each delivery of this run written to its finding's ledger; only `sent` settles it.
+
+    `deliveries` are in the order of `final.outgoing` and its channels.
+    """
+    states = dict(final.states)
+    position = 0
+    for item in final.outgoing:
+        mine = deliveries[position : position + len(item.channels)]
+        position += len(item.channels)
+        base = states.get(item.fingerprint) or fresh.states[item.fingerprint]
+        states[item.fingerprint] = record_deliveries(base, item.key, mine, now)
+    return states
+
+
 def _scopes_of(fingerprints: Collection[str], decision: Decision, loaded: Loaded) -> set[str]:
     """The scopes the given fingerprints live in (stored and new), as far as this run knows them."""
     wanted = set(fingerprints)
@@ -272,7 +295,7 @@ def _scopes_of(fingerprints: Collection[str], decision: Decision, loaded: Loaded
 
 
 def process(
-    records: list[dict[str, Any]],
+    notifications: Sequence[Notification | Mapping[str, Any]],
     assessed_scopes: Collection[str],
     *,
     store: StateStore | None,
@@ -287,7 +310,7 @@ def process(
 ) -> ProcessResult:
     """Decide and deliver this run's notifications, de-duplicated through `store` when there is one.
 
-    `records` are this run's notification records (status firing); `assessed_scopes` the pool ids
+    `notifications` are this run's findings (status firing); `assessed_scopes` the pool ids
     (and "job:<id>" for pool-less check jobs) whose ELB reads succeeded. `owner` must be unique per
     invocation (it names the leases). `send` is called at most once, never with an empty list; with
     no channels it is not called and the new notifications are still returned. `lease_ms` must cover
@@ -296,6 +319,8 @@ def process(
     """
     channels = tuple(dict.fromkeys(channels))
     warnings: list[str] = []
+    # Stage decide runs the lifecycle over the v1 records, the form the store keeps.
+    records = _records(notifications)
     if store is None:
         return _without_state(
             records, channels=channels, send=send, why=NO_STORE, warnings=warnings, log=log, allowed=allowed
@@ -342,16 +367,10 @@ def process(
     )
 
     held_by = _silenced(store, final.outgoing, now, warnings, log)
-    pairs = [(item.record, channel) for item in final.outgoing for channel in item.channels]
+    typed = {item.fingerprint: Notification.of(item.record) for item in final.outgoing}
+    pairs = [(typed[item.fingerprint], channel) for item in final.outgoing for channel in item.channels]
     deliveries = _deliver(send, pairs, log, allowed, held_by)
-    # Stage record: the ledger keeps every status, and only `sent` settles a channel.
-    states = dict(final.states)
-    position = 0
-    for item in final.outgoing:
-        mine = deliveries[position : position + len(item.channels)]
-        position += len(item.channels)
-        base = states.get(item.fingerprint) or fresh.states[item.fingerprint]
-        states[item.fingerprint] = record_deliveries(base, item.key, mine, now)
+    states = ledger(final, fresh, deliveries, now)
 
     dedup = True
     try:
@@ -387,7 +406,7 @@ def process(
         )
         log.info("notification.skipped", fingerprint=fingerprint, why=BUSY)
     return ProcessResult(
-        notifications=[item.record for item in final.outgoing if item.fingerprint not in held_by],
+        notifications=[typed[item.fingerprint] for item in final.outgoing if item.fingerprint not in held_by],
         deliveries=deliveries,
         dedup_available=dedup,
         warnings=warnings,

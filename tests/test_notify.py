@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from handler.assess import assess_check_job, assess_pool, attach_check
-from handler.domain import Target
+from handler.domain import Notification, Target
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.lifecycle import resolved_record
-from handler.notify import build_notification, fingerprint
+from handler.notify import build, build_notification, fingerprint
 from tests.support import api_job, api_member, api_pool
 
 RECORD_KEYS = {
@@ -227,3 +227,37 @@ def test_resolved_notice_in_chinese():
         firing, first_seen=1_000_000.0, back_at=1_000_720.0, last_seen=1_000_660.0, now=1_000_780.0, checks=2
     )
     assert english["title"] == "[RESOLVED] web-pool: master web-1 is back ONLINE after 12 min"
+
+
+def test_a_notification_is_typed_and_its_v1_record_round_trips():
+    pool = pool_from_api(
+        api_pool([api_member("m", "master", "OFFLINE", reason=MISMATCH), api_member("s", "slave")])
+    )
+    [finding] = assess_pool(pool)
+    notification = build(finding, region="cn-north-4", project_id="proj", observed_at="t")
+    assert isinstance(notification, Notification)
+    assert notification.kind == "master_failed"
+    assert notification.reason is None  # the lifecycle has not decided yet
+    record = notification.to_record()
+    assert record == build_notification(finding, region="cn-north-4", project_id="proj", observed_at="t")
+    assert Notification.of(record) == notification
+    assert Notification.of(record).to_record() == record
+
+
+def test_keys_the_type_does_not_know_ride_along_and_the_reason_is_typed():
+    record = {
+        "status": "resolved",
+        "severity": "info",
+        "kind": "watcher_error",
+        "fingerprint": "abc",
+        "title": "[RESOLVED] x",
+        "watcher": {"code": "APIGW.0301"},
+        "notification_reason": "resolved",
+    }
+    notification = Notification.of(record)
+    assert notification.resolved
+    assert notification.reason == "resolved"
+    assert notification.extra == {"watcher": {"code": "APIGW.0301"}}
+    back = notification.to_record()
+    assert back["watcher"] == {"code": "APIGW.0301"}
+    assert back["notification_reason"] == "resolved"

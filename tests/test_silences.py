@@ -45,7 +45,7 @@ def test_a_silenced_finding_is_held_then_notified_once_the_silence_ends(state_ur
     assert {d["status"] for d in first.deliveries} == {"silenced"}
     # While silenced, every run holds it (it stays owed), after the end it goes once, then never again.
     assert all(r.held and r.held[0]["silence_id"] == held.id for r in results[1:6])
-    assert [n["notification_reason"] for n in results[6].notifications] == ["first"]
+    assert [n.reason for n in results[6].notifications] == ["first"]
     assert results[7].notifications == []
     assert store.load([POOL]).states[first.held[0]["fingerprint"]].state == "firing"
 

@@ -40,11 +40,11 @@ class Channels:
         deliveries = []
         for record, channel in pairs:
             status = "failed" if channel in self.failing else "sent"
-            self.got.append((self.minute, record["notification_reason"], channel, status))
+            self.got.append((self.minute, record.reason, channel, status))
             error = "HTTP 503 from the webhook" if status == "failed" else None
             deliveries.append(
                 {
-                    "fingerprint": record["fingerprint"],
+                    "fingerprint": record.fingerprint,
                     "channel": channel,
                     "status": status,
                     "attempts": 1,
@@ -156,7 +156,7 @@ def test_the_scripted_hour_notifies_first_and_resolved_once_per_channel(state_ur
     assert channels.sent("email") == expected
     assert channels.calls == 2
     assert all(result.dedup_available for result in results)
-    assert [n["title"] for n in results[41].notifications] == [
+    assert [n.title for n in results[41].notifications] == [
         "[RESOLVED] web-pool: master web-master-1 is back ONLINE after 35 min"
     ]
     assert results[6].notifications == []
@@ -182,7 +182,7 @@ def test_a_channel_failing_at_minute_5_catches_up_at_minute_6_without_duplicatin
         result = run(store, channels, minute, scripted(minute))
         if minute == 6:
             assert [d["channel"] for d in result.deliveries] == ["chat"]
-            assert result.notifications[0]["notification_reason"] == "first"
+            assert result.notifications[0].reason == "first"
     assert channels.sent("chat") == [(6, "first"), (41, "resolved")]
     assert channels.sent("email") == [(5, "first"), (41, "resolved")]
     store.close()
@@ -298,7 +298,7 @@ def test_redis_killed_between_runs_still_sends_and_says_dedup_was_unavailable(pr
     assert not result.dedup_available
     assert channels.sent("chat") == [(5, "first"), (6, "first")]
     assert channels.sent("email") == [(5, "first"), (6, "first")]
-    assert [n["fingerprint"] for n in result.notifications] == [scripted(6)[0]["fingerprint"]]
+    assert [n.fingerprint for n in result.notifications] == [scripted(6)[0]["fingerprint"]]
     assert log.events("warning") == ["dedup.unavailable"]
     assert result.warnings[0].startswith("de-duplication unavailable: redis 127.0.0.1:")
 
@@ -331,7 +331,7 @@ def test_without_a_store_every_finding_goes_to_every_channel_every_run():
     for minute in (5, 6):
         result = run(None, channels, minute, scripted(minute), log=log)
         assert not result.dedup_available
-        assert result.notifications[0]["notification_reason"] == "first"
+        assert result.notifications[0].reason == "first"
     assert channels.sent("chat") == [(5, "first"), (6, "first")]
     assert log.events("warning") == ["dedup.unavailable", "dedup.unavailable"]
     assert "ELB_WATCH_STATE=off" in log.lines[0][2]["reason"]
@@ -342,7 +342,7 @@ def test_with_no_channels_send_is_never_called_and_records_come_back_once(state_
     reasons = []
     for minute in range(60):
         result = run(store, channels, minute, scripted(minute), names=())
-        reasons.extend((minute, n["notification_reason"]) for n in result.notifications)
+        reasons.extend((minute, n.reason) for n in result.notifications)
     assert channels.calls == 0
     assert reasons == [(5, "first"), (41, "resolved")]
     store.close()
