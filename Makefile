@@ -22,11 +22,11 @@ demo: $(STAMP)
 test: lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check handler tests
-	$(BIN)/ruff format --check handler tests
+	$(BIN)/ruff check handler elb_simulator elb_tools tests
+	$(BIN)/ruff format --check handler elb_simulator elb_tools tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy handler
+	$(BIN)/mypy handler elb_simulator elb_tools
 
 unit: $(STAMP) redis
 	$(BIN)/pytest -q

@@ -74,7 +74,7 @@ def _read_event(path: str) -> Any:
 
 def _simulate(scenario: str, stack: ExitStack) -> None:
     """Start the embedded ELB simulator and point the SDK (and only the SDK) at it."""
-    from handler.simulator import ElbSimulator, find_scenario, load_scenario  # noqa: PLC0415 - only when asked
+    from elb_simulator import ElbSimulator, find_scenario, load_scenario  # noqa: PLC0415 - only when asked
 
     data = load_scenario(find_scenario(scenario))
     simulator = stack.enter_context(ElbSimulator(data))
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"channels", "alerts", "silence"}:
         return _operate(args)
     if args.command == "package":
-        from handler.packaging import run  # noqa: PLC0415 - build tooling, never loaded by the function
+        from elb_tools.packaging import run  # noqa: PLC0415 - build tooling, never loaded by the function
 
         return run(
             Path(args.output),
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     output = _output(args.output)
     with ExitStack() as stack:
         if args.simulate:
-            from handler.simulator import ScenarioError  # noqa: PLC0415 - only when asked
+            from elb_simulator import ScenarioError  # noqa: PLC0415 - only when asked
 
             try:
                 _simulate(args.simulate, stack)

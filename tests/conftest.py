@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from handler.simulator import ElbSimulator
+from elb_simulator import ElbSimulator
 from tests.support import demo_scenario
 
 SDK_ENV = (

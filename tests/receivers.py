@@ -39,7 +39,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from handler.simulator.signature import verify_request
+from elb_simulator.signature import verify_request
 
 LOOPBACK = "127.0.0.1"
 ONE_HOUR = 3600
@@ -763,7 +763,7 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     if arguments.scenario:
-        from handler.simulator import find_scenario  # noqa: PLC0415
+        from elb_simulator import find_scenario  # noqa: PLC0415
 
         path = find_scenario(arguments.scenario)
         keys = json.loads(path.read_text(encoding="utf-8"))["credentials"][0]

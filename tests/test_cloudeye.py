@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 import handler
+from elb_simulator import ElbSimulator
 from handler.cloudeye import decode_alarm, parse_dimension
 from handler.diagnose import STARTED_JOBS
 from handler.domain import Sweep, Target
 from handler.events import parse_event
-from handler.simulator import ElbSimulator
 from tests.support import DEMO_LISTENER, DEMO_POOL, PlatformContext, demo_scenario, load_event
 
 LB_A = "098b2f68-af1c-41a9-8efd-69958722af62"  # the demo load balancer

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from elb_simulator import ElbSimulator, endpoint_env_name
 from handler.app import invoke
 from handler.budget import Budget
 from handler.diagnose import STARTED_JOBS
-from handler.simulator import ElbSimulator, endpoint_env_name
 from handler.state import StoreUnavailable
 from handler.state.bounded import BoundedStore
 from handler.state.sqlite_store import SqliteStore

@@ -9,9 +9,9 @@ import time
 import pytest
 
 import handler
+from elb_simulator import ElbSimulator, Fault
 from handler.diagnose import STARTED_JOBS
 from handler.events import parse_event
-from handler.simulator import ElbSimulator, Fault
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario, load_event
 
 DEMO_MASTER = "2e7b36d2-66c8-4825-bcd2-211d99978680"

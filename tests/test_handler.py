@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 import handler
-from handler.simulator import ElbSimulator, Fault
+from elb_simulator import ElbSimulator, Fault
 from tests.support import (
     DEMO_JOB,
     DEMO_POOL,

@@ -18,7 +18,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from handler import packaging
+from elb_tools import packaging
 from handler.events import parse_event
 from tests.support import ROOT
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from elb_simulator import DEFAULT_AK, DEFAULT_SK, scenario_names
 from handler.channels import render
 from handler.commands import sample_record
 from handler.logs import console_view
-from handler.simulator import DEFAULT_AK, DEFAULT_SK, scenario_names
 from handler.textview import emit, render_result
 from tests.receivers import Receivers, Reply, preview, running_receivers
 from tests.support import DEMO_POOL, ROOT

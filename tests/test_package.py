@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from handler import packaging
+from elb_simulator import ElbSimulator
+from elb_tools import packaging
 from handler.cli import main
-from handler.simulator import ElbSimulator
 from tests.support import EVENTS, ROOT, demo_scenario
 
 pytest_plugins = ("tests.redis_server",)
@@ -128,11 +128,26 @@ def test_index_py_only_imports_the_handler(report):
 
 
 def test_zip_leaves_out_the_simulator_tests_and_build_tooling(names):
-    assert not [name for name in names if name.startswith("handler/simulator")]
+    assert not [name for name in names if name.startswith(("elb_simulator", "elb_tools"))]
     assert not [name for name in names if {"tests", "test"} & set(name.split("/")[:-1])]
-    assert "handler/packaging.py" not in names
     assert "handler/__init__.py" in names
     assert "handler/app.py" in names
+
+
+def test_the_zip_holds_handler_exactly_as_in_the_repo(names):
+    # No exclusion list for our own code: every source file of handler/ ships, and nothing else of ours.
+    root = packaging.source_root() / "handler"
+    in_repo = {
+        "handler/" + path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    shipped = {
+        name
+        for name in names
+        if name.startswith("handler/") and "__pycache__" not in name and not name.endswith("/")
+    }
+    assert shipped == in_repo
 
 
 def test_dead_weight_is_trimmed_and_metadata_kept(names):
@@ -319,7 +334,7 @@ def test_runtime_requirements_are_the_project_dependencies():
 
 
 def test_importing_the_handler_or_the_cli_does_not_load_the_build_module():
-    code = "import sys, handler, handler.cli; print('handler.packaging' in sys.modules)"
+    code = "import sys, handler, handler.cli; print('elb_tools.packaging' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )

@@ -30,7 +30,7 @@ from huaweicloudsdkcore.signer.signer import Signer
 from huaweicloudsdkelb.v3 import ElbClient, ShowMasterSlavePoolRequest, ShowMemberHealthCheckJobRequest
 from huaweicloudsdkelb.v3.region.elb_region import ElbRegion
 
-from handler.simulator import (
+from elb_simulator import (
     DEFAULT_AK,
     DEFAULT_SK,
     ElbSimulator,
@@ -39,8 +39,8 @@ from handler.simulator import (
     ScenarioError,
     load_scenario,
 )
-from handler.simulator.__main__ import main as simulator_main
-from handler.simulator.jobs import processing_snapshot
+from elb_simulator.__main__ import main as simulator_main
+from elb_simulator.jobs import processing_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "events" / "scenarios" / "demo.json"
@@ -736,7 +736,7 @@ def test_lifecycle_errors_and_restart():
 def test_command_line_serves_until_interrupted():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "handler.simulator", str(DEMO)],
+        [sys.executable, "-m", "elb_simulator", str(DEMO)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

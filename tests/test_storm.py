@@ -11,8 +11,8 @@ import re
 
 import pytest
 
+from elb_simulator.server import ElbSimulator
 from handler.app import invoke
-from handler.simulator.server import ElbSimulator
 from tests.receivers import Reply, running_receivers
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
 

@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from handler.simulator import ElbSimulator  # noqa: E402 - after the path is set
+from elb_simulator import ElbSimulator  # noqa: E402 - after the path is set
 from tests.support import DEMO_JOB, DEMO_POOL, demo_scenario  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))

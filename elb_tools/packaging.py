@@ -45,7 +45,6 @@ ZIP_UNIX = 3
 PACKAGED_EXTRAS = ("redis",)
 
 # What the zip leaves out of the source tree: test double, build tooling, type-checker marker.
-HANDLER_EXCLUDED = ("simulator", "packaging.py", "py.typed")
 
 # Dead weight in the installed dependencies, with the reason each is safe to drop.
 TRIMMED_TREES: tuple[tuple[str, str], ...] = (
@@ -478,10 +477,10 @@ def _check_trim_is_safe(stage: Path) -> None:
 
 
 def _copy_handler(source: Path, target: Path) -> None:
-    """Copy the handler package from the source tree, without the simulator, this module and caches."""
+    """Copy the handler package from the source tree, exactly as it is, without bytecode caches."""
     for rel, path in _files(source):
         parts = rel.split("/")
-        if parts[0] in HANDLER_EXCLUDED or "__pycache__" in parts or rel.endswith((".pyc", ".pyo")):
+        if "__pycache__" in parts or rel.endswith((".pyc", ".pyo")):
             continue
         destination = target / rel
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Run the ELB simulator in the foreground: python -m handler.simulator SCENARIO.json [--port N]."""
+"""Run the ELB simulator in the foreground: python -m elb_simulator SCENARIO.json [--port N]."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .server import ElbSimulator
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve a scenario until Ctrl-C or SIGTERM; print the endpoint and the variable to export."""
     parser = argparse.ArgumentParser(
-        prog="python -m handler.simulator",
+        prog="python -m elb_simulator",
         description="Serve an ELB v3 API simulator on 127.0.0.1 for the Huawei Cloud SDK.",
     )
     parser.add_argument("scenario", help="scenario JSON file (pools, jobs, credentials, faults)")
