@@ -26,7 +26,7 @@ from handler.config import (
 )
 from handler.diagnose import DiagnoseOptions, diagnose_all
 from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Target
-from handler.elb import ElbGateway
+from handler.elb import ElbGateway, import_sdk
 from handler.events import ParsedEvent, parse_event
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
 from handler.limits import bound_result, compact_record
@@ -527,6 +527,8 @@ def invoke(
             run.notify()
         else:
             parsed = parse_event(event)
+            if parsed.targets or parsed.sweeps:
+                import_sdk()  # here, at a shallow stack depth: see import_sdk
             for problem in parsed.errors:
                 run.fail(
                     error_entry("EVENT.INVALID", f"{problem.where} {problem.message}", where=problem.where),

@@ -49,6 +49,20 @@ class ElbReader(Protocol):
         ...
 
 
+def import_sdk() -> None:
+    """Import the SDK modules every ELB call needs, once, from a shallow frame.
+
+    The invocation calls this first thing when it has ELB work: CPython 3.11+ allocates frames in
+    stack chunks, and importing the SDK (urllib3 compiles its regexes then) deep in the call stack
+    made the chunks thrash (thousands of mmap/munmap pairs on a cold start).
+    """
+    import huaweicloudsdkcore.auth.credentials  # noqa: F401, PLC0415 - imported for its side effect
+    import huaweicloudsdkcore.exceptions.exceptions  # noqa: F401, PLC0415
+    import huaweicloudsdkcore.http.http_config  # noqa: F401, PLC0415
+    import huaweicloudsdkelb.v3.elb_client  # noqa: F401, PLC0415
+    import huaweicloudsdkelb.v3.region.elb_region  # noqa: F401, PLC0415
+
+
 _clients: dict[tuple[str, ...], tuple[Any, Any]] = {}
 _clients_lock = threading.Lock()
 
