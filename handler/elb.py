@@ -49,6 +49,16 @@ class ElbReader(Protocol):
         ...
 
 
+# What every ELB call imports: credentials, HTTP config, errors, the client and its regions.
+_SDK_MODULES = (
+    "huaweicloudsdkcore.auth.credentials",
+    "huaweicloudsdkcore.exceptions.exceptions",
+    "huaweicloudsdkcore.http.http_config",
+    "huaweicloudsdkelb.v3.elb_client",
+    "huaweicloudsdkelb.v3.region.elb_region",
+)
+
+
 def import_sdk() -> None:
     """Import the SDK modules every ELB call needs, once, from a shallow frame.
 
@@ -56,11 +66,10 @@ def import_sdk() -> None:
     stack chunks, and importing the SDK (urllib3 compiles its regexes then) deep in the call stack
     made the chunks thrash (thousands of mmap/munmap pairs on a cold start).
     """
-    import huaweicloudsdkcore.auth.credentials  # noqa: F401, PLC0415 - imported for its side effect
-    import huaweicloudsdkcore.exceptions.exceptions  # noqa: F401, PLC0415
-    import huaweicloudsdkcore.http.http_config  # noqa: F401, PLC0415
-    import huaweicloudsdkelb.v3.elb_client  # noqa: F401, PLC0415
-    import huaweicloudsdkelb.v3.region.elb_region  # noqa: F401, PLC0415
+    import importlib  # noqa: PLC0415 - only the first invocation needs it
+
+    for module in _SDK_MODULES:
+        importlib.import_module(module)
 
 
 _clients: dict[tuple[str, ...], tuple[Any, Any]] = {}

@@ -529,7 +529,9 @@ def lazy_init(source: str, path: str) -> str:
         if found is not None and found.group(1) != "__future__":
             table[found.group(2)] = found.group(1)
         elif not _LAZY_SKIPPED.fullmatch(line):
-            raise PackagingError(f"{path}:{number}: not a plain `from module import Name` line: {line[:80]!r}")
+            raise PackagingError(
+                f"{path}:{number}: not a plain `from module import Name` line: {line[:80]!r}"
+            )
     if not table:
         raise PackagingError(f"{path}: no `from module import Name` lines to make lazy")
     rows = "".join(f"    {name!r}: {module!r},\n" for name, module in table.items())
