@@ -24,10 +24,10 @@ from handler.config import (
     resolve_credentials,
     resolve_project_id,
 )
-from handler.diagnose import DiagnoseOptions, diagnose_all
 from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Target
 from handler.elb import ElbGateway, import_sdk
 from handler.events import ParsedEvent, parse_event
+from handler.instance import Instance
 from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
 from handler.limits import bound_result, compact_record
 from handler.notify import build_notification
@@ -128,13 +128,6 @@ class _Invocation:
         self.targets: list[dict[str, Any]] = []
         self.sweeps: list[dict[str, Any]] = []
         self.incomplete_jobs: set[str] = set()
-        self.diagnose_options = DiagnoseOptions(
-            enabled=settings.diagnose,
-            ttl=settings.diagnose_ttl,
-            concurrency=settings.concurrency,
-            poll_interval=settings.poll_interval,
-            memo=wiring.store,
-        )
         self.credentials = resolve_credentials(context, env)
         self.gateways: dict[tuple[str, str], ElbGateway] = {}
         self.secrets = (
@@ -181,8 +174,24 @@ class _Invocation:
                 credentials=self.credentials,
                 settings=self.settings,
                 budget=self.budget,
+                clients=WARM.elb_clients,
             )
         return self.gateways[key], region, project_id
+
+    def diagnose(
+        self, findings: list[Finding], gateway: ElbGateway
+    ) -> tuple[list[Finding], list[ElbApiError]]:
+        """Diagnose the failed masters among `findings` (diagnosis is imported only by runs that get here)."""
+        from handler.diagnose import DiagnoseOptions, diagnose_all  # noqa: PLC0415 - see the docstring
+
+        options = DiagnoseOptions(
+            enabled=self.settings.diagnose,
+            ttl=self.settings.diagnose_ttl,
+            concurrency=self.settings.concurrency,
+            poll_interval=self.settings.poll_interval,
+            memo=self.wiring.store,
+        )
+        return diagnose_all(findings, gateway, self.budget, self.log, options=options, jobs=WARM.started_jobs)
 
     def watch(self, target: Target) -> None:
         """Watch one named pool and/or job, diagnosing a failed master when no job was named."""
@@ -196,9 +205,7 @@ class _Invocation:
                 target, gateway, self.budget, self.log, self.settings.poll_interval
             )
             if target.job_id is None:
-                outcome.findings, diagnosis_errors = diagnose_all(
-                    outcome.findings, gateway, self.budget, self.log, options=self.diagnose_options
-                )
+                outcome.findings, diagnosis_errors = self.diagnose(outcome.findings, gateway)
                 outcome.errors.extend(diagnosis_errors)
             for error in outcome.errors:
                 self.fail(api_error_entry(where, error), "elb.error")
@@ -222,9 +229,7 @@ class _Invocation:
             return
         with logs.bound(sweep=sweep.filters()):
             outcome = sweep_pools(sweep, gateway, region, project_id)
-            findings, diagnosis_errors = diagnose_all(
-                outcome.findings, gateway, self.budget, self.log, options=self.diagnose_options
-            )
+            findings, diagnosis_errors = self.diagnose(outcome.findings, gateway)
             outcome.findings = findings
             for error in outcome.errors:
                 self.fail(api_error_entry(where, error), "elb.error")
@@ -439,14 +444,14 @@ class _Wiring:
     store_error: str | None = None
 
 
-_stores: dict[str, StateStore | None] = {}
+# The warm instance's caches (ELB clients, started diagnosis jobs, state stores): the one object
+# that outlives an invocation.
+WARM = Instance()
 
 
 def _store(url: str) -> StateStore | None:
-    """The state store for a URL, opened once per process and kept across warm invocations."""
-    if url not in _stores:
-        _stores[url] = open_store(url)
-    return _stores[url]
+    """The state store for a URL, opened once per instance and kept across warm invocations."""
+    return WARM.store(url, open_store)
 
 
 def _wiring(env: Mapping[str, str], wall_clock: Callable[[], float], locale: str) -> _Wiring:

@@ -19,6 +19,7 @@ from handler.budget import Budget, retry_delay
 from handler.config import Credentials, Settings
 from handler.domain import CheckJob, ElbApiError, Pool, Sweep
 from handler.elb_model import check_job_from_api, pool_from_api
+from handler.instance import SdkClients
 from handler.text import clip
 from handler.threads import DeadlineExceeded, call_within
 
@@ -72,53 +73,49 @@ def import_sdk() -> None:
         importlib.import_module(module)
 
 
-_clients: dict[tuple[str, ...], tuple[Any, Any]] = {}
-_clients_lock = threading.Lock()
-
-
-def _build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
+def _build_client(
+    region_id: str, project_id: str, credentials: Credentials, clients: SdkClients
+) -> tuple[Any, Any]:
     """Build (or reuse, across warm invocations) an ElbClient and its HttpConfig."""
     import os  # noqa: PLC0415 - read the endpoint override at call time, as the SDK does
 
+    override = os.environ.get("HUAWEICLOUD_SDK_REGION_ELB_" + region_id.replace("-", "_").upper(), "")
+    key = (region_id, override, project_id, credentials.ak, credentials.sk, credentials.security_token)
+    return clients.get(key, lambda: _new_client(region_id, project_id, credentials))  # type: ignore[no-any-return]
+
+
+def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
+    """A new ElbClient and its HttpConfig; ElbApiError if the region is unknown or the SDK refuses."""
     from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - lazy SDK import
     from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: PLC0415
     from huaweicloudsdkelb.v3.elb_client import ElbClient  # noqa: PLC0415
     from huaweicloudsdkelb.v3.region.elb_region import ElbRegion  # noqa: PLC0415
 
-    override = os.environ.get("HUAWEICLOUD_SDK_REGION_ELB_" + region_id.replace("-", "_").upper(), "")
-    key = (region_id, override, project_id, credentials.ak, credentials.sk, credentials.security_token)
-    with _clients_lock:
-        cached = _clients.get(key)
-        if cached is not None:
-            return cached
-        try:
-            region = ElbRegion.value_of(region_id)
-        except KeyError:
-            raise ElbApiError(
-                "CONFIG.REGION",
-                f"unknown region {region_id!r}: not in the SDK's ELB region table and no "
-                f"HUAWEICLOUD_SDK_REGION_ELB_{region_id.replace('-', '_').upper()} endpoint override",
-            ) from None
-        basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
-        if credentials.security_token:
-            basic = basic.with_security_token(credentials.security_token)
-        config = HttpConfig(timeout=(3.0, 10.0), retry_times=0)
-        # The SDK logs connection errors through its own logger; ours reports them once, in the result.
-        logging.getLogger(_SDK_LOGGER).addHandler(logging.NullHandler())
-        try:
-            client = (
-                ElbClient.new_builder()
-                .with_http_config(config)
-                .with_credentials(basic)
-                .with_region(region)
-                .build()
-            )
-        except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
-            raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {_short(exc)}") from None
-        if len(_clients) >= 8:
-            _clients.clear()
-        _clients[key] = (client, config)
-        return client, config
+    try:
+        region = ElbRegion.value_of(region_id)
+    except KeyError:
+        raise ElbApiError(
+            "CONFIG.REGION",
+            f"unknown region {region_id!r}: not in the SDK's ELB region table and no "
+            f"HUAWEICLOUD_SDK_REGION_ELB_{region_id.replace('-', '_').upper()} endpoint override",
+        ) from None
+    basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
+    if credentials.security_token:
+        basic = basic.with_security_token(credentials.security_token)
+    config = HttpConfig(timeout=(3.0, 10.0), retry_times=0)
+    # The SDK logs connection errors through its own logger; ours reports them once, in the result.
+    logging.getLogger(_SDK_LOGGER).addHandler(logging.NullHandler())
+    try:
+        client = (
+            ElbClient.new_builder()
+            .with_http_config(config)
+            .with_credentials(basic)
+            .with_region(region)
+            .build()
+        )
+    except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
+        raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {_short(exc)}") from None
+    return client, config
 
 
 def _short(text: Any, limit: int = 300) -> str:
@@ -182,8 +179,14 @@ class ElbGateway:
         settings: Settings,
         budget: Budget,
         rng: random.Random | None = None,
+        clients: SdkClients | None = None,
     ) -> None:
-        """Remember where to read and how much time there is; the client is built on first call."""
+        """Remember where to read and how much time there is; the client is built on first call.
+
+        `clients` is the warm instance's client cache (app.py's Instance); without one, this
+        gateway keeps its own.
+        """
+        self._clients = clients if clients is not None else SdkClients()
         self.region = region
         self.project_id = project_id
         self._credentials = credentials
@@ -275,7 +278,7 @@ class ElbGateway:
         Reads retry 429, 5xx, connection errors and unreadable bodies; writes retry only what surely
         never reached ELB. Every wait fits in the budget and the rate limit.
         """
-        client, config = _build_client(self.region, self.project_id, self._credentials)
+        client, config = _build_client(self.region, self.project_id, self._credentials, self._clients)
         call: Callable[[Any], Any] = getattr(client, method)
         attempt = 0
         while True:

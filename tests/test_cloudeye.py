@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import handler
+from handler.app import WARM
 from handler.cloudeye import decode_alarm, parse_dimension
-from handler.diagnose import STARTED_JOBS
 from handler.domain import Sweep, Target
 from handler.events import parse_event
 from handler.simulator import ElbSimulator
@@ -26,9 +26,9 @@ SAMPLES = ("ces_alarm.json", "ces_alarm_ok.json", "ces_alarm_v1.json", "ces_alar
 
 @pytest.fixture(autouse=True)
 def fresh_job_memory():
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
     yield
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
 
 
 def alarm_of(sample: str) -> dict[str, Any]:
