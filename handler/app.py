@@ -18,6 +18,7 @@ from handler.channels.config import Channel
 from handler.config import (
     ConfigError,
     Settings,
+    load_lifecycle_settings,
     load_settings,
     remaining_ms,
     request_id,
@@ -28,7 +29,7 @@ from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Sweep, Ta
 from handler.elb import ElbGateway, import_sdk
 from handler.events import ParsedEvent, parse_event
 from handler.instance import Instance
-from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
+from handler.lifecycle import LifecycleSettings, job_scope, scope_of
 from handler.limits import bound_result, compact_record
 from handler.notify import build_notification
 from handler.pipeline import process

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler import cloudeye
-from handler.channels.config import CHANNEL_NAMES
-from handler.domain import Sweep, Target
+from handler.domain import CHANNEL_NAMES, Sweep, Target
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_TARGETS = 100

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from handler.assess import assess_check_job, assess_pool, attach_check
-from handler.config import ConfigError
+from handler.config import ConfigError, load_lifecycle_settings, parse_duration
 from handler.domain import Target
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.lifecycle import (
@@ -18,9 +18,7 @@ from handler.lifecycle import (
     LifecycleSettings,
     decide,
     format_duration,
-    load_lifecycle_settings,
     merge_digest,
-    parse_duration,
     reason_digest,
     record_deliveries,
     scope_of,

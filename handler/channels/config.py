@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from handler.config import ConfigError
+from handler.domain import CHANNEL_NAMES
 
-CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
 REDACTED = "***"
 # http is accepted only to the machine itself: tests and local relays, never the network.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
