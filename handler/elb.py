@@ -124,13 +124,8 @@ def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tu
             .build()
         )
     except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
-        raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {_short(exc)}") from None
+        raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {clip(exc, 300)}") from None
     return client, config
-
-
-def _short(text: Any, limit: int = 300) -> str:
-    """One line of at most `limit` characters, secrets scrubbed before the cut."""
-    return clip(text, limit)
 
 
 class RateLimiter:
@@ -357,7 +352,7 @@ def _classify(exc: Exception, what: str) -> tuple[ElbApiError, bool, bool]:
     if isinstance(error, ServiceError):
         status = error.status
         code = error.code or (str(status) if status else "ELB.ERROR")
-        message = _short(error.message or f"HTTP {status}")
+        message = clip(error.message or f"HTTP {status}", 300)
         api_error = ElbApiError(code, f"{what}: {message}", status=status, request_id=error.request_id)
         # A 429 was refused before any work: a write may be repeated.
         return api_error, error.retryable, status == 429

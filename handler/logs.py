@@ -14,6 +14,8 @@ from typing import Any
 
 import structlog
 
+from handler.text import redact
+
 _SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("elb_watch_secrets", default=())
 _SECRET_KEY = re.compile(r"(^|_)(ak|sk|secret|token|password|authorization|signature|access_key|secret_key)$")
 REDACTED = "***"
@@ -34,19 +36,7 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
         flat = None
     if flat is not None and not any(secret in flat for secret in secrets):
         return value
-    return _scrub_walk(value, secrets)
-
-
-def _scrub_walk(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub_walk(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub_walk(item, secrets) for item in value]
-    return value
+    return redact(value, secrets)
 
 
 def set_secrets(secrets: Iterable[str]) -> None:
@@ -74,9 +64,7 @@ class _RedactingRenderer:
         self._renderer = renderer
 
     def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
-        line = self._renderer(logger, method, event_dict)
-        for secret in _SECRETS.get():
-            line = line.replace(secret, REDACTED)
+        line = redact(self._renderer(logger, method, event_dict))
         if isinstance(line, str) and not line.isascii():
             from handler.text import clean  # noqa: PLC0415 - tiny; only for non-ASCII lines
 

@@ -477,3 +477,9 @@ def test_unpacked_zip_retries_throttling_then_succeeds(unpacked, target, tmp_pat
         reads = simulator.count("master-slave-pools", "GET")
     assert child["result"]["ok"] is True, child["result"]["errors"]
     assert reads == 2
+
+
+def test_an_invocation_that_names_its_job_imports_no_diagnosis(invocation):
+    files = invocation["child"]["files"]
+    assert any(f.endswith("handler/elb.py") for f in files)
+    assert not [f for f in files if f.endswith("handler/diagnose.py")]

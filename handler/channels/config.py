@@ -138,7 +138,7 @@ def _token_like(segment: str) -> bool:
     return len(segment) >= 20 or (len(segment) >= 8 and any(ch.isdigit() for ch in segment))
 
 
-def redact_url(url: str) -> str:
+def shown_channel_url(url: str) -> str:
     """scheme://host[:port]/path with query values and token-like path segments replaced by ***.
 
     User info and fragments are dropped. Anything unparsable becomes "***".

@@ -53,7 +53,7 @@ def _hidden_query_values(url: str) -> list[str]:
     return values
 
 
-def redact_url(url: str) -> str:
+def shown_store_url(url: str) -> str:
     """The URL with its password replaced by `***`, wherever it sits: user-info, or the query.
 
     In the query (and fragment) every value but those of the known options is hidden, so
@@ -95,7 +95,7 @@ def url_secrets(url: str | None) -> tuple[str, ...]:
 
 
 def _bad(url: str, why: str) -> ConfigError:
-    return ConfigError(f"{VARIABLE}={redact_url(url)!r} {why}")
+    return ConfigError(f"{VARIABLE}={shown_store_url(url)!r} {why}")
 
 
 def _sqlite_path(url: str) -> str:
