@@ -469,7 +469,7 @@ def parse_time() -> tuple[float, int]:
 def render_times() -> dict[str, float]:
     """Median seconds per channel to render one record whose check job has 3,000 failed items of 3 KB."""
     from handler.channels.delivery import render  # noqa: PLC0415
-    from tests.test_channels_render import demo_record  # noqa: PLC0415
+    from tests.builders import demo_record  # noqa: PLC0415
 
     record = demo_record()
     record["check"]["failed_items"] = [
