@@ -5,11 +5,12 @@ Imported only when an invocation starts, so `import handler` stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 import structlog
@@ -82,18 +83,34 @@ def _stream_logger_factory(stream: str) -> Any:
 
 
 _configured: tuple[str, str] | None = None
+_held = 0
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Keep whatever structlog configuration is in place while the block runs: `configure` does nothing.
+
+    For a caller that installs its own chain around an invocation (a test's `capture_logs`); when the
+    block ends, the next `configure` puts our chain back.
+    """
+    global _held  # noqa: PLW0603 - structlog's configuration is process-wide by design
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
 
 
 def configure(stream: str = "stdout", level: str = "info", *, console: bool | None = None) -> None:
     """Configure structlog once per process: JSON lines, or a console view when the stream is a TTY.
 
     `stream` is "stdout" (FunctionGraph sends it to LTS) or "stderr" (the CLI keeps stdout for the
-    result). While a test's `capture_logs` is active it is left alone; a configuration anyone else left
-    behind (capture_logs restores the defaults as "configured") is replaced, so redaction is never lost.
+    result). Inside `held()` it is left alone; any configuration found outside one (a test's capture_logs
+    restores the defaults as "configured") is replaced by ours, so redaction is never lost.
     """
     global _configured  # noqa: PLW0603 - structlog's configuration is process-wide by design
-    if any(isinstance(p, structlog.testing.LogCapture) for p in structlog.get_config()["processors"]):
-        return  # a test is capturing log entries; our chain comes back when it is done
+    if _held:
+        return  # someone holds the configuration in place (a test capturing log entries)
     if _configured == (stream, level) and redact_secrets in structlog.get_config()["processors"]:
         return
     use_console = getattr(sys, stream).isatty() if console is None else console

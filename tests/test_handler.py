@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 import handler
+from handler import logs
 from handler.simulator import ElbSimulator, Fault
 from tests.support import (
     DEMO_JOB,
@@ -363,7 +364,7 @@ def test_none_context_still_works(simulator):
 
 
 def test_redaction_survives_a_test_that_captured_logs(simulator, capsys, monkeypatch):
-    with structlog.testing.capture_logs() as captured:
+    with logs.held(), structlog.testing.capture_logs() as captured:
         run({"pool_id": DEMO_POOL})
     assert any(entry["event"] == "invocation.done" for entry in captured)
     capsys.readouterr()
