@@ -396,7 +396,7 @@ def storm(failed: int) -> dict[str, Any]:
             t = time.perf_counter()
             again = handler.handler({"sweep": {}}, PlatformContext(remaining_ms=60_000))
             again_seconds = time.perf_counter() - t
-            names = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook")
+            names = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
             channels = dict(zip(names, receivers.all(), strict=True))
             messages = {name: len(receiver.accepted) for name, receiver in channels.items()}
             refused = sum(receiver.refused for receiver in channels.values())
@@ -555,7 +555,10 @@ def storm_rows(rows: list[tuple[str, str, str]]) -> None:
         statuses = ", ".join(f"{count} {status}" for status, count in sorted(outcome["statuses"].items()))
         rows.append(
             (
-                f"Storm: sweep finds {failed} failed masters, 6 channels enforcing their rate limits",
+                (
+                    f"Storm: sweep finds {failed} failed masters, {len(outcome['messages'])} channels "
+                    "enforcing their rate limits"
+                ),
                 (
                     f"{outcome['seconds']:.2f} s; messages: {per_channel}; deliveries: {statuses}; "
                     f"{outcome['refused']} refused by a service; next run sent {outcome['again_sent']} "
