@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from handler.config import ConfigError
 from handler.state.base import StateStore
-from handler.state.redis_store import DEFAULT_PREFIX
 
 VARIABLE = "ELB_WATCH_STATE"
 OFF = "off"
@@ -124,7 +123,7 @@ def _redis_store(url: str) -> StateStore:
             f"{VARIABLE} names a Redis store but the redis package is not installed: "
             "pip install 'elb-master-watch[redis]'"
         ) from None
-    from handler.state.redis_store import RedisStore  # noqa: PLC0415
+    from handler.state.redis_store import DEFAULT_PREFIX, RedisStore  # noqa: PLC0415
 
     try:
         parts = urlsplit(url)
