@@ -19,17 +19,18 @@ from handler.config import (
     ConfigError,
     Settings,
     credentials_problem,
+    load_lifecycle_settings,
     load_settings,
     remaining_ms,
     request_id,
     resolve_credentials,
     resolve_project_id,
 )
-from handler.diagnose import DiagnoseOptions, diagnose_all
 from handler.domain import SCHEMA, CheckVerdict, ElbApiError, Finding, Notification, Sweep, Target
-from handler.elb import ElbGateway, region_problem
+from handler.elb import ElbGateway, import_sdk, region_problem
 from handler.events import ParsedEvent, parse_event
-from handler.lifecycle import LifecycleSettings, job_scope, load_lifecycle_settings, scope_of
+from handler.instance import Instance
+from handler.lifecycle import LifecycleSettings, job_scope, scope_of
 from handler.limits import bound_result, compact_record
 from handler.notify import build
 from handler.pipeline import process
@@ -129,13 +130,6 @@ class _Invocation:
         self.targets: list[dict[str, Any]] = []
         self.sweeps: list[dict[str, Any]] = []
         self.incomplete_jobs: set[str] = set()
-        self.diagnose_options = DiagnoseOptions(
-            enabled=settings.diagnose,
-            ttl=settings.diagnose_ttl,
-            concurrency=settings.concurrency,
-            poll_interval=settings.poll_interval,
-            memo=wiring.store,
-        )
         self.credentials = resolve_credentials(context, env)
         self.gateways: dict[tuple[str, str], ElbGateway] = {}
         self.secrets = (
@@ -184,8 +178,24 @@ class _Invocation:
                 credentials=self.credentials,
                 settings=self.settings,
                 budget=self.budget,
+                clients=WARM.elb_clients,
             )
         return self.gateways[key], region, project_id
+
+    def diagnose(
+        self, findings: list[Finding], gateway: ElbGateway
+    ) -> tuple[list[Finding], list[ElbApiError]]:
+        """Diagnose the failed masters among `findings` (diagnosis is imported only by runs that get here)."""
+        from handler.diagnose import DiagnoseOptions, diagnose_all  # noqa: PLC0415 - see the docstring
+
+        options = DiagnoseOptions(
+            enabled=self.settings.diagnose,
+            ttl=self.settings.diagnose_ttl,
+            concurrency=self.settings.concurrency,
+            poll_interval=self.settings.poll_interval,
+            memo=self.wiring.store,
+        )
+        return diagnose_all(findings, gateway, self.budget, self.log, options=options, jobs=WARM.started_jobs)
 
     def watch(self, target: Target) -> None:
         """Watch one named pool and/or job, diagnosing a failed master when no job was named."""
@@ -199,9 +209,7 @@ class _Invocation:
                 target, gateway, self.budget, self.log, self.settings.poll_interval
             )
             if target.job_id is None:
-                outcome.findings, diagnosis_errors = diagnose_all(
-                    outcome.findings, gateway, self.budget, self.log, options=self.diagnose_options
-                )
+                outcome.findings, diagnosis_errors = self.diagnose(outcome.findings, gateway)
                 outcome.errors.extend(diagnosis_errors)
             for error in outcome.errors:
                 self.fail(api_error_entry(where, error), "elb.error")
@@ -225,9 +233,7 @@ class _Invocation:
             return
         with logs.bound(sweep=sweep.filters()):
             outcome = sweep_pools(sweep, gateway, region, project_id)
-            findings, diagnosis_errors = diagnose_all(
-                outcome.findings, gateway, self.budget, self.log, options=self.diagnose_options
-            )
+            findings, diagnosis_errors = self.diagnose(outcome.findings, gateway)
             outcome.findings = findings
             for error in outcome.errors:
                 self.fail(api_error_entry(where, error), "elb.error")
@@ -483,14 +489,14 @@ class _Wiring:
     dry_run: bool = False
 
 
-_stores: dict[str, StateStore | None] = {}
+# The warm instance's caches (ELB clients, started diagnosis jobs, state stores): the one object
+# that outlives an invocation.
+WARM = Instance()
 
 
 def _store(url: str) -> StateStore | None:
-    """The state store for a URL, opened once per process and kept across warm invocations."""
-    if url not in _stores:
-        _stores[url] = open_store(url)
-    return _stores[url]
+    """The state store for a URL, opened once per instance and kept across warm invocations."""
+    return WARM.store(url, open_store)
 
 
 def _wiring(
@@ -587,6 +593,8 @@ def invoke(
             run.notify()
         else:
             parsed = parse_event(event)
+            if parsed.targets or parsed.sweeps:
+                import_sdk()  # here, at a shallow stack depth: see import_sdk
             for problem in parsed.errors:
                 run.fail(
                     error_entry("EVENT.INVALID", f"{problem.where} {problem.message}", where=problem.where),

@@ -74,10 +74,11 @@ def channels_test(
 ) -> int:
     """Send one test notification through each configured channel (or `only`); report each."""
     from handler import logs  # noqa: PLC0415 - structlog only when a command logs
-    from handler.channels.config import CHANNEL_NAMES, channel_secrets, usable_channels  # noqa: PLC0415
+    from handler.channels.config import channel_secrets, usable_channels  # noqa: PLC0415
     from handler.channels.context import DeliveryContext  # noqa: PLC0415
     from handler.channels.delivery import deliver  # noqa: PLC0415
     from handler.config import load_settings  # noqa: PLC0415
+    from handler.domain import CHANNEL_NAMES  # noqa: PLC0415
 
     env = os.environ if env is None else env
     if only is not None and only not in CHANNEL_NAMES:
@@ -154,7 +155,8 @@ def _member(record: Mapping[str, Any]) -> str:
 def alerts(*, output: str, include_resolved: bool, env: Mapping[str, str] | None = None) -> int:
     """What the store holds: one row per alert (firing and pending; resolved ones with --all)."""
     from handler.channels.config import usable_channels  # noqa: PLC0415
-    from handler.lifecycle import load_lifecycle_settings, pending_channels  # noqa: PLC0415
+    from handler.config import load_lifecycle_settings  # noqa: PLC0415
+    from handler.lifecycle import pending_channels  # noqa: PLC0415
 
     env = os.environ if env is None else env
     store = _open(env)

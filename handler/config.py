@@ -6,7 +6,10 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from handler.lifecycle import LifecycleSettings
 
 LOCALES = ("en", "zh")
 
@@ -232,3 +235,36 @@ def remaining_ms(context: Any) -> float | None:
 def request_id(context: Any) -> str:
     """The platform's request id, for correlating logs; empty outside FunctionGraph."""
     return _context_value(context, "getRequestID")
+
+
+def _lifecycle_count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= 100:
+        raise ConfigError(f"{name}={shown(raw)} must be a whole number from 1 to 100")
+    return int(raw)
+
+
+def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
+    """Read the lifecycle settings; raise ConfigError naming the first bad variable.
+
+    Here, not in the lifecycle: only the configuration reads the environment.
+    """
+    from handler.lifecycle import DEFAULT_REPEAT_INTERVAL, LifecycleSettings  # noqa: PLC0415 - no cycle
+
+    name = "ELB_WATCH_REPEAT_INTERVAL"
+    raw = env.get(name, "").strip()
+    repeat = DEFAULT_REPEAT_INTERVAL
+    if raw:
+        value = parse_duration(raw)
+        if value is None or not 60 <= value <= 30 * 86400:
+            raise ConfigError(
+                f"{name}={shown(raw)} must be a duration from 60s to 30 days, such as 4h, 30m or 1h30m"
+            )
+        repeat = value
+    return LifecycleSettings(
+        repeat_interval=repeat,
+        fire_after=_lifecycle_count(env, "ELB_WATCH_FIRE_AFTER", 1),
+        resolve_after=_lifecycle_count(env, "ELB_WATCH_RESOLVE_AFTER", 2),
+    )

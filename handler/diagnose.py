@@ -55,6 +55,11 @@ class StartedJobs:
         self._lock = threading.Lock()
         self._wall_clock = wall_clock
 
+    def clear(self) -> None:
+        """Forget every job kept in memory (the store's copies stay), as a fresh instance starts."""
+        with self._lock:
+            self._jobs.clear()
+
     def recall(self, member_id: str, listener_id: str, ttl: float, memo: JobMemo | None = None) -> str | None:
         """The job started for this member and listener less than `ttl` seconds ago, if any."""
         with self._lock:
@@ -94,9 +99,6 @@ FORGET_SECONDS = 60.0
 
 def _memo_key(member_id: str, listener_id: str) -> str:
     return f"diagnosis-job:{member_id}:{listener_id}"
-
-
-STARTED_JOBS = StartedJobs()
 
 
 def diagnosis_listener(finding: Finding) -> str | None:
@@ -201,7 +203,7 @@ def diagnose_all(
     log: Any,
     *,
     options: DiagnoseOptions,
-    jobs: StartedJobs = STARTED_JOBS,
+    jobs: StartedJobs,
 ) -> tuple[list[Finding], list[ElbApiError]]:
     """Diagnose every failed master: start (or reuse) all the jobs, then poll them together.
 

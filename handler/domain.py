@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# Every delivery channel, in the order deliveries are listed (events name them, channels configure them).
+CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
+
 SCHEMA = "elb-master-watch/v1"
 
 Severity = Literal["critical", "major", "warning", "info"]

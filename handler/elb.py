@@ -9,21 +9,32 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from handler.budget import Budget, retry_delay
+from handler.budget import Budget
 from handler.config import Credentials, Settings
 from handler.domain import CheckJob, ElbApiError, Pool, Sweep
 from handler.elb_model import check_job_from_api, pool_from_api
+from handler.instance import SdkClients
+from handler.outbound import (
+    Attempt,
+    ClientError,
+    RetryPlan,
+    ServiceError,
+    TransportError,
+    from_foreign,
+    retry,
+)
 from handler.text import clip
 from handler.threads import DeadlineExceeded, call_within
 
 # Below this many seconds left, a request cannot usefully start.
 MIN_CALL_SECONDS = 0.05
+# The longest backoff between two ELB calls (channel sends wait at most outbound.RETRY_CAP_SECONDS).
+ELB_RETRY_CAP_SECONDS = 8.0
 # ListMasterSlavePools' largest page.
 LIST_LIMIT = 2000
 _SDK_LOGGER = "HuaweiCloud-SDK-ElbClient"
@@ -49,49 +60,69 @@ class ElbReader(Protocol):
         ...
 
 
-_clients: dict[tuple[str, ...], tuple[Any, Any]] = {}
-_clients_lock = threading.Lock()
+# What every ELB call imports: credentials, HTTP config, errors, the client and its regions.
+_SDK_MODULES = (
+    "huaweicloudsdkcore.auth.credentials",
+    "huaweicloudsdkcore.exceptions.exceptions",
+    "huaweicloudsdkcore.http.http_config",
+    "huaweicloudsdkelb.v3.elb_client",
+    "huaweicloudsdkelb.v3.region.elb_region",
+)
 
 
-def _build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
+def import_sdk() -> None:
+    """Import the SDK modules every ELB call needs, once, from a shallow frame.
+
+    The invocation calls this first thing when it has ELB work: CPython 3.11+ allocates frames in
+    stack chunks, and importing the SDK (urllib3 compiles its regexes then) deep in the call stack
+    made the chunks thrash (thousands of mmap/munmap pairs on a cold start).
+    """
+    import importlib  # noqa: PLC0415 - only the first invocation needs it
+
+    for module in _SDK_MODULES:
+        importlib.import_module(module)
+
+
+def _build_client(
+    region_id: str, project_id: str, credentials: Credentials, clients: SdkClients
+) -> tuple[Any, Any]:
     """Build (or reuse, across warm invocations) an ElbClient and its HttpConfig."""
     import os  # noqa: PLC0415 - read the endpoint override at call time, as the SDK does
 
+    override = os.environ.get("HUAWEICLOUD_SDK_REGION_ELB_" + region_id.replace("-", "_").upper(), "")
+    key = (region_id, override, project_id, credentials.ak, credentials.sk, credentials.security_token)
+    return clients.get(key, lambda: _new_client(region_id, project_id, credentials))  # type: ignore[no-any-return]
+
+
+def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
+    """A new ElbClient and its HttpConfig; ElbApiError if the region is unknown or the SDK refuses."""
     from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - lazy SDK import
     from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: PLC0415
     from huaweicloudsdkelb.v3.elb_client import ElbClient  # noqa: PLC0415
     from huaweicloudsdkelb.v3.region.elb_region import ElbRegion  # noqa: PLC0415
 
-    override = os.environ.get("HUAWEICLOUD_SDK_REGION_ELB_" + region_id.replace("-", "_").upper(), "")
-    key = (region_id, override, project_id, credentials.ak, credentials.sk, credentials.security_token)
-    with _clients_lock:
-        cached = _clients.get(key)
-        if cached is not None:
-            return cached
-        try:
-            region = ElbRegion.value_of(region_id)
-        except KeyError:
-            raise ElbApiError("CONFIG.REGION", region_problem(region_id) or "unknown region") from None
-        basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
-        if credentials.security_token:
-            basic = basic.with_security_token(credentials.security_token)
-        config = HttpConfig(timeout=(3.0, 10.0), retry_times=0)
-        # The SDK logs connection errors through its own logger; ours reports them once, in the result.
-        logging.getLogger(_SDK_LOGGER).addHandler(logging.NullHandler())
-        try:
-            client = (
-                ElbClient.new_builder()
-                .with_http_config(config)
-                .with_credentials(basic)
-                .with_region(region)
-                .build()
-            )
-        except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
-            raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {_short(exc)}") from None
-        if len(_clients) >= 8:
-            _clients.clear()
-        _clients[key] = (client, config)
-        return client, config
+    try:
+        region = ElbRegion.value_of(region_id)
+    except KeyError:
+        problem = region_problem(region_id) or f"unknown region {region_id!r}"
+        raise ElbApiError("CONFIG.REGION", problem) from None
+    basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
+    if credentials.security_token:
+        basic = basic.with_security_token(credentials.security_token)
+    config = HttpConfig(timeout=(3.0, 10.0), retry_times=0)
+    # The SDK logs connection errors through its own logger; ours reports them once, in the result.
+    logging.getLogger(_SDK_LOGGER).addHandler(logging.NullHandler())
+    try:
+        client = (
+            ElbClient.new_builder()
+            .with_http_config(config)
+            .with_credentials(basic)
+            .with_region(region)
+            .build()
+        )
+    except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
+        raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {clip(exc, 300)}") from None
+    return client, config
 
 
 def region_problem(region_id: str) -> str | None:
@@ -113,11 +144,6 @@ def region_problem(region_id: str) -> str | None:
     if close:
         message += f"; did you mean {close[0]!r}?"
     return message
-
-
-def _short(text: Any, limit: int = 300) -> str:
-    """One line of at most `limit` characters, secrets scrubbed before the cut."""
-    return clip(text, limit)
 
 
 class RateLimiter:
@@ -176,8 +202,14 @@ class ElbGateway:
         settings: Settings,
         budget: Budget,
         rng: random.Random | None = None,
+        clients: SdkClients | None = None,
     ) -> None:
-        """Remember where to read and how much time there is; the client is built on first call."""
+        """Remember where to read and how much time there is; the client is built on first call.
+
+        `clients` is the warm instance's client cache (app.py's Instance); without one, this
+        gateway keeps its own.
+        """
+        self._clients = clients if clients is not None else SdkClients()
         self.region = region
         self.project_id = project_id
         self._credentials = credentials
@@ -267,116 +299,90 @@ class ElbGateway:
         """Call the SDK and return its response, which must carry `field`.
 
         Reads retry 429, 5xx, connection errors and unreadable bodies; writes retry only what surely
-        never reached ELB. Every wait fits in the budget and the rate limit.
+        never reached ELB. Every wait fits in the budget and the rate limit (handler.outbound.retry).
         """
-        client, config = _build_client(self.region, self.project_id, self._credentials)
+        client, config = _build_client(self.region, self.project_id, self._credentials, self._clients)
         call: Callable[[Any], Any] = getattr(client, method)
-        attempt = 0
-        while True:
-            attempt += 1
-            self._limiter.acquire(what)
-            remaining = self._budget.remaining()
-            if remaining < MIN_CALL_SECONDS:
-                raise ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=attempt - 1)
+
+        def admit(_deadline: float) -> bool:
+            try:
+                self._limiter.acquire(what)
+            except ElbApiError:
+                return False
+            return True
+
+        def once(left: float) -> Attempt:
             # Shared by threads: all of them work to the same budget, so any thread's value fits.
             config.timeout = (
-                min(self._settings.connect_timeout, remaining),
-                min(self._settings.read_timeout, remaining),
+                min(self._settings.connect_timeout, left),
+                min(self._settings.read_timeout, left),
             )
             self._count()
             try:
                 # Bounded as a whole: the SDK's timeouts apply per socket read, so a body that trickles
                 # in would otherwise hold the invocation past its deadline.
-                response = call_within(remaining, lambda: call(request), name="elb-call")
+                response = call_within(left, lambda: call(request), name="elb-call")
             except DeadlineExceeded:
-                raise ElbApiError(
-                    "WATCH.TIMEOUT",
-                    f"{what}: no complete answer from ELB within {remaining:.1f} s (time budget)",
-                    attempts=attempt,
-                ) from None
-            except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError below
-                error, retryable = _classify(exc, what)
-                if not idempotent:
-                    retryable = retryable and _never_reached_elb(exc, error)
-            else:
-                if getattr(response, field, None) is not None:
-                    return response
-                error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
-                retryable = idempotent
-            error.attempts = attempt
-            if not retryable or attempt >= self._settings.max_attempts:
-                raise error
-            delay = retry_delay(attempt, base=self._settings.retry_base, rng=self._rng)
-            if not self._budget.wait(delay):
-                error.message += f" (gave up after {attempt} attempt(s): time budget)"
-                raise error
+                message = f"{what}: no complete answer from ELB within {left:.1f} s (time budget)"
+                return Attempt(message, failure=ElbApiError("WATCH.TIMEOUT", message))
+            except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError
+                error, retryable, never_sent = _classify(exc, what)
+                return Attempt(error.message, retryable and (idempotent or never_sent), failure=error)
+            if getattr(response, field, None) is not None:
+                return Attempt(value=response)
+            error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
+            return Attempt(error.message, retryable=idempotent, failure=error)
 
-
-_NOT_SENT_MARKERS = (
-    "Connection refused",
-    "ConnectTimeoutError",
-    "NewConnectionError",
-    "Name or service not known",
-)
-
-
-def _never_reached_elb(exc: BaseException, error: ElbApiError) -> bool:
-    """Whether a failed write surely never reached ELB, so repeating it cannot start a second job."""
-    if error.status == 429:
-        return True
-    return error.status is None and any(marker in str(exc) for marker in _NOT_SENT_MARKERS)
+        clock = self._budget.clock
+        plan = RetryPlan(
+            deadline=clock() + self._budget.remaining(),
+            clock=clock,
+            sleep=self._budget.sleep,
+            max_attempts=self._settings.max_attempts,
+            base=self._settings.retry_base,
+            cap=ELB_RETRY_CAP_SECONDS,
+            cut_backoff=False,
+        )
+        ended = retry(once, plan, admit=admit, rng=self._rng)
+        if ended.how == "accepted" and ended.last is not None:
+            return ended.last.value
+        if ended.how == "no_slot":
+            message = f"no time left to {what} under the API rate limit"
+            raise ElbApiError("WATCH.TIME_BUDGET", message)
+        if ended.how == "no_time" or ended.last is None:
+            raise ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=ended.attempts)
+        failure: ElbApiError = ended.last.failure
+        failure.attempts = ended.attempts
+        if ended.how == "no_time_to_wait":
+            failure.message += f" (gave up after {ended.attempts} attempt(s): time budget)"
+        raise failure
 
 
 def _fields(instance: Any) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in instance.__dataclass_fields__}
 
 
-_ADDRESS = re.compile(r"host='([^']+)', port=(\d+)")
-_CAUSES = (
-    ("timed out", "no answer in time"),
-    ("Connection refused", "connection refused"),
-    ("Connection reset", "connection reset"),
-    ("RemoteDisconnected", "connection closed without a response"),
-    ("Name or service not known", "host name not found"),
-    ("getaddrinfo failed", "host name not found"),
-    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
-)
-
-
-def _transport_message(exc: BaseException) -> tuple[str, bool]:
-    """A short reason for a transport failure, and whether it was a timeout.
-
-    The SDK reports a read timeout as a ConnectionException (urllib3 wraps it in MaxRetryError),
-    so the cause is read from the message rather than the exception class.
-    """
-    raw = str(exc)
-    address = _ADDRESS.search(raw)
-    where = f" at {address.group(1)}:{address.group(2)}" if address else ""
-    for marker, reason in _CAUSES:
-        if marker in raw:
-            return f"{reason}{where}", reason == "no answer in time"
-    return f"{_short(raw, 160)}{where}", False
-
-
-def _classify(exc: Exception, what: str) -> tuple[ElbApiError, bool]:
-    """Map an SDK or transport exception to an ElbApiError and whether a retry may help."""
-    from huaweicloudsdkcore.exceptions import exceptions as sdk  # noqa: PLC0415 - lazy SDK import
-    from requests import exceptions as http  # noqa: PLC0415 - comes with the SDK
-
-    if isinstance(exc, sdk.ServiceResponseException):
-        status = int(exc.status_code) if exc.status_code else None
-        code = str(exc.error_code or status or "ELB.ERROR")
-        message = _short(exc.error_msg or f"HTTP {status}")
-        retryable = status is not None and (status == 429 or status >= 500)
-        return ElbApiError(code, f"{what}: {message}", status=status, request_id=exc.request_id), retryable
-    if isinstance(exc, sdk.RequestTimeoutException | sdk.ConnectionException | http.RequestException):
-        reason, timed_out = _transport_message(exc)
-        timed_out = timed_out or isinstance(exc, sdk.RequestTimeoutException | http.Timeout)
-        code = "WATCH.TIMEOUT" if timed_out else "WATCH.CONNECTION"
-        return ElbApiError(code, f"{what}: cannot reach ELB ({reason})"), True
+def _classify(exc: Exception, what: str) -> tuple[ElbApiError, bool, bool]:
+    """An SDK or transport exception as (ElbApiError, whether a retry may help, whether surely unsent)."""
     if isinstance(exc, ElbApiError):
-        return exc, False
-    if isinstance(exc, sdk.SdkException):
-        return ElbApiError("WATCH.SDK", f"{what}: {_short(exc)}"), False
+        return exc, False, False
+    error = from_foreign(exc)
+    if isinstance(error, ServiceError):
+        status = error.status
+        code = error.code or (str(status) if status else "ELB.ERROR")
+        message = clip(error.message or f"HTTP {status}", 300)
+        api_error = ElbApiError(code, f"{what}: {message}", status=status, request_id=error.request_id)
+        # A 429 was refused before any work: a write may be repeated.
+        return api_error, error.retryable, status == 429
+    if isinstance(error, TransportError):
+        where = f" at {error.where}" if error.where else ""
+        code = "WATCH.TIMEOUT" if error.cause.timed_out else "WATCH.CONNECTION"
+        return (
+            ElbApiError(code, f"{what}: cannot reach ELB ({error.message}{where})"),
+            True,
+            error.cause.never_sent,
+        )
+    if isinstance(error, ClientError):
+        return ElbApiError("WATCH.SDK", f"{what}: {error.detail}"), False, False
     # A body the SDK could not map to its models (truncated JSON, wrong types): maybe a passing glitch.
-    return ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: unreadable response ({_short(exc)})"), True
+    return ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: unreadable response ({error.detail})"), True, False

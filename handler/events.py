@@ -24,9 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handler import cloudeye
-from handler.channels.config import CHANNEL_NAMES
-from handler.domain import Sweep, Target
+from handler.domain import CHANNEL_NAMES, Sweep, Target
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_TARGETS = 100
@@ -256,6 +254,8 @@ def _smn(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
     except _InvalidEventError as invalid:
         yield invalid.error
         return
+    from handler import cloudeye  # noqa: PLC0415 - only SMN-triggered runs read Cloud Eye alarms
+
     for index, record in enumerate(records):
         where = f"record[{index}].smn"
         smn = record.get("smn") if isinstance(record, Mapping) else None

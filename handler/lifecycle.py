@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
-from handler.config import ConfigError, parse_duration, shown
 from handler.wording import phrases
 
 STATE_SCHEMA = 1
@@ -45,34 +44,6 @@ class LifecycleSettings:
     resolve_after: int = 2
     # The language of the resolved notices this module writes (ELB_WATCH_LOCALE, read by handler.config).
     locale: str = "en"
-
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= 100:
-        raise ConfigError(f"{name}={shown(raw)} must be a whole number from 1 to 100")
-    return int(raw)
-
-
-def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
-    """Read the lifecycle settings; raise ConfigError naming the first bad variable."""
-    name = "ELB_WATCH_REPEAT_INTERVAL"
-    raw = env.get(name, "").strip()
-    repeat = DEFAULT_REPEAT_INTERVAL
-    if raw:
-        value = parse_duration(raw)
-        if value is None or not 60 <= value <= 30 * 86400:
-            raise ConfigError(
-                f"{name}={shown(raw)} must be a duration from 60s to 30 days, such as 4h, 30m or 1h30m"
-            )
-        repeat = value
-    return LifecycleSettings(
-        repeat_interval=repeat,
-        fire_after=_count(env, "ELB_WATCH_FIRE_AFTER", 1),
-        resolve_after=_count(env, "ELB_WATCH_RESOLVE_AFTER", 2),
-    )
 
 
 @dataclass(frozen=True, slots=True)

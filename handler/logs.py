@@ -5,14 +5,17 @@ Imported only when an invocation starts, so `import handler` stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 import structlog
+
+from handler.text import redact
 
 _SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("elb_watch_secrets", default=())
 _SECRET_KEY = re.compile(r"(^|_)(ak|sk|secret|token|password|authorization|signature|access_key|secret_key)$")
@@ -34,19 +37,7 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
         flat = None
     if flat is not None and not any(secret in flat for secret in secrets):
         return value
-    return _scrub_walk(value, secrets)
-
-
-def _scrub_walk(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub_walk(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub_walk(item, secrets) for item in value]
-    return value
+    return redact(value, secrets)
 
 
 def set_secrets(secrets: Iterable[str]) -> None:
@@ -74,9 +65,7 @@ class _RedactingRenderer:
         self._renderer = renderer
 
     def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
-        line = self._renderer(logger, method, event_dict)
-        for secret in _SECRETS.get():
-            line = line.replace(secret, REDACTED)
+        line = redact(self._renderer(logger, method, event_dict))
         if isinstance(line, str) and not line.isascii():
             from handler.text import clean  # noqa: PLC0415 - tiny; only for non-ASCII lines
 
@@ -112,18 +101,34 @@ def _stream_logger_factory(stream: str) -> Any:
 
 
 _configured: tuple[str, str] | None = None
+_held = 0
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Keep whatever structlog configuration is in place while the block runs: `configure` does nothing.
+
+    For a caller that installs its own chain around an invocation (a test's `capture_logs`); when the
+    block ends, the next `configure` puts our chain back.
+    """
+    global _held  # noqa: PLW0603 - structlog's configuration is process-wide by design
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
 
 
 def configure(stream: str = "stdout", level: str = "info", *, console: bool | None = None) -> None:
     """Configure structlog once per process: JSON lines, or a console view when the stream is a TTY.
 
     `stream` is "stdout" (FunctionGraph sends it to LTS) or "stderr" (the CLI keeps stdout for the
-    result). While a test's `capture_logs` is active it is left alone; a configuration anyone else left
-    behind (capture_logs restores the defaults as "configured") is replaced, so redaction is never lost.
+    result). Inside `held()` it is left alone; any configuration found outside one (a test's capture_logs
+    restores the defaults as "configured") is replaced by ours, so redaction is never lost.
     """
     global _configured  # noqa: PLW0603 - structlog's configuration is process-wide by design
-    if any(isinstance(p, structlog.testing.LogCapture) for p in structlog.get_config()["processors"]):
-        return  # a test is capturing log entries; our chain comes back when it is done
+    if _held:
+        return  # someone holds the configuration in place (a test capturing log entries)
     if _configured == (stream, level) and redact_secrets in structlog.get_config()["processors"]:
         return
     use_console = getattr(sys, stream).isatty() if console is None else console

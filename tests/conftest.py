@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from elb_simulator import ElbSimulator
+from tests.builders import OPENED_STORES
 from tests.support import demo_scenario
 
 SDK_ENV = (
@@ -47,3 +49,19 @@ def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ElbSimulator]:
         monkeypatch.setenv("ELB_WATCH_RETRY_BASE_SECONDS", "0.02")
         monkeypatch.setenv("ELB_WATCH_POLL_INTERVAL_SECONDS", "0.02")
         yield sim
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An `ELB_WATCH_STATE` URL for each kind of store (Redis: the module's redis_server plugin)."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/state.db"
+    return str(request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture(autouse=True)
+def close_stores() -> Iterator[None]:
+    """Close every store a test opened with tests.builders.opened, whatever happened in it."""
+    yield
+    while OPENED_STORES:
+        OPENED_STORES.pop().close()

@@ -14,7 +14,7 @@ from handler.channels import (
     configured_channels,
     narrow_channels,
     parse_topic_urn,
-    redact_url,
+    shown_channel_url,
 )
 from handler.config import ConfigError
 
@@ -154,7 +154,7 @@ def test_channel_repr_hides_url_and_secret():
     ],
 )
 def test_redacted_urls_keep_the_host_and_path_shape_but_no_token(url, shown):
-    assert redact_url(url) == shown
+    assert shown_channel_url(url) == shown
 
 
 def test_channel_secrets_cover_secrets_whole_urls_and_url_tokens_longest_first():
@@ -206,6 +206,6 @@ def test_welink_token_and_teams_sig_are_secrets_but_their_public_parameters_are_
     assert "Xk3v9Q0aBcDeFgHiJk" in secrets
     assert "4f1c7a2e9b3d4e5f8a6b0c1d2e3f4a5b" in secrets  # the workflow id in the path
     assert not {"standard", "2016-06-01", "/triggers/manual/run"} & set(secrets)
-    assert redact_url(WELINK) == (
+    assert shown_channel_url(WELINK) == (
         "https://open.welink.huaweicloud.com/api/werobot/v1/webhook/send?token=***&channel=***"
     )

@@ -13,9 +13,11 @@ from email.utils import formatdate
 from typing import Any
 
 import pytest
+from structlog.testing import CapturingLogger
 
 from handler.channels import Channel, DeliveryContext, channel_secrets, configured_channels, deliver
 from handler.config import Credentials
+from tests.builders import PROJECT, SMN_AK, SMN_SK, context, demo_record, logged, resolved_record
 from tests.receivers import (
     DingTalkReceiver,
     FeishuReceiver,
@@ -26,12 +28,8 @@ from tests.receivers import (
     WeComReceiver,
     running_receivers,
 )
-from tests.test_channels_render import demo_record, resolved_record
 
 SECRET = "SEC-loopback-signing-secret-42"
-SMN_AK = "SMNTESTACCESSKEY0001"
-SMN_SK = "smn-test-secret-key-0123456789abcdef"
-PROJECT = "04dd36f964000fe22f9ac00bc85b1a1d"
 
 
 @pytest.fixture
@@ -40,31 +38,6 @@ def receivers(monkeypatch: pytest.MonkeyPatch):
         for name, value in started.smn.env().items():
             monkeypatch.setenv(name, value)
         yield started
-
-
-class RecordingLog:
-    """A logger with structlog's call shape that keeps every line (level, event and fields)."""
-
-    def __init__(self) -> None:
-        self.lines: list[dict[str, Any]] = []
-
-    def debug(self, event: str, **fields: Any) -> None:
-        self.lines.append({"log_level": "debug", "event": event, **fields})
-
-    def warning(self, event: str, **fields: Any) -> None:
-        self.lines.append({"log_level": "warning", "event": event, **fields})
-
-
-def context(seconds: float = 5.0, **overrides: Any) -> DeliveryContext:
-    """A context with fast retries (the behaviour is the same, the waits are shorter)."""
-    settings: dict[str, Any] = {
-        "deadline": time.monotonic() + seconds,
-        "credentials": Credentials(SMN_AK, SMN_SK),
-        "project_id": PROJECT,
-        "retry_base": 0.02,
-        **overrides,
-    }
-    return DeliveryContext(**settings)
 
 
 def channels_of(receivers: Receivers, *names: str) -> list[Channel]:
@@ -76,7 +49,7 @@ def send(
     channels: list[Channel], ctx: DeliveryContext, record: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     record = record or demo_record()
-    return deliver([(record, channel) for channel in channels], ctx, RecordingLog())
+    return deliver([(record, channel) for channel in channels], ctx, CapturingLogger())
 
 
 def closed_port() -> int:
@@ -293,9 +266,9 @@ def test_all_channels_down_at_once_every_delivery_fails_inside_the_deadline(monk
     }
     channels = configured_channels(env)
     started = time.monotonic()
-    log = RecordingLog()
+    log = CapturingLogger()
     deliveries = deliver([(demo_record(), channel) for channel in channels], context(3), log)
-    logs = log.lines
+    logs = logged(log)
     assert time.monotonic() - started < 3.2
     assert [d["status"] for d in deliveries] == ["failed"] * 6
     for delivery in deliveries:
@@ -317,13 +290,13 @@ def test_channels_are_sent_concurrently(receivers):
 
 
 def test_no_time_left_skips_every_delivery_without_sending(receivers):
-    log = RecordingLog()
+    log = CapturingLogger()
     deliveries = deliver(
         [(demo_record(), channel) for channel in channels_of(receivers)],
         context(-1),
         log,
     )
-    logs = log.lines
+    logs = logged(log)
     assert {d["status"] for d in deliveries} == {"deferred"}
     assert {d["attempts"] for d in deliveries} == {0}
     assert all(not receiver.received for receiver in receivers.all())
@@ -333,13 +306,13 @@ def test_no_time_left_skips_every_delivery_without_sending(receivers):
 
 def test_one_warning_per_failed_delivery_and_a_debug_line_per_sent_one(receivers):
     receivers.wecom.fail_with(Reply(200, {"errcode": 93000, "errmsg": "invalid webhook url"}))
-    log = RecordingLog()
+    log = CapturingLogger()
     deliver(
         [(demo_record(), channel) for channel in channels_of(receivers, "feishu", "wecom", "smn")],
         context(),
         log,
     )
-    logs = log.lines
+    logs = logged(log)
     warnings = [entry for entry in logs if entry["log_level"] == "warning"]
     debugs = [entry for entry in logs if entry["log_level"] == "debug"]
     assert [(w["event"], w["channel"]) for w in warnings] == [("delivery.failed", "wecom")]
@@ -358,9 +331,9 @@ def test_webhook_tokens_and_secrets_never_reach_a_log_line_or_a_delivery(receive
     receivers.feishu.fail_with(Reply(200, {"code": 19001, "msg": f"token {FeishuReceiver.TOKEN} invalid"}))
     receivers.dingtalk.fail_with(*[Reply(500, f"access_token={DingTalkReceiver.TOKEN} {SECRET}")] * 4)
     refused = Channel("slack", f"http://127.0.0.1:{closed_port()}{SlackReceiver.PATH}")
-    log = RecordingLog()
+    log = CapturingLogger()
     deliveries = deliver([(demo_record(), channel) for channel in [*channels, refused]], context(), log)
-    logs = log.lines
+    logs = logged(log)
     assert {d["status"] for d in deliveries} == {"sent", "failed"}
     assert "***" in deliveries[1]["error"]
     dumped = json.dumps([logs, deliveries], default=str)
@@ -370,7 +343,7 @@ def test_webhook_tokens_and_secrets_never_reach_a_log_line_or_a_delivery(receive
 
 
 def test_nothing_to_send_returns_nothing():
-    assert deliver([], context(), RecordingLog()) == []
+    assert deliver([], context(), CapturingLogger()) == []
 
 
 def test_a_broken_logger_or_unknown_channel_does_not_raise(receivers):

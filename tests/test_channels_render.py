@@ -20,182 +20,18 @@ from handler.channels import render
 from handler.channels import smn as smn_format
 from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
+from tests.builders import (
+    critical_record,
+    demo_record,
+    hostile_record,
+    oversized_record,
+    resolved_record,
+)
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 OBSERVED = "2026-03-02T08:15:00Z"
 T_FIRST = 1_772_438_100.0  # 2026-03-02T07:55:00Z
 CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn", "welink", "teams")
-HOSTILE = (
-    '**x** <at user_id="all"></at> <at id=all></at> <!channel> <!here> <@U024BE7LH> @all '
-    "[x](http://evil.example) ![i](http://evil.example/i.png) `code` ~~gone~~ _it_ __b__ "
-    "<font color=red>r</font> &lt;b&gt; | a | \\*"
-)
-
-
-def demo_record() -> dict[str, Any]:
-    """The record `elb-master-watch invoke events/direct.json --simulate demo` returns (fixed time)."""
-    return {
-        "status": "firing",
-        "severity": "major",
-        "kind": "master_failed",
-        "fingerprint": "5408d300053a714a",
-        "title": "[MAJOR] web-pool: master web-master-1 down, traffic failed over to standby web-standby-1",
-        "text": (
-            "Master web-master-1 (172.16.0.210:80) is OFFLINE on listener "
-            "0b11747a-b139-492f-9692-2df0b1c87193.\n"
-            "Why: RESPONSE_MISMATCH, the backend answered the health check with an unexpected status code "
-            "(expected 200, got 503).\n"
-            "Standby web-standby-1 (172.16.0.211:80) is ONLINE: traffic has failed over to it.\n"
-            "Check job 919221ce-0011-4558-81ca-2866e6e68a27 (processed, 17/17 items): 2 failed.\n"
-            "- [Major] network ACL: healthCheck destination port 80 is not allowed by ACL acl-7f3e2a1b "
-            "ingress policies\n"
-            "- [Major] security group: healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup "
-            "sg-web-backend ingress rules\n"
-            "Pool web-pool (36ce7086-a496-4666-9064-5ba0e6840c75), TCP, region cn-north-4, project "
-            "04dd36f964000fe22f9ac00bc85b1a1d."
-        ),
-        "pool": {
-            "id": "36ce7086-a496-4666-9064-5ba0e6840c75",
-            "name": "web-pool",
-            "protocol": "TCP",
-            "listener_ids": ["0b11747a-b139-492f-9692-2df0b1c87193"],
-            "loadbalancer_ids": ["098b2f68-af1c-41a9-8efd-69958722af62"],
-        },
-        "master": {
-            "id": "2e7b36d2-66c8-4825-bcd2-211d99978680",
-            "name": "web-master-1",
-            "address": "172.16.0.210",
-            "protocol_port": 80,
-            "operating_status": "OFFLINE",
-            "failed_listeners": ["0b11747a-b139-492f-9692-2df0b1c87193"],
-            "reason_code": "RESPONSE_MISMATCH",
-            "reason": (
-                "the backend answered the health check with an unexpected status code (expected 200, got 503)"
-            ),
-            "expected_response": "200",
-            "healthcheck_response": "503",
-        },
-        "standby": {
-            "id": "5f0c2a8e-3b7d-4c1e-9a64-7d2b8e1f0c39",
-            "name": "web-standby-1",
-            "address": "172.16.0.211",
-            "protocol_port": 80,
-            "operating_status": "ONLINE",
-            "failed_listeners": [],
-            "reason_code": None,
-            "reason": None,
-            "expected_response": None,
-            "healthcheck_response": None,
-        },
-        "check": {
-            "job_id": "919221ce-0011-4558-81ca-2866e6e68a27",
-            "status": "processed",
-            "member_id": "2e7b36d2-66c8-4825-bcd2-211d99978680",
-            "listener_id": "0b11747a-b139-492f-9692-2df0b1c87193",
-            "finished": 17,
-            "total": 17,
-            "failed_groups": ["acl", "security_group"],
-            "incomplete_groups": [],
-            "failed_items": [
-                {
-                    "group": "acl",
-                    "name": "acl_check_hc_dest_port_ingress",
-                    "severity": "Major",
-                    "subject": "networkAcl",
-                    "reason": (
-                        "healthCheck destination port 80 is not allowed by ACL acl-7f3e2a1b ingress policies"
-                    ),
-                },
-                {
-                    "group": "security_group",
-                    "name": "security_group_check_hc_source_ip_ingress",
-                    "severity": "Major",
-                    "subject": "securityGroup",
-                    "reason": (
-                        "healthCheck source IP 100.125.0.0/16 is not allowed by securityGroup sg-web-backend "
-                        "ingress rules"
-                    ),
-                },
-            ],
-        },
-        "project_id": "04dd36f964000fe22f9ac00bc85b1a1d",
-        "region": "cn-north-4",
-        "observed_at": "2026-11-21T12:14:23Z",
-    }
-
-
-def critical_record() -> dict[str, Any]:
-    """Master and standby both down, the check job still running, one group without item details."""
-    record = demo_record()
-    record.update(
-        severity="critical",
-        fingerprint="9c1f00aa53e2b7d4",
-        title="[CRITICAL] web-pool: master and standby both down",
-        notification_reason="changed",
-    )
-    record["standby"].update(
-        operating_status="OFFLINE",
-        failed_listeners=["0b11747a-b139-492f-9692-2df0b1c87193"],
-        reason_code="CONNECT_TIMEOUT",
-        reason="the backend did not accept the health check connection in time",
-    )
-    record["check"].update(status="processing", finished=9, failed_groups=["acl", "config"])
-    record["check"]["failed_items"] = record["check"]["failed_items"][:1]
-    record["check"]["incomplete_groups"] = ["security_group"]
-    return record
-
-
-def resolved_record() -> dict[str, Any]:
-    """The master is back: a resolved record (status resolved, severity info)."""
-    record = demo_record()
-    record.update(
-        status="resolved",
-        severity="info",
-        notification_reason="resolved",
-        title="[RESOLVED] web-pool: master web-master-1 is ONLINE again",
-        check=None,
-    )
-    record["master"].update(
-        operating_status="ONLINE",
-        failed_listeners=[],
-        reason_code=None,
-        reason=None,
-        healthcheck_response=None,
-    )
-    return record
-
-
-def hostile_record() -> dict[str, Any]:
-    """Every cloud-originated string tries to format the message or mention someone."""
-    record = demo_record()
-    record["title"] = f"[MAJOR] {HOSTILE}: master down"
-    record["pool"]["name"] = HOSTILE
-    record["master"]["name"] = HOSTILE
-    record["master"]["reason"] = "line one\n# heading\n> quote\n- list " + HOSTILE
-    record["standby"]["name"] = "<@U024BE7LH>"
-    for item in record["check"]["failed_items"]:
-        item["severity"] = "**Major** <!channel>"
-        item["reason"] = f"{item['reason']} {HOSTILE}"
-    record["check"]["failed_items"].append({"group": "<at id=all></at>", "severity": "", "reason": HOSTILE})
-    return record
-
-
-def oversized_record(count: int = 300) -> dict[str, Any]:
-    """A check job with `count` failed items, each a long Chinese reason."""
-    record = demo_record()
-    record["check"]["failed_groups"] = ["security_group"]
-    record["check"]["failed_items"] = [
-        {
-            "group": "security_group",
-            "name": f"sg_rule_{index}",
-            "severity": "Major",
-            "subject": "securityGroup",
-            "reason": f"第{index}项：安全组规则不允许健康检查源地址访问后端服务器端口，"  # noqa: RUF001
-            + "请检查入方向规则配置" * 18,
-        }
-        for index in range(count)
-    ]
-    return record
 
 
 def watcher_error_record(locale: str = "en") -> dict[str, Any]:

@@ -8,24 +8,24 @@ import time
 from typing import Any
 
 import pytest
+from structlog.testing import CapturingLogger
 
-from handler.channels import Channel, render
+from handler.channels import Channel, deliver, render
 from handler.channels import teams as teams_format
 from handler.channels import welink as welink_format
 from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
-from tests.receivers import Reply, TeamsReceiver, WeLinkReceiver
-from tests.test_channels_delivery import RecordingLog, context
-from tests.test_channels_render import (
+from tests.builders import (
     HOSTILE,
+    context,
     critical_record,
     demo_record,
     hostile_record,
+    logged,
     oversized_record,
     resolved_record,
 )
-
-from handler.channels import deliver  # isort: skip - after the test helpers, as the other channel tests
+from tests.receivers import Reply, TeamsReceiver, WeLinkReceiver
 
 
 def welink_text(record: dict[str, Any], locale: str = "en") -> str:
@@ -129,7 +129,7 @@ def test_welink_error_codes_become_clear_delivery_errors(code, error, retried):
     with WeLinkReceiver() as welink:
         welink.fail_with(*[Reply(200, {"code": code, "data": None, "message": "x"})] * 4)
         [delivery] = deliver(
-            [(demo_record(), Channel("welink", welink.url))], context(max_attempts=2), RecordingLog()
+            [(demo_record(), Channel("welink", welink.url))], context(max_attempts=2), CapturingLogger()
         )
     assert delivery["status"] == "failed"
     assert delivery["error"].startswith(error)
@@ -139,7 +139,7 @@ def test_welink_error_codes_become_clear_delivery_errors(code, error, retried):
 def test_welink_receiver_rejects_a_wrong_token_and_a_replayed_uuid():
     with WeLinkReceiver() as welink:
         wrong = Channel("welink", welink.url.replace(WeLinkReceiver.TOKEN, "0" * 32))
-        [delivery] = deliver([(demo_record(), wrong)], context(), RecordingLog())
+        [delivery] = deliver([(demo_record(), wrong)], context(), CapturingLogger())
         assert delivery["error"].startswith("WeLink code 58404")
         channel = Channel("welink", welink.url)
         request = welink_format.request(channel, render("welink", demo_record()), time.time())
@@ -150,11 +150,11 @@ def test_welink_receiver_rejects_a_wrong_token_and_a_replayed_uuid():
 
 
 def test_welink_token_never_reaches_a_log_line_or_a_delivery():
-    log = RecordingLog()
+    log = CapturingLogger()
     with WeLinkReceiver() as welink:
         welink.fail_with(Reply(200, {"code": "58601", "message": f"bad token {WeLinkReceiver.TOKEN}"}))
         [delivery] = deliver([(demo_record(), Channel("welink", welink.url))], context(), log)
-    dumped = json.dumps([log.lines, delivery])
+    dumped = json.dumps([logged(log), delivery])
     assert WeLinkReceiver.TOKEN not in dumped
     assert "token=***" in dumped
 
@@ -229,7 +229,7 @@ def test_teams_hostile_record_still_renders_in_the_title():
 def test_teams_wrong_sig_is_rejected_and_not_retried():
     with TeamsReceiver() as teams:
         wrong = Channel("teams", teams.url.replace(TeamsReceiver.SIG, "forged"))
-        [delivery] = deliver([(demo_record(), wrong)], context(), RecordingLog())
+        [delivery] = deliver([(demo_record(), wrong)], context(), CapturingLogger())
     assert delivery["status"] == "failed"
     assert delivery["attempts"] == 1
     assert delivery["error"].startswith("HTTP 401")
@@ -238,7 +238,7 @@ def test_teams_wrong_sig_is_rejected_and_not_retried():
 def test_teams_429_is_retried_after_retry_after():
     with TeamsReceiver() as teams:
         teams.fail_with(Reply(429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "0"}))
-        [delivery] = deliver([(demo_record(), Channel("teams", teams.url))], context(), RecordingLog())
+        [delivery] = deliver([(demo_record(), Channel("teams", teams.url))], context(), CapturingLogger())
         assert len(teams.accepted) == 1
     assert (delivery["status"], delivery["attempts"]) == ("sent", 2)
 

@@ -10,8 +10,8 @@ import pytest
 
 import handler
 from elb_simulator import ElbSimulator
+from handler.app import WARM
 from handler.cloudeye import decode_alarm, parse_dimension
-from handler.diagnose import STARTED_JOBS
 from handler.domain import Sweep, Target
 from handler.events import parse_event
 from tests.support import DEMO_LISTENER, DEMO_POOL, PlatformContext, demo_scenario, load_event
@@ -26,9 +26,9 @@ SAMPLES = ("ces_alarm.json", "ces_alarm_ok.json", "ces_alarm_v1.json", "ces_alar
 
 @pytest.fixture(autouse=True)
 def fresh_job_memory():
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
     yield
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
 
 
 def alarm_of(sample: str) -> dict[str, Any]:

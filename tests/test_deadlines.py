@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from elb_simulator import ElbSimulator, endpoint_env_name
-from handler.app import invoke
+from handler.app import WARM, invoke
 from handler.budget import Budget
-from handler.diagnose import STARTED_JOBS
 from handler.state import StoreUnavailable
 from handler.state.bounded import BoundedStore
 from handler.state.sqlite_store import SqliteStore
@@ -36,9 +35,9 @@ CHANNELS = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", 
 
 @pytest.fixture(autouse=True)
 def fresh_job_memory():
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
     yield
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
 
 
 def _sdk_env(monkeypatch, endpoint: str) -> None:

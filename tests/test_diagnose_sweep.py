@@ -10,7 +10,7 @@ import pytest
 
 import handler
 from elb_simulator import ElbSimulator, Fault
-from handler.diagnose import STARTED_JOBS
+from handler.app import WARM
 from handler.events import parse_event
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario, load_event
 
@@ -21,9 +21,9 @@ DEMO_LISTENER = "0b11747a-b139-492f-9692-2df0b1c87193"
 @pytest.fixture(autouse=True)
 def fresh_job_memory():
     """Each test starts with no remembered diagnosis jobs (the memory is per warm instance)."""
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
     yield
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
 
 
 def run(event, remaining_ms=30_000):
@@ -118,7 +118,7 @@ def test_reused_job_that_elb_forgot_is_replaced(simulator, monkeypatch):
     monkeypatch.setenv("ELB_WATCH_STATE", "off")  # the in-process memo, which the test plants a job in
     run({"pool_id": DEMO_POOL})
     forgotten = simulator.created_jobs[0]["job_id"]
-    STARTED_JOBS.remember(DEMO_MASTER, DEMO_LISTENER, "job-that-no-longer-exists", ttl=900)
+    WARM.started_jobs.remember(DEMO_MASTER, DEMO_LISTENER, "job-that-no-longer-exists", ttl=900)
     result = run({"pool_id": DEMO_POOL})
     assert len(simulator.created_jobs) == 2
     assert result["notifications"][0]["check"]["job_id"] not in {forgotten, "job-that-no-longer-exists"}
@@ -267,7 +267,7 @@ def test_sweep_reports_what_the_budget_could_not_diagnose(monkeypatch, simulator
 def test_job_started_by_another_instance_is_reused_through_the_store(simulator, monkeypatch, tmp_path):
     monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite:///{tmp_path / 'state.db'}")
     first = run({"pool_id": DEMO_POOL})
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
     second = run({"pool_id": DEMO_POOL})
     assert len(simulator.created_jobs) == 1
     job_id = simulator.created_jobs[0]["job_id"]

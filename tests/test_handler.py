@@ -12,6 +12,7 @@ import structlog
 
 import handler
 from elb_simulator import ElbSimulator, Fault
+from handler import logs
 from tests.support import (
     DEMO_JOB,
     DEMO_POOL,
@@ -409,7 +410,7 @@ def test_none_context_still_works(simulator):
 
 
 def test_redaction_survives_a_test_that_captured_logs(simulator, capsys, monkeypatch):
-    with structlog.testing.capture_logs() as captured:
+    with logs.held(), structlog.testing.capture_logs() as captured:
         run({"pool_id": DEMO_POOL})
     assert any(entry["event"] == "invocation.done" for entry in captured)
     capsys.readouterr()

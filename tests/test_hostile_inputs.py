@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from elb_simulator import Fault
-from handler.app import invoke
+from handler.app import WARM, invoke
 from handler.assess import assess_pool
-from handler.diagnose import STARTED_JOBS, _memo_key
+from handler.diagnose import _memo_key
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.events import MAX_ERRORS, MAX_TARGETS, parse_event
 from handler.limits import MAX_RESULT_BYTES, bound_result
@@ -35,9 +35,9 @@ LONE = "\ud83d"
 
 @pytest.fixture(autouse=True)
 def fresh_job_memory():
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
     yield
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
 
 
 def _size(result) -> int:
@@ -267,7 +267,7 @@ def test_a_remembered_job_elb_forgot_is_forgotten_in_the_store_too(simulator, mo
     assert result["notifications"][0]["check"]["job_id"] == job["job_id"]
     assert store.recall(_memo_key(DEMO_MASTER, DEMO_LISTENER)) == job["job_id"]
     assert capsys.readouterr().out.count('"diagnosis.reuse"') == 1, "one reuse, then a new job"
-    STARTED_JOBS._jobs.clear()
+    WARM.started_jobs.clear()
     invoke({"pool_id": DEMO_POOL}, PlatformContext())
     assert len(simulator.created_jobs) == 1, "the new job is the one reused next time"
 

@@ -18,3 +18,10 @@ def test_handler_entry_point_is_a_function_of_the_package():
     code = "import handler, inspect; print(inspect.isfunction(handler.handler))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
+
+
+def test_the_composition_root_imports_no_sdk_and_no_diagnosis():
+    prefixes = ("huaweicloudsdk", "handler.diagnose")
+    code = f"import sys, handler.app; print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

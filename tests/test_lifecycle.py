@@ -8,64 +8,21 @@ from typing import Any
 
 import pytest
 
-from handler.assess import assess_check_job, assess_pool, attach_check
-from handler.config import ConfigError
-from handler.domain import Target
-from handler.elb_model import check_job_from_api, pool_from_api
+from handler.config import ConfigError, load_lifecycle_settings, parse_duration
 from handler.lifecycle import (
     AlertState,
     Delivery,
     LifecycleSettings,
     decide,
     format_duration,
-    load_lifecycle_settings,
     merge_digest,
-    parse_duration,
     reason_digest,
     record_deliveries,
     scope_of,
 )
-from handler.notify import build_notification
-from tests.support import api_job, api_member, api_pool
+from tests.builders import ACL_PORT, POOL, SG_SOURCE, at, pool_records
 
-T0 = 1_800_000_000.0
-POOL = "pool-1"
 CHANNELS = ("chat", "email")
-ACL_PORT = {"acl_check_hc_dest_port_ingress": {"params": ["80", "acl-7f3e2a1b"]}}
-SG_SOURCE = {"security_group_check_hc_source_ip_ingress": {"params": ["100.125.0.0/16", "sg-web"]}}
-
-
-def at(minute: float) -> float:
-    """Epoch seconds of a minute of the scripted clock."""
-    return T0 + minute * 60
-
-
-def pool_records(
-    master: str = "OFFLINE",
-    standby: str = "ONLINE",
-    *,
-    code: str = "RESPONSE_MISMATCH",
-    got: str = "503",
-    failures: dict[str, Any] | None = None,
-    pool_id: str = POOL,
-    minute: float = 0,
-) -> list[dict[str, Any]]:
-    """The records the real assessment and notify code build for a master/standby pool."""
-    reason = {"reason_code": code, "expected_response": "200", "healthcheck_response": got}
-    members = [
-        api_member("m-master", "master", master, name="web-master-1", reason=reason, address="172.16.0.210"),
-        api_member("m-standby", "slave", standby, name="web-standby-1", address="172.16.0.211"),
-    ]
-    pool = pool_from_api(api_pool(members, pool_id=pool_id))
-    findings = assess_pool(pool)
-    if failures is not None:
-        verdict = assess_check_job(check_job_from_api(api_job(failures, member_id="m-master")))
-        findings = attach_check(findings, verdict, Target(pool_id=pool_id), pool)
-    observed_at = f"minute {minute}"
-    return [
-        build_notification(f, region="cn-north-4", project_id="proj-1", observed_at=observed_at)
-        for f in findings
-    ]
 
 
 class Ledger:

@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 
 from elb_simulator import ElbSimulator
+from elb_simulator.faults import Fault
 from elb_tools import packaging
 from handler.cli import main
-from tests.support import EVENTS, ROOT, demo_scenario
+from tests.receivers import running_receivers
+from tests.support import DEMO_POOL, EVENTS, ROOT, demo_scenario
 
 pytest_plugins = ("tests.redis_server",)
 
@@ -31,6 +33,8 @@ pytest_plugins = ("tests.redis_server",)
 CHILD = """
 import importlib.metadata, json, sys
 code_dir, event_path, result_path = sys.argv[1:4]
+# Run deeper than a handler is ever called: a lazily loaded module must work from any stack depth.
+depth = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 sys.path.insert(0, code_dir)
 import index
 
@@ -42,13 +46,16 @@ class Context:
 
 with open(event_path, encoding="utf-8") as handle:
     event = json.load(handle)
-result = index.handler(event, Context())
+def nested(level):
+    return index.handler(event, Context()) if level <= 0 else nested(level - 1)
+result = nested(depth)
 import huaweicloudsdkcore
 files = sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())} - {""})
 with open(result_path, "w", encoding="utf-8") as handle:
     json.dump({"result": result, "sdk": huaweicloudsdkcore.__file__, "files": files,
                "no_site": sys.flags.no_site, "isolated": sys.flags.isolated,
                "tag": sys.implementation.cache_tag,
+               "models": sorted(name for name in sys.modules if ".model." in name),
                "structlog_version": importlib.metadata.version("structlog")}, handle)
 """
 
@@ -205,7 +212,14 @@ def _snapshot(directory: Path) -> dict[str, str]:
 
 
 def _run_unpacked(
-    unpacked: Path, interpreter: str, work: Path, simulator: ElbSimulator, extra: dict[str, str] | None = None
+    unpacked: Path,
+    interpreter: str,
+    work: Path,
+    simulator: ElbSimulator,
+    extra: dict[str, str] | None = None,
+    *,
+    event: dict[str, Any] | None = None,
+    depth: int = 0,
 ) -> dict[str, Any]:
     """One invocation of index.handler from the unpacked zip in a clean interpreter; the child's report.
 
@@ -213,6 +227,10 @@ def _run_unpacked(
     TMPDIR set to `work` (FunctionGraph's writable /tmp), where the default state store lives.
     """
     result_path = work / f"result-{uuid.uuid4().hex}.json"
+    event_path = EVENTS / "direct.json"
+    if event is not None:
+        event_path = work / f"event-{uuid.uuid4().hex}.json"
+        event_path.write_text(json.dumps(event), encoding="utf-8")
     env = {
         **simulator.env(),
         "HUAWEICLOUD_SDK_AK": simulator.credentials.ak,
@@ -223,7 +241,7 @@ def _run_unpacked(
         **(extra or {}),
     }
     done = subprocess.run(
-        [interpreter, "-I", "-S", "-c", CHILD, str(unpacked), str(EVENTS / "direct.json"), str(result_path)],
+        [interpreter, "-I", "-S", "-c", CHILD, str(unpacked), str(event_path), str(result_path), str(depth)],
         cwd=work,
         env=env,
         capture_output=True,
@@ -363,3 +381,123 @@ def test_zip_timestamps_follow_source_date_epoch(monkeypatch):
     assert packaging._zip_time() == packaging.ZIP_EPOCH
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
     assert packaging._zip_time() == packaging.ZIP_EPOCH
+
+
+def test_the_sdk_model_packages_in_the_zip_resolve_lazily(report):
+    with zipfile.ZipFile(report.path) as archive:
+        for name in packaging.LAZY_INITS:
+            text = archive.read(name).decode()
+            assert "def __getattr__(name):" in text
+            assert "\nfrom " not in text  # nothing imported eagerly
+            assert "\nimport " not in text
+    with zipfile.ZipFile(report.path) as archive:
+        models = archive.read("huaweicloudsdkelb/v3/model/__init__.py").decode()
+    assert (
+        "'ShowMasterSlavePoolResponse': 'huaweicloudsdkelb.v3.model.show_master_slave_pool_response'"
+        in models
+    )
+
+
+def test_a_lazy_init_refuses_an_sdk_init_it_does_not_understand():
+    assert "'Pool': 'sdk.model.pool'" in packaging.lazy_init(
+        "# coding: utf-8\nfrom sdk.model.pool import Pool\n", "x"
+    )
+    with pytest.raises(packaging.PackagingError, match="not a plain"):
+        packaging.lazy_init("from sdk.model.pool import Pool\nPool.extra = 1\n", "x/__init__.py")
+    with pytest.raises(packaging.PackagingError, match="no `from module import Name`"):
+        packaging.lazy_init("# coding: utf-8\n", "x/__init__.py")
+
+
+def test_the_invocation_loaded_only_the_models_it_used(invocation):
+    models = invocation["child"]["models"]
+    elb = [name for name in models if name.startswith("huaweicloudsdkelb.v3.model.")]
+    # ShowMasterSlavePool and ShowMemberHealthCheckJob: requests, responses and the nested models.
+    assert "huaweicloudsdkelb.v3.model.show_master_slave_pool_response" in elb
+    assert "huaweicloudsdkelb.v3.model.show_member_health_check_job_response" in elb
+    assert 4 <= len(elb) < 40, elb  # the SDK's eager __init__ loads about 490
+    assert not [name for name in models if name.startswith("huaweicloudsdksmn.")]
+
+
+def test_unpacked_zip_lists_pools_in_a_sweep(unpacked, target, tmp_path):
+    with ElbSimulator(demo_scenario()) as simulator:
+        child = _run_unpacked(unpacked, target[1], tmp_path, simulator, event={"sweep": {}}, depth=40)
+        listed = simulator.count("master-slave-pools", "GET")
+    result = child["result"]
+    assert result["ok"] is True, result["errors"]
+    assert [n["pool"]["id"] for n in result["notifications"]] == [DEMO_POOL]
+    assert result["sweeps"][0]["pools"] >= 1
+    assert listed >= 1
+    assert "huaweicloudsdkelb.v3.model.list_master_slave_pools_response" in child["models"]
+
+
+def test_unpacked_zip_starts_a_check_job_when_none_is_given(unpacked, target, tmp_path):
+    with ElbSimulator(demo_scenario()) as simulator:
+        child = _run_unpacked(
+            unpacked,
+            target[1],
+            tmp_path,
+            simulator,
+            {"ELB_WATCH_DIAGNOSE": "on"},
+            event={"pool_id": DEMO_POOL},
+        )
+        started = simulator.count("health-check", "POST")
+    result = child["result"]
+    assert result["ok"] is True, result["errors"]
+    assert started == 1
+    [notification] = result["notifications"]
+    assert notification["check"]["job_id"]
+    assert "huaweicloudsdkelb.v3.model.create_member_health_check_job_response" in child["models"]
+
+
+def test_unpacked_zip_publishes_to_smn(unpacked, target, tmp_path):
+    with (
+        ElbSimulator(demo_scenario()) as simulator,
+        running_receivers(smn_ak=simulator.credentials.ak, smn_sk=simulator.credentials.sk) as receivers,
+    ):
+        smn = {**receivers.smn.env(), "ELB_WATCH_SMN_TOPIC_URN": receivers.smn.topic_urn}
+        child = _run_unpacked(unpacked, target[1], tmp_path, simulator, smn)
+        accepted = len(receivers.smn.accepted)
+    result = child["result"]
+    assert result["ok"] is True, result["errors"]
+    assert [(d["channel"], d["status"]) for d in result["deliveries"]] == [("smn", "sent")]
+    assert accepted == 1
+    assert "huaweicloudsdksmn.v2.model.publish_message_response" in child["models"]
+
+
+ERROR_CASES = {
+    404: (None, {}, "ELB.8907"),
+    401: (None, {"HUAWEICLOUD_SDK_SK": "not-the-right-secret"}, "APIGW.0301"),
+    429: ({"path": "master-slave-pools", "status": 429}, {"ELB_WATCH_MAX_ATTEMPTS": "2"}, None),
+}
+
+
+@pytest.mark.parametrize("status", sorted(ERROR_CASES))
+def test_unpacked_zip_reports_error_responses(unpacked, target, tmp_path, status):
+    fault, extra, code = ERROR_CASES[status]
+    pool = "00000000-0000-0000-0000-000000000000" if status == 404 else DEMO_POOL
+    with ElbSimulator(demo_scenario()) as simulator:
+        if fault is not None:
+            simulator.add_fault(Fault(**fault))
+        child = _run_unpacked(unpacked, target[1], tmp_path, simulator, extra, event={"pool_id": pool})
+    result = child["result"]
+    assert result["ok"] is False
+    [error] = result["errors"]
+    assert error["status"] == status
+    if code is not None:
+        assert error["code"] == code
+    assert "not-the-right-secret" not in json.dumps(result)
+
+
+def test_unpacked_zip_retries_throttling_then_succeeds(unpacked, target, tmp_path):
+    with ElbSimulator(demo_scenario()) as simulator:
+        simulator.add_fault(Fault(path="master-slave-pools", status=429, times=1))
+        child = _run_unpacked(unpacked, target[1], tmp_path, simulator)
+        reads = simulator.count("master-slave-pools", "GET")
+    assert child["result"]["ok"] is True, child["result"]["errors"]
+    assert reads == 2
+
+
+def test_an_invocation_that_names_its_job_imports_no_diagnosis(invocation):
+    files = invocation["child"]["files"]
+    assert any(f.endswith("handler/elb.py") for f in files)
+    assert not [f for f in files if f.endswith("handler/diagnose.py")]

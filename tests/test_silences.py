@@ -5,17 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from structlog.testing import CapturingLogger
 
 from handler.lifecycle import LifecycleSettings
 from handler.silences import MAX_SILENCE_SECONDS, Silence, new_silence, silencing
 from handler.state.base import StoreUnavailable
-from tests import test_state_process as shared
-from tests.test_lifecycle import ACL_PORT, POOL, at, pool_records
-from tests.test_state_process import Channels, Log, opened, run
+from tests.builders import (
+    ACL_PORT,
+    POOL,
+    Channels,
+    at,
+    events,
+    opened,
+    pool_records,
+    run,
+)
 
 # The same store fixtures as the lifecycle tests: SQLite in a temp dir and a real redis-server.
-state_url = shared.state_url
-close_stores = shared._close_stores
+
 
 pytest_plugins = ("tests.redis_server",)
 
@@ -95,14 +102,14 @@ class NoSilences:
 
 
 def test_unreadable_silences_hold_nothing_and_warn(state_url):
-    store, channels, log = opened(state_url), Channels(), Log()
+    store, channels, log = opened(state_url), Channels(), CapturingLogger()
     silence(store, {"pool": POOL}, 0, 30)
     result = run(NoSilences(store), channels, 0, failing(0), log=log)
     assert channels.sent("chat") == [(0, "first")]
     assert result.warnings == [
         "silences unavailable, nothing is held by a silence this run: silences table unreadable"
     ]
-    assert "silences.unavailable" in log.events("warning")
+    assert "silences.unavailable" in events(log, "warning")
 
 
 @pytest.mark.parametrize(

@@ -4,137 +4,29 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
+from structlog.testing import CapturingLogger, capture_logs
 
 from handler import logs
 from handler.lifecycle import LifecycleSettings
 from handler.pipeline import BUSY, process
-from handler.state import StateStore, open_store
-from tests.test_lifecycle import ACL_PORT, POOL, SG_SOURCE, at, pool_records
+from handler.state import StateStore
+from tests.builders import (
+    ACL_PORT,
+    CHANNELS,
+    POOL,
+    SG_SOURCE,
+    Channels,
+    at,
+    events,
+    opened,
+    pool_records,
+    run,
+)
 
 pytest_plugins = ("tests.redis_server",)
-
-CHANNELS = ("chat", "email")
-
-
-class Channels:
-    """An in-process channel layer: records what each channel got, fails the channels it is told to."""
-
-    def __init__(self) -> None:
-        self.minute: float = 0
-        self.failing: set[str] = set()
-        self.calls = 0
-        self.got: list[tuple[float, str, str, str]] = []
-        self.on_send: Any = None
-
-    def send(self, pairs: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
-        self.calls += 1
-        assert pairs, "send() must not be called with nothing to send"
-        if self.on_send is not None:
-            self.on_send()
-        deliveries = []
-        for record, channel in pairs:
-            status = "failed" if channel in self.failing else "sent"
-            self.got.append((self.minute, record.reason, channel, status))
-            error = "HTTP 503 from the webhook" if status == "failed" else None
-            deliveries.append(
-                {
-                    "fingerprint": record.fingerprint,
-                    "channel": channel,
-                    "status": status,
-                    "attempts": 1,
-                    "error": error,
-                }
-            )
-        return deliveries
-
-    def sent(self, channel: str) -> list[tuple[float, str]]:
-        return [
-            (minute, reason)
-            for minute, reason, name, status in self.got
-            if name == channel and status == "sent"
-        ]
-
-
-class Log:
-    """A logger with structlog's call shape that keeps the lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str, dict[str, Any]]] = []
-
-    def _keep(self, level: str, event: str, **values: Any) -> None:
-        self.lines.append((level, event, values))
-
-    def debug(self, event: str, **values: Any) -> None:
-        self._keep("debug", event, **values)
-
-    def info(self, event: str, **values: Any) -> None:
-        self._keep("info", event, **values)
-
-    def warning(self, event: str, **values: Any) -> None:
-        self._keep("warning", event, **values)
-
-    def error(self, event: str, **values: Any) -> None:
-        self._keep("error", event, **values)
-
-    def events(self, level: str) -> list[str]:
-        return [event for lvl, event, _ in self.lines if lvl == level]
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def state_url(request, tmp_path: Path) -> str:
-    """An `ELB_WATCH_STATE` URL for each kind of store."""
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/state.db"
-    return str(request.getfixturevalue("redis_url"))
-
-
-_OPEN: list[StateStore] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_stores() -> Iterator[None]:
-    """Close every store a test opened, whatever happened in it."""
-    yield
-    while _OPEN:
-        _OPEN.pop().close()
-
-
-def opened(url: str) -> StateStore:
-    store = open_store(url)
-    assert store is not None
-    _OPEN.append(store)
-    return store
-
-
-def run(
-    store: StateStore | None,
-    channels: Channels,
-    minute: float,
-    records: list[dict[str, Any]],
-    *,
-    settings: LifecycleSettings | None = None,
-    names: tuple[str, ...] = CHANNELS,
-    owner: str = "",
-    log: Log | None = None,
-) -> Any:
-    channels.minute = minute
-    return process(
-        records,
-        {POOL},
-        store=store,
-        channels=names,
-        send=channels.send,
-        now=at(minute),
-        settings=settings or LifecycleSettings(),
-        owner=owner or f"run-{minute}",
-        log=log or Log(),
-    )
 
 
 def scripted(minute: int, change_at: int | None = None) -> list[dict[str, Any]]:
@@ -293,13 +185,13 @@ def test_redis_killed_between_runs_still_sends_and_says_dedup_was_unavailable(pr
         store, channels = opened(server.url), Channels()
         run(store, channels, 5, scripted(5))
         server.stop()
-        log = Log()
+        log = CapturingLogger()
         result = run(store, channels, 6, scripted(6), log=log)
     assert not result.dedup_available
     assert channels.sent("chat") == [(5, "first"), (6, "first")]
     assert channels.sent("email") == [(5, "first"), (6, "first")]
     assert [n.fingerprint for n in result.notifications] == [scripted(6)[0]["fingerprint"]]
-    assert log.events("warning") == ["dedup.unavailable"]
+    assert events(log, "warning") == ["dedup.unavailable"]
     assert result.warnings[0].startswith("de-duplication unavailable: redis 127.0.0.1:")
 
 
@@ -307,34 +199,34 @@ def test_redis_killed_while_sending_keeps_what_was_sent_and_says_dedup_was_unava
     with private_redis() as server:
         store, channels = opened(server.url), Channels()
         channels.on_send = server.stop
-        log = Log()
+        log = CapturingLogger()
         result = run(store, channels, 5, scripted(5), log=log)
     assert not result.dedup_available
     assert channels.sent("chat") == [(5, "first")]
     assert channels.sent("email") == [(5, "first")]
     assert [d["status"] for d in result.deliveries] == ["sent", "sent"]
-    assert log.events("warning") == ["dedup.unavailable"]
+    assert events(log, "warning") == ["dedup.unavailable"]
     assert "were not recorded" in result.warnings[0]
 
 
 def test_an_unusable_sqlite_file_falls_back_to_sending_everything(tmp_path):
     (tmp_path / "a-file").write_text("")
-    store, channels, log = opened(f"sqlite://{tmp_path}/a-file/state.db"), Channels(), Log()
+    store, channels, log = opened(f"sqlite://{tmp_path}/a-file/state.db"), Channels(), CapturingLogger()
     result = run(store, channels, 5, scripted(5), log=log)
     assert not result.dedup_available
     assert channels.sent("chat") == [(5, "first")]
-    assert len(log.events("warning")) == 1
+    assert len(events(log, "warning")) == 1
 
 
 def test_without_a_store_every_finding_goes_to_every_channel_every_run():
-    channels, log = Channels(), Log()
+    channels, log = Channels(), CapturingLogger()
     for minute in (5, 6):
         result = run(None, channels, minute, scripted(minute), log=log)
         assert not result.dedup_available
         assert result.notifications[0].reason == "first"
     assert channels.sent("chat") == [(5, "first"), (6, "first")]
-    assert log.events("warning") == ["dedup.unavailable", "dedup.unavailable"]
-    assert "ELB_WATCH_STATE=off" in log.lines[0][2]["reason"]
+    assert events(log, "warning") == ["dedup.unavailable", "dedup.unavailable"]
+    assert "ELB_WATCH_STATE=off" in log.calls[0].kwargs["reason"]
 
 
 def test_with_no_channels_send_is_never_called_and_records_come_back_once(state_url):
@@ -350,7 +242,7 @@ def test_with_no_channels_send_is_never_called_and_records_come_back_once(state_
 
 def test_corrupt_rows_are_logged_once_and_the_run_goes_on(tmp_path):
     url = f"sqlite://{tmp_path}/state.db"
-    store, channels, log = opened(url), Channels(), Log()
+    store, channels, log = opened(url), Channels(), CapturingLogger()
     run(store, channels, 5, scripted(5))
     conn = sqlite3.connect(tmp_path / "state.db")
     with conn:
@@ -358,7 +250,7 @@ def test_corrupt_rows_are_logged_once_and_the_run_goes_on(tmp_path):
     conn.close()
     result = run(store, channels, 6, scripted(6), log=log)
     assert result.dedup_available
-    assert log.events("warning") == ["state.row_ignored"]
+    assert events(log, "warning") == ["state.row_ignored"]
     assert "fp-bad" in result.warnings[0]
     assert channels.sent("chat") == [(5, "first")]
 
@@ -369,13 +261,13 @@ def test_a_channel_layer_that_crashes_counts_as_failed_and_is_retried(state_url)
     def broken(pairs: list[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
         raise RuntimeError("boom")
 
-    log = Log()
+    log = CapturingLogger()
     result = process(
         scripted(5), {POOL}, store=store, channels=CHANNELS, send=broken, now=at(5),
         settings=LifecycleSettings(), owner="run-5", log=log,
     )  # fmt: skip
     assert [d["status"] for d in result.deliveries] == ["failed", "failed"]
-    assert log.events("error") == ["channels.crashed"]
+    assert events(log, "error") == ["channels.crashed"]
     run(store, channels, 6, scripted(6))
     assert channels.sent("chat") == [(6, "first")]
     store.close()

@@ -20,7 +20,7 @@ import redis
 from handler.config import ConfigError
 from handler.lifecycle import AlertState, Delivery
 from handler.silences import new_silence
-from handler.state import StateStore, StoreUnavailable, open_store, redact_url, url_secrets
+from handler.state import StateStore, StoreUnavailable, open_store, shown_store_url, url_secrets
 from handler.state.redis_store import RedisStore
 from handler.state.sqlite_store import SqliteStore
 
@@ -413,9 +413,9 @@ def test_bad_state_urls_are_config_errors_that_hide_the_password(url, problem):
 
 def test_redact_url_and_url_secrets():
     url = "redis://user:p%40ss-word-long@cache:6379/0"
-    assert redact_url(url) == "redis://user:***@cache:6379/0"
-    assert redact_url("redis://only-a-token-here@cache") == "redis://***@cache"
-    assert redact_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
+    assert shown_store_url(url) == "redis://user:***@cache:6379/0"
+    assert shown_store_url("redis://only-a-token-here@cache") == "redis://***@cache"
+    assert shown_store_url("sqlite:///tmp/x.db") == "sqlite:///tmp/x.db"
     assert url_secrets(url) == ("p%40ss-word-long", "p@ss-word-long")
     assert url_secrets("redis://:short@cache") == ()
     assert url_secrets(None) == ()

@@ -19,7 +19,7 @@ _EXPORTS = {
     "configured_channels": "handler.channels.config",
     "narrow_channels": "handler.channels.config",
     "parse_topic_urn": "handler.channels.config",
-    "redact_url": "handler.channels.config",
+    "shown_channel_url": "handler.channels.config",
     "DeliveryContext": "handler.channels.context",
     "deliver": "handler.channels.delivery",
     "dispatch": "handler.channels.delivery",
@@ -46,6 +46,6 @@ __all__ = [
     "dispatch",
     "narrow_channels",
     "parse_topic_urn",
-    "redact_url",
     "render",
+    "shown_channel_url",
 ]

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from handler.config import ConfigError
+from handler.domain import CHANNEL_NAMES
 
-CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
 REDACTED = "***"
 # http is accepted only to the machine itself: tests and local relays, never the network.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -138,7 +138,7 @@ def _token_like(segment: str) -> bool:
     return len(segment) >= 20 or (len(segment) >= 8 and any(ch.isdigit() for ch in segment))
 
 
-def redact_url(url: str) -> str:
+def shown_channel_url(url: str) -> str:
     """scheme://host[:port]/path with query values and token-like path segments replaced by ***.
 
     User info and fragments are dropped. Anything unparsable becomes "***".

@@ -16,7 +16,7 @@ from typing import Any
 
 from handler.channels import digest as digests
 from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
-from handler.channels.config import Channel, channel_secrets, redact_url
+from handler.channels.config import Channel, channel_secrets, shown_channel_url
 from handler.channels.context import DeliveryContext
 from handler.channels.pacing import Pacer
 from handler.channels.protocol import HttpRequest, Verdict
@@ -158,7 +158,8 @@ def _scrub(text: str | None, secrets: Sequence[str]) -> str | None:
 
 def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
     """One line per delivery: a warning when it is still owed, debug when sent."""
-    where = {"topic_urn": channel.topic_urn} if channel.name == "smn" else {"url": redact_url(channel.url)}
+    smn = channel.name == "smn"
+    where = {"topic_urn": channel.topic_urn} if smn else {"url": shown_channel_url(channel.url)}
     fields = {**delivery, **where}
     try:
         if delivery["status"] == "sent":

@@ -25,9 +25,9 @@ from handler.channels.message import (
     Fact,
     Item,
     Message,
-    clip,
     plain,
 )
+from handler.text import clip
 
 # A leading "[MAJOR] " or "[已恢复] " of a record's title: the digest's own title says it once.
 _TAG = re.compile(r"^\[[^\]]{1,40}\]\s*")

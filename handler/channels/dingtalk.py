@@ -19,8 +19,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from handler.channels.config import Channel
 from handler.channels.digest import Digest
 from handler.channels.escape import lookalike_md
-from handler.channels.message import Message, clip, display_title, fit, headline, marker, summarize
+from handler.channels.message import Message, display_title, fit, headline, marker, summarize
 from handler.channels.protocol import HttpRequest, Verdict, coded_answer, json_bytes
+from handler.text import clip
 
 # A robot message may be at most 20000 bytes.
 MAX_BODY_BYTES = 20_000

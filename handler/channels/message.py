@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from handler import wording
+from handler.text import clip
 
 T = TypeVar("T")
 
@@ -84,31 +85,6 @@ def plain(value: Any) -> str:
         return ""
     text = value if isinstance(value, str) else str(value)
     return text.translate(_CONTROLS).strip()
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters (code points, never bytes), ending in "…" when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
-
-
-def clip_measured(text: str, limit: int, measure: Callable[[str], int]) -> str:
-    """The longest prefix of `text` (plus "…" when cut) whose measure is at most `limit`.
-
-    `measure` sizes the text as the channel will send it (escaped, in bytes or characters), so the
-    cut falls between characters of the plain text and never inside an escape sequence.
-    """
-    if measure(text) <= limit:
-        return text
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if measure(text[:middle].rstrip() + ELLIPSIS) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low].rstrip() + ELLIPSIS if low else ""
 
 
 # `fit` tries every item at once up to this many; beyond, it gallops up from this many.

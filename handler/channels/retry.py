@@ -1,4 +1,4 @@
-"""The retry loop every sender shares: backoff or Retry-After, never past the deadline."""
+"""Channel sends on the one retry loop (handler.outbound.retry): attempts, pacing, and how a send ended."""
 
 from __future__ import annotations
 
@@ -10,25 +10,27 @@ from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
-from handler.budget import retry_delay
 from handler.channels.context import DeliveryContext
 from handler.channels.pacing import Pacer
+from handler.outbound import (
+    MIN_ATTEMPT_SECONDS,
+    MIN_CALL_SECONDS,
+    RETRY_CAP_SECONDS,
+    Attempt,
+    RetryPlan,
+    retry,
+)
 
-# Below this many seconds before the deadline, an attempt cannot usefully start.
-MIN_CALL_SECONDS = 0.05
-# A backoff is cut so that at least this much time is left for the attempt after it.
-MIN_ATTEMPT_SECONDS = 0.25
-RETRY_CAP_SECONDS = 4.0
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """How one try went: accepted, or an error, whether to retry, and a wait the service asked for."""
-
-    error: str | None = None
-    retryable: bool = False
-    retry_after: float | None = None
-    throttled: bool = False
+__all__ = [
+    "MIN_ATTEMPT_SECONDS",
+    "MIN_CALL_SECONDS",
+    "RETRY_CAP_SECONDS",
+    "Attempt",
+    "Outcome",
+    "Progress",
+    "retry_after_seconds",
+    "with_retries",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ def _final(error: str | None, attempts: int, why_stopped: str = "") -> str:
     return f"{message}; {why_stopped}" if why_stopped else message
 
 
-def with_retries(  # noqa: PLR0912 - one loop: each branch is one documented way an attempt can end
+def with_retries(
     try_once: Callable[[float], Attempt],
     ctx: DeliveryContext,
     progress: Progress,
@@ -114,46 +116,46 @@ def with_retries(  # noqa: PLR0912 - one loop: each branch is one documented way
 ) -> Outcome:
     """Call `try_once(seconds_left)` until it is accepted, not retryable, out of attempts or of time.
 
-    Waits between attempts follow the service's Retry-After when it gives one (and give up when that
-    is past the deadline), else jittered exponential backoff cut to the time left.
+    The loop is handler.outbound.retry (the one the ELB gateway uses too): waits between attempts
+    follow the service's Retry-After when it gives one (and give up when that is past the deadline),
+    else jittered exponential backoff cut to the time left. This turns its ending into an Outcome.
     """
-    rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-    error: str | None = None
-    while True:
-        left = ctx.deadline - ctx.clock()
-        if left < MIN_CALL_SECONDS:
-            if progress.attempts == 0:
-                return Outcome("deferred", 0, "no time left before the deadline to send")
-            return Outcome(
-                "failed", progress.attempts, _final(error, progress.attempts, "no time left to retry")
-            )
-        if not progress.admit(ctx.deadline - MIN_ATTEMPT_SECONDS):
-            why = "no slot within the service's rate limit before the deadline; owed to the next run"
-            if progress.attempts == 0:
-                return Outcome("deferred", 0, why)
-            return Outcome("failed", progress.attempts, _final(error, progress.attempts, why))
-        attempts = progress.started_attempt()
-        try:
-            result = try_once(max(MIN_CALL_SECONDS, ctx.deadline - ctx.clock()))
-        finally:
-            progress.finished_attempt()
-        if result.error is None:
-            return Outcome("sent", attempts)
-        error = result.error
-        if result.throttled and (result.retry_after is None or attempts >= ctx.max_attempts):
-            # Without a wait the service names, trying again now only extends the throttle.
-            return Outcome("throttled", attempts, _final(error, attempts, "owed to the next run"))
-        if not result.retryable or attempts >= ctx.max_attempts:
-            return Outcome("failed", attempts, _final(error, attempts))
-        left = ctx.deadline - ctx.clock()
-        if result.retry_after is not None:
-            wait = result.retry_after
-            if wait + MIN_CALL_SECONDS > left:
-                why = f"the service asked to wait {wait:g} s, past the deadline"
-                status = "throttled" if result.throttled else "failed"
-                return Outcome(status, attempts, _final(error, attempts, why))
-        else:
-            wait = retry_delay(attempts, base=ctx.retry_base, cap=RETRY_CAP_SECONDS, rng=rng)
-            wait = min(wait, max(0.0, left - MIN_ATTEMPT_SECONDS))
-        if wait > 0:
-            ctx.sleep(wait)
+    plan = RetryPlan(
+        deadline=ctx.deadline,
+        clock=ctx.clock,
+        sleep=ctx.sleep,
+        max_attempts=ctx.max_attempts,
+        base=ctx.retry_base,
+        cap=RETRY_CAP_SECONDS,
+    )
+    ended = retry(
+        try_once,
+        plan,
+        admit=progress.admit,
+        started=progress.started_attempt,
+        finished=progress.finished_attempt,
+        rng=rng,
+    )
+    attempts = ended.attempts
+    error = ended.last.error if ended.last is not None else None
+    if ended.how == "accepted":
+        return Outcome("sent", attempts)
+    if ended.how == "no_time":
+        if attempts == 0:
+            return Outcome("deferred", 0, "no time left before the deadline to send")
+        return Outcome("failed", attempts, _final(error, attempts, "no time left to retry"))
+    if ended.how == "no_slot":
+        why = "no slot within the service's rate limit before the deadline; owed to the next run"
+        return (
+            Outcome("deferred", 0, why)
+            if attempts == 0
+            else Outcome("failed", attempts, _final(error, attempts, why))
+        )
+    if ended.how == "throttled":
+        # Without a wait the service names, trying again now only extends the throttle.
+        return Outcome("throttled", attempts, _final(error, attempts, "owed to the next run"))
+    if ended.how == "wait_past_deadline":
+        why = f"the service asked to wait {ended.wait:g} s, past the deadline"
+        throttled = ended.last is not None and ended.last.throttled
+        return Outcome("throttled" if throttled else "failed", attempts, _final(error, attempts, why))
+    return Outcome("failed", attempts, _final(error, attempts))

@@ -14,8 +14,9 @@ from typing import Any
 from handler.channels.config import Channel
 from handler.channels.digest import Digest
 from handler.channels.escape import slack_text
-from handler.channels.message import Message, clip_measured, display_title, fit, headline, marker, summarize
+from handler.channels.message import Message, display_title, fit, headline, marker, summarize
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_bytes, quote_answer
+from handler.text import clip
 
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
@@ -30,7 +31,7 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     """A plain_text object holding `text` escaped and clipped to `limit` characters as sent."""
     return {
         "type": "plain_text",
-        "text": slack_text(clip_measured(text, limit, lambda s: len(slack_text(s)))),
+        "text": slack_text(clip(text, limit, one_line=False, measure=lambda s: len(slack_text(s)))),
     }
 
 

@@ -16,14 +16,13 @@ from handler.channels.digest import Digest
 from handler.channels.escape import sms_text
 from handler.channels.message import (
     Message,
-    clip,
-    clip_measured,
     display_title,
     fit,
     headline,
     plain,
     summarize,
 )
+from handler.text import clip
 
 SUBJECT_BYTES = 512
 MESSAGE_BYTES = 256 * 1024
@@ -33,6 +32,11 @@ SMS_TARGET_CHARS = 200
 MACHINE_PROTOCOLS = ("http", "https", "functiongraph", "functionstage")
 # PublishMessage has API throttling (HTTP 429, retried); no per-topic message rate is documented.
 RATE_LIMITS: tuple[tuple[int, float], ...] = ()
+
+
+def _utf8_bytes(text: str) -> int:
+    """SMN counts the subject in UTF-8 bytes."""
+    return len(text.encode("utf-8"))
 
 
 def _plain_text(message: Message, shown: int) -> str:
@@ -85,7 +89,7 @@ def _size(value: str) -> int:
 def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, str]:
     """The PublishMessage fields for one record, trimmed by failed items to SMN's limits."""
     message = summarize(record, locale)
-    subject = clip_measured(display_title(message), SUBJECT_BYTES, lambda s: len(s.encode("utf-8")))
+    subject = clip(display_title(message), SUBJECT_BYTES, one_line=False, measure=_utf8_bytes)
     check = record.get("check")
     failed = check.get("failed_items") if isinstance(check, Mapping) else None
     items_in_record = len(failed) if isinstance(failed, list) else 0
@@ -128,5 +132,5 @@ def digest_fits(digest: Digest) -> bool:
 
 def render_digest(digest: Digest) -> dict[str, str]:
     """The PublishMessage fields for a digest: email gets every line, SMS one line that counts."""
-    subject = clip_measured(display_title(digest.message), SUBJECT_BYTES, lambda s: len(s.encode("utf-8")))
+    subject = clip(display_title(digest.message), SUBJECT_BYTES, one_line=False, measure=_utf8_bytes)
     return {"subject": subject, "message_structure": _digest_structure(digest)}

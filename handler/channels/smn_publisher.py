@@ -17,14 +17,6 @@ from handler.config import Credentials
 
 _SDK_LOGGER = "HuaweiCloud-SDK-SmnClient"
 ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_SMN_"
-_CAUSES = (
-    ("timed out", "no answer in time"),
-    ("Connection refused", "connection refused"),
-    ("Connection reset", "connection reset"),
-    ("RemoteDisconnected", "connection closed without an answer"),
-    ("Name or service not known", "host name not found"),
-    ("NameResolutionError", "host name not found"),
-)
 
 
 class PublishSetupError(Exception):
@@ -67,29 +59,22 @@ def build_client(region_id: str, project_id: str, credentials: Credentials) -> t
     return client, config
 
 
-def _transport_reason(exc: BaseException) -> str:
-    raw = str(exc)
-    return next(
-        (reason for marker, reason in _CAUSES if marker in raw), f"cannot reach SMN ({type(exc).__name__})"
-    )
-
-
 def classify(exc: Exception) -> Attempt:
     """An SDK or transport exception as an attempt: 429, 5xx and connection errors may be retried."""
-    from huaweicloudsdkcore.exceptions import exceptions as sdk  # noqa: PLC0415 - lazy SDK import
-    from requests import exceptions as http  # noqa: PLC0415 - comes with the SDK
+    from handler.outbound import ClientError, ServiceError, TransportError, from_foreign  # noqa: PLC0415
 
-    if isinstance(exc, sdk.ServiceResponseException):
-        status = int(exc.status_code) if exc.status_code else 0
-        detail = quote_answer(str(exc.error_msg or ""))
-        request_id = f", request {exc.request_id}" if exc.request_id else ""
-        error = f"SMN {exc.error_code or 'error'} (HTTP {status}{request_id}): {detail}"
-        return Attempt(error, retryable=status == 429 or status >= 500)
-    if isinstance(exc, sdk.RequestTimeoutException | sdk.ConnectionException | http.RequestException):
-        return Attempt(_transport_reason(exc), retryable=True)
-    if isinstance(exc, sdk.SdkException):
-        return Attempt(f"SMN SDK error ({type(exc).__name__})")
-    return Attempt(f"unreadable SMN answer ({type(exc).__name__})")
+    error = from_foreign(exc)
+    if isinstance(error, ServiceError):
+        request_id = f", request {error.request_id}" if error.request_id else ""
+        detail = quote_answer(error.message)
+        message = f"SMN {error.code or 'error'} (HTTP {error.status or 0}{request_id}): {detail}"
+        return Attempt(message, retryable=error.retryable)
+    if isinstance(error, TransportError):
+        reason = error.message if error.cause.name != "OTHER" else f"cannot reach SMN ({type(exc).__name__})"
+        return Attempt(reason, retryable=True)
+    if isinstance(error, ClientError):
+        return Attempt(f"SMN SDK error ({error.foreign})")
+    return Attempt(f"unreadable SMN answer ({error.foreign})")
 
 
 def publish(

@@ -16,16 +16,6 @@ from handler.channels.retry import Attempt, Outcome, Progress, retry_after_secon
 
 # Enough of any answer to read its code; a receiver cannot make us buffer more.
 MAX_ANSWER_BYTES = 64 * 1024
-_CAUSES = (
-    ("Connection refused", "connection refused"),
-    ("Connection reset", "connection reset"),
-    ("RemoteDisconnected", "connection closed without an answer"),
-    ("Connection aborted", "connection closed without an answer"),
-    ("Name or service not known", "host name not found"),
-    ("NameResolutionError", "host name not found"),
-    ("getaddrinfo failed", "host name not found"),
-    ("timed out", "no answer in time"),
-)
 
 
 def _where(url: str) -> str:
@@ -40,20 +30,21 @@ def _where(url: str) -> str:
 
 def transport_error(exc: BaseException, url: str, timeouts: tuple[float, float]) -> str:
     """A short reason for a failed POST; it names the host only, never the URL (tokens)."""
-    from requests import exceptions as http  # noqa: PLC0415 - lazy: cold start
+    from handler.outbound import Cause, TransportError, from_foreign  # noqa: PLC0415 - only on an error
 
     where = _where(url)
-    if isinstance(exc, http.ConnectTimeout):
+    error = from_foreign(exc)
+    if not isinstance(error, TransportError):
+        return f"cannot reach {where} ({type(exc).__name__})"
+    if error.cause is Cause.CONNECT_TIMEOUT:
         return f"could not connect to {where} within {timeouts[0]:.2g} s"
-    if isinstance(exc, http.ReadTimeout):
+    if error.cause is Cause.READ_TIMEOUT:
         return f"no answer from {where} within {timeouts[1]:.2g} s"
-    if isinstance(exc, http.SSLError):
+    if error.cause in {Cause.TLS, Cause.TLS_UNTRUSTED}:
         return f"TLS handshake with {where} failed"
-    raw = str(exc)
-    for marker, reason in _CAUSES:
-        if marker in raw:
-            return f"{reason} ({where})"
-    return f"cannot reach {where} ({type(exc).__name__})"
+    if error.cause is Cause.OTHER:
+        return f"cannot reach {where} ({type(exc).__name__})"
+    return f"{error.message} ({where})"
 
 
 def _read_answer(response: Any) -> str:

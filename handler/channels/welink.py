@@ -21,6 +21,7 @@ from handler.channels.config import Channel
 from handler.channels.digest import Digest
 from handler.channels.message import Message, display_title, headline, summarize
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_answer, json_bytes, quote_answer
+from handler.text import clip
 
 # content.text: 1..500 characters (counted as UTF-16 units, as a Java service counts them).
 MAX_TEXT_CHARS = 500
@@ -68,13 +69,6 @@ def _fits(lines: list[str], measure: Callable[[str], int]) -> bool:
     return measure("\n".join(lines)) <= MAX_TEXT_CHARS
 
 
-def _clip_line(line: str) -> str:
-    """One line cut to the limit (only the title can need it, and only if it were over 500)."""
-    while text_length(line) > MAX_TEXT_CHARS - 1:
-        line = line[:-1]
-    return line.rstrip() + "…"
-
-
 def compose(message: Message) -> str:
     """The text within 500 characters, by whole lines.
 
@@ -91,7 +85,7 @@ def compose(message: Message) -> str:
         return False
 
     if not add(head[0]):
-        return _clip_line(head[0])
+        return clip(head[0], MAX_TEXT_CHARS, one_line=False, measure=text_length)
     for line in head[1:]:
         add(line)
     if items and add(items[0]):

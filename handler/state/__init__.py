@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 from handler.state.base import Loaded, StateStore, StoreUnavailable
-from handler.state.url import open_store, redact_url, url_secrets
+from handler.state.url import open_store, shown_store_url, url_secrets
 
 __all__ = [
     "Loaded",
     "StateStore",
     "StoreUnavailable",
     "open_store",
-    "redact_url",
+    "shown_store_url",
     "url_secrets",
 ]

@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from handler.config import ConfigError
 from handler.state.base import StateStore
-from handler.state.redis_store import DEFAULT_PREFIX
 
 VARIABLE = "ELB_WATCH_STATE"
 OFF = "off"
@@ -53,7 +52,7 @@ def _hidden_query_values(url: str) -> list[str]:
     return values
 
 
-def redact_url(url: str) -> str:
+def shown_store_url(url: str) -> str:
     """The URL with its password replaced by `***`, wherever it sits: user-info, or the query.
 
     In the query (and fragment) every value but those of the known options is hidden, so
@@ -95,7 +94,7 @@ def url_secrets(url: str | None) -> tuple[str, ...]:
 
 
 def _bad(url: str, why: str) -> ConfigError:
-    return ConfigError(f"{VARIABLE}={redact_url(url)!r} {why}")
+    return ConfigError(f"{VARIABLE}={shown_store_url(url)!r} {why}")
 
 
 def _sqlite_path(url: str) -> str:
@@ -124,7 +123,7 @@ def _redis_store(url: str) -> StateStore:
             f"{VARIABLE} names a Redis store but the redis package is not installed: "
             "pip install 'elb-master-watch[redis]'"
         ) from None
-    from handler.state.redis_store import RedisStore  # noqa: PLC0415
+    from handler.state.redis_store import DEFAULT_PREFIX, RedisStore  # noqa: PLC0415
 
     try:
         parts = urlsplit(url)

@@ -1,0 +1,72 @@
+"""What a warm FunctionGraph instance keeps between invocations, in one object the wiring owns.
+
+SDK clients (building one costs a few milliseconds), the check jobs diagnosis started (reused
+inside their TTL instead of starting more), and the opened state stores. `app.py` holds one (`app.WARM`)
+`Instance`; nothing else keeps state across invocations in a module global.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from handler.diagnose import StartedJobs
+    from handler.state import StateStore
+
+# At most this many SDK clients are kept (one per region, project, endpoint and key pair).
+MAX_CLIENTS = 8
+
+
+class SdkClients:
+    """SDK clients by what they were built for; thread-safe; at most MAX_CLIENTS, then started afresh."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._clients: dict[tuple[str, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
+        """The client kept for `key`, or `build()` kept for next time (a build that raises keeps nothing)."""
+        with self._lock:
+            if key in self._clients:
+                return self._clients[key]
+            client = build()
+            if len(self._clients) >= MAX_CLIENTS:
+                self._clients.clear()
+            self._clients[key] = client
+            return client
+
+    def clear(self) -> None:
+        """Forget every client."""
+        with self._lock:
+            self._clients.clear()
+
+
+class Instance:
+    """The warm-instance caches: ELB clients, started diagnosis jobs, state stores by URL."""
+
+    def __init__(self) -> None:
+        """Start empty; the diagnosis memo and the stores are made on first use (cold start)."""
+        self.elb_clients = SdkClients()
+        self._started_jobs: StartedJobs | None = None
+        self._stores: dict[str, StateStore | None] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def started_jobs(self) -> StartedJobs:
+        """Check jobs started per member and listener (imports diagnosis only when a run diagnoses)."""
+        with self._lock:
+            if self._started_jobs is None:
+                from handler.diagnose import StartedJobs  # noqa: PLC0415 - only runs that diagnose pay
+
+                self._started_jobs = StartedJobs()
+            return self._started_jobs
+
+    def store(self, url: str, open_store: Callable[[str], StateStore | None]) -> StateStore | None:
+        """The state store for `url`, opened once per instance and kept across warm invocations."""
+        with self._lock:
+            if url not in self._stores:
+                self._stores[url] = open_store(url)
+            return self._stores[url]
