@@ -1,0 +1,99 @@
+"""What the environment wires into an invocation: channels, lifecycle settings, the state store, the clock.
+
+The warm instance's caches (`WARM`: ELB clients, started diagnosis jobs, state stores) live here too:
+the one object that outlives an invocation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from handler.channels.config import Channel
+from handler.config import ConfigError, load_lifecycle_settings
+from handler.instance import Instance
+from handler.lifecycle import LifecycleSettings
+from handler.state import StateStore, open_store, url_secrets
+from handler.state.url import INSTANCE, OFF, instance_store_url
+
+GROUP_THRESHOLD_VARIABLE = "ELB_WATCH_GROUP_THRESHOLD"
+DEFAULT_GROUP_THRESHOLD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What the environment configures beyond settings: channels, lifecycle, state store, clock."""
+
+    channels: tuple[Channel, ...] = ()
+    channel_problems: tuple[str, ...] = ()
+    group_threshold: int = DEFAULT_GROUP_THRESHOLD
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    store: StateStore | None = None
+    secrets: tuple[str, ...] = ()
+    wall_clock: Callable[[], float] = time.time
+    # What `deduplication` says when the store works: "on" (ELB_WATCH_STATE) or "instance" (the default).
+    store_kind: str = "on"
+    # ELB_WATCH_STATE could not be used: the run goes on with the instance store and reports this.
+    store_error: str | None = None
+    # --dry-run: the store is read, never written, and nothing is sent.
+    dry_run: bool = False
+
+
+# The warm instance's caches (ELB clients, started diagnosis jobs, state stores): the one object
+# that outlives an invocation.
+WARM = Instance()
+
+
+def _store(url: str) -> StateStore | None:
+    """The state store for a URL, opened once per instance and kept across warm invocations."""
+    return WARM.store(url, open_store)
+
+
+def build_wiring(
+    env: Mapping[str, str], wall_clock: Callable[[], float], locale: str, *, dry_run: bool = False
+) -> Wiring:
+    """Read channels, lifecycle settings and the state store; raise ConfigError naming what is wrong."""
+    from handler.channels.config import channel_secrets, usable_channels  # noqa: PLC0415 - light
+
+    found, problems = usable_channels(env)
+    channels = tuple(found)
+    url = env.get("ELB_WATCH_STATE", "").strip()
+    # Unset (or "instance"): an embedded SQLite file in the temp directory, for one warm instance.
+    kind = "instance" if url.lower() in {"", INSTANCE} else "on"
+    url = instance_store_url() if kind == "instance" else url
+    store, store_error = None, None
+    if url.lower() != OFF:
+        try:
+            store = _store(url)
+        except ConfigError as exc:
+            # A typo in the URL (or no redis package) must not mean an alert every minute: fall back
+            # to the instance store and report the problem (a watcher_error).
+            store_error, kind = str(exc), "instance"
+            store = _store(instance_store_url())
+    if dry_run and store is not None:
+        from handler.state.dry import DryRunStore  # noqa: PLC0415 - only for a dry run
+
+        store = DryRunStore(store)
+    return Wiring(
+        channels=channels,
+        channel_problems=tuple(problems),
+        group_threshold=_group_threshold(env),
+        lifecycle=replace(load_lifecycle_settings(env), locale=locale),
+        store=store,
+        secrets=(*channel_secrets(channels), *url_secrets(url)),
+        wall_clock=wall_clock,
+        store_kind=kind,
+        store_error=store_error,
+        dry_run=dry_run,
+    )
+
+
+def _group_threshold(env: Mapping[str, str]) -> int:
+    """ELB_WATCH_GROUP_THRESHOLD: above this many findings for one channel in one run, send digests."""
+    raw = env.get(GROUP_THRESHOLD_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_GROUP_THRESHOLD
+    if not raw.isdigit() or len(raw) > 5 or int(raw) > 10_000:
+        raise ConfigError(f"{GROUP_THRESHOLD_VARIABLE}={raw[:20]!r} must be a whole number from 0 to 10000")
+    return int(raw)
