@@ -409,6 +409,10 @@ def storm(failed: int) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     for delivery in result["deliveries"]:
         statuses[delivery["status"]] = statuses.get(delivery["status"], 0) + 1
+    # A big storm's result is cut to stay under 1 MB: say how many deliveries it could not list.
+    unlisted = (result.get("truncated") or {}).get("left_out", {}).get("deliveries", 0)
+    if unlisted:
+        statuses["not listed in the 1 MB result"] = unlisted
     return {
         "seconds": seconds,
         "messages": messages,
