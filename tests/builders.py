@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from structlog.testing import CapturingLogger
 
+from elb_simulator import ElbSimulator
 from handler.assess import assess_check_job, assess_pool, attach_check
 from handler.channels import DeliveryContext
 from handler.config import Credentials
@@ -271,3 +273,13 @@ def run(
         owner=owner or f"run-{minute}",
         log=log or CapturingLogger(),
     )
+
+
+def point_at(sim: ElbSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set the environment as a user of the SDK would: the endpoint override, keys, project, region."""
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
+    monkeypatch.setenv("ELB_WATCH_REGION", sim.region)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from elb_simulator import ElbSimulator
-from tests.builders import OPENED_STORES
+from tests.builders import OPENED_STORES, point_at
 from tests.support import demo_scenario
 
 SDK_ENV = (
@@ -39,12 +39,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
 def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ElbSimulator]:
     """The demo scenario on 127.0.0.1, with env set as a user of the SDK would set it."""
     with ElbSimulator(demo_scenario()) as sim:
-        for name, value in sim.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
-        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        point_at(sim, monkeypatch)
         # Fast schedules: the behaviour under test is the same, the waits are shorter.
         monkeypatch.setenv("ELB_WATCH_RETRY_BASE_SECONDS", "0.02")
         monkeypatch.setenv("ELB_WATCH_POLL_INTERVAL_SECONDS", "0.02")

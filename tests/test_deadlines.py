@@ -24,6 +24,7 @@ from handler.budget import Budget
 from handler.state import StoreUnavailable
 from handler.state.bounded import BoundedStore
 from handler.state.sqlite_store import SqliteStore
+from tests.builders import point_at
 from tests.faulty_servers import SilentServer, TricklingHttpServer
 from tests.receivers import running_receivers
 from tests.support import DEMO_JOB, DEMO_POOL, PlatformContext, demo_scenario
@@ -137,12 +138,7 @@ def fleet_of_20(monkeypatch):
     scenario["fleet"] = {"pools": 20, "failed_ratio": 1.0, "seed": 3, "loadbalancers": 2}
     scenario["diagnoses"] = template
     with ElbSimulator(scenario) as sim:
-        for name, value in sim.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
-        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        point_at(sim, monkeypatch)
         monkeypatch.setenv("ELB_WATCH_POLL_INTERVAL_SECONDS", "0.2")
         monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "on")
         with running_receivers(
@@ -267,12 +263,7 @@ def test_a_3000_item_check_job_reaches_every_channel_in_3_seconds(monkeypatch, c
         for index in range(3000)
     ]
     with ElbSimulator(scenario) as sim:
-        for name, value in sim.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
-        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        point_at(sim, monkeypatch)
         with running_receivers(smn_ak=sim.credentials.ak, smn_sk=sim.credentials.sk) as receivers:
             for name, value in receivers.env().items():
                 monkeypatch.setenv(name, value)

@@ -6,22 +6,11 @@ import json
 
 import pytest
 
-from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
+from handler.channels import smn, webhook
 from handler.channels.config import Channel
-from handler.channels.delivery import plan, rate_limits
+from handler.channels.delivery import MODULES, plan, rate_limits
 from handler.channels.digest import build, split
 from handler.channels.pacing import Pacer, decode_history, encode_history
-
-MODULES = {
-    "smn": smn,
-    "feishu": feishu,
-    "dingtalk": dingtalk,
-    "wecom": wecom,
-    "slack": slack,
-    "webhook": webhook,
-    "welink": welink,
-    "teams": teams,
-}
 
 
 def record(index: int, *, severity: str = "major", kind: str = "master_failed", status: str = "firing"):

@@ -13,6 +13,7 @@ import pytest
 
 from elb_simulator.server import ElbSimulator
 from handler.app import invoke
+from tests.builders import point_at
 from tests.receivers import Reply, running_receivers
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
 
@@ -27,12 +28,7 @@ def storm(monkeypatch, tmp_path):
     scenario["pools"], scenario["jobs"] = [], []
     scenario["fleet"] = {"pools": 50, "failed_ratio": 1.0, "seed": 11, "loadbalancers": 5}
     with ElbSimulator(scenario) as sim:
-        for name, value in sim.env().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_AK", sim.credentials.ak)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
-        monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+        point_at(sim, monkeypatch)
         monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "off")
         monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite:///{tmp_path / 'state.db'}")
         with running_receivers(
