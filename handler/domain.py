@@ -261,6 +261,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     """One notification about one finding: what the notification pipeline decides on and routes.
@@ -280,8 +284,8 @@ class Notification:
     master: Mapping[str, Any] | None = None
     standby: Mapping[str, Any] | None = None
     check: Mapping[str, Any] | None = None
-    project_id: str = ""
-    region: str = ""
+    project_id: str | None = ""
+    region: str | None = ""
     observed_at: str = ""
     # Why it is sent this run (first, changed, repeat, resolved); None before the lifecycle decided.
     reason: str | None = None
@@ -336,8 +340,8 @@ class Notification:
             master=_block(value.get("master")),
             standby=_block(value.get("standby")),
             check=_block(value.get("check")),
-            project_id=_text(value.get("project_id")),
-            region=_text(value.get("region")),
+            project_id=_optional_text(value.get("project_id")),
+            region=_optional_text(value.get("region")),
             observed_at=_text(value.get("observed_at")),
             reason=reason if isinstance(reason, str) else None,
             extra=extra,

@@ -254,6 +254,9 @@ def test_keys_the_type_does_not_know_ride_along_and_the_reason_is_typed():
         "watcher": {"code": "APIGW.0301"},
         "notification_reason": "resolved",
     }
+    notification = Notification.of({**record, "region": None})
+    assert notification.region is None  # a record without a region keeps null, not ""
+    assert notification.to_record()["region"] is None
     notification = Notification.of(record)
     assert notification.resolved
     assert notification.reason == "resolved"
