@@ -771,6 +771,9 @@ def main() -> None:
     with running_receivers(secret=arguments.secret, smn_ak=arguments.ak, smn_sk=arguments.sk) as receivers:
         for name, value in receivers.env().items():
             print(f"export {name}='{value}'")
+        # The loopback SMN checks signatures: `channels test` signs with these (test keys, not real ones).
+        print(f"export HUAWEICLOUD_SDK_AK='{arguments.ak}'")
+        print(f"export HUAWEICLOUD_SDK_SK='{arguments.sk}'")
         print("# receivers running; Ctrl-C to stop", flush=True)
         try:
             while True:

@@ -448,6 +448,9 @@ def test_the_receivers_command_prints_a_preview_of_each_message():
             assert done.returncode == 0, done.stderr
             heading = next(line for line in server.stdout if line.strip())
             assert "Slack got: [TEST] elb-master-watch: test notification, no action needed" in heading
+            # The README's step 2 as written: every channel, SMN too (it signs with the printed test keys).
+            everything = cli("channels", "test", env=env)
+            assert everything.returncode == 0, everything.stdout + everything.stderr
         finally:
             watchdog.cancel()
             server.terminate()
