@@ -283,3 +283,18 @@ def point_at(sim: ElbSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", sim.credentials.sk)
     monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
     monkeypatch.setenv("ELB_WATCH_REGION", sim.region)
+
+
+class Clock:
+    """A fake clock (wall and monotonic alike) that moves only when someone sleeps on it or moves `now`."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

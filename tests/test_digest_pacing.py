@@ -11,6 +11,7 @@ from handler.channels.config import Channel
 from handler.channels.delivery import MODULES, plan, rate_limits
 from handler.channels.digest import build, split
 from handler.channels.pacing import Pacer, decode_history, encode_history
+from tests.builders import Clock
 
 
 def record(index: int, *, severity: str = "major", kind: str = "master_failed", status: str = "firing"):
@@ -125,21 +126,8 @@ def test_every_chat_channel_declares_its_documented_limits():
     assert rate_limits("nonesuch") == ()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_the_pacer_waits_for_room_in_every_window():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(((2, 10.0),), wall_clock=clock, clock=clock, sleep=clock.sleep)
     for _ in range(2):
         assert pacer.admit(deadline=clock.now + 100)
@@ -150,7 +138,7 @@ def test_the_pacer_waits_for_room_in_every_window():
 
 
 def test_the_pacer_says_no_at_once_when_the_slot_is_past_the_deadline():
-    clock = Clock()
+    clock = Clock(1000.0)
     pacer = Pacer(((1, 60.0),), wall_clock=clock, clock=clock, sleep=clock.sleep)
     assert pacer.admit(deadline=clock.now + 5)
     pacer.finished()
@@ -159,7 +147,7 @@ def test_the_pacer_says_no_at_once_when_the_slot_is_past_the_deadline():
 
 
 def test_the_pacer_carries_history_from_an_earlier_invocation():
-    clock = Clock()
+    clock = Clock(1000.0)
     earlier = Pacer(((1, 60.0),), wall_clock=clock, clock=clock, sleep=clock.sleep)
     earlier.admit(deadline=clock.now + 1)
     earlier.finished()

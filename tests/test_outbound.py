@@ -20,6 +20,7 @@ from handler.outbound import (
     from_foreign,
     retry,
 )
+from tests.builders import Clock
 from tests.faulty_servers import SilentServer
 
 
@@ -90,21 +91,6 @@ def test_service_and_client_errors():
     refused = from_foreign(sdk.SdkException("bad parameter"))
     assert isinstance(refused, ClientError)
     assert not refused.retryable
-
-
-class Clock:
-    """A clock that moves only when the loop sleeps or an attempt takes time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def _plan(clock: Clock, deadline: float = 10.0, **extra) -> RetryPlan:
