@@ -31,6 +31,10 @@ typecheck: $(STAMP)
 unit: $(STAMP) redis
 	$(BIN)/pytest -q
 
+## fuzz: the property tests with fresh random examples each run; `make test` replays a fixed set
+fuzz: $(STAMP) redis
+	HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -p no:cacheprovider tests/test_hostile_inputs.py tests/test_properties.py
+
 ## redis: make sure a redis-server binary exists for the state-store contract tests (Debian's package)
 redis:
 	@command -v redis-server >/dev/null 2>&1 || { \

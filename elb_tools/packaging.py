@@ -591,7 +591,7 @@ def _distributions(stage: Path) -> list[tuple[str, str]]:
 def _zip_time() -> tuple[int, int, int, int, int, int]:
     """The timestamp of every entry: SOURCE_DATE_EPOCH when set (not before 1980), else 1980-01-01."""
     raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         return ZIP_EPOCH
     stamp = time.gmtime(int(raw))
     if stamp.tm_year < 1980:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from handler.text import whole_number
+
 if TYPE_CHECKING:
     from handler.lifecycle import LifecycleSettings
 
@@ -241,7 +243,7 @@ def _lifecycle_count(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or len(raw) > 3 or not 1 <= int(raw) <= 100:
+    if not whole_number(raw) or len(raw) > 3 or not 1 <= int(raw) <= 100:
         raise ConfigError(f"{name}={shown(raw)} must be a whole number from 1 to 100")
     return int(raw)
 

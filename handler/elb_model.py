@@ -19,7 +19,7 @@ from handler.domain import (
     Member,
     Pool,
 )
-from handler.text import clean
+from handler.text import clean, whole_number
 
 # The result groups of a member check job, in the order the API lists them (MemberCheckJobResult).
 CHECK_GROUPS = ("config", "acl", "security_group")
@@ -47,8 +47,9 @@ def _integer(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
-        return int(value)
+    if isinstance(value, str):
+        digits = value.strip()
+        return int(digits) if whole_number(digits) and len(digits) <= 18 else None
     return None
 
 

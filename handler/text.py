@@ -17,6 +17,11 @@ ELLIPSIS = "…"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def whole_number(text: str) -> bool:
+    """True for ASCII digits only: str.isdigit() also accepts '¹' or '①', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def clean(text: str) -> str:
     """The text with every lone surrogate (valid JSON, not encodable as UTF-8) replaced by U+FFFD."""
     if text.isascii():

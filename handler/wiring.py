@@ -16,6 +16,7 @@ from handler.instance import Instance
 from handler.lifecycle import LifecycleSettings
 from handler.state import StateStore, open_store, url_secrets
 from handler.state.url import INSTANCE, OFF, instance_store_url
+from handler.text import whole_number
 
 GROUP_THRESHOLD_VARIABLE = "ELB_WATCH_GROUP_THRESHOLD"
 DEFAULT_GROUP_THRESHOLD = 3
@@ -94,6 +95,6 @@ def _group_threshold(env: Mapping[str, str]) -> int:
     raw = env.get(GROUP_THRESHOLD_VARIABLE, "").strip()
     if not raw:
         return DEFAULT_GROUP_THRESHOLD
-    if not raw.isdigit() or len(raw) > 5 or int(raw) > 10_000:
+    if not whole_number(raw) or len(raw) > 5 or int(raw) > 10_000:
         raise ConfigError(f"{GROUP_THRESHOLD_VARIABLE}={raw[:20]!r} must be a whole number from 0 to 10000")
     return int(raw)

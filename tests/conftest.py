@@ -8,10 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from elb_simulator import ElbSimulator
 from tests.builders import OPENED_STORES, point_at
 from tests.support import demo_scenario
+
+# `make test` (and CI) must be deterministic: the same examples every run, so a red build is a change,
+# not luck. `make fuzz` explores new random examples; what it finds becomes an @example in the test.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 SDK_ENV = (
     "HUAWEICLOUD_SDK_AK",

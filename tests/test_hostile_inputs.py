@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from elb_simulator import Fault
@@ -347,6 +347,9 @@ pool_bodies = st.fixed_dictionaries(
 
 @settings(max_examples=200, deadline=None)
 @given(body=pool_bodies, job=json_values)
+@example(body={"members": [{"protocol_port": "¹"}]}, job=None)  # str.isdigit() is True, int() refuses it
+@example(body={"members": [{"protocol_port": "١٢"}]}, job={"result": "①"})  # non-ASCII digits
+@example(body={"members": [{"protocol_port": "0\x1f"}]}, job=None)  # str.strip() removes \x1f, int() does not
 def test_elb_bodies_map_to_encodable_domain_values(body, job):
     pool = pool_from_api(body)
     assess_pool(pool)

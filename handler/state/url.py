@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from handler.config import ConfigError
 from handler.state.base import StateStore
+from handler.text import whole_number
 
 VARIABLE = "ELB_WATCH_STATE"
 OFF = "off"
@@ -135,7 +136,7 @@ def _redis_store(url: str) -> StateStore:
     if parts.fragment:
         raise _bad(url, "has a #fragment; options go in the query: ?key_prefix=...&timeout=...")
     db_text = parts.path.strip("/") or "0"
-    if not db_text.isdigit():
+    if not whole_number(db_text):
         raise _bad(url, f"has database {db_text!r}; it must be a number such as /0")
     try:
         options = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
