@@ -228,7 +228,7 @@ class ElbGateway:
 
         request = ShowMasterSlavePoolRequest(pool_id)
         response = self._call("read pool " + pool_id, "show_master_slave_pool", request, "pool")
-        mapped = pool_from_api(response.pool.to_dict())
+        mapped = pool_from_api(_body(response, "pool"))
         return mapped if mapped.id else Pool(**{**_fields(mapped), "id": pool_id})
 
     def show_check_job(self, job_id: str) -> CheckJob:
@@ -240,7 +240,7 @@ class ElbGateway:
         request = ShowMemberHealthCheckJobRequest(job_id)
         what = "read check job " + job_id
         response = self._call(what, "show_member_health_check_job", request, "member_check")
-        job = check_job_from_api(response.member_check.to_dict())
+        job = check_job_from_api(_body(response, "member_check"))
         return job if job.job_id else CheckJob(**{**_fields(job), "job_id": job_id})
 
     def list_pools_page(self, sweep: Sweep, marker: str | None, limit: int = LIST_LIMIT) -> PoolPage:
@@ -356,6 +356,24 @@ class ElbGateway:
         if ended.how == "no_time_to_wait":
             failure.message += f" (gave up after {ended.attempts} attempt(s): time budget)"
         raise failure
+
+
+def _body(response: Any, field: str) -> dict[str, Any]:
+    """The response's `field` as ELB sent it (the API reference's field names).
+
+    Parsed once more from the body the SDK keeps (`SdkResponse.to_json_object`): C-speed JSON instead
+    of the SDK model's recursive `to_dict()`, and the exact wire text. The model's `to_dict()` (same
+    names: the ELB models map no attribute to another key) when the body cannot be read that way.
+    """
+    try:
+        body = response.to_json_object()
+    except (ValueError, RecursionError, AttributeError, TypeError):
+        body = None
+    value = body.get(field) if isinstance(body, dict) else None
+    if isinstance(value, dict):
+        return value
+    mapped: dict[str, Any] = getattr(response, field).to_dict()
+    return mapped
 
 
 def _fields(instance: Any) -> dict[str, Any]:

@@ -60,7 +60,9 @@ class Invocation:
         self.platform_deadline = self.budget.deadline()
         # Every store call takes a slice of what is left and keeps half the reserve for sending.
         keep = min(settings.reserve, remaining / 4000) / 2
-        self.wiring = wiring = replace(wiring, store=bounded(wiring.store, self.budget, keep=keep))
+        # The instance's own SQLite file (local disk, waits cut by limit_wait) runs in this thread.
+        store = bounded(wiring.store, self.budget, keep=keep, inline=wiring.store_kind == "instance")
+        self.wiring = wiring = replace(wiring, store=store)
         # What this run assessed (pool ids, "job:<id>"), and where each record may be delivered.
         self.scopes: set[str] = set()
         self.allowed: dict[str, tuple[str, ...] | None] = {}

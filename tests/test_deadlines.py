@@ -7,11 +7,13 @@ every alert.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from handler.budget import Budget
 from handler.state import StoreUnavailable
 from handler.state.bounded import BoundedStore
 from handler.state.sqlite_store import SqliteStore
+from handler.state.url import instance_store_url
 from tests.builders import point_at
 from tests.faulty_servers import SilentServer, TricklingHttpServer
 from tests.receivers import running_receivers
@@ -196,6 +199,19 @@ def test_sweep_with_a_locked_sqlite_store_still_alerts_every_channel(fleet_of_20
     )
 
 
+def test_sweep_with_the_default_instance_store_locked_still_alerts_every_channel(fleet_of_20, monkeypatch):
+    """The default store runs in the invocation's own thread (no hand-off): its waits are still cut."""
+    sim, receivers = fleet_of_20
+    path = Path(instance_store_url().removeprefix("sqlite://"))
+    holder = _locked_sqlite(path)
+    try:
+        result, _ = _sweep_within_12_seconds(sim, receivers)
+    finally:
+        holder.close()
+    blind = [record for record in result["notifications"] if record["kind"] == "watcher_error"]
+    assert str(path) in blind[0]["watcher"]["message"], blind  # says which file it could not use
+
+
 def test_sweep_with_a_silent_redis_store_still_alerts_every_channel(fleet_of_20, monkeypatch):
     pytest.importorskip("redis")
     sim, receivers = fleet_of_20
@@ -231,6 +247,60 @@ def test_a_store_that_fails_once_is_given_up_for_the_invocation(tmp_path):
     assert first <= 0.5 + 0.5, first
     assert second <= 0.1, second
     assert store.abandoned is not None
+
+
+def test_an_inline_store_call_is_cut_to_its_slice_in_the_callers_thread(tmp_path):
+    path = tmp_path / "state.db"
+    holder = _locked_sqlite(path)
+    threads: list[str] = []
+
+    class Watched(SqliteStore):
+        def recall(self, key: str) -> str | None:
+            threads.append(threading.current_thread().name)
+            return super().recall(key)
+
+    try:
+        store = BoundedStore(
+            Watched(str(path), busy_timeout=30.0), Budget(10.0, total=10.0), cap=0.5, inline=True
+        )
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="locked"):
+            store.recall("key")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.close()
+    assert threads == [threading.current_thread().name]
+    assert elapsed <= 0.5 + 0.5, elapsed
+    assert store.abandoned is not None
+
+
+def test_a_call_behind_an_abandoned_one_waits_no_longer_than_its_limit(tmp_path):
+    """An earlier invocation's call, still waiting on a locked file, holds the connection: the next
+    call gives up after its own wait instead of queueing behind it."""
+    path = tmp_path / "state.db"
+    store = SqliteStore(str(path), busy_timeout=3.0)
+    store.recall("warm-up")  # the connection exists, in WAL mode
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another writer
+    earlier = threading.Thread(target=_remember_quietly, args=(store,), daemon=True)
+    earlier.start()
+    time.sleep(0.2)  # the earlier call now waits up to 3 s for the writer, holding the connection
+    try:
+        store.limit_wait(0.3)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="for an earlier call"):
+            store.recall("key")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        earlier.join(5)
+    assert elapsed <= 0.3 + 0.5, elapsed
+
+
+def _remember_quietly(store: SqliteStore) -> None:
+    with contextlib.suppress(StoreUnavailable):  # it gives up when the writer lets go or after 3 s
+        store.remember("k", "v", 60)
 
 
 def test_a_store_call_never_starts_past_the_deadline(tmp_path):

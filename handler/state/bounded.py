@@ -1,7 +1,10 @@
 """A state store held to the invocation's deadline: every call gets a slice of the time left.
 
 Wraps any StateStore. Each call runs in a daemon thread and is waited for at most its slice (the
-store's own timeouts are cut to the slice too, where the store allows it). The first call that
+store's own timeouts are cut to the slice too, where the store allows it). A store whose every wait
+that cut bounds and that touches only local disk (the instance's SQLite file in the temp directory)
+may run `inline`, in the caller's thread: it saves a thread hand-off per call (≈50-70 µs, five per
+warm run) and is bounded all the same. The first call that
 fails or runs out of time abandons the store for the rest of the invocation: later calls raise
 StoreUnavailable at once, so the lifecycle sends without de-duplication instead of waiting again
 behind a locked file or a silent server.
@@ -31,13 +34,24 @@ class BoundedStore:
     """A StateStore whose every call ends within its slice of the budget's deadline."""
 
     def __init__(
-        self, store: StateStore, budget: Budget, *, keep: float = 0.0, cap: float = CALL_CAP_SECONDS
+        self,
+        store: StateStore,
+        budget: Budget,
+        *,
+        keep: float = 0.0,
+        cap: float = CALL_CAP_SECONDS,
+        inline: bool = False,
     ) -> None:
-        """Bound `store` by `budget`'s deadline less `keep` seconds (kept for sending); `cap` per call."""
+        """Bound `store` by `budget`'s deadline less `keep` seconds (kept for sending); `cap` per call.
+
+        `inline` only for a store whose `limit_wait` bounds every wait and that does no network or
+        remote-disk I/O: its calls then run in the caller's thread.
+        """
         self.store = store
         self.budget = budget
         self.keep = keep
         self.cap = cap
+        self.inline = inline and callable(getattr(store, "limit_wait", None))
         self._abandoned: str | None = None
         self._lock = threading.Lock()
 
@@ -66,7 +80,7 @@ class BoundedStore:
         if callable(limit):
             limit(seconds)
         try:
-            return call_within(seconds, work, name="state-store")
+            return work() if self.inline else call_within(seconds, work, name="state-store")
         except DeadlineExceeded:
             raise self._abandon(f"{self.store!r}: {what} got no answer within {seconds:.1f} s") from None
         except StoreUnavailable as exc:
@@ -120,6 +134,8 @@ class BoundedStore:
         """The wrapped store lives across invocations: closing the bound closes nothing."""
 
 
-def bounded(store: StateStore | None, budget: Budget, *, keep: float = 0.0) -> StateStore | None:
-    """`store` held to `budget`'s deadline, or None when there is no store."""
-    return None if store is None else BoundedStore(store, budget, keep=keep)
+def bounded(
+    store: StateStore | None, budget: Budget, *, keep: float = 0.0, inline: bool = False
+) -> StateStore | None:
+    """`store` held to `budget`'s deadline, or None when there is no store (`inline`: see BoundedStore)."""
+    return None if store is None else BoundedStore(store, budget, keep=keep, inline=inline)

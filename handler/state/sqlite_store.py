@@ -48,6 +48,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._limit: float | None = None
+        self._busy_ms: int | None = None  # what the connection's busy_timeout is set to
 
     def limit_wait(self, seconds: float) -> None:
         """Cut every wait for another writer (busy timeout, WAL switch) to `seconds` from now on."""
@@ -86,7 +87,7 @@ class SqliteStore:
         except BaseException:
             conn.close()
             raise
-        self._conn = conn
+        self._conn, self._busy_ms = conn, None
         return conn
 
     def _wal(self, conn: sqlite3.Connection) -> None:
@@ -103,18 +104,28 @@ class SqliteStore:
                 return
 
     def _run(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
+        # A call abandoned by an earlier invocation may still hold the connection: wait for it no
+        # longer than for another writer.
+        if not self._lock.acquire(timeout=self._wait()):
+            raise StoreUnavailable(
+                f"sqlite {self.path}: {what} waited {self._wait():.1f} s for an earlier call"
+            )
+        try:
+            conn = self._connect()
+            busy_ms = int(self._wait() * 1000)
+            if busy_ms != self._busy_ms:
+                conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+                self._busy_ms = busy_ms
             try:
-                conn = self._connect()
-                conn.execute(f"PRAGMA busy_timeout={int(self._wait() * 1000)}")
-                try:
-                    return work(conn)
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except (sqlite3.Error, OSError) as exc:
-                raise StoreUnavailable(f"sqlite {self.path}: {what} failed: {exc}") from None
+                return work(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {what} failed: {exc}") from None
+        finally:
+            self._lock.release()
 
     def load(self, scopes: Iterable[str]) -> Loaded:
         """The states of these scopes; bad rows become warnings."""
@@ -274,3 +285,4 @@ class SqliteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+                self._busy_ms = None
