@@ -257,16 +257,6 @@ def _note(rows: list[str], warnings: list[str], log: Any) -> None:
             log.warning("state.row_ignored", problem=row)
 
 
-def _release(store: StateStore, fingerprints: Collection[str], owner: str) -> str | None:
-    """Give back the leases; stop at the first failure and return it (the leases then expire on their own)."""
-    for fingerprint in fingerprints:
-        try:
-            store.release(fingerprint, owner)
-        except StoreUnavailable as exc:
-            return exc.message
-    return None
-
-
 def ledger(
     final: Decision, fresh: Loaded, deliveries: Sequence[Mapping[str, Any]], now: float
 ) -> dict[str, AlertState]:
@@ -341,15 +331,10 @@ def process(
     _note(loaded.warnings, warnings, log)
     first = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
     touched = list(dict.fromkeys([*first.states, *(item.fingerprint for item in first.outgoing)]))
-    leased: list[str] = []
-    busy: list[str] = []
     try:
-        for fingerprint in touched:
-            (leased if store.try_lease(fingerprint, owner, lease_ms) else busy).append(fingerprint)
-        # Re-read under the leases: another invocation may have notified since the first read.
-        fresh = store.load(_scopes_of(leased, first, loaded)) if leased else Loaded()
+        # Re-read under the leases (same call): another invocation may have notified since the first read.
+        lease = store.lease(touched, owner, lease_ms, _scopes_of(touched, first, loaded))
     except StoreUnavailable as exc:
-        _release(store, leased, owner)
         return _without_state(
             records,
             decision=first,
@@ -361,6 +346,8 @@ def process(
             log=log,
             allowed=allowed,
         )
+    leased, fresh = list(lease.taken), lease.loaded
+    busy = [fingerprint for fingerprint in touched if fingerprint not in lease.taken]
     _note(fresh.warnings, warnings, log)
     final = decide(
         fresh.states, records, scopes, now=now, settings=settings, channels=channels, only=set(leased)
@@ -374,16 +361,13 @@ def process(
 
     dedup = True
     try:
-        store.save(states.values())
+        store.save(states.values(), release=leased, owner=owner)
     except StoreUnavailable as exc:
+        # The leases were not given back either: they expire by themselves after lease_ms.
         dedup = False
         why = f"{exc.message}; this run's deliveries were not recorded and may be repeated"
         warnings.append(f"de-duplication unavailable: {why}")
         log.warning("dedup.unavailable", reason=why, notifications=len(final.outgoing))
-    problem = _release(store, leased, owner)
-    if problem is not None and dedup:  # after a failed save the cause is already logged
-        warnings.append(f"lease release failed (the lease expires by itself): {problem}")
-        log.warning("state.release_failed", reason=problem)
 
     held = [*final.held, *_held_by_silences(final.outgoing, held_by, states)]
     waiting = {item.fingerprint: item for item in first.outgoing}

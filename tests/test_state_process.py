@@ -132,17 +132,14 @@ class OtherRunsFirst:
     def load(self, scopes: Any) -> Any:
         return self.store.load(scopes)
 
-    def save(self, states: Any) -> None:
-        self.store.save(states)
+    def save(self, states: Any, *, release: Any = (), owner: str = "") -> None:
+        self.store.save(states, release=release, owner=owner)
 
-    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+    def lease(self, fingerprints: Any, owner: str, ttl_ms: int, scopes: Any = ()) -> Any:
         if self.other is not None:
             other, self.other = self.other, None
             other()
-        return self.store.try_lease(fingerprint, owner, ttl_ms)
-
-    def release(self, fingerprint: str, owner: str) -> None:
-        self.store.release(fingerprint, owner)
+        return self.store.lease(fingerprints, owner, ttl_ms, scopes)
 
     def close(self) -> None:
         self.store.close()
@@ -165,7 +162,7 @@ def test_a_run_that_was_overtaken_rereads_under_the_lease_and_sends_nothing(stat
 def test_a_lease_held_elsewhere_skips_the_notification_and_says_why(state_url):
     store, channels = opened(state_url), Channels()
     fingerprint = scripted(5)[0]["fingerprint"]
-    assert store.try_lease(fingerprint, "the-other-invocation", 60_000)
+    assert store.lease([fingerprint], "the-other-invocation", 60_000).taken == (fingerprint,)
     result = run(store, channels, 5, scripted(5))
     assert channels.got == []
     assert result.notifications == []
@@ -174,7 +171,7 @@ def test_a_lease_held_elsewhere_skips_the_notification_and_says_why(state_url):
         ("email", "skipped", BUSY),
     ]
     assert result.held[0]["why"] == BUSY
-    store.release(fingerprint, "the-other-invocation")
+    store.save([], release=[fingerprint], owner="the-other-invocation")
     run(store, channels, 6, scripted(6))
     assert channels.sent("chat") == [(6, "first")]
     store.close()

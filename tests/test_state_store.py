@@ -170,34 +170,64 @@ def test_another_handle_on_the_same_store_sees_the_same_states(backend, store):
         other.close()
 
 
+def take(store: StateStore, fingerprint: str, owner: str, ttl_ms: int) -> bool:
+    """One lease, through the batch call."""
+    return store.lease([fingerprint], owner, ttl_ms).taken == (fingerprint,)
+
+
+def give_back(store: StateStore, fingerprint: str, owner: str) -> None:
+    """One lease given back, through a save of no states."""
+    store.save([], release=[fingerprint], owner=owner)
+
+
+def test_one_lease_call_takes_the_free_leases_and_rereads_the_scopes_under_them(store):
+    store.save([state("fp-1"), state("fp-2"), state("fp-b", "pool-b")])
+    assert take(store, "fp-2", "other-run", 5_000)
+    leased = store.lease(["fp-1", "fp-2", "fp-3", "fp-1"], "run-a", 5_000, ["pool-a", "pool-b"])
+    assert leased.taken == ("fp-1", "fp-3")
+    assert set(leased.loaded.states) == {"fp-1", "fp-2", "fp-b"}
+    nothing = store.lease(["fp-1", "fp-3"], "run-b", 5_000, ["pool-a"])
+    assert nothing.taken == ()
+    assert nothing.loaded.states == {}  # no lease, nothing to decide: no read
+    assert store.lease([], "run-c", 5_000, ["pool-a"]).taken == ()
+
+
+def test_one_save_writes_the_states_and_gives_back_only_the_owners_leases(store):
+    assert store.lease(["fp-1", "fp-2"], "run-a", 5_000).taken == ("fp-1", "fp-2")
+    assert take(store, "fp-3", "run-b", 5_000)
+    store.save([state("fp-1", seen=4)], release=["fp-1", "fp-2", "fp-3"], owner="run-a")
+    assert store.load(["pool-a"]).states["fp-1"].seen == 4
+    assert store.lease(["fp-1", "fp-2", "fp-3"], "run-c", 5_000).taken == ("fp-1", "fp-2")
+
+
 def test_a_lease_is_exclusive_even_for_its_owner_and_per_fingerprint(store):
-    assert store.try_lease("fp-1", "run-a", 5_000)
-    assert not store.try_lease("fp-1", "run-b", 5_000)
-    assert not store.try_lease("fp-1", "run-a", 5_000)
-    assert store.try_lease("fp-2", "run-b", 5_000)
+    assert take(store, "fp-1", "run-a", 5_000)
+    assert not take(store, "fp-1", "run-b", 5_000)
+    assert not take(store, "fp-1", "run-a", 5_000)
+    assert take(store, "fp-2", "run-b", 5_000)
 
 
 def test_a_lease_expires(store):
-    assert store.try_lease("fp-1", "run-a", 150)
-    assert not store.try_lease("fp-1", "run-b", 150)
+    assert take(store, "fp-1", "run-a", 150)
+    assert not take(store, "fp-1", "run-b", 150)
     time.sleep(0.3)
-    assert store.try_lease("fp-1", "run-b", 5_000)
+    assert take(store, "fp-1", "run-b", 5_000)
 
 
 def test_release_only_deletes_the_owners_lease(store):
-    assert store.try_lease("fp-1", "run-a", 5_000)
-    store.release("fp-1", "run-b")
-    assert not store.try_lease("fp-1", "run-c", 5_000)
-    store.release("fp-1", "run-a")
-    assert store.try_lease("fp-1", "run-c", 5_000)
+    assert take(store, "fp-1", "run-a", 5_000)
+    give_back(store, "fp-1", "run-b")
+    assert not take(store, "fp-1", "run-c", 5_000)
+    give_back(store, "fp-1", "run-a")
+    assert take(store, "fp-1", "run-c", 5_000)
 
 
 def test_a_late_release_leaves_the_lease_of_whoever_took_it_over(store):
-    assert store.try_lease("fp-1", "slow-run", 100)
+    assert take(store, "fp-1", "slow-run", 100)
     time.sleep(0.25)
-    assert store.try_lease("fp-1", "next-run", 5_000)
-    store.release("fp-1", "slow-run")
-    assert not store.try_lease("fp-1", "third-run", 5_000)
+    assert take(store, "fp-1", "next-run", 5_000)
+    give_back(store, "fp-1", "slow-run")
+    assert not take(store, "fp-1", "third-run", 5_000)
 
 
 def test_corrupt_and_old_schema_rows_are_ignored_with_one_warning_each(backend, store):
@@ -227,7 +257,7 @@ def test_sqlite_in_a_place_that_cannot_be_written_is_unavailable(tmp_path, closi
     for call in (
         lambda: store.load(["p"]),
         lambda: store.save([state("fp")]),
-        lambda: store.try_lease("f", "o", 1),
+        lambda: take(store, "f", "o", 1),
     ):
         with pytest.raises(StoreUnavailable, match=r"sqlite .*a-file/state\.db"):
             call()
@@ -244,11 +274,11 @@ def test_sqlite_locked_by_another_writer_is_unavailable_after_the_busy_timeout(t
         with pytest.raises(StoreUnavailable, match="locked"):
             store.save([state("fp-2")])
         with pytest.raises(StoreUnavailable, match="locked"):
-            store.try_lease("fp-1", "run-a", 1000)
+            take(store, "fp-1", "run-a", 1000)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert store.try_lease("fp-1", "run-a", 1000)
+    assert take(store, "fp-1", "run-a", 1000)
 
 
 def test_sqlite_file_of_a_newer_schema_is_refused_not_rewritten(tmp_path, closing):
@@ -305,8 +335,8 @@ def test_redis_that_is_gone_is_unavailable_quickly_and_never_shows_the_password(
         for call in (
             lambda: store.load(["pool-a"]),
             lambda: store.save([state("fp-2")]),
-            lambda: store.try_lease("fp-1", "run-a", 1000),
-            lambda: store.release("fp-1", "run-a"),
+            lambda: take(store, "fp-1", "run-a", 1000),
+            lambda: give_back(store, "fp-1", "run-a"),
         ):
             with pytest.raises(StoreUnavailable) as caught:
                 call()
@@ -334,7 +364,7 @@ def test_redis_keys_use_the_prefix_and_expire(redis_url):
     try:
         assert client.exists("team-a:state:pool-a")
         assert 0 < client.ttl("team-a:state:pool-a") <= 30 * 86400
-        assert store.try_lease("fp-1", "run-a", 5000)
+        assert take(store, "fp-1", "run-a", 5000)
         assert client.get("team-a:lease:fp-1") == b"run-a"
         assert 0 < client.pttl("team-a:lease:fp-1") <= 5000
     finally:

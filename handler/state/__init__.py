@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
-from handler.state.base import Loaded, StateStore, StoreUnavailable
+from handler.state.base import Leased, Loaded, StateStore, StoreUnavailable
 from handler.state.url import open_store, shown_store_url, url_secrets
 
 __all__ = [
+    "Leased",
     "Loaded",
     "StateStore",
     "StoreUnavailable",

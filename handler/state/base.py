@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,6 +32,14 @@ class Loaded:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Leased:
+    """What `lease` did: the fingerprints whose lease it took, and the states it read after taking them."""
+
+    taken: tuple[str, ...] = ()
+    loaded: Loaded = field(default_factory=Loaded)
+
+
 class StateStore(Protocol):
     """Where alert states live between invocations. Every method raises StoreUnavailable, nothing else."""
 
@@ -39,16 +47,22 @@ class StateStore(Protocol):
         """The states of these scopes; corrupt or old-schema rows are skipped and reported in `warnings`."""
         ...
 
-    def save(self, states: Iterable[AlertState]) -> None:
-        """Write these states (each replaces the one with the same fingerprint)."""
+    def save(self, states: Iterable[AlertState], *, release: Iterable[str] = (), owner: str = "") -> None:
+        """Write these states, then give back `owner`'s leases on `release`: one transaction or round trip.
+
+        Each state replaces the one with the same fingerprint. A lease another invocation took over
+        after expiry is left alone.
+        """
         ...
 
-    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
-        """Take the fingerprint's lease for `ttl_ms` unless someone (anyone, owner too) holds it."""
-        ...
+    def lease(
+        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+    ) -> Leased:
+        """Take the leases nobody holds, then read `scopes`: one transaction or round trip.
 
-    def release(self, fingerprint: str, owner: str) -> None:
-        """Give the lease back if `owner` still holds it; a lease taken over by another is left alone."""
+        A lease is taken for `ttl_ms` unless someone (anyone, owner too) holds it; the states are read
+        after the leases are taken, so another invocation's notification is seen.
+        """
         ...
 
     def remember(self, key: str, value: str, ttl: float) -> None:

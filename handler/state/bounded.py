@@ -3,7 +3,7 @@
 Wraps any StateStore. Each call runs in a daemon thread and is waited for at most its slice (the
 store's own timeouts are cut to the slice too, where the store allows it). A store whose every wait
 that cut bounds and that touches only local disk (the instance's SQLite file in the temp directory)
-may run `inline`, in the caller's thread: it saves a thread hand-off per call (≈50-70 µs, five per
+may run `inline`, in the caller's thread: it saves a thread hand-off per call (≈50-70 µs, three per
 warm run) and is bounded all the same. The first call that
 fails or runs out of time abandons the store for the rest of the invocation: later calls raise
 StoreUnavailable at once, so the lifecycle sends without de-duplication instead of waiting again
@@ -13,13 +13,13 @@ behind a locked file or a silent server.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from handler.budget import Budget
 from handler.lifecycle import AlertState
 from handler.silences import Silence
-from handler.state.base import Loaded, StateStore, StoreUnavailable
+from handler.state.base import Leased, Loaded, StateStore, StoreUnavailable
 from handler.threads import DeadlineExceeded, call_within
 
 T = TypeVar("T")
@@ -93,18 +93,17 @@ class BoundedStore:
         wanted = list(scopes)
         return self._call("load", lambda: self.store.load(wanted))
 
-    def save(self, states: Iterable[AlertState]) -> None:
-        """Write these states."""
-        rows = list(states)
-        self._call("save", lambda: self.store.save(rows))
+    def save(self, states: Iterable[AlertState], *, release: Iterable[str] = (), owner: str = "") -> None:
+        """Write these states and give back these leases."""
+        rows, fingerprints = list(states), list(release)
+        self._call("save", lambda: self.store.save(rows, release=fingerprints, owner=owner))
 
-    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
-        """Take the fingerprint's lease."""
-        return self._call("lease", lambda: self.store.try_lease(fingerprint, owner, ttl_ms))
-
-    def release(self, fingerprint: str, owner: str) -> None:
-        """Give the lease back."""
-        self._call("release", lambda: self.store.release(fingerprint, owner))
+    def lease(
+        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+    ) -> Leased:
+        """Take the leases, then read `scopes`."""
+        wanted, read = list(fingerprints), list(scopes)
+        return self._call("lease", lambda: self.store.lease(wanted, owner, ttl_ms, read))
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """Keep a small value for `ttl` seconds."""

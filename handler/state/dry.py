@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from handler.lifecycle import AlertState
 from handler.silences import Silence
-from handler.state.base import Loaded, StateStore
+from handler.state.base import Leased, Loaded, StateStore
 
 
 class DryRunStore:
@@ -28,15 +28,15 @@ class DryRunStore:
         """The wrapped store's states."""
         return self.store.load(scopes)
 
-    def save(self, states: Iterable[AlertState]) -> None:
-        """Dropped."""
+    def save(self, states: Iterable[AlertState], *, release: Iterable[str] = (), owner: str = "") -> None:
+        """Dropped: nothing is written and no lease was taken."""
 
-    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
-        """Always granted, never written: a dry run blocks no real run."""
-        return True
-
-    def release(self, fingerprint: str, owner: str) -> None:
-        """Nothing was taken."""
+    def lease(
+        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+    ) -> Leased:
+        """Every lease granted, none written (a dry run blocks no real run); the wrapped store's states."""
+        wanted = tuple(dict.fromkeys(fingerprints))
+        return Leased(wanted, self.store.load(scopes)) if wanted else Leased()
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """Dropped."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
-from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, encode_state, loaded_from
+from handler.state.base import DEFAULT_RETENTION, Leased, Loaded, StoreUnavailable, encode_state, loaded_from
 from handler.text import clip
 
 DEFAULT_PREFIX = "elb-master-watch:"
@@ -76,7 +76,6 @@ class RedisStore:
         )
         self._secrets = (password,) if password else ()
         self._timeout = timeout
-        self._release: Any = self._client.register_script(RELEASE_SCRIPT)
 
     def __repr__(self) -> str:
         """Where the store is (never the password)."""
@@ -102,6 +101,14 @@ class RedisStore:
             message = clip(f"{type(exc).__name__}: {exc}", 300, self._secrets)
             raise StoreUnavailable(f"{self.label}: {what} failed: {message}") from None
 
+    def _loaded(self, scopes: list[str], hashes: list[Any]) -> Loaded:
+        rows = (
+            (bytes(raw_fp).decode("utf-8", "replace"), scope, bytes(body))
+            for scope, fields in zip(scopes, hashes, strict=True)
+            for raw_fp, body in fields.items()
+        )
+        return loaded_from(rows, self.label)
+
     def load(self, scopes: Iterable[str]) -> Loaded:
         """The states of these scopes (one HGETALL each, pipelined); bad fields become warnings."""
         wanted = sorted(set(scopes))
@@ -112,19 +119,15 @@ class RedisStore:
                 pipe.hgetall(self._state_key(scope))
             return list(pipe.execute())
 
-        rows = (
-            (bytes(raw_fp).decode("utf-8", "replace"), scope, bytes(body))
-            for scope, fields in zip(wanted, self._run("load", work), strict=True)
-            for raw_fp, body in fields.items()
-        )
-        return loaded_from(rows, self.label)
+        return self._loaded(wanted, self._run("load", work))
 
-    def save(self, states: Iterable[AlertState]) -> None:
-        """Write the states (HSET per scope) and push each touched scope's expiry out to `retention`."""
+    def save(self, states: Iterable[AlertState], *, release: Iterable[str] = (), owner: str = "") -> None:
+        """HSET the states, push each scope's expiry out, compare-and-delete the leases: one round trip."""
         by_scope: dict[str, dict[str, str]] = {}
         for state in states:
             by_scope.setdefault(state.scope, {})[state.fingerprint] = encode_state(state)
-        if not by_scope:
+        released = list(dict.fromkeys(release))
+        if not by_scope and not released:
             return
 
         def work() -> None:
@@ -132,21 +135,34 @@ class RedisStore:
             for scope, fields in by_scope.items():
                 pipe.hset(self._state_key(scope), mapping=fields)
                 pipe.expire(self._state_key(scope), int(self.retention))
+            for fingerprint in released:
+                # EVAL, not the registered script: a pipeline would first ask SCRIPT EXISTS (one more trip).
+                pipe.eval(RELEASE_SCRIPT, 1, self._lease_key(fingerprint), owner)
             pipe.execute()
 
         self._run("save", work)
 
-    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
-        """SET NX PX: true when this call took the lease."""
-        return bool(
-            self._run(
-                "lease", lambda: self._client.set(self._lease_key(fingerprint), owner, nx=True, px=ttl_ms)
-            )
-        )
+    def lease(
+        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+    ) -> Leased:
+        """SET NX PX per fingerprint, then HGETALL per scope, in one pipelined round trip (in order)."""
+        wanted = list(dict.fromkeys(fingerprints))
+        read = sorted(set(scopes))
+        if not wanted:
+            return Leased()
 
-    def release(self, fingerprint: str, owner: str) -> None:
-        """Compare-and-delete in one Lua script."""
-        self._run("release", lambda: self._release(keys=[self._lease_key(fingerprint)], args=[owner]))
+        def work() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for fingerprint in wanted:
+                pipe.set(self._lease_key(fingerprint), owner, nx=True, px=ttl_ms)
+            for scope in read:
+                pipe.hgetall(self._state_key(scope))
+            return list(pipe.execute())
+
+        answers = self._run("lease", work)
+        taken = tuple(fp for fp, answer in zip(wanted, answers[: len(wanted)], strict=True) if answer)
+        # Read in the same trip whatever was taken: states of scopes with no lease are not used.
+        return Leased(taken, self._loaded(read, answers[len(wanted) :]) if taken else Loaded())
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """SET with an expiry: keep `value` under `key` for `ttl` seconds."""

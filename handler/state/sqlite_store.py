@@ -5,14 +5,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
-from handler.state.base import DEFAULT_RETENTION, Loaded, StoreUnavailable, encode_state, loaded_from
+from handler.state.base import DEFAULT_RETENTION, Leased, Loaded, StoreUnavailable, encode_state, loaded_from
 
 SCHEMA_VERSION = 1
 """`PRAGMA user_version` of the file; a file of another version is refused, never rewritten."""
@@ -127,78 +127,81 @@ class SqliteStore:
         finally:
             self._lock.release()
 
-    def load(self, scopes: Iterable[str]) -> Loaded:
-        """The states of these scopes; bad rows become warnings."""
+    @staticmethod
+    def _select(conn: sqlite3.Connection, scopes: Iterable[str]) -> list[tuple[bytes, bytes, bytes]]:
         wanted = sorted(set(scopes))
+        rows: list[tuple[bytes, bytes, bytes]] = []
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT fingerprint, scope, CAST(body AS BLOB) FROM alert_state WHERE scope IN ({marks})"  # noqa: S608 - only "?" marks are interpolated
+            rows.extend(conn.execute(query, chunk).fetchall())
+        return rows
 
-        def work(conn: sqlite3.Connection) -> list[tuple[bytes, bytes, bytes]]:
-            rows: list[tuple[bytes, bytes, bytes]] = []
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                query = (
-                    f"SELECT fingerprint, scope, CAST(body AS BLOB) FROM alert_state WHERE scope IN ({marks})"  # noqa: S608 - only "?" marks are interpolated
-                )
-                rows.extend(conn.execute(query, chunk).fetchall())
-            return rows
-
-        rows = (
+    def _loaded(self, rows: list[tuple[bytes, bytes, bytes]]) -> Loaded:
+        decoded = (
             (
                 bytes(raw_fp).decode("utf-8", "replace"),
                 bytes(raw_scope).decode("utf-8", "replace"),
                 bytes(body),
             )
-            for raw_fp, raw_scope, body in self._run("load", work)
+            for raw_fp, raw_scope, body in rows
         )
-        return loaded_from(rows, f"sqlite {self.path}")
+        return loaded_from(decoded, f"sqlite {self.path}")
 
-    def save(self, states: Iterable[AlertState]) -> None:
-        """Write the states in one transaction, and drop states nobody wrote for `retention` seconds."""
+    def load(self, scopes: Iterable[str]) -> Loaded:
+        """The states of these scopes; bad rows become warnings."""
+        wanted = list(scopes)
+        return self._loaded(self._run("load", lambda conn: self._select(conn, wanted)))
+
+    def save(self, states: Iterable[AlertState], *, release: Iterable[str] = (), owner: str = "") -> None:
+        """Write the states, give back the leases, drop states unwritten for `retention`: one transaction."""
         rows = [(state.fingerprint, state.scope, encode_state(state)) for state in states]
+        released = [(fingerprint, owner) for fingerprint in dict.fromkeys(release)]
 
         def work(conn: sqlite3.Connection) -> None:
             now = time.time()
             conn.execute("BEGIN IMMEDIATE")
-            upsert = (
-                "INSERT OR REPLACE INTO alert_state (fingerprint, scope, body, updated_at) VALUES (?,?,?,?)"
-            )
-            conn.executemany(upsert, [(*row, now) for row in rows])
-            conn.execute("DELETE FROM alert_state WHERE updated_at < ?", (now - self.retention,))
+            if rows:
+                upsert = "INSERT OR REPLACE INTO alert_state (fingerprint, scope, body, updated_at) VALUES "
+                conn.executemany(upsert + "(?,?,?,?)", [(*row, now) for row in rows])
+                conn.execute("DELETE FROM alert_state WHERE updated_at < ?", (now - self.retention,))
+            conn.executemany("DELETE FROM lease WHERE fingerprint = ? AND owner = ?", released)
             conn.execute("DELETE FROM lease WHERE expires_at < ?", (now,))
             conn.execute("COMMIT")
 
-        if rows:
+        if rows or released:
             self._run("save", work)
 
-    def try_lease(self, fingerprint: str, owner: str, ttl_ms: int) -> bool:
-        """Take the lease unless an unexpired one exists."""
+    def lease(
+        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+    ) -> Leased:
+        """Take every lease nobody holds, then read `scopes`, in one transaction."""
+        wanted = list(dict.fromkeys(fingerprints))
+        read = list(scopes)
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[bytes, bytes, bytes]]]:
             conn.execute("BEGIN IMMEDIATE")
             now = time.time()
-            row = conn.execute(
-                "SELECT expires_at FROM lease WHERE fingerprint = ?", (fingerprint,)
-            ).fetchone()
-            if row is not None and row[0] > now:
-                conn.execute("ROLLBACK")
-                return False
-            conn.execute(
+            taken = []
+            for fingerprint in wanted:
+                row = conn.execute(
+                    "SELECT expires_at FROM lease WHERE fingerprint = ?", (fingerprint,)
+                ).fetchone()
+                if row is None or row[0] <= now:
+                    taken.append(fingerprint)
+            conn.executemany(
                 "INSERT OR REPLACE INTO lease (fingerprint, owner, expires_at) VALUES (?, ?, ?)",
-                (fingerprint, owner, now + ttl_ms / 1000),
+                [(fingerprint, owner, now + ttl_ms / 1000) for fingerprint in taken],
             )
+            rows = self._select(conn, read) if taken else []
             conn.execute("COMMIT")
-            return True
+            return taken, rows
 
-        return self._run("lease", work)
-
-    def release(self, fingerprint: str, owner: str) -> None:
-        """Delete the lease row only if `owner` holds it."""
-        self._run(
-            "release",
-            lambda conn: conn.execute(
-                "DELETE FROM lease WHERE fingerprint = ? AND owner = ?", (fingerprint, owner)
-            ).close(),
-        )
+        if not wanted:
+            return Leased()
+        taken, rows = self._run("lease", work)
+        return Leased(tuple(taken), self._loaded(rows))
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """Keep `value` under `key` for `ttl` seconds."""
