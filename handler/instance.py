@@ -38,6 +38,11 @@ class SdkClients:
             self._clients[key] = client
             return client
 
+    def __len__(self) -> int:
+        """How many clients are kept."""
+        with self._lock:
+            return len(self._clients)
+
     def clear(self) -> None:
         """Forget every client."""
         with self._lock:
@@ -45,11 +50,12 @@ class SdkClients:
 
 
 class Instance:
-    """The warm-instance caches: ELB clients, started diagnosis jobs, state stores by URL."""
+    """The warm-instance caches: ELB and SMN clients, started diagnosis jobs, state stores by URL."""
 
     def __init__(self) -> None:
         """Start empty; the diagnosis memo and the stores are made on first use (cold start)."""
         self.elb_clients = SdkClients()
+        self.smn_clients = SdkClients()
         self._started_jobs: StartedJobs | None = None
         self._stores: dict[str, StateStore | None] = {}
         self._lock = threading.Lock()

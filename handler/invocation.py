@@ -328,6 +328,7 @@ class Invocation:
             read_timeout=self.settings.read_timeout,
             max_attempts=self.settings.max_attempts,
             retry_base=self.settings.retry_base,
+            sdk_clients=WARM.smn_clients,
         )
         names = list(dict.fromkeys(name for _, name in pairs))
         pacers = self.pacers(names, context)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from handler.app import invoke
+from handler.app import WARM, invoke
 from tests.receivers import Reply, running_receivers
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario, load_event
 
@@ -53,6 +53,16 @@ def test_one_failed_master_reaches_every_channel(receivers, monkeypatch):
     smn = receivers.smn.accepted[0]
     assert smn["subject"].startswith("[MAJOR] web-pool")
     assert result["deduplication"] == "off"
+
+
+def test_a_warm_instance_builds_its_smn_client_once(receivers, monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_STATE", "off")  # every run sends
+    WARM.smn_clients.clear()
+    for _ in range(3):
+        result = invoke({"pool_id": DEMO_POOL, "channels": ["smn"]}, PlatformContext())
+        assert by_channel(result)["smn"] == "sent"
+    assert len(receivers.smn.accepted) == 3
+    assert len(WARM.smn_clients) == 1
 
 
 def test_event_channels_narrow_delivery(receivers):

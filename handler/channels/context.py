@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from handler.config import Credentials
+
+if TYPE_CHECKING:
+    from handler.instance import SdkClients
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +20,8 @@ class DeliveryContext:
     `deadline` is a `clock()` value (time.monotonic by default). `wall_clock` stamps signatures and
     reads HTTP-date Retry-After values; both clocks and `sleep` are injectable for tests.
     `project_id` is only a fallback for SMN: the topic URN's own project id (the account's project
-    in the topic's region) is what PublishMessage needs.
+    in the topic's region) is what PublishMessage needs. `sdk_clients` keeps the SMN clients of a
+    warm instance (building one costs milliseconds); None builds one per publish.
     """
 
     deadline: float
@@ -30,6 +35,7 @@ class DeliveryContext:
     read_timeout: float = 5.0
     max_attempts: int = 4
     retry_base: float = 0.5
+    sdk_clients: SdkClients | None = None
 
     def remaining(self) -> float:
         """Seconds until the deadline, never negative."""

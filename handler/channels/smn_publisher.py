@@ -14,6 +14,7 @@ from handler.channels.context import DeliveryContext
 from handler.channels.protocol import quote_answer
 from handler.channels.retry import Attempt, Outcome, Progress, with_retries
 from handler.config import Credentials
+from handler.instance import SdkClients
 
 _SDK_LOGGER = "HuaweiCloud-SDK-SmnClient"
 ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_SMN_"
@@ -21,6 +22,20 @@ ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_SMN_"
 
 class PublishSetupError(Exception):
     """The SMN client cannot be built (unknown region, SDK refusal): no attempt can be made."""
+
+
+def _client(
+    region_id: str, project_id: str, credentials: Credentials, clients: SdkClients | None
+) -> tuple[Any, Any]:
+    """The warm instance's SmnClient for this region, project, endpoint and key pair, or a new one."""
+    import os  # noqa: PLC0415 - the endpoint override is read at call time, as the SDK does
+
+    if clients is None:
+        return build_client(region_id, project_id, credentials)
+    override = os.environ.get(ENDPOINT_ENV_PREFIX + region_id.replace("-", "_").upper(), "")
+    key = ("smn", region_id, override, project_id, credentials.ak, credentials.sk, credentials.security_token)
+    kept: tuple[Any, Any] = clients.get(key, lambda: build_client(region_id, project_id, credentials))
+    return kept
 
 
 def build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
@@ -90,7 +105,8 @@ def publish(
     try:
         # The URN's project is the account's project in the topic's region, which may not be the
         # region the function watches: it is the right one for the publish path and signature.
-        client, config = build_client(region_id, topic_project or ctx.project_id, ctx.credentials)
+        project = topic_project or ctx.project_id
+        client, config = _client(region_id, project, ctx.credentials, ctx.sdk_clients)
     except PublishSetupError as exc:
         return Outcome("failed", 0, str(exc))
     from huaweicloudsdksmn.v2.model.publish_message_request import PublishMessageRequest  # noqa: PLC0415
