@@ -26,7 +26,7 @@ def instance_store_url() -> str:
     It lives as long as the warm instance (FunctionGraph keeps /tmp between invocations of one
     instance), so it de-duplicates within an instance; several instances each keep their own.
     """
-    return "sqlite://" + Path(os.path.join(tempfile.gettempdir(), INSTANCE_FILE)).as_posix()
+    return "sqlite://" + os.path.join(tempfile.gettempdir(), INSTANCE_FILE).replace(os.sep, "/")
 
 
 _REDIS_OPTIONS = ("key_prefix", "timeout", "ssl_ca_certs")
