@@ -47,7 +47,8 @@ class RecordedRequest:
     """One request the simulator answered; never holds header values, bodies or secrets.
 
     `status` is None when no response was sent (connection reset or simulator stopping); `duration`
-    runs until the response starts. A request is recorded before its client can see the response.
+    runs from `started` (time.monotonic() when the request arrived) until the response starts. A
+    request is recorded before its client can see the response.
     """
 
     method: str
@@ -56,6 +57,7 @@ class RecordedRequest:
     authorized: bool
     duration: float
     faulted: bool = False
+    started: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -392,6 +394,7 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
                 authorized=outcome.authorized,
                 duration=time.monotonic() - outcome.started,
                 faulted=outcome.faulted,
+                started=outcome.started,
             )
         )
 

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -123,28 +123,44 @@ def _worker(name: str) -> _Worker:
     return _Worker(name)
 
 
+class Pending(Generic[T]):
+    """A call running in a daemon worker: `result(seconds)` waits for it at most that long."""
+
+    def __init__(self, fn: Callable[[], T], name: str) -> None:
+        """Hand `fn` to an idle (or new) worker, in a copy of the caller's context."""
+        self._done = threading.Event()
+        self._box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                self._box["value"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                self._box["error"] = exc
+            finally:
+                self._done.set()
+
+        context = contextvars.copy_context()  # the call's log lines keep the invocation's request id
+        _worker(name).run(lambda: context.run(run))
+
+    def result(self, seconds: float) -> T:
+        """`fn()`'s value or exception; DeadlineExceeded if it is not done within `seconds`."""
+        if not self._done.wait(max(0.0, seconds)):
+            raise DeadlineExceeded(f"no answer within {seconds:.1f} s")
+        if "error" in self._box:
+            raise self._box["error"]
+        value: T = self._box["value"]
+        return value
+
+
+def start(fn: Callable[[], T], name: str = "pending-call") -> Pending[T]:
+    """Run `fn()` in a daemon worker while the caller goes on; collect it with `result(seconds)`."""
+    return Pending(fn, name)
+
+
 def call_within(seconds: float, fn: Callable[[], T], name: str = "bounded-call") -> T:
     """`fn()` if it finishes within `seconds`; else DeadlineExceeded, and `fn` goes on in a daemon thread.
 
     The only way to bound a blocking call whose own timeouts apply per read (an HTTP body that
     trickles in, a socket that accepts and never answers) by the whole call's duration.
     """
-    done = threading.Event()
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    context = contextvars.copy_context()  # the call's log lines keep the invocation's request id
-    _worker(name).run(lambda: context.run(run))
-    if not done.wait(max(0.0, seconds)):
-        raise DeadlineExceeded(f"no answer within {seconds:.1f} s")
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
+    return Pending(fn, name).result(seconds)

@@ -9,6 +9,7 @@ from handler.assess import assess_check_job, assess_pool, attach_check, member_s
 from handler.budget import Budget
 from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Sweep, Target
 from handler.elb import ElbReader
+from handler.threads import DeadlineExceeded, Pending, start
 
 
 @dataclass(slots=True)
@@ -74,22 +75,43 @@ def poll_check_job(
 def watch_target(
     target: Target, reader: ElbReader, budget: Budget, log: Any, poll_interval: float = 1.0
 ) -> TargetOutcome:
-    """Read and assess one target. API errors become entries in the outcome, never exceptions."""
+    """Read and assess one target. API errors become entries in the outcome, never exceptions.
+
+    With both a pool and a job named, the pool is read while the job is polled: the two reads do not
+    depend on each other, so the invocation waits for the slower one instead of for their sum.
+    """
     outcome = TargetOutcome(target)
-    if target.pool_id:
+    pool_id, job_id = target.pool_id, target.job_id
+    reading: Pending[Pool] | None = None
+    if pool_id and job_id:
+        reading = start(lambda: reader.show_pool(pool_id), name="elb-pool-read")
+    verdict: CheckVerdict | None = None
+    job_error: ElbApiError | None = None
+    if job_id:
         try:
-            outcome.pool = reader.show_pool(target.pool_id)
+            verdict = poll_check_job(reader, job_id, budget, log, poll_interval)
+        except ElbApiError as error:
+            job_error = error
+    if pool_id:
+        try:
+            # The read bounds itself by the budget (each ELB call is cut at the deadline); the wait
+            # here only adds a margin for the hand-back.
+            outcome.pool = reading.result(budget.remaining() + 0.25) if reading else reader.show_pool(pool_id)
+        except DeadlineExceeded:
+            outcome.errors.append(
+                ElbApiError(
+                    "WATCH.TIMEOUT", f"read pool {pool_id}: no answer from ELB within the time budget"
+                )
+            )
         except ElbApiError as error:
             outcome.errors.append(error)
         else:
             outcome.findings = assess_pool(outcome.pool, target.listener_id, target)
-    if target.job_id:
-        try:
-            outcome.verdict = poll_check_job(reader, target.job_id, budget, log, poll_interval)
-        except ElbApiError as error:
-            outcome.errors.append(error)
-        else:
-            outcome.findings = attach_check(outcome.findings, outcome.verdict, target, outcome.pool)
+    if job_error is not None:
+        outcome.errors.append(job_error)
+    elif verdict is not None:
+        outcome.verdict = verdict
+        outcome.findings = attach_check(outcome.findings, verdict, target, outcome.pool)
     return outcome
 
 

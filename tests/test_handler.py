@@ -453,3 +453,38 @@ def test_a_pool_is_read_from_the_body_elb_sent_or_else_from_the_sdk_model():
     no_field = ShowMasterSlavePoolResponse(pool=MasterSlavePool(id="p-1", name="model-name"))
     no_field.raw_content = b'{"pool": "not an object"}'
     assert _body(no_field, "pool")["name"] == "model-name"
+
+
+def test_a_named_pool_and_job_are_read_at_the_same_time(simulator):
+    """The two reads do not depend on each other: the pool is read while the job is polled."""
+    simulator.add_fault(Fault(path="master-slave-pools", delay=0.4, times=1))
+    simulator.add_fault(Fault(path="check/jobs", delay=0.4, times=1))
+    result = run({"pool_id": DEMO_POOL, "job_id": DEMO_JOB})
+    assert result["ok"] is True
+    pool = next(r for r in simulator.requests if "master-slave-pools" in r.path)
+    job = next(r for r in simulator.requests if "check/jobs" in r.path)
+    # Each was answered only after its 0.4 s delay; the second arrived before the first was answered.
+    assert job.started < pool.started + pool.duration
+    assert pool.started < job.started + job.duration
+    [notification] = result["notifications"]
+    assert notification["check"]["job_id"] == DEMO_JOB
+
+
+def test_a_pool_that_fails_still_gets_its_job_verdict_and_the_reverse(simulator):
+    simulator.add_fault(Fault(path="master-slave-pools", status=404, times=1))
+    result = run({"pool_id": DEMO_POOL, "job_id": DEMO_JOB})
+    assert [(e["status"], e["target"]) for e in result["errors"]] == [
+        (404, {"pool_id": DEMO_POOL, "job_id": DEMO_JOB})
+    ]
+    [target] = result["targets"]
+    assert target["check"] == "failed"
+    assert "master" not in target
+
+    simulator.clear_faults()
+    simulator.add_fault(Fault(path="check/jobs", status=404))
+    result = run({"pool_id": DEMO_POOL, "job_id": DEMO_JOB})
+    assert [e.get("status") for e in result["errors"]] == [404]
+    [target] = result["targets"]
+    assert target["master"] == "OFFLINE"
+    assert "check" not in target
+    assert [n["kind"] for n in result["notifications"]] == ["master_failed"]

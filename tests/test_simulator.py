@@ -408,8 +408,14 @@ def test_wrong_secret_key_is_401_apigw_0301(sim, make_client):
     assert error.value.status_code == 401
     assert error.value.error_code == "APIGW.0301"
     assert "signature does not match" in error.value.error_msg
-    assert sim.requests[-1] == RecordedRequest(
-        method="GET", path=POOL_PATH, status=401, authorized=False, duration=sim.requests[-1].duration
+    last = sim.requests[-1]
+    assert last == RecordedRequest(
+        method="GET",
+        path=POOL_PATH,
+        status=401,
+        authorized=False,
+        duration=last.duration,
+        started=last.started,
     )
 
 
