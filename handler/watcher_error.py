@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from handler import wording
+
 KIND = "watcher_error"
 SCOPE_CONFIG = "watcher:config"
 SCOPE_ELB = "watcher:elb"
@@ -31,62 +33,6 @@ STORE_UNAVAILABLE = "WATCH.STATE"
 _TRANSPORT = frozenset({"WATCH.CONNECTION", "WATCH.TIMEOUT"})
 _MISSING = frozenset({"CONFIG.REGION", "CONFIG.PROJECT_ID", "CONFIG.CREDENTIALS"})
 
-# What to do, per code (or HTTP status): the README's Troubleshooting rows, in one sentence each.
-ADVICE: dict[str, str] = {
-    "APIGW.0301": (
-        "The ELB API rejected the signature: wrong AK/SK or an expired security token. Check the "
-        "function's agency, or HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK."
-    ),
-    "401": (
-        "The ELB API rejected the credentials: check the function's agency, or "
-        "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK and the security token."
-    ),
-    "403": (
-        "Permission denied: give the agency (or user) elb:pools:get, elb:pools:list, elb:members:get "
-        "and elb:members:create, and check the project id belongs to the region."
-    ),
-    "CONFIG.REGION": "Set ELB_WATCH_REGION (or put 'region' in the event) to a region the SDK knows.",
-    "CONFIG.PROJECT_ID": "Set HUAWEICLOUD_SDK_PROJECT_ID (or put 'project_id' in the event).",
-    "CONFIG.CREDENTIALS": ("Give the function an agency, or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK."),
-    "CONFIG.INVALID": "Fix the variable the message names (see the README's configuration table).",
-    "WATCH.CONNECTION": (
-        "Check the function's network: with vpc_id set it needs a NAT gateway with an EIP; "
-        "check any HUAWEICLOUD_SDK_REGION_ELB_* endpoint override."
-    ),
-    "WATCH.TIMEOUT": (
-        "ELB did not answer in time: check the function's network (VPC/NAT) and endpoint override, "
-        "or raise the function timeout."
-    ),
-    STORE_UNAVAILABLE: (
-        "Alerts are not de-duplicated until the store works again: check ELB_WATCH_STATE (address, "
-        "password, TLS) and that the function's VPC reaches it."
-    ),
-    CHANNELS_FAILED: (
-        "No channel accepted a notification: see `deliveries` in the result and the log; check the "
-        "webhook URLs, keys and SMN topic, and the function's internet access (NAT when vpc_id is set)."
-    ),
-}
-_TITLES: dict[str, dict[str, str]] = {
-    "en": {
-        SCOPE_CONFIG: "a setting is unusable",
-        SCOPE_ELB: "cannot read ELB",
-        SCOPE_STORE: "state store unusable, alerts are not de-duplicated",
-        SCOPE_DELIVERY: "every notification channel failed",
-        "": "is broken",
-        "what": "What to do",
-        "title": "[{severity}] elb-master-watch {what}: {code}{status}",
-    },
-    "zh": {
-        SCOPE_CONFIG: "配置不可用",
-        SCOPE_ELB: "无法读取 ELB",
-        SCOPE_STORE: "状态存储不可用,告警不再去重",
-        SCOPE_DELIVERY: "所有通知渠道均发送失败",
-        "": "运行异常",
-        "what": "处理方法",
-        "title": "[{severity}] elb-master-watch {what}:{code}{status}",
-    },
-}
-_SEVERITY_WORDS = {"zh": {"critical": "紧急", "warning": "警告"}}
 _SEVERITY = {
     SCOPE_CONFIG: "critical",
     SCOPE_ELB: "critical",
@@ -106,10 +52,11 @@ class WatcherProblem:
     request_id: str | None = None
 
 
-def advice(code: str, status: int | None = None) -> str:
+def advice(code: str, status: int | None = None, locale: str = "en") -> str:
     """What to do about a code (the Troubleshooting row); by HTTP status when the code has no row."""
-    found = ADVICE.get(code) or (ADVICE.get(str(status)) if status is not None else None)
-    return found or "See the README's Troubleshooting table and the log line of this run."
+    rows = wording.watcher_advice(locale)
+    found = rows.get(code) or (rows.get(str(status)) if status is not None else None)
+    return found or rows[""]
 
 
 def _problem(entry: Mapping[str, Any], scope: str) -> WatcherProblem:
@@ -177,13 +124,13 @@ def watcher_record(
 
     The extra `watcher` block carries code, status, message, what to do and the scope; the lifecycle
     reads the scope from it, the channels show it as facts. Title and labels follow `locale`; the
-    advice itself is English (it names variables and permissions).
+    advice follows it too (variable and permission names stay as they are written).
     """
-    say = _TITLES.get(locale, _TITLES["en"])
+    say = wording.watcher(locale)
     severity = _SEVERITY.get(problem.scope, "critical")
-    tag = _SEVERITY_WORDS.get(locale, {}).get(severity, severity.upper())
-    what = advice(problem.code, problem.status)
-    status = f" (HTTP {problem.status})" if problem.status is not None else ""
+    tag = say[severity]
+    what = advice(problem.code, problem.status, locale)
+    status = say["status"].format(status=problem.status) if problem.status is not None else ""
     title = say["title"].format(
         severity=tag, what=say.get(problem.scope, say[""]), code=problem.code, status=status
     )
@@ -193,7 +140,7 @@ def watcher_record(
         "kind": KIND,
         "fingerprint": watcher_fingerprint(problem.code, problem.scope),
         "title": title,
-        "text": f"{problem.message}\n{say['what']}: {what}",
+        "text": say["text"].format(message=problem.message, what=say["what"], action=what),
         "pool": None,
         "master": None,
         "standby": None,

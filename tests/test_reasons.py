@@ -88,6 +88,8 @@ def test_every_reason_code_is_worded_in_every_locale():
     assert set(en.RECORD) == set(zh.RECORD)
     assert set(en.CHANNEL) == set(zh.CHANNEL)
     assert set(en.REASON) == set(zh.REASON)
+    assert set(en.WATCHER) == set(zh.WATCHER)
+    assert set(en.WATCHER_ADVICE) == set(zh.WATCHER_ADVICE)
 
 
 @pytest.mark.parametrize("code", sorted(en.REASON_CODES))

@@ -181,11 +181,22 @@ def test_advice_falls_back_to_the_http_status():
     assert "Troubleshooting" in watcher.advice("SOME.CODE")
 
 
-def make_record(code="APIGW.0301", status=401):
+def make_record(code="APIGW.0301", status=401, locale="en"):
     problem = watcher.WatcherProblem(code, watcher.SCOPE_ELB, "signature rejected", status, "req-1")
     return watcher.watcher_record(
-        problem, region="cn-north-4", project_id="p1", observed_at="2026-01-01T00:00:00Z"
+        problem, region="cn-north-4", project_id="p1", observed_at="2026-01-01T00:00:00Z", locale=locale
     )
+
+
+def test_a_chinese_watcher_error_says_what_to_do_in_chinese_and_keeps_the_names():
+    record = make_record(locale="zh")
+    assert record["title"] == "[紧急] elb-master-watch 无法读取 ELB:APIGW.0301(HTTP 401)"
+    action = record["watcher"]["action"]
+    assert action.startswith("ELB API 拒绝了请求签名")
+    assert "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK" in action  # names stay copyable
+    assert record["text"] == f"signature rejected\n处理方法:{action}"
+    assert "elb:pools:get" in watcher.advice("SOME.CODE", 403, "zh")
+    assert "故障排查" in watcher.advice("SOME.CODE", None, "zh")
 
 
 def test_the_record_has_the_v1_shape_and_its_own_scope():

@@ -13,6 +13,8 @@ _RECORD = {"en": en.RECORD, "zh": zh.RECORD}
 _CHANNEL = {"en": en.CHANNEL, "zh": zh.CHANNEL}
 _REASON_CODES = {"en": en.REASON_CODES, "zh": zh.REASON_CODES}
 _REASON = {"en": en.REASON, "zh": zh.REASON}
+_WATCHER = {"en": en.WATCHER, "zh": zh.WATCHER}
+_WATCHER_ADVICE = {"en": en.WATCHER_ADVICE, "zh": zh.WATCHER_ADVICE}
 
 
 def locale_or_default(locale: str) -> str:
@@ -38,3 +40,13 @@ def reason_codes(locale: str) -> dict[str, str]:
 def reason_words(locale: str) -> dict[str, str]:
     """How a missing or unknown reason code and the expected/actual suffix are said, in a locale."""
     return _REASON[locale_or_default(locale)]
+
+
+def watcher(locale: str) -> dict[str, str]:
+    """How a watcher_error's title and labels are said, in a locale (keys: scopes, "what", "title", ...)."""
+    return _WATCHER[locale_or_default(locale)]
+
+
+def watcher_advice(locale: str) -> dict[str, str]:
+    """What to do per error code or HTTP status ("" when neither has a row), in a locale."""
+    return _WATCHER_ADVICE[locale_or_default(locale)]

@@ -138,3 +138,54 @@ REASON: dict[str, str] = {
     "expected": " (expected {expected}, got {actual})",
 }
 """How a reason code is said when ELB gives none or one we do not know, and the expected/actual suffix."""
+
+
+# The watcher's own failures (watcher_error): titles by scope, and what to do per code or HTTP status.
+WATCHER: dict[str, str] = {
+    "watcher:config": "a setting is unusable",
+    "watcher:elb": "cannot read ELB",
+    "watcher:store": "state store unusable, alerts are not de-duplicated",
+    "watcher:delivery": "every notification channel failed",
+    "": "is broken",
+    "what": "What to do",
+    "title": "[{severity}] elb-master-watch {what}: {code}{status}",
+    "text": "{message}\n{what}: {action}",
+    "status": " (HTTP {status})",
+    "critical": "CRITICAL",
+    "warning": "WARNING",
+}
+WATCHER_ADVICE: dict[str, str] = {
+    "APIGW.0301": (
+        "The ELB API rejected the signature: wrong AK/SK or an expired security token. Check the "
+        "function's agency, or HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK."
+    ),
+    "401": (
+        "The ELB API rejected the credentials: check the function's agency, or "
+        "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK and the security token."
+    ),
+    "403": (
+        "Permission denied: give the agency (or user) elb:pools:get, elb:pools:list, elb:members:get "
+        "and elb:members:create, and check the project id belongs to the region."
+    ),
+    "CONFIG.REGION": "Set ELB_WATCH_REGION (or put 'region' in the event) to a region the SDK knows.",
+    "CONFIG.PROJECT_ID": "Set HUAWEICLOUD_SDK_PROJECT_ID (or put 'project_id' in the event).",
+    "CONFIG.CREDENTIALS": "Give the function an agency, or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK.",
+    "CONFIG.INVALID": "Fix the variable the message names (see the README's configuration table).",
+    "WATCH.CONNECTION": (
+        "Check the function's network: with vpc_id set it needs a NAT gateway with an EIP; "
+        "check any HUAWEICLOUD_SDK_REGION_ELB_* endpoint override."
+    ),
+    "WATCH.TIMEOUT": (
+        "ELB did not answer in time: check the function's network (VPC/NAT) and endpoint override, "
+        "or raise the function timeout."
+    ),
+    "WATCH.STATE": (
+        "Alerts are not de-duplicated until the store works again: check ELB_WATCH_STATE (address, "
+        "password, TLS) and that the function's VPC reaches it."
+    ),
+    "WATCH.CHANNELS": (
+        "No channel accepted a notification: see `deliveries` in the result and the log; check the "
+        "webhook URLs, keys and SMN topic, and the function's internet access (NAT when vpc_id is set)."
+    ),
+    "": "See the README's Troubleshooting table and the log line of this run.",
+}

@@ -136,3 +136,48 @@ REASON: dict[str, str] = {
     "expected": "(预期 {expected},实际 {actual})",
 }
 """How a reason code is said when ELB gives none or one we do not know, and the expected/actual suffix."""
+
+
+# 监控函数自身的故障(watcher_error):按范围的标题,以及按错误码或 HTTP 状态的处理方法。
+# 变量名、权限名和命令保持原文,便于复制。
+WATCHER: dict[str, str] = {
+    "watcher:config": "配置不可用",
+    "watcher:elb": "无法读取 ELB",
+    "watcher:store": "状态存储不可用,告警不再去重",
+    "watcher:delivery": "所有通知渠道均发送失败",
+    "": "运行异常",
+    "what": "处理方法",
+    "title": "[{severity}] elb-master-watch {what}:{code}{status}",
+    "text": "{message}\n{what}:{action}",
+    "status": "(HTTP {status})",
+    "critical": "紧急",
+    "warning": "警告",
+}
+WATCHER_ADVICE: dict[str, str] = {
+    "APIGW.0301": (
+        "ELB API 拒绝了请求签名:AK/SK 错误或临时安全凭证已过期。请检查函数的委托,"
+        "或 HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK。"
+    ),
+    "401": "ELB API 拒绝了凭证:请检查函数的委托,或 HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK 及安全令牌。",
+    "403": (
+        "权限不足:请为委托(或用户)授予 elb:pools:get、elb:pools:list、elb:members:get "
+        "和 elb:members:create,并确认项目 ID 属于该区域。"
+    ),
+    "CONFIG.REGION": "请将 ELB_WATCH_REGION(或事件中的 'region')设置为 SDK 支持的区域。",
+    "CONFIG.PROJECT_ID": "请设置 HUAWEICLOUD_SDK_PROJECT_ID(或在事件中提供 'project_id')。",
+    "CONFIG.CREDENTIALS": "请为函数配置委托,或设置 HUAWEICLOUD_SDK_AK 和 HUAWEICLOUD_SDK_SK。",
+    "CONFIG.INVALID": "请修正消息中指出的变量(见 README 的配置表)。",
+    "WATCH.CONNECTION": (
+        "请检查函数的网络:设置了 vpc_id 时需要带 EIP 的 NAT 网关;"
+        "并检查 HUAWEICLOUD_SDK_REGION_ELB_* 终端节点覆盖设置。"
+    ),
+    "WATCH.TIMEOUT": "ELB 未及时响应:请检查函数的网络(VPC/NAT)和终端节点覆盖设置,或调大函数超时时间。",
+    "WATCH.STATE": (
+        "在状态存储恢复之前告警不会去重:请检查 ELB_WATCH_STATE(地址、密码、TLS),以及函数所在 VPC 能否访问它。"
+    ),
+    "WATCH.CHANNELS": (
+        "没有任何渠道接收通知:请查看结果中的 `deliveries` 和日志;检查 webhook URL、密钥和 SMN 主题,"
+        "以及函数的公网访问(设置 vpc_id 时需要 NAT)。"
+    ),
+    "": "请参阅 README 的故障排查表和本次运行的日志。",
+}
