@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -396,14 +397,24 @@ def storm(failed: int) -> dict[str, Any]:
                 ELB_WATCH_STATE=f"sqlite:///{folder}/state.db",
                 **receivers.env(),
             )
+            names = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
+            channels = dict(zip(names, receivers.all(), strict=True))
+
+            def pools_named() -> dict[str, int]:
+                # What reached people: the distinct failed pools each channel's accepted messages name.
+                return {
+                    name: len(set(FLEET_POOL.findall(json.dumps(receiver.accepted, ensure_ascii=False))))
+                    for name, receiver in channels.items()
+                }
+
             t = time.perf_counter()
             result = handler.handler({"sweep": {}}, PlatformContext(remaining_ms=60_000))
             seconds = time.perf_counter() - t
+            named_first = pools_named()
             t = time.perf_counter()
             again = handler.handler({"sweep": {}}, PlatformContext(remaining_ms=60_000))
             again_seconds = time.perf_counter() - t
-            names = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
-            channels = dict(zip(names, receivers.all(), strict=True))
+            named_after = pools_named()
             messages = {name: len(receiver.accepted) for name, receiver in channels.items()}
             refused = sum(receiver.refused for receiver in channels.values())
     finally:
@@ -423,12 +434,15 @@ def storm(failed: int) -> dict[str, Any]:
         "messages": messages,
         "refused": refused,
         "statuses": statuses,
+        "named_first": named_first,
+        "named_after": named_after,
         "notifications": len(result["notifications"]),
         "again_sent": sum(1 for d in again["deliveries"] if d["status"] == "sent"),
         "again_seconds": again_seconds,
     }
 
 
+FLEET_POOL = re.compile(r"fleet-pool-\d{5}")
 IMPORT_CHILD = "import sys, handler; print(sum(name.startswith('huaweicloudsdk') for name in sys.modules))"
 
 
@@ -574,6 +588,14 @@ def storm_rows(rows: list[tuple[str, str, str]]) -> None:
         outcome = storm(failed)
         per_channel = ", ".join(f"{name} {count}" for name, count in outcome["messages"].items())
         statuses = ", ".join(f"{count} {status}" for status, count in sorted(outcome["statuses"].items()))
+        first, after = outcome["named_first"], outcome["named_after"]
+        everywhere_first = [name for name, count in first.items() if count == failed]
+        short = ", ".join(f"{name} {count}" for name, count in first.items() if count < failed)
+        reach = (
+            f"first run named all {failed} on {len(everywhere_first)} of {len(first)} channels"
+            + (f" ({short})" if short else "")
+            + f"; after the next run: {min(after.values())}-{max(after.values())} per channel"
+        )
         rows.append(
             (
                 (
@@ -581,7 +603,7 @@ def storm_rows(rows: list[tuple[str, str, str]]) -> None:
                     "enforcing their rate limits"
                 ),
                 (
-                    f"{outcome['seconds']:.2f} s; messages: {per_channel}; deliveries: {statuses}; "
+                    f"{outcome['seconds']:.2f} s; {reach}; messages: {per_channel}; deliveries: {statuses}; "
                     f"{outcome['refused']} refused by a service; next run sent {outcome['again_sent']} "
                     f"in {outcome['again_seconds']:.2f} s"
                 ),
