@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench package redis clean
+.PHONY: demo test lint typecheck unit fuzz bench package redis clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing elb-master-watch with its dev tools (pip shows its progress)"
