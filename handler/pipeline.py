@@ -284,6 +284,23 @@ def _scopes_of(fingerprints: Collection[str], decision: Decision, loaded: Loaded
     return scopes
 
 
+def _lease_unobserved(
+    store: StateStore, extra: list[str], owner: str, lease_ms: int, *, first: Decision, loaded: Loaded
+) -> tuple[Loaded, tuple[str, ...]]:
+    """Lease stored findings this run must change but did not observe (absent, resolving).
+
+    Returns the states with those leased ones as they are under their leases (one deleted meanwhile
+    is gone), and the fingerprints leased.
+    """
+    second = store.lease(extra, owner, lease_ms, _scopes_of(extra, first, loaded))
+    states = dict(loaded.states)
+    for fingerprint in second.taken:
+        states.pop(fingerprint, None)
+        if fingerprint in second.loaded.states:
+            states[fingerprint] = second.loaded.states[fingerprint]
+    return Loaded(states, [*loaded.warnings, *second.loaded.warnings]), second.taken
+
+
 def process(
     notifications: Sequence[Notification | Mapping[str, Any]],
     assessed_scopes: Collection[str],
@@ -316,8 +333,11 @@ def process(
             records, channels=channels, send=send, why=NO_STORE, warnings=warnings, log=log, allowed=allowed
         )
     scopes = set(assessed_scopes) | {scope_of(record) for record in records}
+    observed = list(dict.fromkeys(str(record.get("fingerprint", "")) for record in records))
     try:
-        loaded = store.load(scopes)
+        # Every observed finding's state changes this run, so its lease is taken at once, and the
+        # scopes are read under those leases: another invocation's notification is seen.
+        first_lease = store.lease(observed, owner, lease_ms, scopes)
     except StoreUnavailable as exc:
         return _without_state(
             records,
@@ -328,29 +348,41 @@ def process(
             log=log,
             allowed=allowed,
         )
+    loaded = first_lease.loaded
     _note(loaded.warnings, warnings, log)
+    leased = list(first_lease.taken)
     first = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
     touched = list(dict.fromkeys([*first.states, *(item.fingerprint for item in first.outgoing)]))
-    try:
-        # Re-read under the leases (same call): another invocation may have notified since the first read.
-        lease = store.lease(touched, owner, lease_ms, _scopes_of(touched, first, loaded))
-    except StoreUnavailable as exc:
-        return _without_state(
-            records,
-            decision=first,
-            previous=loaded.states,
-            channels=channels,
-            send=send,
-            why=exc.message,
-            warnings=warnings,
-            log=log,
-            allowed=allowed,
+    # Stored findings this run did not observe but must change (absent, resolving) need their own leases.
+    seen = set(observed)
+    extra = [fingerprint for fingerprint in touched if fingerprint not in seen]
+    fresh = loaded
+    if extra:
+        try:
+            fresh, taken = _lease_unobserved(store, extra, owner, lease_ms, first=first, loaded=loaded)
+        except StoreUnavailable as exc:
+            return _without_state(
+                records,
+                decision=first,
+                previous=loaded.states,
+                channels=channels,
+                send=send,
+                why=exc.message,
+                warnings=warnings,
+                log=log,
+                allowed=allowed,
+            )
+        _note(fresh.warnings, warnings, log)
+        leased.extend(taken)
+    holding = set(leased)
+    busy = [fingerprint for fingerprint in touched if fingerprint not in holding]
+    # Holding every lease it needs on the states it decided from, the first decision is final.
+    final = (
+        first
+        if not busy and not extra
+        else decide(
+            fresh.states, records, scopes, now=now, settings=settings, channels=channels, only=holding
         )
-    leased, fresh = list(lease.taken), lease.loaded
-    busy = [fingerprint for fingerprint in touched if fingerprint not in lease.taken]
-    _note(fresh.warnings, warnings, log)
-    final = decide(
-        fresh.states, records, scopes, now=now, settings=settings, channels=channels, only=set(leased)
     )
 
     held_by = _silenced(store, final.outgoing, now, warnings, log)

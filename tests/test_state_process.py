@@ -296,3 +296,22 @@ def test_an_unreadable_stored_state_makes_deduplication_partial_not_on(simulator
     second = invoke({"pool_id": DEMO_POOL}, PlatformContext())
     assert second["deduplication"] == "partial"
     assert [n["notification_reason"] for n in second["notifications"]] == ["first"]
+
+
+def test_a_recovery_another_invocation_holds_waits_for_its_lease_then_goes_out_once(state_url):
+    """A stored finding the run did not observe (recovering) takes its own lease before it may change."""
+    store, channels = opened(state_url), Channels()
+    for minute in range(5, 40):
+        run(store, channels, minute, scripted(minute))
+    fingerprint = scripted(5)[0]["fingerprint"]
+    assert store.lease([fingerprint], "the-other-invocation", 60_000).taken == (fingerprint,)
+    for minute in (40, 41, 42):
+        result = run(store, channels, minute, [])
+        assert result.held[0]["why"] == BUSY
+        assert result.notifications == []
+    store.save([], release=[fingerprint], owner="the-other-invocation")
+    results = [run(store, channels, minute, []) for minute in (43, 44, 45)]
+    assert [n.reason for n in results[1].notifications] == ["resolved"]
+    assert channels.sent("chat") == [(5, "first"), (44, "resolved")]
+    assert results[2].notifications == []
+    store.close()

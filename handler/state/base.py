@@ -61,7 +61,9 @@ class StateStore(Protocol):
         """Take the leases nobody holds, then read `scopes`: one transaction or round trip.
 
         A lease is taken for `ttl_ms` unless someone (anyone, owner too) holds it; the states are read
-        after the leases are taken, so another invocation's notification is seen.
+        after the leases are taken, so another invocation's notification is seen. The scopes are read
+        even when no lease was taken (or none asked for): that is how a run finds the stored states it
+        did not observe.
         """
         ...
 

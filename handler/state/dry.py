@@ -35,8 +35,7 @@ class DryRunStore:
         self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
     ) -> Leased:
         """Every lease granted, none written (a dry run blocks no real run); the wrapped store's states."""
-        wanted = tuple(dict.fromkeys(fingerprints))
-        return Leased(wanted, self.store.load(scopes)) if wanted else Leased()
+        return Leased(tuple(dict.fromkeys(fingerprints)), self.store.load(scopes))
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """Dropped."""

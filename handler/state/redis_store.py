@@ -148,7 +148,7 @@ class RedisStore:
         """SET NX PX per fingerprint, then HGETALL per scope, in one pipelined round trip (in order)."""
         wanted = list(dict.fromkeys(fingerprints))
         read = sorted(set(scopes))
-        if not wanted:
+        if not wanted and not read:
             return Leased()
 
         def work() -> list[Any]:
@@ -161,8 +161,7 @@ class RedisStore:
 
         answers = self._run("lease", work)
         taken = tuple(fp for fp, answer in zip(wanted, answers[: len(wanted)], strict=True) if answer)
-        # Read in the same trip whatever was taken: states of scopes with no lease are not used.
-        return Leased(taken, self._loaded(read, answers[len(wanted) :]) if taken else Loaded())
+        return Leased(taken, self._loaded(read, answers[len(wanted) :]))
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """SET with an expiry: keep `value` under `key` for `ttl` seconds."""

@@ -194,12 +194,12 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO lease (fingerprint, owner, expires_at) VALUES (?, ?, ?)",
                 [(fingerprint, owner, now + ttl_ms / 1000) for fingerprint in taken],
             )
-            rows = self._select(conn, read) if taken else []
+            rows = self._select(conn, read)
             conn.execute("COMMIT")
             return taken, rows
 
         if not wanted:
-            return Leased()
+            return Leased((), self.load(read)) if read else Leased()  # no write lock for a plain read
         taken, rows = self._run("lease", work)
         return Leased(tuple(taken), self._loaded(rows))
 
