@@ -383,6 +383,27 @@ def test_sqlite_drops_states_nobody_wrote_for_the_retention(tmp_path, closing):
     assert set(store.load(["pool-a"]).states) == {"fp-new"}
 
 
+def test_sqlite_scans_for_expired_rows_at_most_every_ten_minutes(tmp_path, closing):
+    """The retention sweep scans the table: once per store per SWEEP_SECONDS, not on every save."""
+    path = tmp_path / "state.db"
+    store = closing(SqliteStore(str(path), retention=1000.0))
+    store.save([state("fp-1")])  # the first save sweeps
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        old = json.dumps(state("fp-old").to_dict())
+        other.execute(
+            "INSERT INTO alert_state (fingerprint, scope, body, updated_at) VALUES (?, ?, ?, ?)",
+            ("fp-old", "pool-a", old, time.time() - 5000),
+        )
+    finally:
+        other.close()
+    store.save([state("fp-2")])
+    assert set(store.load(["pool-a"]).states) == {"fp-1", "fp-2", "fp-old"}  # not swept again yet
+    fresh = closing(SqliteStore(str(path), retention=1000.0))
+    fresh.save([state("fp-3")])  # a new store (a new instance) sweeps on its first save
+    assert set(fresh.load(["pool-a"]).states) == {"fp-1", "fp-2", "fp-3"}
+
+
 # ELB_WATCH_STATE
 
 

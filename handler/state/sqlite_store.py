@@ -29,6 +29,7 @@ _TABLES = (
         id TEXT PRIMARY KEY, body TEXT NOT NULL, ends_at REAL NOT NULL)""",
 )
 _CHUNK = 500  # stays under SQLite's host-parameter limit on old builds (999)
+SWEEP_SECONDS = 600.0  # how often a store drops states past their retention and expired leases
 
 T = TypeVar("T")
 
@@ -49,6 +50,7 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._limit: float | None = None
         self._busy_ms: int | None = None  # what the connection's busy_timeout is set to
+        self._swept_at: float | None = None  # when states past their retention were last dropped
 
     def limit_wait(self, seconds: float) -> None:
         """Cut every wait for another writer (busy timeout, WAL switch) to `seconds` from now on."""
@@ -165,9 +167,13 @@ class SqliteStore:
             if rows:
                 upsert = "INSERT OR REPLACE INTO alert_state (fingerprint, scope, body, updated_at) VALUES "
                 conn.executemany(upsert + "(?,?,?,?)", [(*row, now) for row in rows])
-                conn.execute("DELETE FROM alert_state WHERE updated_at < ?", (now - self.retention,))
             conn.executemany("DELETE FROM lease WHERE fingerprint = ? AND owner = ?", released)
-            conn.execute("DELETE FROM lease WHERE expires_at < ?", (now,))
+            # Both deletes scan their table: a fleet of 10,000 pools would pay that on every run, so
+            # they run at most every SWEEP_SECONDS (or every retention, if shorter) per store.
+            if self._swept_at is None or now - self._swept_at >= min(SWEEP_SECONDS, self.retention):
+                conn.execute("DELETE FROM alert_state WHERE updated_at < ?", (now - self.retention,))
+                conn.execute("DELETE FROM lease WHERE expires_at < ?", (now,))
+                self._swept_at = now
             conn.execute("COMMIT")
 
         if rows or released:
