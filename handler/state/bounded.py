@@ -2,12 +2,13 @@
 
 Wraps any StateStore. Each call runs in a daemon thread and is waited for at most its slice (the
 store's own timeouts are cut to the slice too, where the store allows it). A store whose every wait
-that cut bounds and that touches only local disk (the instance's SQLite file in the temp directory)
-may run `inline`, in the caller's thread: it saves a thread hand-off per call (≈50-70 µs, three per
-warm run) and is bounded all the same. The first call that
-fails or runs out of time abandons the store for the rest of the invocation: later calls raise
-StoreUnavailable at once, so the lifecycle sends without de-duplication instead of waiting again
-behind a locked file or a silent server.
+is bounded by that cut and that touches only local disk (the instance's SQLite file in the temp
+directory) may run `inline`, in the caller's thread: that saves a thread hand-off per call (≈50-100
+µs; two or three calls per warm run) and is bounded all the same.
+
+The first call that fails or runs out of time abandons the store for the rest of the invocation:
+later calls raise StoreUnavailable at once, so the lifecycle sends without de-duplication instead of
+waiting again behind a locked file or a silent server.
 """
 
 from __future__ import annotations
