@@ -7,6 +7,7 @@ The SDK is imported on first use, not when this module is imported.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from handler import sdk
 from handler.budget import Budget
 from handler.config import Credentials, Settings
 from handler.domain import CheckJob, ElbApiError, Pool, Sweep
@@ -77,6 +79,10 @@ def import_sdk() -> None:
     stack chunks, and importing the SDK (urllib3 compiles its regexes then) deep in the call stack
     made the chunks thrash (thousands of mmap/munmap pairs on a cold start).
     """
+    import sys  # noqa: PLC0415 - a warm invocation only looks
+
+    if _SDK_MODULES[-1] in sys.modules:
+        return
     import importlib  # noqa: PLC0415 - only the first invocation needs it
 
     for module in _SDK_MODULES:
@@ -90,14 +96,21 @@ def _build_client(
     import os  # noqa: PLC0415 - read the endpoint override at call time, as the SDK does
 
     override = os.environ.get("HUAWEICLOUD_SDK_REGION_ELB_" + region_id.replace("-", "_").upper(), "")
-    key = (region_id, override, project_id, credentials.ak, credentials.sk, credentials.security_token)
+    key = (
+        region_id,
+        override,
+        project_id,
+        credentials.ak,
+        credentials.sk,
+        credentials.security_token,
+        *sdk.environment_key(),
+    )
     return clients.get(key, lambda: _new_client(region_id, project_id, credentials))  # type: ignore[no-any-return]
 
 
 def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
-    """A new ElbClient and its HttpConfig; ElbApiError if the region is unknown or the SDK refuses."""
+    """A new, trimmed ElbClient and its HttpConfig; ElbApiError if the region is unknown or SDK refuses."""
     from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - lazy SDK import
-    from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: PLC0415
     from huaweicloudsdkelb.v3.elb_client import ElbClient  # noqa: PLC0415
     from huaweicloudsdkelb.v3.region.elb_region import ElbRegion  # noqa: PLC0415
 
@@ -109,7 +122,7 @@ def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tu
     basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
     if credentials.security_token:
         basic = basic.with_security_token(credentials.security_token)
-    config = HttpConfig(timeout=(3.0, 10.0), retry_times=0)
+    config = sdk.http_config((3.0, 10.0))
     # The SDK logs connection errors through its own logger; ours reports them once, in the result.
     logging.getLogger(_SDK_LOGGER).addHandler(logging.NullHandler())
     try:
@@ -122,7 +135,8 @@ def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tu
         )
     except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
         raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {clip(exc, 300)}") from None
-    return client, config
+    # The gateway maps ELB's wire JSON itself (elb_model): the SDK's response models are never read.
+    return sdk.trim(client, list(region.endpoints or ()), models=False), config
 
 
 def region_problem(region_id: str) -> str | None:
@@ -215,9 +229,11 @@ class ElbGateway:
         self._credentials = credentials
         self._settings = settings
         self._budget = budget
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        # None: the retry loop seeds one when it first backs off (seeding reads the OS entropy pool).
+        self._rng = rng
         self._limiter = RateLimiter(settings.api_rate, budget)
         self._count_lock = threading.Lock()
+        self._client: tuple[Any, Any] | None = None
         self.calls = 0
 
     def show_pool(self, pool_id: str) -> Pool:
@@ -227,8 +243,8 @@ class ElbGateway:
         )
 
         request = ShowMasterSlavePoolRequest(pool_id)
-        response = self._call("read pool " + pool_id, "show_master_slave_pool", request, "pool")
-        mapped = pool_from_api(_body(response, "pool"))
+        body = self._call("read pool " + pool_id, "show_master_slave_pool", request, "pool")
+        mapped = pool_from_api(body["pool"])
         return mapped if mapped.id else Pool(**{**_fields(mapped), "id": pool_id})
 
     def show_check_job(self, job_id: str) -> CheckJob:
@@ -239,8 +255,8 @@ class ElbGateway:
 
         request = ShowMemberHealthCheckJobRequest(job_id)
         what = "read check job " + job_id
-        response = self._call(what, "show_member_health_check_job", request, "member_check")
-        job = check_job_from_api(_body(response, "member_check"))
+        body = self._call(what, "show_member_health_check_job", request, "member_check")
+        job = check_job_from_api(body["member_check"])
         return job if job.job_id else CheckJob(**{**_fields(job), "job_id": job_id})
 
     def list_pools_page(self, sweep: Sweep, marker: str | None, limit: int = LIST_LIMIT) -> PoolPage:
@@ -257,9 +273,11 @@ class ElbGateway:
             enterprise_project_id=list(sweep.enterprise_project_ids) or None,
             listener_id=list(sweep.listener_ids) or None,
         )
-        response = self._call("list pools", "list_master_slave_pools", request, "pools")
-        pools = tuple(pool_from_api(pool.to_dict()) for pool in response.pools)
-        next_marker = getattr(getattr(response, "page_info", None), "next_marker", None) or None
+        body = self._call("list pools", "list_master_slave_pools", request, "pools")
+        pools = tuple(pool_from_api(pool if isinstance(pool, dict) else {}) for pool in body["pools"])
+        page_info = body.get("page_info")
+        marker_value = page_info.get("next_marker") if isinstance(page_info, dict) else None
+        next_marker = marker_value if isinstance(marker_value, str) and marker_value else None
         # A short page is the last one, whatever the marker says: no extra empty call.
         return PoolPage(pools, next_marker if len(pools) >= limit else None)
 
@@ -278,16 +296,14 @@ class ElbGateway:
             CreateMemberHealthCheckJobRequestBody,
         )
 
-        body = CreateMemberHealthCheckJobRequestBody(
+        option = CreateMemberHealthCheckJobRequestBody(
             member_check=CreateMemberHealthCheckJobOption(listener_id=listener_id, subject="all")
         )
-        request = CreateMemberHealthCheckJobRequest(member_id=member_id, body=body)
+        request = CreateMemberHealthCheckJobRequest(member_id=member_id, body=option)
         what = f"start a check job for member {member_id}"
-        response = self._call(
-            what, "create_member_health_check_job", request, "member_check", idempotent=False
-        )
-        job_id = getattr(response.member_check, "job_id", None)
-        if not job_id:
+        answer = self._call(what, "create_member_health_check_job", request, "member_check", idempotent=False)
+        job_id = answer["member_check"].get("job_id")
+        if isinstance(job_id, bool) or not isinstance(job_id, (str, int)) or job_id in {"", 0}:
             raise ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the answer has no job_id")
         return str(job_id)
 
@@ -295,13 +311,20 @@ class ElbGateway:
         with self._count_lock:
             self.calls += 1
 
-    def _call(self, what: str, method: str, request: Any, field: str, *, idempotent: bool = True) -> Any:
-        """Call the SDK and return its response, which must carry `field`.
+    def _call(
+        self, what: str, method: str, request: Any, field: str, *, idempotent: bool = True
+    ) -> dict[str, Any]:
+        """Call the SDK and return the body ELB sent, parsed from the wire JSON.
+
+        The body's `field` must hold an object (a list for `pools`), or the answer is malformed.
 
         Reads retry 429, 5xx, connection errors and unreadable bodies; writes retry only what surely
         never reached ELB. Every wait fits in the budget and the rate limit (handler.outbound.retry).
         """
-        client, config = _build_client(self.region, self.project_id, self._credentials, self._clients)
+        if self._client is None:
+            # Once per gateway (one invocation): the environment is read for the cache key once.
+            self._client = _build_client(self.region, self.project_id, self._credentials, self._clients)
+        client, config = self._client
         call: Callable[[Any], Any] = getattr(client, method)
 
         def admit(_deadline: float) -> bool:
@@ -328,8 +351,10 @@ class ElbGateway:
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError
                 error, retryable, never_sent = _classify(exc, what)
                 return Attempt(error.message, retryable and (idempotent or never_sent), failure=error)
-            if getattr(response, field, None) is not None:
-                return Attempt(value=response)
+            body = _wire_body(response)
+            value = body.get(field) if body is not None else None
+            if isinstance(value, list if field == "pools" else dict):
+                return Attempt(value=body)
             error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
             return Attempt(error.message, retryable=idempotent, failure=error)
 
@@ -345,7 +370,8 @@ class ElbGateway:
         )
         ended = retry(once, plan, admit=admit, rng=self._rng)
         if ended.how == "accepted" and ended.last is not None:
-            return ended.last.value
+            body: dict[str, Any] = ended.last.value
+            return body
         if ended.how == "no_slot":
             message = f"no time left to {what} under the API rate limit"
             raise ElbApiError("WATCH.TIME_BUDGET", message)
@@ -358,22 +384,19 @@ class ElbGateway:
         raise failure
 
 
-def _body(response: Any, field: str) -> dict[str, Any]:
-    """The response's `field` as ELB sent it (the API reference's field names).
+def _wire_body(response: Any) -> dict[str, Any] | None:
+    """The JSON object ELB sent, as the SDK keeps it (`SdkResponse.raw_content`), or None.
 
-    Parsed once more from the body the SDK keeps (`SdkResponse.to_json_object`): C-speed JSON instead
-    of the SDK model's recursive `to_dict()`, and the exact wire text. The model's `to_dict()` (same
-    names: the ELB models map no attribute to another key) when the body cannot be read that way.
+    The API reference's field names, exactly as on the wire: the client builds no response models
+    (handler.sdk), and C-speed JSON is all the mapping needs.
     """
     try:
-        body = response.to_json_object()
+        # SdkResponse.to_json_object without its copy: json.loads reads the UTF-8 bytes as they came.
+        raw = response.raw_content
+        body = json.loads(raw) if raw else None
     except (ValueError, RecursionError, AttributeError, TypeError):
-        body = None
-    value = body.get(field) if isinstance(body, dict) else None
-    if isinstance(value, dict):
-        return value
-    mapped: dict[str, Any] = getattr(response, field).to_dict()
-    return mapped
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _fields(instance: Any) -> dict[str, Any]:

@@ -38,6 +38,11 @@ class SdkClients:
             self._clients[key] = client
             return client
 
+    def kept(self) -> list[Any]:
+        """The clients kept, oldest first."""
+        with self._lock:
+            return list(self._clients.values())
+
     def __len__(self) -> int:
         """How many clients are kept."""
         with self._lock:

@@ -84,7 +84,8 @@ def watch_target(
     pool_id, job_id = target.pool_id, target.job_id
     reading: Pending[Pool] | None = None
     if pool_id and job_id:
-        reading = start(lambda: reader.show_pool(pool_id), name="elb-pool-read")
+        # Waited for until the ELB work ends; the read's own bound is the same, so it runs in the worker.
+        reading = start(lambda: reader.show_pool(pool_id), within=budget.remaining(), name="elb-pool-read")
     verdict: CheckVerdict | None = None
     job_error: ElbApiError | None = None
     if job_id:
@@ -94,13 +95,12 @@ def watch_target(
             job_error = error
     if pool_id:
         try:
-            # The read bounds itself by the budget (each ELB call is cut at the deadline); the wait
-            # here only adds a margin for the hand-back.
-            outcome.pool = reading.result(budget.remaining() + 0.25) if reading else reader.show_pool(pool_id)
+            outcome.pool = reading.wait() if reading else reader.show_pool(pool_id)
         except DeadlineExceeded:
             outcome.errors.append(
                 ElbApiError(
-                    "WATCH.TIMEOUT", f"read pool {pool_id}: no answer from ELB within the time budget"
+                    "WATCH.TIMEOUT",
+                    f"read pool {pool_id}: no complete answer from ELB within the time budget",
                 )
             )
         except ElbApiError as error:

@@ -57,17 +57,18 @@ def _sdk_env(monkeypatch, endpoint: str) -> None:
 
 
 @pytest.mark.parametrize("part", ["headers", "body"])
-def test_trickling_elb_answer_is_cut_at_the_deadline(monkeypatch, part):
+@pytest.mark.parametrize("event", [{"pool_id": DEMO_POOL}, {"pool_id": DEMO_POOL, "job_id": DEMO_JOB}])
+def test_trickling_elb_answer_is_cut_at_the_deadline(monkeypatch, part, event):
+    """Alone, or read in a worker while the job is polled, a trickling read ends at the deadline."""
     with TricklingHttpServer(part=part, interval=0.3) as server:
         _sdk_env(monkeypatch, server.url)
         started = time.monotonic()
-        result = invoke({"pool_id": DEMO_POOL}, PlatformContext(remaining_ms=3000))
+        result = invoke(event, PlatformContext(remaining_ms=3000))
         elapsed = time.monotonic() - started
-    assert server.accepted >= 1, "the SDK really talked to the trickling server"
+    assert server.accepted >= len(event), "the SDK really talked to the trickling server"
     assert elapsed <= 3 + 1, elapsed
-    [error] = result["errors"]
-    assert error["code"] == "WATCH.TIMEOUT"
-    assert "no complete answer" in error["message"]
+    assert [error["code"] for error in result["errors"]] == ["WATCH.TIMEOUT"] * len(event)
+    assert all("no complete answer" in error["message"] for error in result["errors"])
     assert result["ok"] is False
 
 

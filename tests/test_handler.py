@@ -432,29 +432,6 @@ def test_redaction_survives_a_test_that_captured_logs(simulator, capsys, monkeyp
     assert secrets["ak"] not in out
 
 
-def test_a_pool_is_read_from_the_body_elb_sent_or_else_from_the_sdk_model():
-    """handler.elb reads the wire JSON the SDK keeps; a body it cannot parse falls back to the model."""
-    from huaweicloudsdkelb.v3.model.master_slave_pool import MasterSlavePool  # noqa: PLC0415
-    from huaweicloudsdkelb.v3.model.show_master_slave_pool_response import (  # noqa: PLC0415
-        ShowMasterSlavePoolResponse,
-    )
-
-    from handler.elb import _body  # noqa: PLC0415
-
-    wire = {"pool": {"id": "p-1", "name": "web", "members": [], "extra_field_the_sdk_lacks": 1}}
-    response = ShowMasterSlavePoolResponse(pool=MasterSlavePool(id="p-1", name="model-name"))
-    response.raw_content = json.dumps(wire).encode()
-    assert _body(response, "pool") == wire["pool"]
-
-    unreadable = ShowMasterSlavePoolResponse(pool=MasterSlavePool(id="p-1", name="model-name"))
-    unreadable.raw_content = b"\xff\xfe not json"
-    assert _body(unreadable, "pool")["name"] == "model-name"
-
-    no_field = ShowMasterSlavePoolResponse(pool=MasterSlavePool(id="p-1", name="model-name"))
-    no_field.raw_content = b'{"pool": "not an object"}'
-    assert _body(no_field, "pool")["name"] == "model-name"
-
-
 def test_a_named_pool_and_job_are_read_at_the_same_time(simulator):
     """The two reads do not depend on each other: the pool is read while the job is polled."""
     simulator.add_fault(Fault(path="master-slave-pools", delay=0.4, times=1))

@@ -50,12 +50,17 @@ def nested(level):
     return index.handler(event, Context()) if level <= 0 else nested(level - 1)
 result = nested(depth)
 import huaweicloudsdkcore
+from handler import sdk
+from handler.wiring import WARM
+trims = {name: sorted({",".join(sdk.trimmed(kept[0])) for kept in clients.kept()})
+         for name, clients in (("elb", WARM.elb_clients), ("smn", WARM.smn_clients))}
 files = sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())} - {""})
 with open(result_path, "w", encoding="utf-8") as handle:
     json.dump({"result": result, "sdk": huaweicloudsdkcore.__file__, "files": files,
                "no_site": sys.flags.no_site, "isolated": sys.flags.isolated,
                "tag": sys.implementation.cache_tag,
                "models": sorted(name for name in sys.modules if ".model." in name),
+               "trims": trims,
                "structlog_version": importlib.metadata.version("structlog")}, handle)
 """
 
@@ -295,6 +300,11 @@ def test_two_runs_of_the_unpacked_zip_against_redis_notify_once(unpacked, target
     assert any(f.startswith(str(unpacked / "redis")) for f in runs[0]["files"])
 
 
+def test_the_zips_sdk_takes_every_trim(invocation):
+    """handler.sdk trims through attributes of the SDK's own: the SDK the zip ships still has them all."""
+    assert invocation["child"]["trims"] == {"elb": ["signing,environment,models"], "smn": []}
+
+
 def test_unpacked_zip_runs_an_invocation_in_a_clean_interpreter(invocation):
     result = invocation["child"]["result"]
     assert result["ok"] is True, result["errors"]
@@ -411,10 +421,12 @@ def test_a_lazy_init_refuses_an_sdk_init_it_does_not_understand():
 def test_the_invocation_loaded_only_the_models_it_used(invocation):
     models = invocation["child"]["models"]
     elb = [name for name in models if name.startswith("huaweicloudsdkelb.v3.model.")]
-    # ShowMasterSlavePool and ShowMemberHealthCheckJob: requests, responses and the nested models.
+    # ShowMasterSlavePool and ShowMemberHealthCheckJob: requests and responses (the SDK builds no
+    # nested models for the trimmed client: handler.sdk).
     assert "huaweicloudsdkelb.v3.model.show_master_slave_pool_response" in elb
     assert "huaweicloudsdkelb.v3.model.show_member_health_check_job_response" in elb
     assert 4 <= len(elb) < 40, elb  # the SDK's eager __init__ loads about 490
+    assert "huaweicloudsdkelb.v3.model.master_slave_member" not in elb
     assert not [name for name in models if name.startswith("huaweicloudsdksmn.")]
 
 
@@ -462,6 +474,7 @@ def test_unpacked_zip_publishes_to_smn(unpacked, target, tmp_path):
     assert [(d["channel"], d["status"]) for d in result["deliveries"]] == [("smn", "sent")]
     assert accepted == 1
     assert "huaweicloudsdksmn.v2.model.publish_message_response" in child["models"]
+    assert child["trims"]["smn"] == ["signing,environment"]
 
 
 ERROR_CASES = {

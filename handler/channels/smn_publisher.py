@@ -9,6 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from handler import sdk
 from handler.channels.config import Channel, parse_topic_urn
 from handler.channels.context import DeliveryContext
 from handler.channels.protocol import quote_answer
@@ -33,7 +34,16 @@ def _client(
     if clients is None:
         return build_client(region_id, project_id, credentials)
     override = os.environ.get(ENDPOINT_ENV_PREFIX + region_id.replace("-", "_").upper(), "")
-    key = ("smn", region_id, override, project_id, credentials.ak, credentials.sk, credentials.security_token)
+    key = (
+        "smn",
+        region_id,
+        override,
+        project_id,
+        credentials.ak,
+        credentials.sk,
+        credentials.security_token,
+        *sdk.environment_key(),
+    )
     kept: tuple[Any, Any] = clients.get(key, lambda: build_client(region_id, project_id, credentials))
     return kept
 
@@ -41,7 +51,6 @@ def _client(
 def build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
     """An SmnClient for the topic's region and its HttpConfig (timeouts are set per attempt)."""
     from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - lazy SDK import
-    from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: PLC0415
     from huaweicloudsdksmn.v2.region.smn_region import SmnRegion  # noqa: PLC0415
     from huaweicloudsdksmn.v2.smn_client import SmnClient  # noqa: PLC0415
 
@@ -56,7 +65,7 @@ def build_client(region_id: str, project_id: str, credentials: Credentials) -> t
     if credentials.security_token:
         basic = basic.with_security_token(credentials.security_token)
     # Our loop does the retries, inside the deadline; the SDK's own would not know it.
-    config = HttpConfig(timeout=(3.0, 5.0), retry_times=0)
+    config = sdk.http_config((3.0, 5.0))
     # The SDK logs connection errors on its own logger; ours reports each once, in the result.
     sdk_logger = logging.getLogger(_SDK_LOGGER)
     if not any(isinstance(handler, logging.NullHandler) for handler in sdk_logger.handlers):
@@ -71,7 +80,8 @@ def build_client(region_id: str, project_id: str, credentials: Credentials) -> t
         )
     except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a failed delivery
         raise PublishSetupError(f"cannot build the SMN client ({type(exc).__name__})") from None
-    return client, config
+    # Signing in the caller's thread and proxies read once (handler.sdk); the models are kept (message_id).
+    return sdk.trim(client, list(region.endpoints or ()), models=True), config
 
 
 def classify(exc: Exception) -> Attempt:

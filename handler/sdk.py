@@ -1,0 +1,118 @@
+"""How the function builds the official SDK's clients (ELB and SMN), and what it trims from each call.
+
+A warm call through a plain `huaweicloudsdkcore` client spends about a quarter of its CPU on work this
+function does not need (measured on the demo pool and check job, loopback simulator):
+
+- signing in the SDK's thread pool (`process_auth_request` submits `sign_request` and waits): a thread
+  hand-off per call for a few microseconds of HMAC;
+- requests' `trust_env`: on every request it walks `os.environ` for proxy settings twice and stats
+  `~/.netrc` (≈110 µs with 46 variables), and a `.netrc` entry for the endpoint would even replace the
+  SDK's signature with basic auth. The proxies and CA bundle are read from the environment once, when
+  the client is built, and the client is rebuilt when they change;
+- response models (`deserialize`): ELB's answers become ~40 SDK model objects that nothing reads, since
+  the gateway maps the wire JSON itself (`handler.elb_model`).
+
+Each trim is skipped when the SDK lacks the attribute it sets (then the call is made exactly as the SDK
+makes it, only slower); `trimmed()` tells which were applied, and the package test checks all of them
+against the SDK the zip ships. The SDK is imported by the callers, never here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# What requests' trust_env would read on each request: the proxy variables and the CA bundle.
+ENVIRONMENT = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
+_TRIMMED = "_elb_master_watch_trimmed"
+
+
+def environment_key() -> tuple[str, ...]:
+    """The environment a client's proxies and CA bundle were read from (part of its cache key)."""
+    get = os.environ.get
+    return tuple(get(name, "") for name in ENVIRONMENT)
+
+
+def ca_bundle() -> str | None:
+    """The CA bundle requests would take from the environment (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def http_config(timeout: tuple[float, float]) -> Any:
+    """An SDK HttpConfig: our retry loop instead of the SDK's, and the environment's CA bundle if set."""
+    from huaweicloudsdkcore.http.http_config import HttpConfig  # noqa: PLC0415 - lazy SDK import
+
+    config = HttpConfig(timeout=timeout, retry_times=0)
+    bundle = ca_bundle()
+    if bundle:
+        # What requests' trust_env did per request, given to the SDK once: it passes verify= itself.
+        config.ssl_ca_cert = bundle
+    return config
+
+
+class CallerThread:
+    """An executor that runs what is submitted at once, in the caller's thread (the SDK signs with it)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Run `fn` now; its Future is already done."""
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - the SDK reads it from the future, as from its pool
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:  # noqa: FBT001, FBT002 - Executor's signature
+        """Nothing to stop."""
+
+
+def _no_models(_response: Any, _response_type: Any, _progress_callback: Any) -> None:
+    """Client.deserialize that builds nothing: the SDK then keeps the body in an empty response object."""
+    return
+
+
+def trim(client: Any, endpoints: Sequence[str], *, models: bool) -> Any:
+    """Trim `client`'s per-call work (see the module docstring); `models=False` also skips response models.
+
+    `endpoints` are the ones the client calls: the environment's proxies are resolved for the first
+    (NO_PROXY included), as requests would for each request.
+    """
+    done: list[str] = []
+    http = client.get_http_client()
+    if hasattr(http, "_executor"):
+        # The SDK offers no setting for either of these: its own attributes are set.
+        http._executor = CallerThread()
+        done.append("signing")
+    session = getattr(http, "_session", None)
+    if session is not None and hasattr(session, "trust_env") and endpoints:
+        from requests.utils import get_environ_proxies  # noqa: PLC0415 - requests comes with the SDK
+
+        session.proxies.update(get_environ_proxies(endpoints[0]))
+        session.trust_env = False
+        done.append("environment")
+    if not models and callable(getattr(client, "deserialize", None)):
+        client.deserialize = _no_models
+        done.append("models")
+    setattr(client, _TRIMMED, tuple(done))
+    return client
+
+
+def trimmed(client: Any) -> tuple[str, ...]:
+    """Which trims `trim` applied to this client: "signing", "environment", "models"."""
+    found: tuple[str, ...] = getattr(client, _TRIMMED, ())
+    return found
