@@ -30,6 +30,8 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str and value.isascii():
+        return value  # the common case, first: most ELB fields are plain ASCII
     if value is None:
         return ""
     # Valid JSON may carry a lone surrogate ("\\ud83d"); replaced here, at the border, it is carried

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handler.text import clean_value, encodable
+from handler.text import clean_value
 
 MAX_ERRORS = 100
 MAX_RESULT_BYTES = 1_000_000
@@ -21,8 +21,20 @@ MAX_RECORD_TEXT = 20_000
 _CUTTABLE = ("deliveries", "held", "targets", "sweeps", "notifications", "errors")
 
 
+# Room left for what compacting adds while it cuts (a "failed_items_omitted" count, an ellipsis).
+_SHRINK_SLACK = 4096
+
+
 def _size(result: dict[str, Any]) -> int:
     return len(json.dumps(result, ensure_ascii=False, default=str).encode("utf-8", "replace"))
+
+
+def _encoded_size(result: dict[str, Any]) -> int | None:
+    """The size of the result's UTF-8 JSON, or None when it cannot be written as UTF-8 (or as JSON)."""
+    try:
+        return len(json.dumps(result, ensure_ascii=False, default=str).encode("utf-8"))
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        return None
 
 
 def cap_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -76,7 +88,8 @@ def bound_result(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> dict[
     Lists are halved from the end (in `_CUTTABLE` order) until the result fits; `truncated` then
     says how many entries of each list were left out.
     """
-    if not encodable(result):
+    size = _encoded_size(result)
+    if size is None:
         result = clean_value(result)
     notifications = [
         compact_record(r) if isinstance(r, dict) else r for r in result.get("notifications") or []
@@ -86,7 +99,8 @@ def bound_result(result: dict[str, Any], limit: int = MAX_RESULT_BYTES) -> dict[
         "notifications": notifications,
         "errors": cap_errors(list(result.get("errors") or [])),
     }
-    if _size(result) <= limit:
+    # Compacting records and capping errors only shrink the result: measured before, it still fits.
+    if (size is not None and size <= limit - _SHRINK_SLACK) or _size(result) <= limit:
         return result
     cut: dict[str, int] = {}
     # The biggest list first: a few small deliveries are worth keeping.

@@ -155,8 +155,13 @@ def configure(stream: str = "stdout", level: str = "info", *, console: bool | No
 
 
 def logger() -> Any:
-    """The logger for this invocation (context comes from contextvars, never from module state)."""
-    return structlog.get_logger("elb-master-watch")
+    """The logger for this invocation (context comes from contextvars, never from module state).
+
+    Built now from the current configuration, not on each call: structlog's lazy proxy, with caching
+    off (the configuration changes between a CLI run and a test), would build a logger per line, and
+    a line below the level would still cost that build.
+    """
+    return structlog.get_logger("elb-master-watch").bind()
 
 
 def start_invocation(request_id: str) -> None:

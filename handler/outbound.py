@@ -318,7 +318,6 @@ def retry(  # noqa: PLR0912 - one loop: each branch is one documented way an att
     else jittered exponential backoff. A throttled attempt without Retry-After ends the loop:
     trying again at once only extends the throttle.
     """
-    rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
     attempts = 0
     last: Attempt | None = None
     while True:
@@ -345,6 +344,8 @@ def retry(  # noqa: PLR0912 - one loop: each branch is one documented way an att
             if wait + MIN_CALL_SECONDS > left:
                 return Ended("wait_past_deadline", attempts, last, wait)
         else:
+            # Seeded only when a backoff is needed: a new Random reads the OS entropy pool.
+            rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
             wait = retry_delay(attempts, base=plan.base, cap=plan.cap, rng=rng)
             if not plan.cut_backoff:
                 if wait >= left:
