@@ -31,7 +31,7 @@ from handler.lifecycle import (
     scope_of,
 )
 from handler.silences import Silence, iso, silencing
-from handler.state.base import Loaded, StateStore, StoreUnavailable
+from handler.state.base import Leased, Loaded, Settle, StateStore, StoreUnavailable
 
 Pair = tuple[Notification, str]
 """One notification and one channel name: what the route, silence and deliver stages move."""
@@ -301,7 +301,42 @@ def _lease_unobserved(
     return Loaded(states, [*loaded.warnings, *second.loaded.warnings]), second.taken
 
 
-def process(
+def _settle_quiet(
+    records: list[dict[str, Any]],
+    scopes: set[str],
+    observed: set[str],
+    decided: list[tuple[Loaded, Decision]],
+    *,
+    now: float,
+    settings: LifecycleSettings,
+    channels: tuple[str, ...],
+) -> Settle:
+    """The store's `settle` for this run: decide, and the states to write without a lease, or None.
+
+    None unless nothing is to be sent and nothing unobserved changes. Each decision is noted in
+    `decided` with the states it was made from, so the run need not decide again.
+    """
+
+    def settle(loaded: Loaded) -> Mapping[str, AlertState] | None:
+        decision = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
+        decided.append((loaded, decision))
+        if decision.outgoing or any(fingerprint not in observed for fingerprint in decision.states):
+            return None
+        return ledger(decision, loaded, (), now)
+
+    return settle
+
+
+def _lease_observed(
+    store: StateStore, observed: list[str], owner: str, lease_ms: int, scopes: set[str], *, settle: Settle
+) -> Leased:
+    """The first lease of a run: with `settle` when the store can settle a quiet run (StateStore.lease)."""
+    if getattr(store, "settles", False):
+        return store.lease(observed, owner, lease_ms, scopes, settle=settle)
+    return store.lease(observed, owner, lease_ms, scopes)
+
+
+def process(  # noqa: PLR0915 - the stages in their order, readable in one place
     notifications: Sequence[Notification | Mapping[str, Any]],
     assessed_scopes: Collection[str],
     *,
@@ -334,10 +369,15 @@ def process(
         )
     scopes = set(assessed_scopes) | {scope_of(record) for record in records}
     observed = list(dict.fromkeys(str(record.get("fingerprint", "")) for record in records))
+    seen = set(observed)
+    decided: list[tuple[Loaded, Decision]] = []
+    settle = _settle_quiet(records, scopes, seen, decided, now=now, settings=settings, channels=channels)
+
     try:
         # Every observed finding's state changes this run, so its lease is taken at once, and the
-        # scopes are read under those leases: another invocation's notification is seen.
-        first_lease = store.lease(observed, owner, lease_ms, scopes)
+        # scopes are read under those leases: another invocation's notification is seen. A store
+        # that can settles a quiet run there and then, in the same transaction.
+        first_lease = _lease_observed(store, observed, owner, lease_ms, scopes, settle=settle)
     except StoreUnavailable as exc:
         return _without_state(
             records,
@@ -350,11 +390,20 @@ def process(
         )
     loaded = first_lease.loaded
     _note(loaded.warnings, warnings, log)
+    # The decision `settle` made from these very states, if the store asked for one.
+    first = next((made for read, made in decided if read is loaded), None)
+    if first_lease.settled and first is not None:
+        return ProcessResult(
+            dedup_available=True,
+            warnings=warnings,
+            held=list(first.held),
+            unreadable=len(set(loaded.warnings)),
+        )
     leased = list(first_lease.taken)
-    first = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
+    if first is None:
+        first = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
     touched = list(dict.fromkeys([*first.states, *(item.fingerprint for item in first.outgoing)]))
     # Stored findings this run did not observe but must change (absent, resolving) need their own leases.
-    seen = set(observed)
     extra = [fingerprint for fingerprint in touched if fingerprint not in seen]
     fresh = loaded
     if extra:

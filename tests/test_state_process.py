@@ -315,3 +315,24 @@ def test_a_recovery_another_invocation_holds_waits_for_its_lease_then_goes_out_o
     assert channels.sent("chat") == [(5, "first"), (44, "resolved")]
     assert results[2].notifications == []
     store.close()
+
+
+def test_a_quiet_run_settles_in_one_call_and_decides_as_a_leasing_run_does(state_url, tmp_path):
+    """SQLite settles the quiet minutes inside the lease call; Redis leases and saves: same outcomes."""
+    store, channels = opened(state_url), Channels()
+    results = [run(store, channels, minute, scripted(minute)) for minute in range(5, 9)]
+    assert channels.sent("chat") == [(5, "first")]
+    for quiet in results[1:]:
+        assert quiet.notifications == []
+        assert quiet.deliveries == []
+        assert [held["why"] for held in quiet.held] == ["already notified"]
+        assert quiet.dedup_available
+    [stored] = store.load([POOL]).states.values()
+    assert stored.seen == 4
+    assert stored.last_seen == at(8)
+    # No lease outlives a run, settled or not: the next run takes it at once.
+    assert store.lease([stored.fingerprint], "next-run", 5_000).taken == (stored.fingerprint,)
+    if state_url.startswith("sqlite://"):
+        with sqlite3.connect(state_url.removeprefix("sqlite://")) as conn:
+            assert conn.execute("SELECT owner FROM lease").fetchall() == [("next-run",)]
+    store.close()

@@ -203,6 +203,50 @@ def test_one_save_writes_the_states_and_gives_back_only_the_owners_leases(store)
     assert store.lease(["fp-1", "fp-2", "fp-3"], "run-c", 5_000).taken == ("fp-1", "fp-2")
 
 
+def test_a_quiet_run_is_settled_in_the_lease_call_without_a_lease_where_the_store_can(store):
+    """SQLite decides and writes in the lease's transaction; Redis leases as always (settle unused)."""
+    store.save([state("fp-1", seen=2)])
+    seen_by_settle = []
+
+    def settle(loaded):
+        seen_by_settle.append(loaded.states["fp-1"].seen)
+        return {"fp-1": state("fp-1", seen=3)}
+
+    leased = store.lease(["fp-1"], "run-a", 5_000, ["pool-a"], settle=settle)
+    assert leased.loaded.states["fp-1"].seen == 2
+    if store.settles:
+        assert (leased.settled, leased.taken, seen_by_settle) == (True, (), [2])
+        assert store.load(["pool-a"]).states["fp-1"].seen == 3
+        assert take(store, "fp-1", "run-b", 5_000), "the settled run left no lease behind"
+    else:
+        assert (leased.settled, leased.taken, seen_by_settle) == (False, ("fp-1",), [])
+        assert store.load(["pool-a"]).states["fp-1"].seen == 2
+
+
+def test_settle_is_not_asked_while_another_run_holds_a_lease_and_none_means_lease_as_usual(store):
+    store.save([state("fp-1"), state("fp-2")])
+    assert take(store, "fp-2", "other-run", 5_000)
+    asked = []
+    leased = store.lease(["fp-1", "fp-2"], "run-a", 5_000, ["pool-a"], settle=asked.append)
+    assert (asked, leased.taken, leased.settled) == ([], ("fp-1",), False)
+    declined = store.lease(["fp-3"], "run-a", 5_000, ["pool-a"], settle=lambda _loaded: None)
+    assert (declined.taken, declined.settled) == (("fp-3",), False)
+    assert set(declined.loaded.states) == {"fp-1", "fp-2"}
+
+
+def test_a_settle_that_raises_writes_nothing_and_takes_no_lease(tmp_path, closing):
+    store = closing(SqliteStore(str(tmp_path / "state.db")))
+    store.save([state("fp-1", seen=2)])
+
+    def broken(_loaded):
+        raise ValueError("a bug in the decision")
+
+    with pytest.raises(ValueError, match="a bug in the decision"):
+        store.lease(["fp-1"], "run-a", 5_000, ["pool-a"], settle=broken)
+    assert store.load(["pool-a"]).states["fp-1"].seen == 2
+    assert take(store, "fp-1", "run-b", 5_000)
+
+
 def test_a_lease_is_exclusive_even_for_its_owner_and_per_fingerprint(store):
     assert take(store, "fp-1", "run-a", 5_000)
     assert not take(store, "fp-1", "run-b", 5_000)

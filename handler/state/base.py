@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,6 +38,12 @@ class Leased:
 
     taken: tuple[str, ...] = ()
     loaded: Loaded = field(default_factory=Loaded)
+    # `settle` wrote the run's states in the lease's own transaction: no lease was taken, none to save.
+    settled: bool = False
+
+
+Settle = Callable[[Loaded], Mapping[str, AlertState] | None]
+"""A quiet run's decision, made inside `lease`: the states to write when the run needs no lease, or None."""
 
 
 class StateStore(Protocol):
@@ -56,7 +62,13 @@ class StateStore(Protocol):
         ...
 
     def lease(
-        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+        self,
+        fingerprints: Sequence[str],
+        owner: str,
+        ttl_ms: int,
+        scopes: Iterable[str] = (),
+        *,
+        settle: Settle | None = None,
     ) -> Leased:
         """Take the leases nobody holds, then read `scopes`: one transaction or round trip.
 
@@ -64,6 +76,11 @@ class StateStore(Protocol):
         after the leases are taken, so another invocation's notification is seen. The scopes are read
         even when no lease was taken (or none asked for): that is how a run finds the stored states it
         did not observe.
+
+        A store whose `settles` is True may instead, when every lease asked for is free, call
+        `settle(loaded)` inside the same transaction: if it returns states, they are written and no
+        lease is taken (`Leased.settled`). That is a quiet run (nothing to send) in one transaction
+        instead of two. Other stores ignore `settle`.
         """
         ...
 

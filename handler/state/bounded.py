@@ -20,7 +20,7 @@ from typing import TypeVar
 from handler.budget import Budget
 from handler.lifecycle import AlertState
 from handler.silences import Silence
-from handler.state.base import Leased, Loaded, StateStore, StoreUnavailable
+from handler.state.base import Leased, Loaded, Settle, StateStore, StoreUnavailable
 from handler.threads import DeadlineExceeded, call_within
 
 T = TypeVar("T")
@@ -100,11 +100,24 @@ class BoundedStore:
         self._call("save", lambda: self.store.save(rows, release=fingerprints, owner=owner))
 
     def lease(
-        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+        self,
+        fingerprints: Sequence[str],
+        owner: str,
+        ttl_ms: int,
+        scopes: Iterable[str] = (),
+        *,
+        settle: Settle | None = None,
     ) -> Leased:
-        """Take the leases, then read `scopes`."""
+        """Take the leases, then read `scopes` (or settle a quiet run: StateStore.lease)."""
         wanted, read = list(fingerprints), list(scopes)
-        return self._call("lease", lambda: self.store.lease(wanted, owner, ttl_ms, read))
+        if settle is None:
+            return self._call("lease", lambda: self.store.lease(wanted, owner, ttl_ms, read))
+        return self._call("lease", lambda: self.store.lease(wanted, owner, ttl_ms, read, settle=settle))
+
+    @property
+    def settles(self) -> bool:
+        """Whether the wrapped store settles quiet runs in the lease's transaction."""
+        return bool(getattr(self.store, "settles", False))
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """Keep a small value for `ttl` seconds."""

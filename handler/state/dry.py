@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from handler.lifecycle import AlertState
 from handler.silences import Silence
-from handler.state.base import Leased, Loaded, StateStore
+from handler.state.base import Leased, Loaded, Settle, StateStore
 
 
 class DryRunStore:
@@ -31,10 +31,21 @@ class DryRunStore:
     def save(self, states: Iterable[AlertState], *, release: Iterable[str] = (), owner: str = "") -> None:
         """Dropped: nothing is written and no lease was taken."""
 
+    settles = False
+
     def lease(
-        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+        self,
+        fingerprints: Sequence[str],
+        owner: str,
+        ttl_ms: int,
+        scopes: Iterable[str] = (),
+        *,
+        settle: Settle | None = None,
     ) -> Leased:
-        """Every lease granted, none written (a dry run blocks no real run); the wrapped store's states."""
+        """Every lease granted, none written (a dry run blocks no real run); the wrapped store's states.
+
+        `settle` is not used: a dry run writes nothing, not even a quiet run's states.
+        """
         return Leased(tuple(dict.fromkeys(fingerprints)), self.store.load(scopes))
 
     def remember(self, key: str, value: str, ttl: float) -> None:

@@ -9,7 +9,15 @@ from typing import Any, TypeVar
 
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
-from handler.state.base import DEFAULT_RETENTION, Leased, Loaded, StoreUnavailable, encode_state, loaded_from
+from handler.state.base import (
+    DEFAULT_RETENTION,
+    Leased,
+    Loaded,
+    Settle,
+    StoreUnavailable,
+    encode_state,
+    loaded_from,
+)
 from handler.text import clip
 
 DEFAULT_PREFIX = "elb-master-watch:"
@@ -142,10 +150,22 @@ class RedisStore:
 
         self._run("save", work)
 
+    settles = False
+
     def lease(
-        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+        self,
+        fingerprints: Sequence[str],
+        owner: str,
+        ttl_ms: int,
+        scopes: Iterable[str] = (),
+        *,
+        settle: Settle | None = None,
     ) -> Leased:
-        """SET NX PX per fingerprint, then HGETALL per scope, in one pipelined round trip (in order)."""
+        """SET NX PX per fingerprint, then HGETALL per scope, in one pipelined round trip (in order).
+
+        `settle` is not used: a pipelined round trip cannot run the decision between its read and
+        its write, so a quiet run leases and saves as every run does (`settles` is False).
+        """
         wanted = list(dict.fromkeys(fingerprints))
         read = sorted(set(scopes))
         if not wanted and not read:

@@ -12,7 +12,15 @@ from typing import TypeVar
 
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
-from handler.state.base import DEFAULT_RETENTION, Leased, Loaded, StoreUnavailable, encode_state, loaded_from
+from handler.state.base import (
+    DEFAULT_RETENTION,
+    Leased,
+    Loaded,
+    Settle,
+    StoreUnavailable,
+    encode_state,
+    loaded_from,
+)
 
 SCHEMA_VERSION = 1
 """`PRAGMA user_version` of the file; a file of another version is refused, never rewritten."""
@@ -32,6 +40,11 @@ _CHUNK = 500  # stays under SQLite's host-parameter limit on old builds (999)
 SWEEP_SECONDS = 600.0  # how often a store drops states past their retention and expired leases
 
 T = TypeVar("T")
+
+
+def _rows(states: Iterable[AlertState]) -> list[tuple[str, str, str]]:
+    """(fingerprint, scope, body) rows of states, as the alert_state table keeps them."""
+    return [(state.fingerprint, state.scope, encode_state(state)) for state in states]
 
 
 class SqliteStore:
@@ -156,37 +169,54 @@ class SqliteStore:
         wanted = list(scopes)
         return self._loaded(self._run("load", lambda conn: self._select(conn, wanted)))
 
+    def _write(self, conn: sqlite3.Connection, rows: list[tuple[str, str, str]], now: float) -> None:
+        """Upsert state rows and, at most every SWEEP_SECONDS, drop what is past its retention."""
+        if rows:
+            upsert = "INSERT OR REPLACE INTO alert_state (fingerprint, scope, body, updated_at) VALUES "
+            conn.executemany(upsert + "(?,?,?,?)", [(*row, now) for row in rows])
+        # Both deletes scan their table: a fleet of 10,000 pools would pay that on every run, so
+        # they run at most every SWEEP_SECONDS (or every retention, if shorter) per store.
+        if self._swept_at is None or now - self._swept_at >= min(SWEEP_SECONDS, self.retention):
+            conn.execute("DELETE FROM alert_state WHERE updated_at < ?", (now - self.retention,))
+            conn.execute("DELETE FROM lease WHERE expires_at < ?", (now,))
+            self._swept_at = now
+
     def save(self, states: Iterable[AlertState], *, release: Iterable[str] = (), owner: str = "") -> None:
         """Write the states, give back the leases, drop states unwritten for `retention`: one transaction."""
-        rows = [(state.fingerprint, state.scope, encode_state(state)) for state in states]
+        rows = _rows(states)
         released = [(fingerprint, owner) for fingerprint in dict.fromkeys(release)]
 
         def work(conn: sqlite3.Connection) -> None:
             now = time.time()
             conn.execute("BEGIN IMMEDIATE")
-            if rows:
-                upsert = "INSERT OR REPLACE INTO alert_state (fingerprint, scope, body, updated_at) VALUES "
-                conn.executemany(upsert + "(?,?,?,?)", [(*row, now) for row in rows])
             conn.executemany("DELETE FROM lease WHERE fingerprint = ? AND owner = ?", released)
-            # Both deletes scan their table: a fleet of 10,000 pools would pay that on every run, so
-            # they run at most every SWEEP_SECONDS (or every retention, if shorter) per store.
-            if self._swept_at is None or now - self._swept_at >= min(SWEEP_SECONDS, self.retention):
-                conn.execute("DELETE FROM alert_state WHERE updated_at < ?", (now - self.retention,))
-                conn.execute("DELETE FROM lease WHERE expires_at < ?", (now,))
-                self._swept_at = now
+            self._write(conn, rows, now)
             conn.execute("COMMIT")
 
         if rows or released:
             self._run("save", work)
 
+    # A quiet run decides and writes inside the lease's transaction (see StateStore.lease).
+    settles = True
+
     def lease(
-        self, fingerprints: Sequence[str], owner: str, ttl_ms: int, scopes: Iterable[str] = ()
+        self,
+        fingerprints: Sequence[str],
+        owner: str,
+        ttl_ms: int,
+        scopes: Iterable[str] = (),
+        *,
+        settle: Settle | None = None,
     ) -> Leased:
-        """Take every lease nobody holds, then read `scopes`, in one transaction."""
+        """Take every lease nobody holds, then read `scopes`, in one transaction.
+
+        With `settle` and every lease free, the states it returns are written in that transaction
+        instead, and no lease is taken: the write lock held meanwhile keeps every other run out.
+        """
         wanted = list(dict.fromkeys(fingerprints))
         read = list(scopes)
 
-        def work(conn: sqlite3.Connection) -> tuple[list[str], list[tuple[bytes, bytes, bytes]]]:
+        def work(conn: sqlite3.Connection) -> Leased:
             conn.execute("BEGIN IMMEDIATE")
             now = time.time()
             taken = []
@@ -196,18 +226,26 @@ class SqliteStore:
                 ).fetchone()
                 if row is None or row[0] <= now:
                     taken.append(fingerprint)
+            loaded = self._loaded(self._select(conn, read))
+            if settle is not None and len(taken) == len(wanted):
+                states = settle(loaded)
+                if states is not None:
+                    rows = [
+                        (state.fingerprint, state.scope, encode_state(state)) for state in states.values()
+                    ]
+                    self._write(conn, rows, now)
+                    conn.execute("COMMIT")
+                    return Leased((), loaded, settled=True)
             conn.executemany(
                 "INSERT OR REPLACE INTO lease (fingerprint, owner, expires_at) VALUES (?, ?, ?)",
                 [(fingerprint, owner, now + ttl_ms / 1000) for fingerprint in taken],
             )
-            rows = self._select(conn, read)
             conn.execute("COMMIT")
-            return taken, rows
+            return Leased(tuple(taken), loaded)
 
         if not wanted:
             return Leased((), self.load(read)) if read else Leased()  # no write lock for a plain read
-        taken, rows = self._run("lease", work)
-        return Leased(tuple(taken), self._loaded(rows))
+        return self._run("lease", work)
 
     def remember(self, key: str, value: str, ttl: float) -> None:
         """Keep `value` under `key` for `ttl` seconds."""
