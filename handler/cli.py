@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -33,6 +34,17 @@ class _Parser(argparse.ArgumentParser):
         """Print the usage and the problem; exit 64."""
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type): 0 or less could only report a spent budget."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def version() -> str:
@@ -137,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     invoke = commands.add_parser("invoke", help="run the handler on an event file ('-' for stdin)")
     invoke.add_argument("event", help="path to a trigger event (JSON), e.g. events/direct.json")
     invoke.add_argument(
-        "--timeout", type=float, default=30.0, help="function timeout in seconds (default 30)"
+        "--timeout", type=_seconds, default=30.0, help="function timeout in seconds (default 30)"
     )
     invoke.add_argument(
         "--simulate",
@@ -154,7 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     test = channels.add_parser("test", help="send a clearly-marked test notification through each channel")
     test.add_argument("--channel", metavar="NAME", help="only this channel (smn, feishu, dingtalk, ...)")
-    test.add_argument("--timeout", type=float, default=30.0, help="seconds for all sends (default 30)")
+    test.add_argument("--timeout", type=_seconds, default=30.0, help="seconds for all sends (default 30)")
     _add_output(test)
     alerts = commands.add_parser("alerts", help="the alerts the state store holds").add_subparsers(
         dest="action", required=True

@@ -41,6 +41,19 @@ from handler.wiring import WARM, Wiring
 DEFAULT_TIMEOUT_MS = 30_000
 # Kept after the deliveries for the summary log line and returning the result.
 DELIVERY_MARGIN_SECONDS = 0.5
+# A lease outlives the platform deadline by this much: clocks of the store and of the run differ a little.
+LEASE_MARGIN_SECONDS = 2.0
+
+
+def lease_ms(platform_left: float) -> int:
+    """A lease that lasts as long as this run may still send: to the platform's deadline, plus a margin.
+
+    Capped at 30 s, a lease ran out while a slow channel was still retrying (the function timeout is
+    60 s or more), and an invocation that started then sent the same alert again. Taken to the end of
+    the platform time, no other invocation can take it while this one can still send; a run that is
+    killed frees it at the moment it could no longer have sent anything anyway.
+    """
+    return int(max(1.0, platform_left + LEASE_MARGIN_SECONDS) * 1000)
 
 
 class Invocation:
@@ -303,7 +316,7 @@ class Invocation:
             settings=self.wiring.lifecycle,
             owner=f"{request_id(self.context) or 'local'}:{uuid.uuid4().hex}",
             log=self.log,
-            lease_ms=int(max(1000, min(30_000, (self.platform_deadline - time.monotonic()) * 1000))),
+            lease_ms=lease_ms(self.platform_deadline - time.monotonic()),
             allowed=self.allowed_channels,
         )
 

@@ -101,3 +101,14 @@ def test_simulator_credentials_override_real_ones_so_nothing_real_is_sent():
     )
     assert done.returncode == 0
     assert "real-secret-never-sent" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "nan", "inf", "soon"])
+def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(seconds: str):
+    # Before: accepted, and reported as "[CRITICAL] … cannot read ELB: WATCH.TIMEOUT", stored, paged.
+    done = cli("invoke", "events/direct.json", "--simulate", SCENARIO, f"--timeout={seconds}")
+    assert done.returncode == 64
+    assert "--timeout" in done.stderr
+    assert done.stdout == ""
+    tested = cli("channels", "test", f"--timeout={seconds}")
+    assert tested.returncode == 64

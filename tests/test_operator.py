@@ -359,7 +359,7 @@ def test_store_commands_read_the_functions_default_instance_store_when_unset(tmp
     done = cli("silence", "list", "-o", "json", env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
-    assert (tmp_path / "elb-master-watch-state.db").exists()
+    assert (tmp_path / f"elb-master-watch-state-{os.getuid()}.db").exists()
 
 
 def test_dry_run_sends_nothing_writes_nothing_and_the_next_run_still_notifies_first(receivers, store_env):

@@ -283,7 +283,7 @@ def test_two_runs_of_the_unpacked_zip_without_a_store_setting_notify_once(unpack
     assert _notified(second) == []
     assert second["result"]["held"][0]["why"] == "already notified"
     assert first["result"]["deduplication"] == second["result"]["deduplication"] == "instance"
-    assert (tmp_path / "elb-master-watch-state.db").is_file()
+    assert (tmp_path / f"elb-master-watch-state-{os.getuid()}.db").is_file()
 
 
 def test_two_runs_of_the_unpacked_zip_against_redis_notify_once(unpacked, target, tmp_path, redis_url):

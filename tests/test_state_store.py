@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -601,3 +602,10 @@ def test_silences_that_ended_before_the_retention_are_dropped(backend, store):
     fresh = new_silence({"pool": "pool-b"}, now=now, duration=60)
     store.add_silence(fresh)
     assert [s.id for s in store.silences()] == [fresh.id]
+
+
+def test_the_default_instance_store_is_one_file_per_user_of_the_machine():
+    from handler.state.url import instance_store_url  # noqa: PLC0415
+
+    # A fixed name in the shared temp dir let every user of a jump host resolve the others' alerts.
+    assert instance_store_url().endswith(f"/elb-master-watch-state-{os.getuid()}.db")

@@ -8,6 +8,7 @@ instance store (ELB_WATCH_STATE unset), a SQLite file in this test's own temp di
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
@@ -245,7 +246,7 @@ def test_default_store_is_a_sqlite_file_in_the_temp_directory(simulator, monkeyp
     assert [n["kind"] for n in first["notifications"]] == ["master_failed"]
     assert second["notifications"] == []
     assert first["deduplication"] == second["deduplication"] == "instance"
-    assert (tmp_path / "elb-master-watch-state.db").is_file()
+    assert (tmp_path / f"elb-master-watch-state-{os.getuid()}.db").is_file()
 
 
 def test_state_off_notifies_every_run(simulator, monkeypatch):

@@ -17,7 +17,19 @@ OFF = "off"
 """`ELB_WATCH_STATE=off`: no store at all, every run notifies everything it sees."""
 INSTANCE = "instance"
 """`ELB_WATCH_STATE=instance` (or unset): `instance_store_url()`."""
-INSTANCE_FILE = "elb-master-watch-state.db"
+INSTANCE_FILE = "elb-master-watch-state-{user}.db"
+
+
+def instance_file() -> str:
+    """The default store's file name: one per user of the machine (`elb-master-watch-state-<uid>.db`).
+
+    On a shared jump host one fixed name in the shared temp directory made every user's runs share,
+    and resolve, each other's alerts. In FunctionGraph /tmp belongs to one instance anyway.
+    """
+    getuid = getattr(os, "getuid", None)
+    name = os.environ.get("USERNAME", "")  # Windows has no uid
+    user = str(getuid()) if callable(getuid) else "".join(c for c in name if c.isalnum())
+    return INSTANCE_FILE.format(user=user or "user")
 
 
 def instance_store_url() -> str:
@@ -26,7 +38,7 @@ def instance_store_url() -> str:
     It lives as long as the warm instance (FunctionGraph keeps /tmp between invocations of one
     instance), so it de-duplicates within an instance; several instances each keep their own.
     """
-    return "sqlite://" + os.path.join(tempfile.gettempdir(), INSTANCE_FILE).replace(os.sep, "/")
+    return "sqlite://" + os.path.join(tempfile.gettempdir(), instance_file()).replace(os.sep, "/")
 
 
 _REDIS_OPTIONS = ("key_prefix", "timeout", "ssl_ca_certs")
