@@ -276,7 +276,7 @@ class Invocation:
         late = [
             problem
             for problem in (
-                watcher.delivery_problem(outcome.deliveries),
+                watcher.delivery_problem(outcome.deliveries, [c.name for c in self.wiring.channels]),
                 watcher.store_problem(outcome.warnings) if self.wiring.store is not None else None,
             )
             if problem is not None

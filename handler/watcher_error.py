@@ -15,7 +15,7 @@ Scopes say which runs can judge a problem: `watcher:config` every run that read 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +91,21 @@ def problems_in(errors: Iterable[Mapping[str, Any]], *, elb_answered: bool) -> l
     return list(found.values())
 
 
-def delivery_problem(deliveries: Sequence[Mapping[str, Any]]) -> WatcherProblem | None:
-    """CHANNELS_FAILED when every delivery this run attempted failed (skipped ones are not attempts)."""
+def delivery_problem(
+    deliveries: Sequence[Mapping[str, Any]], configured: Collection[str] | None = None
+) -> WatcherProblem | None:
+    """CHANNELS_FAILED when every delivery this run attempted failed (skipped ones are not attempts).
+
+    With `configured` (the channel names in use), only when each of them was tried and failed: one
+    channel whose only owed delivery (a catch-up) failed again is that channel's failure, not "every
+    notification channel failed" sent to the seven that work.
+    """
     tried = [d for d in deliveries if d.get("status") in {"sent", "failed"}]
     if not tried or any(d.get("status") == "sent" for d in tried):
         return None
     channels = sorted({str(d.get("channel")) for d in tried})
+    if configured is not None and not set(configured) <= set(channels):
+        return None
     first = next((str(d.get("error")) for d in tried if d.get("error")), "no answer")
     noun = "delivery" if len(tried) == 1 else f"all {len(tried)} deliveries"
     message = f"{noun} to {', '.join(channels)} failed; first error: {first}"

@@ -254,3 +254,14 @@ def test_state_off_notifies_every_run(simulator, monkeypatch):
     runs = [invoke({"pool_id": DEMO_POOL}, PlatformContext()) for _ in range(2)]
     assert [len(run["notifications"]) for run in runs] == [1, 1]
     assert [run["deduplication"] for run in runs] == ["off", "off"]
+
+
+def test_delivery_problem_with_the_configured_channels_needs_each_of_them_to_fail():
+    slack = {"channel": "slack", "status": "failed", "error": "HTTP 403"}
+    feishu = {"channel": "feishu", "status": "failed", "error": "HTTP 500"}
+    # Slack's catch-up is the only delivery owed, and it fails: Slack's problem, not every channel's.
+    assert watcher.delivery_problem([slack], ["slack", "feishu"]) is None
+    problem = watcher.delivery_problem([slack, feishu], ["slack", "feishu"])
+    assert problem is not None
+    assert problem.code == watcher.CHANNELS_FAILED
+    assert watcher.delivery_problem([slack], ["slack"]) is not None
