@@ -6,7 +6,6 @@ Imported only when an invocation starts, so `import handler` stays cheap.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import re
 import sys
@@ -15,9 +14,9 @@ from typing import Any
 
 import structlog
 
-from handler.text import redact
+from handler import text
+from handler.text import redact, secret_forms
 
-_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("elb_watch_secrets", default=())
 _SECRET_KEY = re.compile(r"(^|_)(ak|sk|secret|token|password|authorization|signature|access_key|secret_key)$")
 REDACTED = "***"
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -28,26 +27,31 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
 
     Checks the JSON form first, so the common case (no secret anywhere) costs one dump, not a walk.
     """
-    secrets = tuple(s for s in secrets if s)
-    if not secrets:
+    forms = secret_forms((*secrets, *text.registered_secrets()))
+    if not forms:
         return value
     try:
         flat = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         flat = None
-    if flat is not None and not any(secret in flat for secret in secrets):
+    # JSON escapes `"`, `\\` and control characters: a secret holding one is looked for the long way.
+    escaped = any(json.dumps(secret, ensure_ascii=False)[1:-1] != secret for secret in forms)
+    if flat is not None and not escaped and not any(secret in flat for secret in forms):
         return value
-    return redact(value, secrets)
+    return redact(value, forms)
 
 
 def set_secrets(secrets: Iterable[str]) -> None:
-    """Register this invocation's secret values so no log line can carry them."""
-    _SECRETS.set(tuple(s for s in secrets if s))
+    """Register this invocation's secret values (raw, percent-encoded, `+` for space) in this context.
+
+    Worker threads run in a copy of the context, so they scrub with them too (`handler.text`).
+    """
+    text.set_secrets(secrets)
 
 
 def current_secrets() -> tuple[str, ...]:
-    """The secret values registered for this invocation (this context)."""
-    return _SECRETS.get()
+    """The secret values registered for this invocation (this context), in every form they can appear."""
+    return text.registered_secrets()
 
 
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:

@@ -2,14 +2,21 @@
 
 `redact` is the one way to hide secrets (in a text or a nested value); `clip` the one way to shorten
 a text: it redacts first and cuts after, so a secret that straddles the cut cannot survive as a prefix.
+
+The run's secrets live here, in a context variable (`set_secrets`; `handler.logs.set_secrets` is the
+same), each in every form it can be echoed in: as given, percent-encoded (`%2B`, `%3D`, upper and
+lower case hex), with `+` for a space, and decoded. Worker threads run in a copy of the caller's
+context (`handler.threads`, the delivery lanes), so they scrub with the same secrets before cutting.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 REPLACEMENT = "\ufffd"
 REDACTED = "***"
@@ -51,18 +58,61 @@ def encodable(value: Any) -> bool:
     return True
 
 
+_SECRETS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("elb_watch_secrets", default=())
+_PERCENT = re.compile("%[0-9A-F]{2}")
+
+
+def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Every form the secrets can be echoed in, longest first (a longer form is replaced before its parts).
+
+    As given; percent-encoded (`quote(safe="")`, `quote()` keeping "/", `quote_plus`), with upper- and
+    lower-case hex; and decoded (`unquote`, `unquote_plus`), for a secret given in its encoded form.
+    """
+    found: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        found.add(secret)
+        for form in (quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")):
+            found.add(form)
+            found.add(_PERCENT.sub(lambda m: m.group(0).lower(), form))
+        # A decoded form much shorter than the secret (mostly escapes) would blank ordinary words.
+        shortest = min(8, len(secret))
+        found.update(form for form in (unquote(secret), unquote_plus(secret)) if len(form) >= shortest)
+    return tuple(sorted((form for form in found if form), key=lambda form: (-len(form), form)))
+
+
+def set_secrets(secrets: Iterable[str]) -> None:
+    """Register this invocation's secret values (in every form, `secret_forms`) in this context."""
+    _SECRETS.set(secret_forms(secrets))
+
+
+@contextlib.contextmanager
+def more_secrets(secrets: Iterable[str]) -> Iterator[None]:
+    """Register `secrets` too (every form) while the block runs, then put the previous ones back."""
+    extra = tuple(secret for secret in secrets if secret)
+    if not extra:
+        yield
+        return
+    token = _SECRETS.set(secret_forms((*_SECRETS.get(), *extra)))
+    try:
+        yield
+    finally:
+        _SECRETS.reset(token)
+
+
 def registered_secrets() -> tuple[str, ...]:
-    """The secrets this invocation registered with `handler.logs.set_secrets` (none if logs is unused)."""
-    logs = sys.modules.get("handler.logs")
-    return logs.current_secrets() if logs is not None else ()
+    """The secrets this invocation registered (`set_secrets`), in every form, longest first."""
+    return _SECRETS.get()
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """`value` with every given and registered secret replaced by *** (the one secret replacer).
+    """`value` with every given and registered secret (in every form) replaced by *** (the one replacer).
 
     Every string nested in dicts, lists and tuples (keys too) is scrubbed; other values are kept.
     """
-    found = tuple(secret for secret in (*secrets, *registered_secrets()) if secret)
+    given = tuple(secret for secret in secrets if secret)
+    found = secret_forms((*given, *_SECRETS.get())) if given else _SECRETS.get()
     return _redact(value, found) if found else value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from handler.config import ConfigError
 from handler.domain import CHANNEL_NAMES
@@ -175,6 +175,12 @@ def channel_secrets(channels: Iterable[Channel]) -> tuple[str, ...]:
             continue
         query = parse_qsl(parts.query, keep_blank_values=True)
         found.update(value for name, value in query if name not in PUBLIC_QUERY_NAMES)
+        # As written too (`%2B`, `+`): a service may echo the query as it came (text.secret_forms adds
+        # the other encodings).
+        for pair in parts.query.split("&"):
+            name, _, value = pair.partition("=")
+            if unquote_plus(name) not in PUBLIC_QUERY_NAMES:
+                found.add(value)
         found.update(segment for segment in parts.path.split("/") if _token_like(segment))
         if parts.password:
             found.add(parts.password)

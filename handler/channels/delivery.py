@@ -8,6 +8,7 @@ order on a thread of its own, each attempt waiting for a slot within the service
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from handler.channels.pacing import Pacer
 from handler.channels.protocol import HttpRequest, Verdict
 from handler.channels.retry import Outcome, Progress
 from handler.channels.transport import send_webhook
+from handler.text import more_secrets, redact
 
 DEFAULT_GROUP_THRESHOLD = 3
 """More findings than this for one channel in one run become digests (ELB_WATCH_GROUP_THRESHOLD)."""
@@ -148,12 +150,11 @@ def _send(unit: Unit, ctx: DeliveryContext, progress: Progress) -> Outcome:
 
 
 def _scrub(text: str | None, secrets: Sequence[str]) -> str | None:
-    """The text with every secret of the channel replaced by ***."""
+    """The text with every secret of the channel (and of the run), in every form, replaced by ***."""
     if text is None:
         return None
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+    scrubbed: str = redact(text, secrets)
+    return scrubbed
 
 
 def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
@@ -182,6 +183,15 @@ class _Lane:
         self.lock = threading.Lock()
 
     def run(self) -> None:
+        """Send the lane's units in order, scrubbing with the run's secrets and the channels' own.
+
+        An error is cut (to quote a service's answer) where it is made, in this thread: registering the
+        channel's secrets here makes that cut come after the scrub even when the caller registered none.
+        """
+        with more_secrets(channel_secrets({unit.channel for _, unit in self.units})):
+            self._run()
+
+    def _run(self) -> None:
         throttled: str | None = None
         for index, unit in self.units:
             progress = Progress(self.pacer)
@@ -231,7 +241,11 @@ def send_units(
             rate_limits(name), wall_clock=ctx.wall_clock, clock=ctx.clock, sleep=ctx.sleep
         )
         lanes[name] = _Lane(mine, pacer, ctx)
-        thread = threading.Thread(target=lanes[name].run, name=f"delivery-{name}", daemon=True)
+        # In a copy of the caller's context: the lane's log lines and cut errors scrub the run's secrets.
+        run_in_context = contextvars.copy_context().run
+        thread = threading.Thread(
+            target=run_in_context, args=(lanes[name].run,), name=f"delivery-{name}", daemon=True
+        )
         try:
             thread.start()
         except RuntimeError:  # no thread could start: run it here, still inside the deadline
