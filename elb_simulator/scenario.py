@@ -32,7 +32,12 @@ _SCENARIO_KEYS = (
     "latency_ms",
     "fleet",
     "diagnoses",
+    "paging",
 )
+# Hostile ListMasterSlavePools pagination a scenario may ask for ("paging"):
+# "repeat": every call, whatever its marker, answers the first page with the same next_marker;
+# "cycle": the marker handed out second (B) is answered with the first one (A) again: A -> B -> A.
+PAGING_MODES = ("normal", "repeat", "cycle")
 _CREDENTIAL_KEYS = ("ak", "sk", "security_token")
 _JOB_KEYS = ("processing_reads", "member_check")
 _REGION_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -173,6 +178,10 @@ def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
     scenario["latency_ms"] = latency
     scenario["fleet"] = _fleet(raw.get("fleet"))
     scenario["diagnoses"] = _diagnoses(raw.get("diagnoses", {}))
+    paging = raw.get("paging", "normal")
+    if paging not in PAGING_MODES:
+        raise ScenarioError(f"paging must be one of {', '.join(PAGING_MODES)}, not {paging!r}")
+    scenario["paging"] = paging
     return scenario
 
 

@@ -157,6 +157,8 @@ class _SimulatorState:
         self.jobs: dict[str, dict[str, Any]] = dict(scenario["jobs"])
         self.diagnoses: dict[str, dict[str, Any]] = dict(scenario.get("diagnoses", {}))
         self.latency = float(scenario.get("latency_ms", 0)) / 1000.0
+        self.paging: str = scenario.get("paging", "normal")
+        self.markers_issued: list[str] = []
         self.created_jobs: list[dict[str, str]] = []
         self.job_reads: dict[str, int] = {}
         self.faults: list[_ArmedFault] = [
@@ -222,6 +224,8 @@ class _SimulatorState:
             ids = list(self.pools)
             if marker is not None and marker not in self.pools:
                 return _Answer(400, error_payload("ELB.8902", f"Invalid marker {marker}.", request_id))
+            if self.paging == "repeat":
+                marker = None  # the marker is ignored: always the first page
             start = ids.index(marker) + 1 if marker is not None else 0
             page: list[dict[str, Any]] = []
             more = False
@@ -240,6 +244,14 @@ class _SimulatorState:
         }
         if more and page:
             page_info["next_marker"] = page[-1]["id"]
+        with self.lock:
+            issued = self.markers_issued
+            if self.paging == "repeat" and page and len(page) == limit:
+                page_info["next_marker"] = page[-1]["id"]  # even on the last page
+            elif self.paging == "cycle" and len(issued) >= 2 and marker == issued[1]:
+                page_info["next_marker"] = issued[0]  # B -> A
+            if "next_marker" in page_info and page_info["next_marker"] not in issued:
+                issued.append(page_info["next_marker"])
         return _Answer(200, {"pools": body, "page_info": page_info, "request_id": request_id})
 
     def _create_job_answer(self, member_id: str, body: bytes, request_id: str) -> _Answer:

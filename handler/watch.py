@@ -149,6 +149,11 @@ def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -
     """
     outcome = SweepOutcome(sweep)
     marker: str | None = None
+    # Pagination guard: a next_marker already followed, or a page with no pool not yet read, means
+    # the listing repeats or cycles; stop there (at most one extra call) instead of spending the
+    # budget re-reading it. Pool ids are deduplicated, so `pools` counts each pool once.
+    seen_markers: set[str] = set()
+    seen_ids: set[str] = set()
     while True:
         try:
             page = reader.list_pools_page(sweep, marker)
@@ -156,11 +161,31 @@ def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -
             outcome.errors.append(error)
             return outcome
         outcome.pages += 1
+        new_pools = 0
         for pool in page.pools:
+            if pool.id in seen_ids:
+                continue
+            seen_ids.add(pool.id)
+            new_pools += 1
             outcome.assessed_pool_ids.append(pool.id)
             target = Target(pool_id=pool.id, region=region, project_id=project_id)
             outcome.findings.extend(assess_pool(pool, None, target))
         if page.next_marker is None:
             outcome.complete = True
             return outcome
+        if page.next_marker in seen_markers or new_pools == 0:
+            why = (
+                "was already followed"
+                if page.next_marker in seen_markers
+                else "follows a page with no new pool"
+            )
+            outcome.errors.append(
+                ElbApiError(
+                    "ELB.MALFORMED_RESPONSE",
+                    f"ListMasterSlavePools: next_marker {page.next_marker!r} {why}; the listing repeats, "
+                    f"stopped after {outcome.pages} pages and {len(seen_ids)} pools",
+                )
+            )
+            return outcome
+        seen_markers.add(page.next_marker)
         marker = page.next_marker
