@@ -346,3 +346,21 @@ class Notification:
             reason=reason if isinstance(reason, str) else None,
             extra=extra,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ElbHealth:
+    """What one region and project's ELB calls showed in a run: the proof a watcher_error needs.
+
+    `answered`: some call got an HTTP answer (ELB is reachable from here). `authorized`: some call
+    got a 2xx answer (the credentials and permissions work). `unreached` and `denied`: the first
+    call that ended without an answer (timeout, refused) and the first one refused 401/403.
+    """
+
+    region: str
+    project_id: str
+    calls: int = 0
+    answered: bool = False
+    authorized: bool = False
+    unreached: ElbApiError | None = None
+    denied: ElbApiError | None = None

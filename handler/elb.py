@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from handler import sdk
 from handler.budget import Budget
 from handler.config import Credentials, Settings
-from handler.domain import CheckJob, ElbApiError, Pool, Sweep
+from handler.domain import CheckJob, ElbApiError, ElbHealth, Pool, Sweep
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.instance import SdkClients
 from handler.outbound import (
@@ -40,6 +40,8 @@ ELB_RETRY_CAP_SECONDS = 8.0
 # ListMasterSlavePools' largest page.
 LIST_LIMIT = 2000
 _SDK_LOGGER = "HuaweiCloud-SDK-ElbClient"
+# A call that ended with one of these never got an answer from ELB.
+TRANSPORT_CODES = frozenset({"WATCH.CONNECTION", "WATCH.TIMEOUT"})
 
 
 class ElbReader(Protocol):
@@ -193,6 +195,54 @@ class RateLimiter:
             self._budget.sleep(pause)
 
 
+class CallTally:
+    """What one gateway's calls showed so far: how many, whether ELB answered, the failures that blind.
+
+    Shared by the diagnosis threads of one gateway, so every update holds the lock.
+    """
+
+    def __init__(self) -> None:
+        """Start with no call."""
+        self._lock = threading.Lock()
+        self.calls = 0
+        self._answered = False
+        self._authorized = False
+        self._unreached: ElbApiError | None = None
+        self._denied: ElbApiError | None = None
+
+    def attempt(self) -> None:
+        """One more request is about to go out."""
+        with self._lock:
+            self.calls += 1
+
+    def answer(self, status: int) -> None:
+        """ELB answered a request with this HTTP status."""
+        with self._lock:
+            self._answered = True
+            self._authorized = self._authorized or 200 <= status < 300
+
+    def ended(self, failure: ElbApiError) -> None:
+        """A call ended in this failure (after its retries): keep the first of each blinding kind."""
+        with self._lock:
+            if failure.code in TRANSPORT_CODES and self._unreached is None:
+                self._unreached = failure
+            if failure.status in (401, 403) and self._denied is None:
+                self._denied = failure
+
+    def health(self, region: str, project_id: str) -> ElbHealth:
+        """The tally as a value."""
+        with self._lock:
+            return ElbHealth(
+                region=region,
+                project_id=project_id,
+                calls=self.calls,
+                answered=self._answered,
+                authorized=self._authorized,
+                unreached=self._unreached,
+                denied=self._denied,
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class PoolPage:
     """One page of ListMasterSlavePools, already mapped to domain pools."""
@@ -204,7 +254,7 @@ class PoolPage:
 class ElbGateway:
     """Reads (and, for diagnosis, starts check jobs) through the SDK for one region and project.
 
-    Safe to share between threads: the SDK client is shared, the call counter is locked.
+    Safe to share between threads: the SDK client is shared, the tally of its calls is locked.
     """
 
     def __init__(
@@ -232,9 +282,17 @@ class ElbGateway:
         # None: the retry loop seeds one when it first backs off (seeding reads the OS entropy pool).
         self._rng = rng
         self._limiter = RateLimiter(settings.api_rate, budget)
-        self._count_lock = threading.Lock()
+        self._tally = CallTally()
         self._client: tuple[Any, Any] | None = None
-        self.calls = 0
+
+    @property
+    def calls(self) -> int:
+        """How many requests this gateway sent (retries included)."""
+        return self._tally.calls
+
+    def health(self) -> ElbHealth:
+        """What this gateway's calls showed about ELB in its region and project (handler.watcher_error)."""
+        return self._tally.health(self.region, self.project_id)
 
     def show_pool(self, pool_id: str) -> Pool:
         """Read a master/standby pool (ShowMasterSlavePool)."""
@@ -307,10 +365,6 @@ class ElbGateway:
             raise ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the answer has no job_id")
         return str(job_id)
 
-    def _count(self) -> None:
-        with self._count_lock:
-            self.calls += 1
-
     def _call(
         self, what: str, method: str, request: Any, field: str, *, idempotent: bool = True
     ) -> dict[str, Any]:
@@ -340,7 +394,7 @@ class ElbGateway:
                 min(self._settings.connect_timeout, left),
                 min(self._settings.read_timeout, left),
             )
-            self._count()
+            self._tally.attempt()
             try:
                 # Bounded as a whole: the SDK's timeouts apply per socket read, so a body that trickles
                 # in would otherwise hold the invocation past its deadline.
@@ -350,7 +404,10 @@ class ElbGateway:
                 return Attempt(message, failure=ElbApiError("WATCH.TIMEOUT", message))
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError
                 error, retryable, never_sent = _classify(exc, what)
+                if error.status is not None:
+                    self._tally.answer(error.status)
                 return Attempt(error.message, retryable and (idempotent or never_sent), failure=error)
+            self._tally.answer(_status_of(response))
             body = _wire_body(response)
             value = body.get(field) if body is not None else None
             if isinstance(value, list if field == "pools" else dict):
@@ -379,9 +436,16 @@ class ElbGateway:
             raise ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=ended.attempts)
         failure: ElbApiError = ended.last.failure
         failure.attempts = ended.attempts
+        self._tally.ended(failure)
         if ended.how == "no_time_to_wait":
             failure.message += f" (gave up after {ended.attempts} attempt(s): time budget)"
         raise failure
+
+
+def _status_of(response: Any) -> int:
+    """The HTTP status of an answer the SDK returned (it returns only 2xx ones; 200 when it says none)."""
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) else 200
 
 
 def _wire_body(response: Any) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """What a warm FunctionGraph instance keeps between invocations, in one object the wiring owns.
 
 SDK clients (building one costs a few milliseconds), the check jobs diagnosis started (reused
-inside their TTL instead of starting more), and the opened state stores. `app.py` holds one (`app.WARM`)
+inside their TTL instead of starting more), the opened state stores, and the watcher's own alerts
+while the state store is down. `app.py` holds one (`app.WARM`)
 `Instance`; nothing else keeps state across invocations in a module global.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from handler.diagnose import StartedJobs
     from handler.state import StateStore
+    from handler.state.memory import MemoryStore
 
 # At most this many SDK clients are kept (one per region, project, endpoint and key pair).
 MAX_CLIENTS = 8
@@ -63,6 +65,7 @@ class Instance:
         self.smn_clients = SdkClients()
         self._started_jobs: StartedJobs | None = None
         self._stores: dict[str, StateStore | None] = {}
+        self._own_states: dict[int, tuple[object, MemoryStore]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -74,6 +77,17 @@ class Instance:
 
                 self._started_jobs = StartedJobs()
             return self._started_jobs
+
+    def own_states(self, store: object) -> MemoryStore:
+        """The watcher's own alerts kept for `store` while it is down (handler.state.memory)."""
+        with self._lock:
+            kept = self._own_states.get(id(store))
+            if kept is None or kept[0] is not store:
+                from handler.state.memory import MemoryStore  # noqa: PLC0415 - light, but not at import
+
+                # The store is kept with its memory, so its id cannot be reused by another one.
+                kept = self._own_states[id(store)] = (store, MemoryStore())
+            return kept[1]
 
     def store(self, url: str, open_store: Callable[[str], StateStore | None]) -> StateStore | None:
         """The state store for `url`, opened once per instance and kept across warm invocations."""

@@ -34,6 +34,7 @@ from handler.pipeline import process
 from handler.result import RunResult, api_error_entry, error_entry
 from handler.state import StateStore, StoreUnavailable
 from handler.state.bounded import bounded
+from handler.state.memory import MemoryStore
 from handler.watch import TargetOutcome, sweep_pools, watch_target
 from handler.wiring import WARM, Wiring
 
@@ -75,6 +76,8 @@ class Invocation:
         keep = min(settings.reserve, remaining / 4000) / 2
         # The instance's own SQLite file (local disk, waits cut by limit_wait) runs in this thread.
         store = bounded(wiring.store, self.budget, keep=keep, inline=wiring.store_kind == "instance")
+        # Where the watcher's own alerts are kept while this store is down (none for a dry run).
+        self.own = None if wiring.dry_run or wiring.store is None else WARM.own_states(wiring.store)
         self.wiring = wiring = replace(wiring, store=store)
         # What this run assessed (pool ids, "job:<id>"), and where each record may be delivered.
         self.scopes: set[str] = set()
@@ -249,20 +252,23 @@ class Invocation:
         """Decide what to notify, send it to the channels, and log one line per notification.
 
         The lifecycle says what is due (first, changed, repeat, resolved), de-duplicated through the
-        store when there is one. The watcher's own errors go through it as watcher_error records:
-        those known before sending in the same pass, a failed store or every channel failing in a
-        second pass after it (handler.watcher_error).
+        store when there is one. The watcher's own errors go through it as watcher_error records, one
+        per component and scope: those known before sending in the same pass, a failed store or every
+        channel failing in a second pass after it (handler.watcher_error). While the store is down that
+        pass keeps its states in the warm instance (handler.state.memory), written back once it works.
         """
         from handler import watcher_error as watcher  # noqa: PLC0415 - light, pure
 
-        elb_answered = bool(self.scopes) or any(entry.get("status") for entry in self.errors)
-        problems = watcher.problems_in(self.errors, elb_answered=elb_answered)
+        elb_found, elb_judged = watcher.elb_problems(gateway.health() for gateway in self.gateways.values())
+        problems = [*watcher.problems_in(self.errors), *elb_found]
         self.observed += [Notification.of(record) for record in self.watcher_records(problems)]
-        self.scopes.add(watcher.SCOPE_CONFIG)
+        self.scopes.update({watcher.SCOPE_CONFIG, *elb_judged})
         if self.targets or self.sweeps:
-            self.scopes.add(watcher.SCOPE_ELB)
+            self.scopes.add(watcher.SCOPE_SETUP)
+        own = self.own
         if self.wiring.store is not None:
             self.scopes.add(watcher.SCOPE_STORE)
+            self.restore_own_states(own)
         outcome = self.lifecycle(self.observed, self.scopes, self.wiring.store)
         self.notified = outcome.notifications
         self.deliveries = outcome.deliveries
@@ -282,8 +288,8 @@ class Invocation:
             if problem is not None
         ]
         # Judging delivery needs a store to remember an earlier WATCH.CHANNELS; after a store failure
-        # the second pass goes without it rather than wait for the broken store again.
-        usable = self.wiring.store if outcome.dedup_available else None
+        # the second pass uses the warm instance's memory rather than wait for the broken store again.
+        usable = self.wiring.store if outcome.dedup_available else own
         tried = usable is not None and any(d.get("status") in {"sent", "failed"} for d in outcome.deliveries)
         if late or tried:
             scopes = {watcher.SCOPE_DELIVERY} if tried else set()
@@ -296,6 +302,31 @@ class Invocation:
             pool, check = notification.pool or {}, notification.check or {}
             with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
                 self.log.warning("notification", **compact_record(notification.to_record()))
+
+    def restore_own_states(self, own: MemoryStore | None) -> None:
+        """Write the watcher alerts kept while the store was down to the store, once it answers again.
+
+        A state the store holds a newer version of is left alone; written, the warm copies are dropped,
+        and this run's decision (the store is judged healthy when it works) resolves them there.
+        """
+        store = self.wiring.store
+        if own is None or store is None or not own:
+            return
+        kept = own.take()
+        try:
+            stored = store.load({state.scope for state in kept}).states
+            newer = [
+                s
+                for s in kept
+                if s.fingerprint not in stored or stored[s.fingerprint].last_seen < s.last_seen
+            ]
+            if newer:
+                store.save(newer)
+        except StoreUnavailable as exc:
+            self.log.info("state.own_kept", reason=exc.message, states=len(kept))
+            return
+        own.forget(state.fingerprint for state in kept)
+        self.log.info("state.own_restored", states=len(newer))
 
     def lifecycle(
         self, records: Sequence[Notification | Mapping[str, Any]], scopes: set[str], store: StateStore | None

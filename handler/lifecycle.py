@@ -213,13 +213,19 @@ def _member_reason(block: Any) -> list[Any] | None:
     return [block.get(key) for key in keys]
 
 
+def _watcher_reason(block: Any) -> list[Any] | None:
+    """A watcher_error's reason: its code and HTTP status (another code of one component is a change)."""
+    return [block.get("code"), block.get("status")] if isinstance(block, Mapping) else None
+
+
 def reason_digest(record: Mapping[str, Any]) -> str:
     """A digest of the structured reason, never of free text: "m<hash>.c<hash>" (".c" part empty if no check).
 
     The member part covers kind, severity and the master's and standby's operating status, reason code
-    and expected/actual health-check response; the check part covers the sorted failed items (group +
-    name), failed groups and incomplete groups. A record without a check block has an empty check part,
-    which `merge_digest` reads as "no news about the check", not as "the check changed".
+    and expected/actual health-check response (a watcher_error's code and status); the check part
+    covers the sorted failed items (group + name), failed groups and incomplete groups. A record
+    without a check block has an empty check part, which `merge_digest` reads as "no news about the
+    check", not as "the check changed".
     """
     member = _hash(
         [
@@ -227,6 +233,7 @@ def reason_digest(record: Mapping[str, Any]) -> str:
             record.get("severity"),
             _member_reason(record.get("master")),
             _member_reason(record.get("standby")),
+            *([_watcher_reason(record.get("watcher"))] if record.get("kind") == "watcher_error" else []),
         ]
     )
     check = record.get("check")

@@ -1,15 +1,22 @@
 """`watcher_error` findings: the watcher itself cannot do its job. Pure: no I/O, no clock reads.
 
-A run's error entries (and what the lifecycle and channels reported) are read for the errors that
-blind the watcher: credentials rejected, permission denied, region/project/credentials missing, ELB
-unreachable for the whole run, a bad setting, the state store unusable, every channel failing. Each
-becomes one ordinary `elb-master-watch/v1` notification record per (error code, scope), never one per
-target, so the existing lifecycle notifies it once, repeats it at the repeat interval and resolves it
-when a run that can judge the scope no longer sees it.
+A run's error entries, what its ELB calls showed (`ElbHealth`, per region and project) and what the
+lifecycle and channels reported are read for what blinds the watcher. Each blinding problem is one
+ordinary `elb-master-watch/v1` notification record per *component and scope*, never one per error code
+or target, so the lifecycle notifies it once, re-notifies it as `changed` when the same component fails
+with another code, repeats it at the repeat interval and resolves it only when a run proves that very
+component healthy in that very scope.
 
-Scopes say which runs can judge a problem: `watcher:config` every run that read its settings;
-`watcher:elb` a run that had something to watch; `watcher:store` a run with a store configured;
-`watcher:delivery` a run that tried to deliver something.
+Components, their lifecycle scope, what is a problem, and what proves it healthy (resolves it):
+
+- reaching ELB, `watcher:elb-reach:<region>/<project>`: every call there went unanswered (timed
+  out, refused); proof: any HTTP answer from ELB there.
+- ELB access, `watcher:elb-access:<region>/<project>`: a 401/403 answer there; proof: a 2xx there.
+- setup, `watcher:setup`: region, project or credentials missing; proof: a run with something to
+  watch that lacks none.
+- settings, `watcher:config`: a setting is unusable; proof: any run (it read its settings).
+- store, `watcher:store`: the state store failed; proof: a run whose store worked.
+- channels, `watcher:delivery`: every configured channel was tried and failed; proof: a delivery.
 """
 
 from __future__ import annotations
@@ -20,36 +27,49 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler import wording
+from handler.domain import ElbApiError, ElbHealth
 
 KIND = "watcher_error"
 SCOPE_CONFIG = "watcher:config"
-SCOPE_ELB = "watcher:elb"
+SCOPE_SETUP = "watcher:setup"
 SCOPE_STORE = "watcher:store"
 SCOPE_DELIVERY = "watcher:delivery"
-SCOPES = (SCOPE_CONFIG, SCOPE_ELB, SCOPE_STORE, SCOPE_DELIVERY)
+ELB_REACH = "watcher:elb-reach"
+ELB_ACCESS = "watcher:elb-access"
+COMPONENTS = (SCOPE_CONFIG, SCOPE_SETUP, ELB_REACH, ELB_ACCESS, SCOPE_STORE, SCOPE_DELIVERY)
 
 CHANNELS_FAILED = "WATCH.CHANNELS"
 STORE_UNAVAILABLE = "WATCH.STATE"
-_TRANSPORT = frozenset({"WATCH.CONNECTION", "WATCH.TIMEOUT"})
 _MISSING = frozenset({"CONFIG.REGION", "CONFIG.PROJECT_ID", "CONFIG.CREDENTIALS"})
 
-_SEVERITY = {
-    SCOPE_CONFIG: "critical",
-    SCOPE_ELB: "critical",
-    SCOPE_STORE: "warning",
-    SCOPE_DELIVERY: "critical",
-}
+_SEVERITY = {SCOPE_STORE: "warning"}
 
 
 @dataclass(frozen=True, slots=True)
 class WatcherProblem:
-    """One reason the watcher cannot do its job: an error code in a scope, with the first message seen."""
+    """One reason the watcher cannot do its job: a component in a scope, with the first error seen.
+
+    `scope` is the lifecycle's scope (the component, plus `:<region>/<project>` for ELB's); `region`
+    and `project_id` are where it was seen, when the component has them.
+    """
 
     code: str
     scope: str
     message: str
     status: int | None = None
     request_id: str | None = None
+    region: str = ""
+    project_id: str = ""
+
+    @property
+    def component(self) -> str:
+        """The component the scope belongs to (`watcher:elb-reach` for `watcher:elb-reach:r/p`)."""
+        return ":".join(self.scope.split(":")[:2])
+
+
+def elb_scope(component: str, region: str, project_id: str) -> str:
+    """The lifecycle scope of an ELB component in one region and project."""
+    return f"{component}:{region}/{project_id}"
 
 
 def advice(code: str, status: int | None = None, locale: str = "en") -> str:
@@ -70,25 +90,59 @@ def _problem(entry: Mapping[str, Any], scope: str) -> WatcherProblem:
     )
 
 
-def problems_in(errors: Iterable[Mapping[str, Any]], *, elb_answered: bool) -> list[WatcherProblem]:
-    """The run's error entries that mean the watcher is blind, one per (code, scope), first message kept.
+def problems_in(errors: Iterable[Mapping[str, Any]]) -> list[WatcherProblem]:
+    """The run's setup and settings problems, one per component, the first error of each kept.
 
-    401 and 403 answers, missing region/project/credentials and bad settings always count; a
-    connection failure or timeout counts only when no ELB call of the run got an answer
-    (`elb_answered`), so one slow pool is a per-target error, not a broken watcher.
+    Missing region/project/credentials are the setup; a bad setting is the settings' (the store's
+    when it is ELB_WATCH_STATE). What ELB answered is judged per scope by `elb_problems`.
     """
-    found: dict[tuple[str, str], WatcherProblem] = {}
+    found: dict[str, WatcherProblem] = {}
     for entry in errors:
-        code, status = str(entry.get("code") or ""), entry.get("status")
+        code = str(entry.get("code") or "")
         scope = None
         if code == "CONFIG.INVALID":
             scope = SCOPE_STORE if entry.get("where") == "ELB_WATCH_STATE" else SCOPE_CONFIG
-        elif code in _MISSING or status in (401, 403) or (code in _TRANSPORT and not elb_answered):
-            scope = SCOPE_ELB
-        if scope is not None:
-            problem = _problem(entry, scope)
-            found.setdefault((problem.code, problem.scope), problem)
+        elif code in _MISSING:
+            scope = SCOPE_SETUP
+        if scope is not None and scope not in found:
+            found[scope] = _problem(entry, scope)
     return list(found.values())
+
+
+def _elb_problem(error: ElbApiError, scope: str, health: ElbHealth) -> WatcherProblem:
+    return WatcherProblem(
+        code=error.code,
+        scope=scope,
+        message=error.message,
+        status=error.status,
+        request_id=error.request_id,
+        region=health.region,
+        project_id=health.project_id,
+    )
+
+
+def elb_problems(healths: Iterable[ElbHealth]) -> tuple[list[WatcherProblem], set[str]]:
+    """What ELB's answers say about the watcher, per region and project: the problems, and the scopes judged.
+
+    Reaching ELB is a problem when calls there ended unanswered and none got an answer (one slow pool
+    among answered ones is that pool's error); any answer proves it. Access is a problem on a 401 or
+    403 there; only a 2xx answer there proves it. A scope where no call went out is not judged, so
+    project A's good run leaves project B's alert firing.
+    """
+    problems: list[WatcherProblem] = []
+    judged: set[str] = set()
+    for health in healths:
+        reach = elb_scope(ELB_REACH, health.region, health.project_id)
+        access = elb_scope(ELB_ACCESS, health.region, health.project_id)
+        if health.answered:
+            judged.add(reach)
+        elif health.unreached is not None:
+            problems.append(_elb_problem(health.unreached, reach, health))
+        if health.authorized:
+            judged.add(access)
+        if health.denied is not None:
+            problems.append(_elb_problem(health.denied, access, health))
+    return problems, judged
 
 
 def delivery_problem(
@@ -120,9 +174,12 @@ def store_problem(warnings: Sequence[str]) -> WatcherProblem | None:
     return None
 
 
-def watcher_fingerprint(code: str, scope: str) -> str:
-    """A stable id per (code, scope): never the message, the region or a target."""
-    raw = "\x1f".join((KIND, scope, code))
+def watcher_fingerprint(scope: str) -> str:
+    """A stable id per component and scope: never the code, the message or a target.
+
+    Another code in the same component is the same alert, changed (its reason digest has the code).
+    """
+    raw = "\x1f".join((KIND, scope))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
@@ -131,23 +188,24 @@ def watcher_record(
 ) -> dict[str, Any]:
     """The `elb-master-watch/v1` record of a watcher problem (no pool, member or check blocks).
 
-    The extra `watcher` block carries code, status, message, what to do and the scope; the lifecycle
-    reads the scope from it, the channels show it as facts. Title and labels follow `locale`; the
-    advice follows it too (variable and permission names stay as they are written).
+    The extra `watcher` block carries code, status, message, what to do, the component and the scope;
+    the lifecycle reads the scope from it, the channels show it as facts. Title and labels follow
+    `locale`; the advice follows it too (variable and permission names stay as they are written).
+    `region` and `project_id` are the run's, for a problem that was not seen in a region of its own.
     """
     say = wording.watcher(locale)
-    severity = _SEVERITY.get(problem.scope, "critical")
+    severity = _SEVERITY.get(problem.component, "critical")
     tag = say[severity]
     what = advice(problem.code, problem.status, locale)
     status = say["status"].format(status=problem.status) if problem.status is not None else ""
     title = say["title"].format(
-        severity=tag, what=say.get(problem.scope, say[""]), code=problem.code, status=status
+        severity=tag, what=say.get(problem.component, say[""]), code=problem.code, status=status
     )
     return {
         "status": "firing",
         "severity": severity,
         "kind": KIND,
-        "fingerprint": watcher_fingerprint(problem.code, problem.scope),
+        "fingerprint": watcher_fingerprint(problem.scope),
         "title": title,
         "text": say["text"].format(message=problem.message, what=say["what"], action=what),
         "pool": None,
@@ -159,10 +217,11 @@ def watcher_record(
             "status": problem.status,
             "message": problem.message,
             "action": what,
+            "component": problem.component,
             "scope": problem.scope,
             "request_id": problem.request_id,
         },
-        "project_id": project_id,
-        "region": region,
+        "project_id": problem.project_id or project_id,
+        "region": problem.region or region,
         "observed_at": observed_at,
     }

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings
 
 from elb_simulator import ElbSimulator
+from handler.wiring import WARM
 from tests.builders import OPENED_STORES, point_at
 from tests.support import demo_scenario
 
@@ -59,6 +60,12 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path}/state.db"
     return str(request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture(autouse=True)
+def forget_own_states(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm instance's memory of the watcher's own alerts (kept while a store is down) is per test."""
+    monkeypatch.setattr(WARM, "_own_states", {})
 
 
 @pytest.fixture(autouse=True)

@@ -65,10 +65,13 @@ class RedisServer:
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
-        """Start on a free port and wait until it answers PING (a port taken meanwhile is retried)."""
-        for _ in range(5):
-            self.port = _free_port()
+    def start(self, port: int | None = None) -> RedisServer:
+        """Start on `port` (a restart) or a free one, and wait until it answers PING.
+
+        On a free port, a port taken meanwhile is retried; a restart on a given port is tried once.
+        """
+        for _ in range(1 if port else 5):
+            self.port = port or _free_port()
             args = [
                 self.binary,
                 "--port",

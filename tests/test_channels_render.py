@@ -38,10 +38,12 @@ def watcher_error_record(locale: str = "en") -> dict[str, Any]:
     """The watcher_error a run with rejected credentials notifies (handler.watcher_error, fixed time)."""
     problem = watcher_error.WatcherProblem(
         "APIGW.0301",
-        watcher_error.SCOPE_ELB,
+        watcher_error.elb_scope(watcher_error.ELB_ACCESS, "cn-north-4", "04dd36f964000fe22f9ac00bc85b1a1d"),
         "ShowMasterSlavePool: Authentication failed: the request signature does not match",
         401,
         "8f1c2a7e-4b6d-4e0a-9c3f-2d5b7a1e6f90",
+        "cn-north-4",
+        "04dd36f964000fe22f9ac00bc85b1a1d",
     )
     record = watcher_error.watcher_record(
         problem,

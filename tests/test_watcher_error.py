@@ -15,6 +15,7 @@ import pytest
 from handler import watcher_error as watcher
 from handler.app import invoke
 from handler.channels.message import summarize
+from handler.domain import ElbApiError, ElbHealth
 from handler.lifecycle import LifecycleSettings, decide, resolved_record, scope_of
 from tests.receivers import Reply, WebhookReceiver
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
@@ -149,22 +150,46 @@ def entry(code, status=None, where=None):
     return {"code": code, "status": status, "message": f"{code} happened", "where": where}
 
 
-def test_one_problem_per_code_and_scope_never_per_target():
-    errors = [entry("APIGW.0301", 401)] * 5 + [entry("ELB.8907", 404), entry("APIGW.0302", 403)]
-    problems = watcher.problems_in(errors, elb_answered=True)
+def test_setup_and_settings_problems_are_one_per_component_never_per_target():
+    errors = [entry("CONFIG.REGION")] * 5 + [entry("CONFIG.CREDENTIALS"), entry("APIGW.0302", 403)]
+    errors += [entry("CONFIG.INVALID", where="ELB_WATCH_STATE"), entry("CONFIG.INVALID", where="X")]
+    problems = watcher.problems_in(errors)
     assert [(p.code, p.scope) for p in problems] == [
-        ("APIGW.0301", watcher.SCOPE_ELB),
-        ("APIGW.0302", watcher.SCOPE_ELB),
+        ("CONFIG.REGION", watcher.SCOPE_SETUP),
+        ("CONFIG.INVALID", watcher.SCOPE_STORE),
+        ("CONFIG.INVALID", watcher.SCOPE_CONFIG),
     ]
 
 
-def test_timeouts_count_only_when_elb_never_answered():
-    errors = [entry("WATCH.TIMEOUT"), entry("WATCH.CONNECTION")]
-    assert watcher.problems_in(errors, elb_answered=True) == []
-    assert [p.code for p in watcher.problems_in(errors, elb_answered=False)] == [
-        "WATCH.TIMEOUT",
-        "WATCH.CONNECTION",
+def failure(code, status=None):
+    return ElbApiError(code, f"{code} happened", status=status, request_id="req-9")
+
+
+def test_unanswered_calls_are_a_reach_problem_only_where_nothing_answered():
+    blind = ElbHealth("cn-north-4", "pa", calls=3, unreached=failure("WATCH.TIMEOUT"))
+    slow_pool = ElbHealth(
+        "cn-north-4", "pb", calls=3, answered=True, authorized=True, unreached=failure("WATCH.TIMEOUT")
+    )
+    problems, judged = watcher.elb_problems([blind, slow_pool])
+    assert [(p.code, p.scope, p.region, p.project_id) for p in problems] == [
+        ("WATCH.TIMEOUT", "watcher:elb-reach:cn-north-4/pa", "cn-north-4", "pa")
     ]
+    assert judged == {"watcher:elb-reach:cn-north-4/pb", "watcher:elb-access:cn-north-4/pb"}
+
+
+def test_access_is_judged_only_by_a_2xx_in_the_same_scope():
+    denied = ElbHealth("cn-north-4", "pb", calls=1, answered=True, denied=failure("APIGW.0302", 403))
+    missing_pool = ElbHealth("cn-north-4", "pc", calls=1, answered=True)  # a 404 proves reach, not access
+    problems, judged = watcher.elb_problems([denied, missing_pool])
+    assert [(p.code, p.scope, p.status, p.request_id) for p in problems] == [
+        ("APIGW.0302", "watcher:elb-access:cn-north-4/pb", 403, "req-9")
+    ]
+    assert judged == {"watcher:elb-reach:cn-north-4/pb", "watcher:elb-reach:cn-north-4/pc"}
+    assert problems[0].component == watcher.ELB_ACCESS
+
+
+def test_a_scope_without_calls_judges_nothing():
+    assert watcher.elb_problems([ElbHealth("cn-north-4", "pa")]) == ([], set())
 
 
 def test_delivery_problem_needs_every_attempt_to_fail():
@@ -182,8 +207,11 @@ def test_advice_falls_back_to_the_http_status():
     assert "Troubleshooting" in watcher.advice("SOME.CODE")
 
 
-def make_record(code="APIGW.0301", status=401, locale="en"):
-    problem = watcher.WatcherProblem(code, watcher.SCOPE_ELB, "signature rejected", status, "req-1")
+ACCESS = watcher.elb_scope(watcher.ELB_ACCESS, "cn-north-4", "p1")
+
+
+def make_record(code="APIGW.0301", status=401, locale="en", scope=ACCESS):
+    problem = watcher.WatcherProblem(code, scope, "signature rejected", status, "req-1", "cn-north-4", "p1")
     return watcher.watcher_record(
         problem, region="cn-north-4", project_id="p1", observed_at="2026-01-01T00:00:00Z", locale=locale
     )
@@ -191,7 +219,7 @@ def make_record(code="APIGW.0301", status=401, locale="en"):
 
 def test_a_chinese_watcher_error_says_what_to_do_in_chinese_and_keeps_the_names():
     record = make_record(locale="zh")
-    assert record["title"] == "[紧急] elb-master-watch 无法读取 ELB:APIGW.0301(HTTP 401)"
+    assert record["title"] == "[紧急] elb-master-watch ELB 拒绝访问:APIGW.0301(HTTP 401)"
     action = record["watcher"]["action"]
     assert action.startswith("ELB API 拒绝了请求签名")
     assert "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK" in action  # names stay copyable
@@ -200,13 +228,31 @@ def test_a_chinese_watcher_error_says_what_to_do_in_chinese_and_keeps_the_names(
     assert "故障排查" in watcher.advice("SOME.CODE", None, "zh")
 
 
-def test_the_record_has_the_v1_shape_and_its_own_scope():
+def test_the_record_has_the_v1_shape_and_one_fingerprint_per_component_and_scope():
     record = make_record()
     assert record["fingerprint"] == make_record(status=None)["fingerprint"]
-    assert record["fingerprint"] != make_record(code="APIGW.0302")["fingerprint"]
-    assert scope_of(record) == watcher.SCOPE_ELB
+    assert record["fingerprint"] == make_record(code="APIGW.0302")["fingerprint"], "a code is not a new alert"
+    other_project = watcher.elb_scope(watcher.ELB_ACCESS, "cn-north-4", "p2")
+    assert record["fingerprint"] != make_record(scope=other_project)["fingerprint"]
+    assert scope_of(record) == ACCESS
+    assert record["watcher"]["component"] == watcher.ELB_ACCESS
+    assert (record["region"], record["project_id"]) == ("cn-north-4", "p1")
     assert record["pool"] is record["master"] is record["check"] is None
-    assert record["title"] == "[CRITICAL] elb-master-watch cannot read ELB: APIGW.0301 (HTTP 401)"
+    assert record["title"] == ("[CRITICAL] elb-master-watch ELB refuses access: APIGW.0301 (HTTP 401)")
+
+
+def test_another_code_of_the_same_component_is_a_change_never_resolved_and_firing():
+    settings = LifecycleSettings()
+    timeout = make_record("WATCH.TIMEOUT", None, scope=watcher.elb_scope(watcher.ELB_REACH, "r", "p"))
+    refused = make_record("WATCH.CONNECTION", None, scope=watcher.elb_scope(watcher.ELB_REACH, "r", "p"))
+    first = decide({}, [timeout], set(), now=0, settings=settings, channels=["webhook"])
+    state = first.states[timeout["fingerprint"]]
+    then = decide(
+        {state.fingerprint: state}, [refused], set(), now=60, settings=settings, channels=["webhook"]
+    )
+    assert [(o.fingerprint, o.record["status"], o.record["notification_reason"]) for o in then.outgoing] == [
+        (timeout["fingerprint"], "firing", "changed")
+    ]
 
 
 def test_lifecycle_leaves_it_alone_in_runs_that_cannot_judge_it():
@@ -216,9 +262,11 @@ def test_lifecycle_leaves_it_alone_in_runs_that_cannot_judge_it():
     state = first.states[record["fingerprint"]]
     quiet = decide({state.fingerprint: state}, [], {"pool-1"}, now=60, settings=settings, channels=[])
     assert quiet.outgoing == []
-    judged = decide(
-        {state.fingerprint: state}, [], {watcher.SCOPE_ELB}, now=60, settings=settings, channels=[]
+    other = watcher.elb_scope(watcher.ELB_ACCESS, "cn-north-4", "p2")
+    assert (
+        decide({state.fingerprint: state}, [], {other}, now=60, settings=settings, channels=[]).outgoing == []
     )
+    judged = decide({state.fingerprint: state}, [], {ACCESS}, now=60, settings=settings, channels=[])
     assert [o.record["status"] for o in judged.outgoing] == ["resolved"]
 
 

@@ -143,7 +143,9 @@ REASON: dict[str, str] = {
 # The watcher's own failures (watcher_error): titles by scope, and what to do per code or HTTP status.
 WATCHER: dict[str, str] = {
     "watcher:config": "a setting is unusable",
-    "watcher:elb": "cannot read ELB",
+    "watcher:setup": "cannot read ELB, it is not set up",
+    "watcher:elb-reach": "cannot reach ELB",
+    "watcher:elb-access": "ELB refuses access",
     "watcher:store": "state store unusable, alerts are not de-duplicated",
     "watcher:delivery": "every notification channel failed",
     "": "is broken",

@@ -142,7 +142,9 @@ REASON: dict[str, str] = {
 # 变量名、权限名和命令保持原文,便于复制。
 WATCHER: dict[str, str] = {
     "watcher:config": "配置不可用",
-    "watcher:elb": "无法读取 ELB",
+    "watcher:setup": "无法读取 ELB:缺少配置",
+    "watcher:elb-reach": "无法连接 ELB",
+    "watcher:elb-access": "ELB 拒绝访问",
     "watcher:store": "状态存储不可用,告警不再去重",
     "watcher:delivery": "所有通知渠道均发送失败",
     "": "运行异常",
