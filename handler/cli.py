@@ -18,7 +18,7 @@ import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 EXIT_OK = 0
 EXIT_NOT_ASSESSED = 1
@@ -142,10 +142,11 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="elb-master-watch", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    commands = parser.add_subparsers(dest="command", required=True)
+# What `add_subparsers` returns: each command adds its own parser to it.
+_Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
+
+
+def _invoke_parser(commands: _Commands) -> None:
     invoke = commands.add_parser("invoke", help="run the handler on an event file ('-' for stdin)")
     invoke.add_argument("event", help="path to a trigger event (JSON), e.g. events/direct.json")
     invoke.add_argument(
@@ -161,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument(
         "--dry-run", action="store_true", help="assess and render, but send nothing and write no state"
     )
+
+
+def _operator_parsers(commands: _Commands) -> None:
     channels = commands.add_parser("channels", help="the notification channels").add_subparsers(
         dest="action", required=True
     )
@@ -174,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     listing = alerts.add_parser("list", help="firing and pending alerts (ELB_WATCH_STATE)")
     listing.add_argument("--all", action="store_true", help="resolved alerts too")
     _add_output(listing)
+
+
+def _silence_parser(commands: _Commands) -> None:
     silence = commands.add_parser("silence", help="hold a pool's notifications, e.g. during maintenance")
     actions = silence.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="silence a pool or one finding for a while; prints the id")
@@ -188,6 +195,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_output(silences)
     expire = actions.add_parser("expire", help="end a silence now")
     expire.add_argument("id", help="the silence id")
+
+
+def _package_parser(commands: _Commands) -> None:
     package = commands.add_parser(
         "package", help="build the FunctionGraph code zip (handler string index.handler)"
     )
@@ -204,6 +214,14 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument(
         "--no-bytecode", action="store_true", help="ship sources only (when no target interpreter exists)"
     )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="elb-master-watch", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_invoke_parser, _operator_parsers, _silence_parser, _package_parser):
+        add(commands)
     return parser
 
 

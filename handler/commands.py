@@ -69,18 +69,12 @@ def sample_record(now: float, region: str | None) -> dict[str, Any]:
     }
 
 
-def channels_test(
-    *, only: str | None, output: str, timeout: float, env: Mapping[str, str] | None = None
-) -> int:
-    """Send one test notification through each configured channel (or `only`); report each."""
-    from handler import logs  # noqa: PLC0415 - structlog only when a command logs
-    from handler.channels.config import channel_secrets, usable_channels  # noqa: PLC0415
-    from handler.channels.context import DeliveryContext  # noqa: PLC0415
-    from handler.channels.delivery import deliver  # noqa: PLC0415
+def _chosen_channels(only: str | None, env: Mapping[str, str]) -> tuple[Any, list[Any], list[str]] | int:
+    """The settings, the channels to test and their configuration problems; an exit status when none."""
+    from handler.channels.config import usable_channels  # noqa: PLC0415
     from handler.config import load_settings  # noqa: PLC0415
     from handler.domain import CHANNEL_NAMES  # noqa: PLC0415
 
-    env = os.environ if env is None else env
     if only is not None and only not in CHANNEL_NAMES:
         _say(f"unknown channel {only!r}: use one of {', '.join(CHANNEL_NAMES)}")
         return EXIT_USAGE
@@ -99,11 +93,44 @@ def channels_test(
             wanted = f"the {only} channel is" if only else "no channel is"
             _say(f"{wanted} configured: set its ELB_WATCH_* variable (the README lists them)")
         return EXIT_UNAVAILABLE
+    return settings, channels, problems
+
+
+def _report_test(
+    record: Mapping[str, Any], report: list[dict[str, Any]], problems: list[str], output: str
+) -> int:
+    """Print what each channel did with the test message; the exit status."""
+    if output == "json":
+        emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
+    else:
+        emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {len(report)} channel(s):")
+        emit("\n".join(table(("channel", "status", "attempts", "error"), [list(r.values()) for r in report])))
+    failed = [r["channel"] for r in report if r["status"] != "sent"]
+    if failed:
+        _say(f"not delivered to: {', '.join(failed)}")
+        return EXIT_NOT_DELIVERED
+    return EXIT_UNAVAILABLE if problems else EXIT_OK
+
+
+def channels_test(
+    *, only: str | None, output: str, timeout: float, env: Mapping[str, str] | None = None
+) -> int:
+    """Send one test notification through each configured channel (or `only`); report each."""
+    from handler import logs  # noqa: PLC0415 - structlog only when a command logs
+    from handler.channels.config import channel_secrets  # noqa: PLC0415
+    from handler.channels.context import DeliveryContext  # noqa: PLC0415
+    from handler.channels.delivery import deliver  # noqa: PLC0415
+
+    env = os.environ if env is None else env
+    chosen = _chosen_channels(only, env)
+    if isinstance(chosen, int):
+        return chosen
+    settings, channels, problems = chosen
     credentials = resolve_credentials(None, env)
+    secrets = (*channel_secrets(channels), *(credentials.secrets() if credentials else ()))
     logs.configure("stderr", settings.log_level)
-    logs.set_secrets((*channel_secrets(channels), *(credentials.secrets() if credentials else ())))
-    now = time.time()
-    record = sample_record(now, settings.region)
+    logs.set_secrets(secrets)
+    record = sample_record(time.time(), settings.region)
     context = DeliveryContext(
         deadline=time.monotonic() + timeout,
         locale=settings.locale,
@@ -115,29 +142,11 @@ def channels_test(
         retry_base=settings.retry_base,
     )
     deliveries = deliver([(record, channel) for channel in channels], context, logs.logger())
-    secrets = (*channel_secrets(channels), *(credentials.secrets() if credentials else ()))
+    keys = ("channel", "status", "attempts", "error")
     report: list[dict[str, Any]] = logs.scrub(
-        [
-            {
-                "channel": d["channel"],
-                "status": d["status"],
-                "attempts": d["attempts"],
-                "error": d.get("error"),
-            }
-            for d in deliveries
-        ],
-        secrets,
+        [{key: d.get(key) for key in keys} for d in deliveries], secrets
     )
-    if output == "json":
-        emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
-    else:
-        emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {len(channels)} channel(s):")
-        emit("\n".join(table(("channel", "status", "attempts", "error"), [list(r.values()) for r in report])))
-    failed = [r["channel"] for r in report if r["status"] != "sent"]
-    if failed:
-        _say(f"not delivered to: {', '.join(failed)}")
-        return EXIT_NOT_DELIVERED
-    return EXIT_UNAVAILABLE if problems else EXIT_OK
+    return _report_test(record, report, problems, output)
 
 
 # -- alerts list ------------------------------------------------------------------------------------
@@ -152,11 +161,58 @@ def _member(record: Mapping[str, Any]) -> str:
     return str(check.get("member_id") or "") if isinstance(check, Mapping) else ""
 
 
+def _alert_row(
+    state: Any, silences: list[Silence], channels: list[str], now: float, settings: Any
+) -> dict[str, Any]:
+    """One alert as `alerts list` shows it."""
+    from handler.lifecycle import pending_channels  # noqa: PLC0415
+
+    record = state.record
+    raw_pool = record.get("pool")
+    pool: Mapping[str, Any] = raw_pool if isinstance(raw_pool, Mapping) else {}
+    holder = silencing(silences, record, now)
+    return {
+        "fingerprint": state.fingerprint,
+        "state": state.state,
+        "kind": record.get("kind"),
+        "severity": record.get("severity"),
+        "pool": {"id": pool.get("id"), "name": pool.get("name")},
+        "member": _member(record),
+        "since": iso(state.first_seen),
+        "last_notified": iso(state.last_notified) if state.last_notified is not None else None,
+        "pending_channels": list(pending_channels(state, channels, now, settings)),
+        "silenced_by": holder.id if holder else None,
+        "silenced_until": iso(holder.ends_at) if holder else None,
+        "title": record.get("title"),
+    }
+
+
+def _alerts_table(rows: list[dict[str, Any]]) -> str:
+    """The rows of `alerts list` as a text table."""
+    headers = ("fingerprint", "state", "kind", "severity", "pool", "member", "since", "last notified")
+    more = ("pending channels", "silenced by")
+    cells = [
+        (
+            r["fingerprint"],
+            r["state"],
+            r["kind"],
+            r["severity"],
+            r["pool"]["name"] or r["pool"]["id"],
+            r["member"],
+            r["since"],
+            r["last_notified"],
+            ",".join(r["pending_channels"]),
+            r["silenced_by"],
+        )
+        for r in rows
+    ]
+    return "\n".join(table((*headers, *more), cells, indent=""))
+
+
 def alerts(*, output: str, include_resolved: bool, env: Mapping[str, str] | None = None) -> int:
     """What the store holds: one row per alert (firing and pending; resolved ones with --all)."""
     from handler.channels.config import usable_channels  # noqa: PLC0415
     from handler.config import load_lifecycle_settings  # noqa: PLC0415
-    from handler.lifecycle import pending_channels  # noqa: PLC0415
 
     env = os.environ if env is None else env
     store = _open(env)
@@ -175,61 +231,17 @@ def alerts(*, output: str, include_resolved: bool, env: Mapping[str, str] | None
         _say(warning)
     channels = [channel.name for channel in usable_channels(env)[0]]
     now = time.time()
-    rows: list[dict[str, Any]] = []
-    for state in sorted(loaded.states.values(), key=lambda s: (s.state != "firing", -s.first_seen)):
-        if state.state == "resolved" and not include_resolved:
-            continue
-        record = state.record
-        raw_pool = record.get("pool")
-        pool: Mapping[str, Any] = raw_pool if isinstance(raw_pool, Mapping) else {}
-        holder = silencing(silences, record, now)
-        rows.append(
-            {
-                "fingerprint": state.fingerprint,
-                "state": state.state,
-                "kind": record.get("kind"),
-                "severity": record.get("severity"),
-                "pool": {"id": pool.get("id"), "name": pool.get("name")},
-                "member": _member(record),
-                "since": iso(state.first_seen),
-                "last_notified": iso(state.last_notified) if state.last_notified is not None else None,
-                "pending_channels": list(pending_channels(state, channels, now, settings)),
-                "silenced_by": holder.id if holder else None,
-                "silenced_until": iso(holder.ends_at) if holder else None,
-                "title": record.get("title"),
-            }
-        )
+    rows = [
+        _alert_row(state, silences, channels, now, settings)
+        for state in sorted(loaded.states.values(), key=lambda s: (s.state != "firing", -s.first_seen))
+        if include_resolved or state.state != "resolved"
+    ]
     if output == "json":
         emit(dumps(rows))
-        return EXIT_OK
-    if not rows:
+    elif not rows:
         emit("No alert is firing." if not include_resolved else "The store holds no alert.")
-        return EXIT_OK
-    headers = ("fingerprint", "state", "kind", "severity", "pool", "member", "since", "last notified")
-    more = ("pending channels", "silenced by")
-    emit(
-        "\n".join(
-            table(
-                (*headers, *more),
-                [
-                    (
-                        r["fingerprint"],
-                        r["state"],
-                        r["kind"],
-                        r["severity"],
-                        r["pool"]["name"] or r["pool"]["id"],
-                        r["member"],
-                        r["since"],
-                        r["last_notified"],
-                        ",".join(r["pending_channels"]),
-                        r["silenced_by"],
-                    )
-                    for r in rows
-                ],
-                indent="",
-            )
-        )
-    )
+    else:
+        emit(_alerts_table(rows))
     return EXIT_OK
 
 
