@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from handler.diagnose import StartedJobs
+    from handler.started_jobs import StartedJobs
     from handler.state import StateStore
     from handler.state.memory import MemoryStore
 
@@ -73,7 +73,7 @@ class Instance:
         """Check jobs started per member and listener (imports diagnosis only when a run diagnoses)."""
         with self._lock:
             if self._started_jobs is None:
-                from handler.diagnose import StartedJobs  # noqa: PLC0415 - only runs that diagnose pay
+                from handler.started_jobs import StartedJobs  # noqa: PLC0415 - only runs that diagnose pay
 
                 self._started_jobs = StartedJobs()
             return self._started_jobs

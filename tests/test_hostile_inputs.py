@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from elb_simulator import Fault
 from handler.app import WARM, invoke
 from handler.assess import assess_pool
-from handler.diagnose import _memo_key
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.events import MAX_ERRORS, MAX_TARGETS, parse_event
 from handler.limits import MAX_RESULT_BYTES, bound_result
+from handler.started_jobs import _memo_key
 from handler.state import open_store
 from handler.text import clip, encodable
 from tests.support import DEMO_POOL, PlatformContext, api_member, api_pool, demo_scenario
