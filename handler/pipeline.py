@@ -336,7 +336,180 @@ def _lease_observed(
     return store.lease(observed, owner, lease_ms, scopes)
 
 
-def process(  # noqa: PLR0915 - the stages in their order, readable in one place
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """What one pass of the pipeline works with, fixed for the pass: passed to each stage."""
+
+    store: StateStore
+    channels: tuple[str, ...]
+    send: Send
+    now: float
+    settings: LifecycleSettings
+    owner: str
+    log: Any
+    lease_ms: int
+    allowed: Allowed | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """Stage decide's outcome: the final decision, the states it was made from, the leases held.
+
+    `first` is the decision made before the leases of unobserved findings were taken; `busy` the
+    fingerprints another invocation holds (their notifications are skipped, still owed).
+    """
+
+    first: Decision
+    final: Decision
+    loaded: Loaded
+    fresh: Loaded
+    leased: tuple[str, ...]
+    busy: tuple[str, ...]
+
+
+def _without_store(
+    run: _Pass, records: Sequence[dict[str, Any]], why: str, warnings: list[str], **decided: Any
+) -> ProcessResult:
+    return _without_state(
+        records,
+        channels=run.channels,
+        send=run.send,
+        why=why,
+        warnings=warnings,
+        log=run.log,
+        allowed=run.allowed,
+        **decided,
+    )
+
+
+def _decide(
+    run: _Pass, records: list[dict[str, Any]], scopes: set[str], warnings: list[str]
+) -> _Decided | ProcessResult:
+    """Stage decide: lease the observed findings, read their scopes, decide; lease what else changes.
+
+    A ProcessResult when the run ends here: the store settled a quiet run, or failed (then every
+    observed finding is sent without state).
+    """
+    observed = list(dict.fromkeys(str(record.get("fingerprint", "")) for record in records))
+    seen = set(observed)
+    decided: list[tuple[Loaded, Decision]] = []
+    settle = _settle_quiet(
+        records, scopes, seen, decided, now=run.now, settings=run.settings, channels=run.channels
+    )
+    try:
+        # Every observed finding's state changes this run, so its lease is taken at once, and the
+        # scopes are read under those leases: another invocation's notification is seen. A store
+        # that can settles a quiet run there and then, in the same transaction.
+        first_lease = _lease_observed(run.store, observed, run.owner, run.lease_ms, scopes, settle=settle)
+    except StoreUnavailable as exc:
+        return _without_store(run, records, exc.message, warnings)
+    loaded = first_lease.loaded
+    _note(loaded.warnings, warnings, run.log)
+    # The decision `settle` made from these very states, if the store asked for one.
+    first = next((made for read, made in decided if read is loaded), None)
+    if first_lease.settled and first is not None:
+        unreadable = len(set(loaded.warnings))
+        return ProcessResult(
+            dedup_available=True, warnings=warnings, held=list(first.held), unreadable=unreadable
+        )
+    if first is None:
+        first = decide(
+            loaded.states, records, scopes, now=run.now, settings=run.settings, channels=run.channels
+        )
+    return _lease_the_rest(
+        run, records, scopes, warnings, first=first, loaded=loaded, taken=first_lease.taken, seen=seen
+    )
+
+
+def _lease_the_rest(
+    run: _Pass,
+    records: list[dict[str, Any]],
+    scopes: set[str],
+    warnings: list[str],
+    *,
+    first: Decision,
+    loaded: Loaded,
+    taken: tuple[str, ...],
+    seen: set[str],
+) -> _Decided | ProcessResult:
+    """Lease what the first decision changes that the run did not observe; decide again if need be.
+
+    The decision is made again, over the states as they are under the leases, when a lease was
+    needed or could not be had (another invocation holds it).
+    """
+    leased = list(taken)
+    touched = list(dict.fromkeys([*first.states, *(item.fingerprint for item in first.outgoing)]))
+    # Stored findings this run did not observe but must change (absent, resolving) need their own leases.
+    extra = [fingerprint for fingerprint in touched if fingerprint not in seen]
+    fresh = loaded
+    if extra:
+        try:
+            fresh, more = _lease_unobserved(
+                run.store, extra, run.owner, run.lease_ms, first=first, loaded=loaded
+            )
+        except StoreUnavailable as exc:
+            return _without_store(run, records, exc.message, warnings, decision=first, previous=loaded.states)
+        _note(fresh.warnings, warnings, run.log)
+        leased.extend(more)
+    holding = set(leased)
+    busy = tuple(fingerprint for fingerprint in touched if fingerprint not in holding)
+    # Holding every lease it needs on the states it decided from, the first decision is final.
+    final = (
+        first
+        if not busy and not extra
+        else decide(
+            fresh.states,
+            records,
+            scopes,
+            now=run.now,
+            settings=run.settings,
+            channels=run.channels,
+            only=holding,
+        )
+    )
+    return _Decided(first, final, loaded, fresh, tuple(leased), busy)
+
+
+def _save(run: _Pass, states: Mapping[str, AlertState], decided: _Decided, warnings: list[str]) -> bool:
+    """Stage record: write the states and give back the leases; False when the store failed."""
+    try:
+        run.store.save(states.values(), release=decided.leased, owner=run.owner)
+    except StoreUnavailable as exc:
+        # The leases were not given back either: they expire by themselves after lease_ms.
+        why = f"{exc.message}; this run's deliveries were not recorded and may be repeated"
+        warnings.append(f"de-duplication unavailable: {why}")
+        run.log.warning("dedup.unavailable", reason=why, notifications=len(decided.final.outgoing))
+        return False
+    return True
+
+
+def _busy(decided: _Decided, log: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The held entries and skipped deliveries of what another invocation holds the lease of."""
+    held: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
+    waiting = {item.fingerprint: item for item in decided.first.outgoing}
+    for fingerprint in decided.busy:
+        state = decided.first.states.get(fingerprint) or decided.loaded.states.get(fingerprint)
+        scope = state.scope if state else ""
+        held.append(
+            {"fingerprint": fingerprint, "scope": scope, "state": state.state if state else "", "why": BUSY}
+        )
+        skipped = waiting.get(fingerprint)
+        deliveries.extend(
+            {
+                "fingerprint": fingerprint,
+                "channel": channel,
+                "status": "skipped",
+                "attempts": 0,
+                "error": BUSY,
+            }
+            for channel in (skipped.channels if skipped else ())
+        )
+        log.info("notification.skipped", fingerprint=fingerprint, why=BUSY)
+    return held, deliveries
+
+
+def process(
     notifications: Sequence[Notification | Mapping[str, Any]],
     assessed_scopes: Collection[str],
     *,
@@ -359,122 +532,31 @@ def process(  # noqa: PLR0915 - the stages in their order, readable in one place
     the time `send` may take. `allowed` narrows the channels per record (an event's `"channels"`); a
     channel narrowed out stays owed and gets the notification on the next run that may use it.
     """
-    channels = tuple(dict.fromkeys(channels))
+    unique = tuple(dict.fromkeys(channels))
     warnings: list[str] = []
     # Stage decide runs the lifecycle over the v1 records, the form the store keeps.
     records = _records(notifications)
     if store is None:
         return _without_state(
-            records, channels=channels, send=send, why=NO_STORE, warnings=warnings, log=log, allowed=allowed
+            records, channels=unique, send=send, why=NO_STORE, warnings=warnings, log=log, allowed=allowed
         )
-    scopes = set(assessed_scopes) | {scope_of(record) for record in records}
-    observed = list(dict.fromkeys(str(record.get("fingerprint", "")) for record in records))
-    seen = set(observed)
-    decided: list[tuple[Loaded, Decision]] = []
-    settle = _settle_quiet(records, scopes, seen, decided, now=now, settings=settings, channels=channels)
-
-    try:
-        # Every observed finding's state changes this run, so its lease is taken at once, and the
-        # scopes are read under those leases: another invocation's notification is seen. A store
-        # that can settles a quiet run there and then, in the same transaction.
-        first_lease = _lease_observed(store, observed, owner, lease_ms, scopes, settle=settle)
-    except StoreUnavailable as exc:
-        return _without_state(
-            records,
-            channels=channels,
-            send=send,
-            why=exc.message,
-            warnings=warnings,
-            log=log,
-            allowed=allowed,
-        )
-    loaded = first_lease.loaded
-    _note(loaded.warnings, warnings, log)
-    # The decision `settle` made from these very states, if the store asked for one.
-    first = next((made for read, made in decided if read is loaded), None)
-    if first_lease.settled and first is not None:
-        return ProcessResult(
-            dedup_available=True,
-            warnings=warnings,
-            held=list(first.held),
-            unreadable=len(set(loaded.warnings)),
-        )
-    leased = list(first_lease.taken)
-    if first is None:
-        first = decide(loaded.states, records, scopes, now=now, settings=settings, channels=channels)
-    touched = list(dict.fromkeys([*first.states, *(item.fingerprint for item in first.outgoing)]))
-    # Stored findings this run did not observe but must change (absent, resolving) need their own leases.
-    extra = [fingerprint for fingerprint in touched if fingerprint not in seen]
-    fresh = loaded
-    if extra:
-        try:
-            fresh, taken = _lease_unobserved(store, extra, owner, lease_ms, first=first, loaded=loaded)
-        except StoreUnavailable as exc:
-            return _without_state(
-                records,
-                decision=first,
-                previous=loaded.states,
-                channels=channels,
-                send=send,
-                why=exc.message,
-                warnings=warnings,
-                log=log,
-                allowed=allowed,
-            )
-        _note(fresh.warnings, warnings, log)
-        leased.extend(taken)
-    holding = set(leased)
-    busy = [fingerprint for fingerprint in touched if fingerprint not in holding]
-    # Holding every lease it needs on the states it decided from, the first decision is final.
-    final = (
-        first
-        if not busy and not extra
-        else decide(
-            fresh.states, records, scopes, now=now, settings=settings, channels=channels, only=holding
-        )
-    )
-
+    run = _Pass(store, unique, send, now, settings, owner, log, lease_ms, allowed)
+    decided = _decide(run, records, set(assessed_scopes) | {scope_of(record) for record in records}, warnings)
+    if isinstance(decided, ProcessResult):
+        return decided
+    final = decided.final
     held_by = _silenced(store, final.outgoing, now, warnings, log)
     typed = {item.fingerprint: Notification.of(item.record) for item in final.outgoing}
     pairs = [(typed[item.fingerprint], channel) for item in final.outgoing for channel in item.channels]
     deliveries = _deliver(send, pairs, log, allowed, held_by)
-    states = ledger(final, fresh, deliveries, now)
-
-    dedup = True
-    try:
-        store.save(states.values(), release=leased, owner=owner)
-    except StoreUnavailable as exc:
-        # The leases were not given back either: they expire by themselves after lease_ms.
-        dedup = False
-        why = f"{exc.message}; this run's deliveries were not recorded and may be repeated"
-        warnings.append(f"de-duplication unavailable: {why}")
-        log.warning("dedup.unavailable", reason=why, notifications=len(final.outgoing))
-
-    held = [*final.held, *_held_by_silences(final.outgoing, held_by, states)]
-    waiting = {item.fingerprint: item for item in first.outgoing}
-    for fingerprint in busy:
-        state = first.states.get(fingerprint) or loaded.states.get(fingerprint)
-        scope = state.scope if state else ""
-        held.append(
-            {"fingerprint": fingerprint, "scope": scope, "state": state.state if state else "", "why": BUSY}
-        )
-        skipped = waiting.get(fingerprint)
-        deliveries.extend(
-            {
-                "fingerprint": fingerprint,
-                "channel": channel,
-                "status": "skipped",
-                "attempts": 0,
-                "error": BUSY,
-            }
-            for channel in (skipped.channels if skipped else ())
-        )
-        log.info("notification.skipped", fingerprint=fingerprint, why=BUSY)
+    states = ledger(final, decided.fresh, deliveries, now)
+    dedup = _save(run, states, decided, warnings)
+    busy_held, busy_deliveries = _busy(decided, log)
     return ProcessResult(
         notifications=[typed[item.fingerprint] for item in final.outgoing if item.fingerprint not in held_by],
-        deliveries=deliveries,
+        deliveries=[*deliveries, *busy_deliveries],
         dedup_available=dedup,
         warnings=warnings,
-        held=held,
-        unreadable=len(set(loaded.warnings) | set(fresh.warnings)),
+        held=[*final.held, *_held_by_silences(final.outgoing, held_by, states), *busy_held],
+        unreadable=len(set(decided.loaded.warnings) | set(decided.fresh.warnings)),
     )
