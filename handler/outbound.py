@@ -301,7 +301,30 @@ class RetryPlan:
         self.cut_backoff = cut_backoff
 
 
-def retry(  # noqa: PLR0912 - one loop: each branch is one documented way an attempt can end
+def _ending(last: Attempt, attempts: int, plan: RetryPlan) -> Ending | None:
+    """How the loop ends after this attempt (accepted, throttled, final), or None to try again."""
+    if last.error is None:
+        return "accepted"
+    if last.throttled and (last.retry_after is None or attempts >= plan.max_attempts):
+        return "throttled"
+    if not last.retryable or attempts >= plan.max_attempts:
+        return "final"
+    return None
+
+
+def _backoff(attempts: int, plan: RetryPlan, rng: random.Random) -> tuple[Ending | None, float]:
+    """The jittered exponential backoff before the next attempt, or how the loop ends instead.
+
+    Cut to fit one more attempt when the plan says so, else "no_time_to_wait" when it does not fit.
+    """
+    left = plan.deadline - plan.clock()
+    wait = retry_delay(attempts, base=plan.base, cap=plan.cap, rng=rng)
+    if not plan.cut_backoff:
+        return ("no_time_to_wait" if wait >= left else None), wait
+    return None, min(wait, max(0.0, left - MIN_ATTEMPT_SECONDS))
+
+
+def retry(
     try_once: Callable[[float], Attempt],
     plan: RetryPlan,
     *,
@@ -332,25 +355,18 @@ def retry(  # noqa: PLR0912 - one loop: each branch is one documented way an att
         finally:
             if finished is not None:
                 finished()
-        if last.error is None:
-            return Ended("accepted", attempts, last)
-        if last.throttled and (last.retry_after is None or attempts >= plan.max_attempts):
-            return Ended("throttled", attempts, last)
-        if not last.retryable or attempts >= plan.max_attempts:
-            return Ended("final", attempts, last)
-        left = plan.deadline - plan.clock()
-        if last.retry_after is not None:
-            wait = last.retry_after
-            if wait + MIN_CALL_SECONDS > left:
-                return Ended("wait_past_deadline", attempts, last, wait)
-        else:
+        ending = _ending(last, attempts, plan)
+        if ending is not None:
+            return Ended(ending, attempts, last)
+        if last.retry_after is None:
             # Seeded only when a backoff is needed: a new Random reads the OS entropy pool.
             rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-            wait = retry_delay(attempts, base=plan.base, cap=plan.cap, rng=rng)
-            if not plan.cut_backoff:
-                if wait >= left:
-                    return Ended("no_time_to_wait", attempts, last, wait)
-            else:
-                wait = min(wait, max(0.0, left - MIN_ATTEMPT_SECONDS))
+            ending, wait = _backoff(attempts, plan, rng)
+        else:
+            # The service said when: a wait past the deadline ends the loop now.
+            wait = last.retry_after
+            ending = "wait_past_deadline" if wait + MIN_CALL_SECONDS > plan.deadline - plan.clock() else None
+        if ending is not None:
+            return Ended(ending, attempts, last, wait)
         if wait > 0:
             plan.sleep(wait)
