@@ -1,7 +1,7 @@
 """The composition root: build the wiring, run the use case, return the result. Never raises to the platform.
 
 `handler.wiring` reads what the environment configures (channels, store, lifecycle) and holds the warm
-instance's caches; `handler.invocation` is the use case (watch, sweep, diagnose, notify);
+instance's caches; `handler.invocation` is the use case (its stages in order, in `invocation.run`);
 `handler.result` is the v1 result both the run and a crash build.
 """
 
@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from handler import logs
+from handler import invocation, logs
 from handler.config import ConfigError, Settings, load_settings, request_id
 from handler.events import ParsedEvent
-from handler.invocation import Invocation
 from handler.result import RunResult
 from handler.wiring import WARM, Wiring, build_wiring
 
@@ -80,10 +79,11 @@ def invoke(
         settings, wiring, config_error = _configure(env, wall_clock, dry_run=dry_run)
         logs.configure(log_to, settings.log_level)
         logs.start_invocation(request_id(context))
-        run = Invocation(context, env, settings, wiring)
-        parsed = run.run(event, config_error)
-        result = run.result(parsed)
-        run.summarize(parsed, result, started)
+        fixed, wiring = invocation.start(context, env, settings, wiring)
+        outcome = invocation.run(event, config_error, fixed, wiring)
+        parsed = outcome.parsed
+        result = invocation.result(outcome, fixed, wiring)
+        invocation.summarize(outcome, result, fixed, round((time.monotonic() - started) * 1000))
     except Exception as exc:  # noqa: BLE001 - the platform must get a result, never a traceback
         result = RunResult.crashed(exc, source=parsed.source, dry_run=dry_run).to_dict()
         with contextlib.suppress(Exception):  # logging itself failed; the result still goes back

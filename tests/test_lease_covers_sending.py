@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from handler.app import invoke
-from handler.invocation import LEASE_MARGIN_SECONDS, lease_ms
+from handler.notifying import LEASE_MARGIN_SECONDS, lease_ms
 from tests.receivers import Reply, running_receivers
 from tests.support import DEMO_POOL, PlatformContext
 

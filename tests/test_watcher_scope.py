@@ -16,8 +16,9 @@ import pytest
 from handler.app import invoke
 from tests.faulty_servers import SilentServer
 from tests.receivers import running_receivers
-from tests.redis_server import RedisServer, redis_binary
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
+
+pytest_plugins = ("tests.redis_server",)
 
 HEALTHY_POOL = copy.deepcopy(demo_scenario()["pools"][0])
 HEALTHY_POOL["members"][0]["status"] = []
@@ -104,12 +105,10 @@ def test_a_good_run_of_one_project_leaves_another_projects_permission_alert_firi
     assert watcher_messages(receivers) == [("firing", "first", denied["errors"][0]["code"])]
 
 
-def test_the_store_comes_back_and_each_channel_gets_one_resolved(simulator, receivers, monkeypatch):
-    binary = redis_binary()
-    if binary is None:
-        pytest.skip("no redis-server")
-    server = RedisServer(binary).start()
-    try:
+def test_the_store_comes_back_and_each_channel_gets_one_resolved(
+    simulator, receivers, monkeypatch, private_redis
+):
+    with private_redis() as server:
         monkeypatch.setenv("ELB_WATCH_STATE", f"{server.url}?timeout=0.3")
         server.stop()
         down = [invoke({"pool_id": DEMO_POOL}, PlatformContext()) for _ in range(3)]
@@ -128,8 +127,6 @@ def test_the_store_comes_back_and_each_channel_gets_one_resolved(simulator, rece
         assert {d["status"] for d in back["deliveries"]} == {"sent"}
         assert len(back["deliveries"]) == 8
         assert invoke({"pool_id": DEMO_POOL}, PlatformContext())["notifications"] == []
-    finally:
-        server.close()
     assert watcher_messages(receivers) == [
         ("firing", "first", "WATCH.STATE"),
         ("resolved", "resolved", "WATCH.STATE"),

@@ -49,9 +49,9 @@ def instrument() -> None:
     from handler.state import base, sqlite_store  # noqa: PLC0415
 
     timed(app, "_configure", "settings and wiring")
-    for method in ("__init__", "watch", "publish", "lifecycle", "result", "summarize"):
-        timed(invocation.Invocation, method, f"Invocation.{method}")
-    timed(invocation, "parse_event", "parse_event")
+    # The stages as handler.invocation.run calls them (names looked up in that module).
+    for stage in ("start", "parse_event", "read", "publish", "notify", "result", "summarize"):
+        timed(invocation, stage, f"stage {stage}")
     timed(elb.ElbGateway, "show_pool", "ELB show_pool (in a worker)")
     timed(elb.ElbGateway, "show_check_job", "ELB show_check_job")
     timed(pipeline, "decide", "lifecycle decide")
