@@ -123,6 +123,7 @@ def channels_test(
                 "status": d["status"],
                 "attempts": d["attempts"],
                 "error": d.get("error"),
+                **({"note": d["note"]} if d.get("note") else {}),
             }
             for d in deliveries
         ],
@@ -132,7 +133,8 @@ def channels_test(
         emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
     else:
         emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {len(channels)} channel(s):")
-        emit("\n".join(table(("channel", "status", "attempts", "error"), [list(r.values()) for r in report])))
+        rows = [[r["channel"], r["status"], r["attempts"], r["error"] or r.get("note")] for r in report]
+        emit("\n".join(table(("channel", "status", "attempts", "error"), rows)))
     failed = [r["channel"] for r in report if r["status"] != "sent"]
     if failed:
         _say(f"not delivered to: {', '.join(failed)}")
