@@ -104,7 +104,8 @@ def _report_test(
         emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
     else:
         emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {len(report)} channel(s):")
-        emit("\n".join(table(("channel", "status", "attempts", "error"), [list(r.values()) for r in report])))
+        rows = [[r["channel"], r["status"], r["attempts"], r["error"] or r.get("note")] for r in report]
+        emit("\n".join(table(("channel", "status", "attempts", "error"), rows)))
     failed = [r["channel"] for r in report if r["status"] != "sent"]
     if failed:
         _say(f"not delivered to: {', '.join(failed)}")
@@ -144,7 +145,14 @@ def channels_test(
     deliveries = deliver([(record, channel) for channel in channels], context, logs.logger())
     keys = ("channel", "status", "attempts", "error")
     report: list[dict[str, Any]] = logs.scrub(
-        [{key: d.get(key) for key in keys} for d in deliveries], secrets
+        [
+            {
+                **{key: d.get(key) for key in keys},
+                **({"note": d["note"]} if d.get("note") else {}),
+            }
+            for d in deliveries
+        ],
+        secrets,
     )
     return _report_test(record, report, problems, output)
 

@@ -327,6 +327,8 @@ def resolved_record(
 ) -> dict[str, Any]:
     """The `resolved` record for a finding that is gone: same fingerprint and blocks, severity info.
 
+    `firing_severity` keeps the severity it fired with, so a consumer matching by labels finds it.
+
     `back_at` is the first run without the finding; the outage lasted from `first_seen` to it.
     `scope_records` are this run's other records for the same scope: they tell whether the member
     is ONLINE now or in another bad state (e.g. OFFLINE became UNKNOWN). Human text in `locale`.
@@ -391,6 +393,8 @@ def resolved_record(
         **record,
         "status": "resolved",
         "severity": "info",
+        # What it fired with: the generic webhook's labels stay those of the firing alert.
+        "firing_severity": record.get("firing_severity") or record.get("severity"),
         "title": title,
         "text": "\n".join(lines),
         "observed_at": _iso(now),

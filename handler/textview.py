@@ -119,7 +119,7 @@ def _deliveries(deliveries: Sequence[Mapping[str, Any]], titles: Mapping[str, st
                     entry.get("status"),
                     entry.get("attempts"),
                     (titles.get(fingerprint) or fingerprint) + part,
-                    entry.get("error"),
+                    entry.get("error") or entry.get("note"),
                 )
             )
         lines.extend(table(("status", "attempts", "notification", "detail"), rows))

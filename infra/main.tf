@@ -188,11 +188,18 @@ resource "huaweicloud_fgs_function" "watch" {
 }
 
 # ---- the timer -----------------------------------------------------------------------------------------
+# timer_enabled = false creates no timer at all. A DISABLED timer cannot be created with every provider
+# version the constraint allows: from v1.75.2 (commit 8117dab5, "add new resource to change trigger
+# status") the create call no longer sends trigger_status, only an update does, and FunctionGraph
+# creates a TIMER ACTIVE, so `status = "DISABLED"` would fire every minute until a second apply.
+# Turning the timer off later destroys it; turning it on creates it (ACTIVE on every version).
 
 resource "huaweicloud_fgs_function_trigger" "timer" {
+  count = var.timer_enabled ? 1 : 0
+
   function_urn = huaweicloud_fgs_function.watch.urn
   type         = "TIMER"
-  status       = var.timer_enabled ? "ACTIVE" : "DISABLED"
+  status       = "ACTIVE" # sent on update only (>= 1.75.2): re-enables a timer disabled by hand
 
   event_data = jsonencode({
     name          = "${var.function_name}-timer"
@@ -207,6 +214,12 @@ resource "huaweicloud_fgs_function_trigger" "timer" {
       error_message = "The timer's user_event (the watch request) is ${length(local.watch_request)} characters; FunctionGraph takes under ${local.user_event_limit} (about 40 pools). Watch fewer pools per function, or use `sweep` (filters instead of ids)."
     }
   }
+}
+
+# State written before the timer had a count (one unindexed instance) is this same trigger.
+moved {
+  from = huaweicloud_fgs_function_trigger.timer
+  to   = huaweicloud_fgs_function_trigger.timer[0]
 }
 
 # ---- the watcher's own health: Cloud Eye alarm on the function's errors, to the same SMN topic ---------

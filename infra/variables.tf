@@ -91,7 +91,7 @@ variable "schedule" {
 }
 
 variable "timer_enabled" {
-  description = "Whether the timer runs (false creates it DISABLED, e.g. while testing by hand)."
+  description = "Whether the timer exists (false creates no timer trigger, e.g. while testing by hand)."
   type        = bool
   default     = true
 }

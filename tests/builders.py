@@ -87,11 +87,12 @@ def critical_record() -> dict[str, Any]:
 
 
 def resolved_record() -> dict[str, Any]:
-    """The master is back: a resolved record (status resolved, severity info)."""
+    """The master is back: a resolved record (status resolved, severity info, fired as major)."""
     record = demo_record()
     record.update(
         status="resolved",
         severity="info",
+        firing_severity=record["severity"],
         notification_reason="resolved",
         title="[RESOLVED] web-pool: master web-master-1 is ONLINE again",
         check=None,

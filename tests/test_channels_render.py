@@ -18,13 +18,16 @@ import pytest
 from handler import lifecycle, watcher_error
 from handler.channels import render
 from handler.channels import smn as smn_format
+from handler.channels import webhook as webhook_format
 from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
 from tests.builders import (
+    ACL_PORT,
     critical_record,
     demo_record,
     hostile_record,
     oversized_record,
+    pool_records,
     resolved_record,
 )
 
@@ -229,6 +232,62 @@ def test_generic_webhook_carries_the_record_verbatim_and_a_v4_envelope():
         "generatorURL",
         "fingerprint",
     }
+
+
+def _resolved(record: dict[str, Any]) -> dict[str, Any]:
+    """The resolved notice the lifecycle sends for a firing record, ten minutes later."""
+    return lifecycle.resolved_record(
+        record,
+        first_seen=T_FIRST,
+        back_at=T_FIRST + 600,
+        last_seen=T_FIRST + 540,
+        now=T_FIRST + 660,
+        checks=2,
+    )
+
+
+def _firing_records() -> list[dict[str, Any]]:
+    """Real firing records: a failed master (major), one with no failover (critical), a watcher_error."""
+    major = pool_records(failures=ACL_PORT)
+    critical = pool_records(standby="OFFLINE", pool_id="pool-2")
+    return [*major, *critical, watcher_error_record()]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_generic_webhook_labels_are_the_same_when_firing_and_resolved(index):
+    # A consumer matching alerts by labels (Alertmanager's identity) finds the resolve; the state is
+    # in `status`. The record itself still says severity info, as every other channel shows it.
+    firing = _firing_records()[index]
+    resolved = _resolved(firing)
+    assert resolved["severity"] == "info"
+    assert resolved["firing_severity"] == firing["severity"]
+    fired, back = render("webhook", firing), render("webhook", resolved)
+    assert (fired["status"], back["status"]) == ("firing", "resolved")
+    assert back["alerts"][0]["labels"] == fired["alerts"][0]["labels"]
+    assert back["alerts"][0]["labels"]["severity"] == firing["severity"] != "info"
+    assert (back["commonLabels"], back["groupKey"]) == (fired["commonLabels"], fired["groupKey"])
+    # Resolving twice (a catch-up of the notice) keeps what it fired with.
+    assert _resolved(resolved)["firing_severity"] == firing["severity"]
+
+
+def test_generic_webhook_digest_alerts_keep_their_labels_when_resolved():
+    from handler.channels.digest import build  # noqa: PLC0415
+
+    firing = _firing_records()
+    fired = [a for d in build(firing) for a in webhook_format.render_digest(d)["alerts"]]
+    back = [
+        a for d in build([_resolved(r) for r in firing]) for a in webhook_format.render_digest(d)["alerts"]
+    ]
+    assert {a["status"] for a in back} == {"resolved"}
+    assert len(back) == len(fired) == len(firing)
+    assert {a["fingerprint"]: a["labels"] for a in back} == {a["fingerprint"]: a["labels"] for a in fired}
+
+
+def test_other_channels_still_show_a_resolved_record_as_info():
+    resolved = _resolved(_firing_records()[0])
+    assert summarize(resolved).severity == "info"
+    title = render("teams", resolved)["attachments"][0]["content"]["body"][0]
+    assert title["color"] == "Good"
 
 
 def test_resolved_records_are_green_and_say_resolved():

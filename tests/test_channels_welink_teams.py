@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from structlog.testing import CapturingLogger
 
+from handler import watcher_error
 from handler.channels import Channel, deliver, render
 from handler.channels import teams as teams_format
 from handler.channels import welink as welink_format
+from handler.channels.delivery import Unit, plan, send_units
 from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
 from tests.builders import (
@@ -264,3 +266,218 @@ def test_teams_judges_a_2xx_answer(body, error, retryable):
     verdict = teams_format.judge(body)
     assert verdict.error is None if error is None else verdict.error.startswith(error)
     assert verdict.retryable is retryable
+
+
+# --- Teams: every card under 28 KB (the 202 comes before the flow could reject it) ---------------------
+
+LIMIT = teams_format.MAX_BODY_BYTES
+WIDE = "\U0001d54f"  # MATHEMATICAL DOUBLE-STRUCK X: four UTF-8 bytes, the most a character costs in the body
+KEEP = {"schema", "status", "severity", "kind", "notification_reason", "operating_status", "group"}
+
+
+def inflated(value: Any, key: str = "") -> Any:
+    """Every free-text string of a record made 2,000 four-byte characters longer (the worst case)."""
+    if isinstance(value, dict):
+        return {k: inflated(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [inflated(v, key) for v in value]
+    if isinstance(value, str) and key not in KEEP:
+        return value + WIDE * 2000
+    return value
+
+
+def padded(size: int) -> dict[str, Any]:
+    """A real card whose body is exactly `size` bytes (its footer TextBlock padded with ASCII)."""
+    payload = render("teams", demo_record())
+    footer = payload["attachments"][0]["content"]["body"][-1]
+    footer["text"] += "x" * (size - len(json_bytes(payload)))
+    assert len(json_bytes(payload)) == size
+    return payload
+
+
+def post_to_teams(payloads: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Send ready payloads through the real lane and transport to the loopback Teams receiver."""
+    with TeamsReceiver() as teams:
+        channel = Channel("teams", teams.url)
+        units = [Unit(channel, ({"fingerprint": f"fp-{i}"},), payload) for i, payload in enumerate(payloads)]
+        results = send_units(units, context(), CapturingLogger())
+        return [entries[0] for entries in results], list(teams.accepted)
+
+
+def test_teams_card_just_under_the_limit_is_posted_unchanged():
+    payload = padded(LIMIT)
+    assert teams_format.request(Channel("teams", "https://x"), payload, 0).body == json_bytes(payload)
+    [delivery], [accepted] = post_to_teams([payload])
+    assert delivery["status"] == "sent"
+    assert accepted == payload
+    assert teams_format.cut_note() not in json.dumps(accepted, ensure_ascii=False)
+
+
+def test_teams_payload_one_byte_over_is_cut_to_fit_with_a_visible_note():
+    payload = padded(LIMIT + 1)
+    body = teams_format.request(Channel("teams", "https://x"), payload, 0).body
+    assert len(body) <= LIMIT
+    cut = json.loads(body)
+    texts = teams_texts(cut)
+    assert texts[-1] == teams_format.cut_note()
+    assert "Failed check items" in "\n".join(texts)  # everything before the padded footer is kept
+    assert texts[-2].endswith("…")  # the footer itself is cut, not dropped
+    [delivery], [accepted] = post_to_teams([payload])
+    assert delivery["status"] == "sent"
+    assert accepted == cut
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": teams_format.CARD_CONTENT_TYPE,
+                    "content": {
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [{"type": "TextBlock", "text": WIDE * 300_000}],
+                    },
+                }
+            ],
+        },
+        {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": teams_format.CARD_CONTENT_TYPE,
+                    "content": {
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {
+                                "type": "FactSet",
+                                "facts": [{"title": f"t{i}", "value": "v" * 100} for i in range(2000)],
+                            }
+                        ],
+                    },
+                }
+            ],
+        },
+        {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": teams_format.CARD_CONTENT_TYPE,
+                    "content": {
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [{"type": "Image", "url": "u" * 40_000}],
+                    },
+                }
+            ],
+        },
+        {"text": "not a card " * 5000},
+    ],
+    ids=["one-huge-text", "many-facts", "huge-other-element", "no-card"],
+)
+def test_teams_any_oversized_payload_becomes_a_valid_card_under_28kb(payload):
+    body = teams_format.request(Channel("teams", "https://x"), payload, 0).body
+    assert len(body) <= LIMIT
+    assert teams_texts(json.loads(body))[-1] == teams_format.cut_note()
+    [delivery], [_accepted] = post_to_teams([payload])  # the receiver rejects > 28 KB with 413
+    assert delivery["status"] == "sent"
+
+
+def test_teams_cut_note_follows_the_locale():
+    assert "28 KB" in teams_format.cut_note("en")
+    assert "28 KB" in teams_format.cut_note("zh")
+    assert teams_format.cut_note("zh") != teams_format.cut_note("en")
+
+
+def test_teams_cut_never_leaves_bold_markup_open():
+    # The cut lands inside our own bold label: the opener goes, the text stays.
+    element = {"type": "TextBlock", "text": "plain **" + "a" * LIMIT + "** tail"}
+    cut = teams_format.bounded(teams_format._envelope({**teams_format._empty_card(), "body": [element]}))
+    [text, note] = teams_texts(dict(cut))
+    assert text.startswith("plain aaa")
+    assert text.endswith("a…")
+    assert "**" not in text
+    assert note == teams_format.cut_note()
+    assert len(json_bytes(cut)) <= LIMIT
+
+
+def _channels_test_record() -> dict[str, Any]:
+    from handler.commands import sample_record  # noqa: PLC0415 - the record `channels test` sends
+
+    return sample_record(time.time(), "cn-north-4")
+
+
+def _watcher_error_record() -> dict[str, Any]:
+    problem = watcher_error.WatcherProblem(
+        "APIGW.0301",
+        watcher_error.elb_scope(watcher_error.ELB_ACCESS, "cn-north-4", "p1"),
+        "ShowMasterSlavePool: Authentication failed",
+        401,
+        "req-1",
+    )
+    return watcher_error.watcher_record(problem, region="cn-north-4", project_id="p" * 32, observed_at="now")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: oversized_record(3000),
+        critical_record,
+        resolved_record,
+        _watcher_error_record,
+        _channels_test_record,
+    ],
+    ids=["firing-3000-items", "critical", "resolved", "watcher-error", "channels-test"],
+)
+@pytest.mark.parametrize("locale", ["en", "zh"])
+def test_teams_every_card_kind_fits_even_with_every_text_at_its_worst(build, locale):
+    record = inflated(build())
+    payload = render("teams", record, locale)
+    assert len(json_bytes(payload)) <= LIMIT
+    with TeamsReceiver() as teams:
+        [delivery] = deliver(
+            [(record, Channel("teams", teams.url))], context(locale=locale), CapturingLogger()
+        )
+        assert len(teams.accepted) == 1
+    assert delivery["status"] == "sent"
+
+
+def test_teams_storm_digests_all_fit_and_are_accepted():
+    records = [inflated({**demo_record(), "fingerprint": f"fp{i:04d}"}) for i in range(60)]
+    with TeamsReceiver() as teams:
+        channel = Channel("teams", teams.url)
+        units = plan(channel, records)
+        assert len(units) > 1  # digests, split to the limit
+        assert all(len(json_bytes(unit.payload)) <= LIMIT for unit in units if unit.payload is not None)
+        results = send_units(units, context(seconds=30), CapturingLogger())
+        assert len(teams.accepted) == len(units)
+    assert {entry["status"] for entries in results for entry in entries} == {"sent"}
+
+
+# --- Teams: a 202 is "accepted by the flow", and the delivery says so ---------------------------------
+
+
+def test_teams_sent_delivery_says_202_means_accepted_by_the_flow():
+    with TeamsReceiver() as teams:
+        [delivery] = deliver([(demo_record(), Channel("teams", teams.url))], context(), CapturingLogger())
+    assert delivery["status"] == "sent"
+    assert delivery["note"] == teams_format.SENT_NOTE
+    assert "accepted by the Teams workflow (HTTP 202)" in delivery["note"]
+    assert "not proof it was posted" in delivery["note"]
+
+
+def test_teams_failed_delivery_and_other_channels_carry_no_note():
+    with TeamsReceiver() as teams, WeLinkReceiver() as welink:
+        wrong = Channel("teams", teams.url.replace(TeamsReceiver.SIG, "forged"))
+        failed, other = deliver(
+            [(demo_record(), wrong), (demo_record(), Channel("welink", welink.url))],
+            context(),
+            CapturingLogger(),
+        )
+    assert failed["status"] == "failed"
+    assert "note" not in failed
+    assert other["status"] == "sent"
+    assert "note" not in other

@@ -533,3 +533,116 @@ def open_store_kind(url: str) -> str:
     from handler.state import open_store  # noqa: PLC0415
 
     return type(open_store(url)).__name__
+
+
+# ---- issue 20: a disabled timer on the first apply; enterprise-project sweeps -------------------------
+
+
+def _timer(tf: dict[str, Any]) -> dict[str, Any]:
+    trigger: dict[str, Any] = tf["resource"][("huaweicloud_fgs_function_trigger", "timer")]
+    return trigger
+
+
+def _run(binary: str, cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [binary, *command, "-no-color"], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_timer_enabled_false_creates_no_timer_on_any_provider_version(tf):
+    # From provider v1.75.2 the create call sends no trigger_status and FunctionGraph creates a TIMER
+    # ACTIVE: `status = "DISABLED"` would fire every minute after the first apply. No trigger instead.
+    timer = _timer(tf)
+    assert _expression(timer["count"]) == "var.timer_enabled ? 1 : 0"
+    assert _text(timer["status"]) == "ACTIVE"  # a literal: never a DISABLED that create would drop
+    assert "DISABLED" not in json.dumps(timer)
+    # Old state (no count) moves onto instance 0 instead of being destroyed and recreated.
+    moved = [(_expression(block["from"]), _expression(block["to"])) for block in tf["raw"].get("moved", [])]
+    assert moved == [("huaweicloud_fgs_function_trigger.timer", "huaweicloud_fgs_function_trigger.timer[0]")]
+
+
+@pytest.mark.parametrize(("enabled", "instances"), [("false", 0), ("true", 1)])
+def test_terraform_plans_the_timer_only_when_enabled(tf, tmp_path, enabled, instances):
+    # The same count expression, evaluated by Terraform on a provider-less stand-in.
+    module = f'resource "terraform_data" "timer" {{\n  count = {_expression(_timer(tf)["count"])}\n}}\n'
+    done = _apply_scratch(tmp_path, module, [f"timer_enabled={enabled}"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = _run(_terraform(), tmp_path, "state", "list").stdout.split()
+    assert listed == [f"terraform_data.timer[{index}]" for index in range(instances)]
+
+
+def test_existing_timer_state_moves_to_instance_zero(tf, tmp_path):
+    binary = _terraform()
+    ((old, new),) = [
+        (
+            _expression(block[end]).replace("huaweicloud_fgs_function_trigger", "terraform_data")
+            for end in ("from", "to")
+        )
+        for block in tf["raw"]["moved"]
+    ]
+    (tmp_path / "main.tf").write_text('resource "terraform_data" "timer" {}\n', encoding="utf-8")
+    for command in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
+        assert _run(binary, tmp_path, *command).returncode == 0
+    (tmp_path / "main.tf").write_text(
+        'resource "terraform_data" "timer" {\n  count = 1\n}\n'
+        f"moved {{\n  from = {old}\n  to   = {new}\n}}\n",
+        encoding="utf-8",
+    )
+    plan = _run(binary, tmp_path, "plan", "-input=false")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "terraform_data.timer has moved to terraform_data.timer[0]" in plan.stdout
+    assert "0 to add, 0 to change, 0 to destroy" in plan.stdout
+
+
+def _enterprise_project_fix() -> dict[str, Any]:
+    """The HCL block infra/README.md gives for sweeps filtered by enterprise project."""
+    readme = (INFRA / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Sweeps filtered by enterprise project", 1)[1]
+    block = section.split("```hcl\n", 1)[1].split("```", 1)[0]
+    fix: dict[str, Any] = hcl2.loads(block)
+    return fix
+
+
+def test_enterprise_project_sweep_limitation_is_documented_with_the_fix(tf):
+    # The agency here holds its policy per region project only; granting it per enterprise project
+    # needs `enterprise_project_roles`, which the provider has only from v1.80.1 (above this floor).
+    agency = tf["resource"][("huaweicloud_identity_agency", "watch")]
+    assert "enterprise_project_roles" not in agency
+    assert "dynamic" not in agency
+    assert _text(tf["raw"]["terraform"][0]["required_providers"][0]["huaweicloud"]["version"]).startswith(
+        ">= 1.62.1,"
+    )
+    fix = _enterprise_project_fix()
+    ((data,),) = [body.values() for block in fix["data"] for body in block.values()]
+    assert _expression(data["id"]) == "each.value"
+    ((agency_fix,),) = [body.values() for block in fix["resource"] for body in block.values()]
+    ((roles,),) = [block.values() for block in agency_fix["dynamic"]]
+    (content,) = roles["content"]
+    assert _expression(content["enterprise_project"]) == "enterprise_project_roles.value.name"
+    assert [_expression(role) for role in content["roles"]] == ["huaweicloud_identity_role.watch.name"]
+    readme = " ".join((INFRA / "README.md").read_text(encoding="utf-8").split())
+    assert 'version = ">= 1.80.1, < 2.0.0"' in readme
+    reference = " ".join((ROOT / "docs" / "reference.md").read_text(encoding="utf-8").split())
+    assert "A sweep filtered by `enterprise_project_id` makes ELB authorize" in reference
+    assert "Sweeps filtered by enterprise project" in reference
+
+
+@pytest.mark.parametrize(
+    ("sweep", "names"),
+    [
+        ("null", []),
+        ("{}", []),
+        ('{name=["web"]}', []),
+        ('{enterprise_project_id=["ep-2","ep-1"]}', ["ep-1", "ep-2"]),
+    ],
+)
+def test_enterprise_project_fix_grants_exactly_the_filtered_projects(tmp_path, sweep, names):
+    # The fix's for_each, evaluated by Terraform for each shape of `sweep` (null included).
+    fix = _enterprise_project_fix()
+    ((data,),) = [body.values() for block in fix["data"] for body in block.values()]
+    module = f'output "granted" {{\n  value = {_expression(data["for_each"])}\n}}\n'
+    assignments = ['pools=[{pool_id="p"}]'] if sweep == "null" else [f"sweep={sweep}"]
+    done = _apply_scratch(tmp_path, module, assignments)
+    assert done.returncode == 0, done.stdout + done.stderr
+    granted = _run(_terraform(), tmp_path, "output", "-json", "granted").stdout
+    assert sorted(json.loads(granted)) == names

@@ -240,6 +240,26 @@ def test_channels_test_of_one_channel_and_of_none(receivers):
     assert "no channel is configured" in nothing.stderr
 
 
+def test_channels_test_says_a_teams_202_means_accepted_by_the_flow(receivers):
+    json_run = cli("channels", "test", "--channel", "teams", "-o", "json", env=receivers.env())
+    assert json_run.returncode == 0, json_run.stderr
+    [report] = json.loads(json_run.stdout)["channels"]
+    assert (report["channel"], report["status"], report["error"]) == ("teams", "sent", None)
+    assert report["note"].startswith("accepted by the Teams workflow (HTTP 202)")
+    text_run = cli("channels", "test", "--channel", "teams", "-o", "text", env=receivers.env())
+    assert "not proof it was posted" in " ".join(text_run.stdout.split())
+    slack = cli("channels", "test", "--channel", "slack", "-o", "json", env=receivers.env())
+    assert "note" not in json.loads(slack.stdout)["channels"][0]
+
+
+def test_text_output_shows_the_teams_note_as_the_deliverys_detail():
+    delivery = {"fingerprint": "fp", "channel": "teams", "status": "sent", "attempts": 1, "error": None}
+    delivery["note"] = "accepted by the Teams workflow (HTTP 202): not proof it was posted"
+    stream = io.StringIO()
+    emit(render_result({"notifications": [], "errors": [], "deliveries": [delivery]}), stream)
+    assert "accepted by the Teams workflow (HTTP 202)" in stream.getvalue()
+
+
 def test_the_service_error_is_shown(receivers):
     receivers.feishu.fail_with(
         *[

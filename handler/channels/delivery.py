@@ -68,6 +68,13 @@ def rate_limits(channel_name: str) -> tuple[tuple[int, float], ...]:
     return limits
 
 
+def sent_note(channel_name: str) -> str | None:
+    """What `sent` means for a channel whose service accepts before it delivers (Teams' 202), else None."""
+    module = MODULES.get(channel_name)
+    note: str | None = getattr(module, "SENT_NOTE", None) if module else None
+    return note
+
+
 def render(channel_name: str, record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
     """The payload a channel would send for a record (for previews and tests); KeyError if unknown."""
     if channel_name == "smn":
@@ -226,7 +233,8 @@ def send_units(
     """Send the units, each channel on its own daemon thread; per unit, one delivery per record. Never raises.
 
     A delivery is {"fingerprint", "channel", "status", "attempts", "error"} (+ "digest" for a digest
-    part). Status `sent`, or one of `failed`, `throttled`, `deferred`: all three are still owed. Nothing
+    part, + "note" when `sent` means less than delivered: Teams' 202 only says the flow accepted it).
+    Status `sent`, or one of `failed`, `throttled`, `deferred`: all three are still owed. Nothing
     waits past `ctx.deadline`; a thread still sending then ends on its own timeouts (cut to the
     deadline too) and never keeps the process alive.
     """
@@ -269,6 +277,9 @@ def send_units(
             }
             if unit.digest is not None:
                 delivery["digest"] = dict(unit.digest)
+            note = sent_note(unit.channel.name) if outcome.status == "sent" else None
+            if note is not None:
+                delivery["note"] = note
             entries.append(delivery)
         if entries:
             _log(log, {**entries[0], "findings": len(entries)} if unit.digest else entries[0], unit.channel)

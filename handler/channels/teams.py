@@ -3,9 +3,11 @@
 Teams retired the Office 365 connectors; a Workflows ("Post to a channel when a webhook request is
 received") URL takes `{"type": "message", "attachments": [{"contentType":
 "application/vnd.microsoft.card.adaptive", "content": <Adaptive Card>}]}` and answers 202 Accepted.
-The URL's `sig` query value is the credential. A Teams message may be at most about 28 KB, so the
-failed items are trimmed to fit. Rate limits (Teams connectors and Workflows): 4 messages a second
-and 60 per 30 seconds per webhook, in `RATE_LIMITS`.
+The URL's `sig` query value is the credential. A Teams message may be at most about 28 KB and the
+202 comes before the flow runs, so a card the flow rejects for size would count as sent: the failed
+items are trimmed to fit, and every body posted is bounded once more (`bounded`: cut element by
+element, with a visible note). A delivery marked sent says so (`SENT_NOTE`). Rate limits (Teams
+connectors and Workflows): 4 messages a second and 60 per 30 seconds per webhook, in `RATE_LIMITS`.
 
 Cloud text goes only into TextBlock and FactSet text, which Teams renders as a markdown subset: it is
 made inert (look-alike characters for markup, `@` and `<`, and for a list marker at its start), and no
@@ -14,6 +16,7 @@ made inert (look-alike characters for markup, `@` and `<`, and for a list marker
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 from handler.channels.config import Channel
 from handler.channels.digest import Digest
 from handler.channels.escape import lookalike_md
-from handler.channels.message import Message, display_title, fit, headline, summarize
+from handler.channels.message import ELLIPSIS, LABELS, Message, display_title, fit, headline, summarize
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_answer, json_bytes, quote_answer
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -29,7 +32,10 @@ CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
 # Teams' message size limit is about 28 KB; the whole request body is kept under it.
 MAX_BODY_BYTES = 28_000
+LIMIT_TEXT = "28 KB"
 RATE_LIMITS: tuple[tuple[int, float], ...] = ((4, 1.0), (60, 30.0))
+# A Workflows webhook answers 202 when it queues the flow run, before the card is posted.
+SENT_NOTE = "accepted by the Teams workflow (HTTP 202): not proof it was posted"
 # TextBlock colours by severity; a resolved record is Good (green).
 COLOURS = {"critical": "Attention", "major": "Warning", "warning": "Warning", "info": "Accent"}
 RESOLVED_COLOUR = "Good"
@@ -79,26 +85,129 @@ def _card(message: Message, shown: int) -> dict[str, Any]:
         body.append(_block(teams_text(message.note), isSubtle=True))
     footer = f"{message.label('observed_at')} {message.observed_at} · {message.fingerprint}"
     body.append(_block(teams_text(footer), isSubtle=True, size="Small"))
-    card = {
+    return _envelope({**_empty_card(), "body": body})
+
+
+def _empty_card() -> dict[str, Any]:
+    return {
         "$schema": CARD_SCHEMA,
         "type": "AdaptiveCard",
         "version": CARD_VERSION,
         "msteams": {"width": "Full"},
-        "body": body,
+        "body": [],
     }
+
+
+def _envelope(card: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "type": "message",
-        "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
+        "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": dict(card)}],
     }
+
+
+def _bytes(value: Any) -> int:
+    """Its length in a body: the compact UTF-8 JSON `json_bytes` sends."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def _size(payload: Mapping[str, Any]) -> int:
     return len(json_bytes(payload))
 
 
+def cut_note(locale: str = "en") -> str:
+    """The visible line that ends a card `bounded` had to cut."""
+    labels = LABELS.get(locale, LABELS["en"])
+    return teams_text(labels["cut_to_fit"].format(channel="Teams", limit=LIMIT_TEXT))
+
+
+def _cut_text(element: Mapping[str, Any], room: int) -> dict[str, Any] | None:
+    """The TextBlock with the longest start of its text (and "…") within `room` bytes; None if none fits."""
+    text = element.get("text")
+    if not isinstance(text, str):
+        return None
+
+    def start(chars: int) -> dict[str, Any]:
+        head = text[:chars]
+        if head.count("**") % 2:  # never leave our bold markup open: drop the unmatched opener
+            opener = head.rfind("**")
+            head = head[:opener] + head[opener + 2 :]
+        return {**element, "text": head + ELLIPSIS}
+
+    if _bytes(start(0)) > room:
+        return None
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if _bytes(start(middle)) <= room else (low, middle - 1)
+    return start(low)
+
+
+def _cut_facts(element: Mapping[str, Any], room: int) -> dict[str, Any] | None:
+    """The FactSet with the facts that fit within `room` bytes, in order; None if none does."""
+    facts = element.get("facts")
+    if not isinstance(facts, list):
+        return None
+    used, kept = _bytes({**element, "facts": []}) - 1, []
+    for fact in facts:
+        used += _bytes(fact) + 1
+        if used > room:
+            break
+        kept.append(fact)
+    return {**element, "facts": kept} if kept else None
+
+
+def _cut(element: Any, room: int) -> dict[str, Any] | None:
+    if not isinstance(element, Mapping):
+        return None
+    if element.get("type") == "FactSet":
+        return _cut_facts(element, room)
+    return _cut_text(element, room)
+
+
+def _card_of(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The payload's Adaptive Card without its body, and the body (a fresh card if it has none)."""
+    try:
+        card = payload["attachments"][0]["content"]
+        body = card["body"]
+    except (KeyError, IndexError, TypeError):
+        return _empty_card(), []
+    if not isinstance(card, Mapping) or not isinstance(body, list):
+        return _empty_card(), []
+    return {**card, "body": []}, list(body)
+
+
+def bounded(payload: Mapping[str, Any], note: str | None = None) -> Mapping[str, Any]:
+    """The payload if its body fits Teams' limit; else its card cut to fit, ending with a visible note.
+
+    Body elements are kept in order while they fit; the first that does not is cut (a TextBlock to the
+    start of its text, a FactSet to its first facts) or left out, and so is everything after it.
+    The result is always a valid card of at most MAX_BODY_BYTES.
+    """
+    if _size(payload) <= MAX_BODY_BYTES:
+        return payload
+    card, body = _card_of(payload)
+    marker = _block(note or cut_note(), isSubtle=True, weight="Bolder")
+    used = _size(_envelope({**card, "body": [marker]}))
+    if used > MAX_BODY_BYTES:  # not even its skeleton fits: a plain card with the note
+        card = _empty_card()
+        used = _size(_envelope({**card, "body": [marker]}))
+    kept: list[Any] = []
+    for element in body:
+        size = _bytes(element) + 1
+        if used + size > MAX_BODY_BYTES:
+            cut = _cut(element, MAX_BODY_BYTES - used - 1)
+            if cut is not None:
+                kept.append(cut)
+            break
+        kept.append(element)
+        used += size
+    return _envelope({**card, "body": [*kept, marker]})
+
+
 def render_message(message: Message) -> dict[str, Any]:
-    """The Adaptive Card message for a message, trimmed by items to fit Teams' size limit."""
-    return fit(lambda shown: _card(message, shown), len(message.items), _size, MAX_BODY_BYTES)
+    """The Adaptive Card message for a message, trimmed by items (then `bounded`) to fit Teams' limit."""
+    card = fit(lambda shown: _card(message, shown), len(message.items), _size, MAX_BODY_BYTES)
+    return dict(bounded(card, cut_note(message.locale)))
 
 
 def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
@@ -117,8 +226,9 @@ def render_digest(digest: Digest) -> dict[str, Any]:
 
 
 def request(channel: Channel, payload: Mapping[str, Any], now: float) -> HttpRequest:
-    """The POST for a rendered card (not signed: the URL's `sig` is the credential)."""
-    return HttpRequest(channel.url, json_bytes(payload), {"Content-Type": "application/json; charset=utf-8"})
+    """The POST for a card, its body at most MAX_BODY_BYTES (unsigned: the `sig` is the credential)."""
+    body = json_bytes(bounded(payload))
+    return HttpRequest(channel.url, body, {"Content-Type": "application/json; charset=utf-8"})
 
 
 def judge(body: str) -> Verdict:

@@ -45,11 +45,15 @@ def _block(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def _labels(record: Mapping[str, Any]) -> dict[str, str]:
+    """The alert's identity, the same when it fires and when it resolves (the state is in `status`).
+
+    A resolved record says severity info; its labels keep the severity it fired with.
+    """
     pool = _block(record, "pool")
     member = _block(record, "master") or _block(record, "standby")
     labels = {
         "alertname": alertname(plain(record.get("kind"))),
-        "severity": plain(record.get("severity")),
+        "severity": plain(record.get("firing_severity")) or plain(record.get("severity")),
         "kind": plain(record.get("kind")),
         "region": plain(record.get("region")),
         "project_id": plain(record.get("project_id")),

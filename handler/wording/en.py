@@ -87,6 +87,7 @@ CHANNEL: dict[str, str] = {
     "fingerprint": "Fingerprint",
     "items": "Failed check items",
     "more": "… and {n} more",
+    "cut_to_fit": "… the rest was cut to fit {channel}'s {limit} message limit",
     "group_no_details": "{group}: check failed, ELB gave no item details",
     "group_incomplete": "{group}: check could not complete",
     "processing": "The check job was still running: these are the items known so far.",

@@ -85,6 +85,7 @@ CHANNEL: dict[str, str] = {
     "fingerprint": "指纹",
     "items": "失败的检查项",
     "more": "… 另有 {n} 项",
+    "cut_to_fit": "… 其余内容超出 {channel} 的 {limit} 消息大小限制，已截去",
     "group_no_details": "{group}：检查失败，ELB 未给出检查项详情",
     "group_incomplete": "{group}：检查未能完成",
     "processing": "检查任务仍在进行中：以下是目前已知的检查项。",
