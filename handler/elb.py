@@ -21,6 +21,7 @@ from handler.config import Credentials, Settings
 from handler.domain import CheckJob, ElbApiError, Pool, Sweep
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.instance import SdkClients
+from handler.limits import MAX_ELB_RESPONSE_BYTES
 from handler.outbound import (
     Attempt,
     ClientError,
@@ -40,6 +41,13 @@ ELB_RETRY_CAP_SECONDS = 8.0
 # ListMasterSlavePools' largest page.
 LIST_LIMIT = 2000
 _SDK_LOGGER = "HuaweiCloud-SDK-ElbClient"
+# The API operation each SDK method calls, as error messages name it.
+_OPERATIONS = {
+    "show_master_slave_pool": "ShowMasterSlavePool",
+    "list_master_slave_pools": "ListMasterSlavePools",
+    "show_member_health_check_job": "ShowMemberHealthCheckJob",
+    "create_member_health_check_job": "CreateMemberHealthCheckJob",
+}
 
 
 class ElbReader(Protocol):
@@ -135,6 +143,8 @@ def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tu
         )
     except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
         raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {clip(exc, 300)}") from None
+    # Each answer is read in chunks and refused over the cap: requests would read any size into memory.
+    sdk.cap_bodies(client, MAX_ELB_RESPONSE_BYTES)
     # The gateway maps ELB's wire JSON itself (elb_model): the SDK's response models are never read.
     return sdk.trim(client, list(region.endpoints or ()), models=False), config
 
@@ -349,7 +359,7 @@ class ElbGateway:
                 message = f"{what}: no complete answer from ELB within {left:.1f} s (time budget)"
                 return Attempt(message, failure=ElbApiError("WATCH.TIMEOUT", message))
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError
-                error, retryable, never_sent = _classify(exc, what)
+                error, retryable, never_sent = _classify(exc, what, method)
                 return Attempt(error.message, retryable and (idempotent or never_sent), failure=error)
             body = _wire_body(response)
             value = body.get(field) if body is not None else None
@@ -403,10 +413,24 @@ def _fields(instance: Any) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in instance.__dataclass_fields__}
 
 
-def _classify(exc: Exception, what: str) -> tuple[ElbApiError, bool, bool]:
+def too_large(what: str, method: str, exc: sdk.BodyTooLarge) -> ElbApiError:
+    """The error for an answer over the body cap: which call, which operation, the cap; never retried."""
+    megabytes = exc.limit / (1024 * 1024)
+    how = f"its Content-Length is {exc.seen} bytes" if exc.declared else f"{exc.seen} bytes read"
+    message = (
+        f"{what}: ELB's {_OPERATIONS.get(method, method)} answer is over the {megabytes:g} MB cap "
+        f"on one ELB response ({how}); refused, not retried"
+    )
+    return ElbApiError("ELB.RESPONSE_TOO_LARGE", message)
+
+
+def _classify(exc: Exception, what: str, method: str = "") -> tuple[ElbApiError, bool, bool]:
     """An SDK or transport exception as (ElbApiError, whether a retry may help, whether surely unsent)."""
     if isinstance(exc, ElbApiError):
         return exc, False, False
+    if isinstance(exc, sdk.BodyTooLarge):
+        # The same answer would come again: a retry would only read another 16 MB.
+        return too_large(what, method, exc), False, False
     error = from_foreign(exc)
     if isinstance(error, ServiceError):
         status = error.status
