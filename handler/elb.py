@@ -25,6 +25,7 @@ from handler.limits import MAX_ELB_RESPONSE_BYTES
 from handler.outbound import (
     Attempt,
     ClientError,
+    Ended,
     RetryPlan,
     ServiceError,
     TransportError,
@@ -368,8 +369,16 @@ class ElbGateway:
             error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
             return Attempt(error.message, retryable=idempotent, failure=error)
 
+        ended = retry(once, self._plan(), admit=admit, rng=self._rng)
+        if ended.how == "accepted" and ended.last is not None:
+            body: dict[str, Any] = ended.last.value
+            return body
+        raise _failure(ended, what)
+
+    def _plan(self) -> RetryPlan:
+        """How this gateway's calls retry: to the budget's deadline, with its settings' backoff."""
         clock = self._budget.clock
-        plan = RetryPlan(
+        return RetryPlan(
             deadline=clock() + self._budget.remaining(),
             clock=clock,
             sleep=self._budget.sleep,
@@ -378,20 +387,19 @@ class ElbGateway:
             cap=ELB_RETRY_CAP_SECONDS,
             cut_backoff=False,
         )
-        ended = retry(once, plan, admit=admit, rng=self._rng)
-        if ended.how == "accepted" and ended.last is not None:
-            body: dict[str, Any] = ended.last.value
-            return body
-        if ended.how == "no_slot":
-            message = f"no time left to {what} under the API rate limit"
-            raise ElbApiError("WATCH.TIME_BUDGET", message)
-        if ended.how == "no_time" or ended.last is None:
-            raise ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=ended.attempts)
-        failure: ElbApiError = ended.last.failure
-        failure.attempts = ended.attempts
-        if ended.how == "no_time_to_wait":
-            failure.message += f" (gave up after {ended.attempts} attempt(s): time budget)"
-        raise failure
+
+
+def _failure(ended: Ended, what: str) -> ElbApiError:
+    """The error a call that was not accepted ends with: out of time, or its last attempt's failure."""
+    if ended.how == "no_slot":
+        return ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what} under the API rate limit")
+    if ended.how == "no_time" or ended.last is None:
+        return ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=ended.attempts)
+    failure: ElbApiError = ended.last.failure
+    failure.attempts = ended.attempts
+    if ended.how == "no_time_to_wait":
+        failure.message += f" (gave up after {ended.attempts} attempt(s): time budget)"
+    return failure
 
 
 def _wire_body(response: Any) -> dict[str, Any] | None:

@@ -18,8 +18,9 @@ MAX_RECORD_ITEMS = 100
 # ... and its plain `text` at most this many characters.
 MAX_RECORD_TEXT = 20_000
 # What one ELB answer may cost. A body is read in chunks and refused over this many bytes
-# (ELB.RESPONSE_TOO_LARGE): the largest real answer, a 2,000-pool ListMasterSlavePools page, is about
-# 3.5 MB, and a 40 MB member name must not take a 128 MB function down.
+# (ELB.RESPONSE_TOO_LARGE): the largest real answer, a 2,000-pool ListMasterSlavePools page, is 3.3 MB
+# in the simulator (longer names, more listeners: a few times that), and a 40 MB member name must not
+# take a 128 MB function down (refused, it peaks at about 71 MB RSS; just under the cap, about 110 MB).
 MAX_ELB_RESPONSE_BYTES = 16 * 1024 * 1024
 # Each text field ELB sends is cut to these many characters (ending in "…") where its wire JSON becomes
 # domain values (handler.elb_model), before it reaches a record, a log line or the store.
@@ -28,7 +29,6 @@ MAX_REASON_CHARS = 1024  # a check item's reason and reason_template, a health c
 MAX_PARAM_CHARS = 256  # each reason_params value
 MAX_REASON_PARAMS = 32  # reason_params values kept per check item
 MAX_CHECK_ITEMS = 1000  # check items kept per result group (the rest are counted)
-MAX_MEMBERS = 100  # members kept per pool (an active/standby pool has two)
 # The lists that may be cut when the result is still too big.
 _CUTTABLE = ("deliveries", "held", "targets", "sweeps", "notifications", "errors")
 

@@ -12,6 +12,9 @@ function does not need (measured on the demo pool and check job, loopback simula
 - response models (`deserialize`): ELB's answers become ~40 SDK model objects that nothing reads, since
   the gateway maps the wire JSON itself (`handler.elb_model`).
 
+Apart from the trims, `cap_bodies` wraps the client's transport adapter so each answer is read in chunks
+and refused over a size cap (requests alone would read any body whole into memory).
+
 Each trim is skipped when the SDK lacks the attribute it sets (then the call is made exactly as the SDK
 makes it, only slower); `trimmed()` tells which were applied, and the package test checks all of them
 against the SDK the zip ships. The SDK is imported by the callers, never here.

@@ -24,6 +24,7 @@ from elb_simulator import ElbSimulator, Fault
 from handler import elb, limits
 from handler.assess import assess_check_job
 from handler.budget import Budget
+from handler.channels.message import summarize
 from handler.config import Credentials, Settings
 from handler.domain import CheckVerdict, Sweep
 from handler.elb_model import check_job_from_api, counters, pool_from_api
@@ -356,6 +357,9 @@ def test_a_job_with_impossible_counters_says_so_in_its_record_and_text(simulator
     assert check["impossible_counters"] == "99/17"
     assert "ELB reported impossible progress counters (99/17)" in record["text"]
     assert "17/17 items" in record["text"]
+    # The chat channels' check-job fact shows ELB's own counters next to the clamped ones.
+    facts = [fact.value for fact in summarize(record).facts]
+    assert any("17/17 (ELB: 99/17)" in fact for fact in facts)
 
 
 def test_sane_counters_add_nothing_to_the_record():
