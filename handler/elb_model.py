@@ -25,6 +25,7 @@ from handler.domain import (
 )
 from handler.limits import (
     MAX_CHECK_ITEMS,
+    MAX_MEMBERS,
     MAX_NAME_CHARS,
     MAX_PARAM_CHARS,
     MAX_REASON_CHARS,
@@ -132,7 +133,7 @@ def pool_from_api(data: Mapping[str, Any]) -> Pool:
         protocol=_text(data.get("protocol")),
         listener_ids=_ref_ids(data.get("listeners")),
         loadbalancer_ids=_ref_ids(data.get("loadbalancers")),
-        members=tuple(member_from_api(_mapping(m)) for m in _sequence(data.get("members"))),
+        members=tuple(member_from_api(_mapping(m)) for m in _sequence(data.get("members"))[:MAX_MEMBERS]),
         healthmonitor=monitor,
         project_id=_text(data.get("project_id")),
     )

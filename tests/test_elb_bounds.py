@@ -75,30 +75,35 @@ sys.stderr.write("RESULT " + json.dumps({"peak_kb": int(status), "result": resul
 """
 
 
+def _in_a_child(sim: ElbSimulator) -> tuple[dict[str, Any], str]:
+    """Run handler.handler for the demo pool in a fresh process: (its peak RSS and result, its stdout)."""
+    env = {
+        **os.environ,
+        **sim.env(),
+        "HUAWEICLOUD_SDK_AK": sim.credentials.ak,
+        "HUAWEICLOUD_SDK_SK": sim.credentials.sk,
+        "HUAWEICLOUD_SDK_PROJECT_ID": sim.project_id,
+        "ELB_WATCH_REGION": sim.region,
+        "ELB_WATCH_STATE": "off",
+        "PYTHONPATH": str(ROOT),
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, DEMO_POOL],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(child.stderr.split("RESULT ", 1)[1]), child.stdout
+
+
 def test_a_40_mb_answer_is_refused_in_chunks_and_peak_rss_stays_under_128_mb():
     """Before the cap the SDK read the whole body: a 40 MB member name peaked at 912 MB."""
     with ElbSimulator(_huge(40 * 1000 * 1000)) as sim:
-        env = {
-            **os.environ,
-            **sim.env(),
-            "HUAWEICLOUD_SDK_AK": sim.credentials.ak,
-            "HUAWEICLOUD_SDK_SK": sim.credentials.sk,
-            "HUAWEICLOUD_SDK_PROJECT_ID": sim.project_id,
-            "ELB_WATCH_REGION": sim.region,
-            "ELB_WATCH_STATE": "off",
-            "PYTHONPATH": str(ROOT),
-        }
-        child = subprocess.run(
-            [sys.executable, "-c", _CHILD, DEMO_POOL],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
+        report, stdout = _in_a_child(sim)
         pool_reads = sim.count("master-slave-pools", "GET")
-    report = json.loads(child.stderr.split("RESULT ", 1)[1])
     assert report["peak_kb"] < 128 * 1024, f"peak RSS {report['peak_kb']} kB"
     [error] = report["result"]["errors"]
     assert error["code"] == "ELB.RESPONSE_TOO_LARGE"
@@ -106,10 +111,41 @@ def test_a_40_mb_answer_is_refused_in_chunks_and_peak_rss_stays_under_128_mb():
     assert "16 MB cap" in error["message"]
     assert pool_reads == 1, "refused, not retried"
     # One log line for it, never the body.
-    lines = [line for line in child.stdout.splitlines() if "ELB.RESPONSE_TOO_LARGE" in line]
+    lines = [line for line in stdout.splitlines() if "ELB.RESPONSE_TOO_LARGE" in line]
     assert len(lines) == 1
-    assert "x" * 300 not in child.stdout
+    assert "x" * 300 not in stdout
     assert report["result"]["ok"] is False
+
+
+def test_15_mb_of_tiny_objects_is_refused_before_parsing_and_peak_rss_stays_under_128_mb():
+    """Under the byte cap, 5 million `{}` members parsed and mapped peaked at 1 GB."""
+    members = ",".join(["{}"] * 5_000_000)
+    with ElbSimulator(demo_scenario()) as sim:
+        body = f'{{"pool": {{"id": "{DEMO_POOL}", "members": [{members}]}}}}'
+        sim.add_fault(Fault(path="master-slave-pools", status=200, body=body))
+        del body, members
+        report, _stdout = _in_a_child(sim)
+    assert report["peak_kb"] < 128 * 1024, f"peak RSS {report['peak_kb']} kB"
+    [error] = report["result"]["errors"]
+    assert error["code"] == "ELB.RESPONSE_TOO_LARGE"
+    assert f"over the cap of {limits.MAX_ELB_RESPONSE_VALUES}" in error["message"]
+
+
+def test_an_answer_just_under_the_value_cap_is_read(simulator):
+    members = ",".join(['{"role": "x"}'] * limits.MAX_ELB_RESPONSE_VALUES)
+    body = f'{{"pool": {{"id": "{DEMO_POOL}", "members": [{members}]}}}}'
+    simulator.add_fault(Fault(path="master-slave-pools", status=200, body=body))
+    pool = _gateway(simulator).show_pool(DEMO_POOL)
+    assert len(pool.members) == limits.MAX_MEMBERS, "the members past the cap are not read"
+
+
+def test_a_page_with_more_pools_than_asked_for_is_malformed(simulator):
+    pools = [api_pool([api_member(f"m-{n}", "master")], pool_id=f"pool-{n}") for n in range(3)]
+    simulator.add_fault(Fault(path="master-slave-pools", status=200, body=json.dumps({"pools": pools})))
+    with pytest.raises(elb.ElbApiError) as raised:
+        _gateway(simulator).list_pools_page(Sweep(), None, limit=2)
+    assert raised.value.code == "ELB.MALFORMED_RESPONSE"
+    assert "holds 3 pools, more than the 2 asked for" in raised.value.message
 
 
 @pytest.mark.parametrize(
