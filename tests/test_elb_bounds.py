@@ -21,6 +21,7 @@ import pytest
 
 import handler
 from elb_simulator import ElbSimulator, Fault
+from elb_simulator.scenario import ScenarioError, load_scenario
 from handler import elb, limits
 from handler.assess import assess_check_job
 from handler.budget import Budget
@@ -423,3 +424,25 @@ def test_hostile_check_items_reach_the_notification_listed_and_in_place(simulato
     reasons = [item["reason"] for item in record["check"]["failed_items"]]
     assert reasons == ["ELB says: protocol blocked", "ACL  port 1 on True", "ELB's words"]
     assert "ACL  port 1 on True" in record["text"]
+
+
+@pytest.mark.parametrize("value", [-1, True, "40MB", 1.5, (1 << 32) + 1])
+def test_the_simulator_refuses_a_huge_field_size_that_is_not_a_byte_count(value):
+    scenario = demo_scenario()
+    scenario["huge_field_bytes"] = value
+    with pytest.raises(ScenarioError, match="huge_field_bytes"):
+        load_scenario(scenario)
+
+
+def test_the_simulators_huge_field_is_the_first_members_name_behind_the_signature_check(monkeypatch):
+    import urllib.request  # noqa: PLC0415
+
+    with ElbSimulator(_huge(3 * MB)) as sim:
+        point_at(sim, monkeypatch)
+        pool = _gateway(sim).show_pool(DEMO_POOL)
+        # The signature is checked before the knob applies: an unsigned read is still refused.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{sim.endpoint}/v3/{sim.project_id}/elb/master-slave-pools/{DEMO_POOL}")
+    assert refused.value.code == 401
+    assert pool.members[0].name == "x" * (limits.MAX_NAME_CHARS - 1) + "…"
+    assert pool.members[1].name == "web-standby-1", "only the first member's name is huge"
