@@ -443,6 +443,7 @@ def test_the_simulators_huge_field_is_the_first_members_name_behind_the_signatur
         # The signature is checked before the knob applies: an unsigned read is still refused.
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{sim.endpoint}/v3/{sim.project_id}/elb/master-slave-pools/{DEMO_POOL}")
+    refused.value.close()
     assert refused.value.code == 401
     assert pool.members[0].name == "x" * (limits.MAX_NAME_CHARS - 1) + "…"
     assert pool.members[1].name == "web-standby-1", "only the first member's name is huge"
