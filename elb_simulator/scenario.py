@@ -33,11 +33,15 @@ _SCENARIO_KEYS = (
     "fleet",
     "diagnoses",
     "paging",
+    "huge_field_bytes",
 )
 # Hostile ListMasterSlavePools pagination a scenario may ask for ("paging"):
 # "repeat": every call, whatever its marker, answers the first page with the same next_marker;
 # "cycle": the marker handed out second (B) is answered with the first one (A) again: A -> B -> A.
 PAGING_MODES = ("normal", "repeat", "cycle")
+# "huge_field_bytes": N makes one text field of every 200 pool or check-job answer N bytes long
+# (the first member's name, or the first check item's name), streamed: the simulator never builds it.
+MAX_HUGE_FIELD_BYTES = 1 << 32
 _CREDENTIAL_KEYS = ("ak", "sk", "security_token")
 _JOB_KEYS = ("processing_reads", "member_check")
 _REGION_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -182,6 +186,10 @@ def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
     if paging not in PAGING_MODES:
         raise ScenarioError(f"paging must be one of {', '.join(PAGING_MODES)}, not {paging!r}")
     scenario["paging"] = paging
+    huge = raw.get("huge_field_bytes", 0)
+    if isinstance(huge, bool) or not isinstance(huge, int) or not 0 <= huge <= MAX_HUGE_FIELD_BYTES:
+        raise ScenarioError(f"huge_field_bytes must be an integer 0..{MAX_HUGE_FIELD_BYTES}, not {huge!r}")
+    scenario["huge_field_bytes"] = huge
     return scenario
 
 

@@ -158,6 +158,7 @@ class _SimulatorState:
         self.diagnoses: dict[str, dict[str, Any]] = dict(scenario.get("diagnoses", {}))
         self.latency = float(scenario.get("latency_ms", 0)) / 1000.0
         self.paging: str = scenario.get("paging", "normal")
+        self.huge_field_bytes: int = scenario.get("huge_field_bytes", 0)
         self.markers_issued: list[str] = []
         self.created_jobs: list[dict[str, str]] = []
         self.job_reads: dict[str, int] = {}
@@ -447,6 +448,9 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
             return
         query = self.path.partition("?")[2]
         answer = state.answer(self.command, path, request_id, count_read=True, query=query, body=body)
+        if state.huge_field_bytes and answer.status == 200 and _huge_slot(answer.payload) is not None:
+            self._send_huge(outcome, answer.payload, request_id, state.huge_field_bytes)
+            return
         self._send_json(outcome, answer.status, answer.payload, request_id)
 
     def _apply_fault(
@@ -537,6 +541,35 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _send_huge(self, outcome: _Outcome, payload: dict[str, Any], request_id: str, size: int) -> None:
+        """Send a 200 JSON answer whose huge field (`_huge_slot`) is `size` bytes of "x", streamed.
+
+        Without a Content-Length, ended by closing the connection, as a server streaming an answer
+        it has not measured does: the client cannot tell the size before it has read the body.
+        """
+        slot = _huge_slot(payload)
+        if slot is None:
+            return
+        mark = f"huge-field-{uuid.uuid4().hex}"
+        slot[0][slot[1]] = mark
+        prefix, _, suffix = json.dumps(payload).encode("ascii").partition(mark.encode("ascii"))
+        self._record(outcome, 200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Request-Id", request_id)
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        self.wfile.write(prefix)
+        chunk = b"x" * HUGE_CHUNK_BYTES
+        left = size
+        while left > 0 and not self._simulator_server.state.stopping.is_set():
+            self.wfile.write(chunk[: min(left, HUGE_CHUNK_BYTES)])
+            left -= HUGE_CHUNK_BYTES
+        self.wfile.write(suffix)
+
     def _reset_connection(self, outcome: _Outcome) -> None:
         """Close the connection with a TCP reset and no response."""
         self._record(outcome, None)
@@ -544,6 +577,33 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
+
+
+HUGE_CHUNK_BYTES = 1 << 16
+
+
+def _huge_slot(payload: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """Where `huge_field_bytes` goes in an answer: (object, key), or None when it has no such field.
+
+    The first member's name in a pool answer (ShowMasterSlavePool, ListMasterSlavePools), else the
+    first pool's name; the first check item's name in a check job answer (ShowMemberHealthCheckJob).
+    """
+    single = payload.get("pool")
+    listed = payload.get("pools")
+    pools = [single] if isinstance(single, dict) else listed if isinstance(listed, list) else []
+    for pool in pools:
+        members = pool.get("members") if isinstance(pool, dict) else None
+        if isinstance(members, list) and members and isinstance(members[0], dict):
+            return members[0], "name"
+    if pools and isinstance(pools[0], dict):
+        return pools[0], "name"
+    check = payload.get("member_check")
+    result = check.get("result") if isinstance(check, dict) else None
+    for group in result.values() if isinstance(result, dict) else ():
+        items = group.get("check_items") if isinstance(group, dict) else None
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            return items[0], "name"
+    return None
 
 
 def _as_sent(value: str) -> str:

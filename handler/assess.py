@@ -16,7 +16,7 @@ from handler.domain import (
     Severity,
     Target,
 )
-from handler.reasons import render_reason
+from handler.reasons import item_reason
 
 ONLINE = "ONLINE"
 OFFLINE = "OFFLINE"
@@ -103,29 +103,34 @@ def assess_check_job(job: CheckJob) -> CheckVerdict:
     """Collect a check job's failed items (reasons rendered) and the groups that could not complete.
 
     A group failed when `check_result` is false; in it, an item failed when it has a `reason` or any
-    `reason_params`. A group whose `check_status` is `failed` could not complete its checks.
+    `reason_params` (a list with any value, or anything that is not a list). A group whose
+    `check_status` is `failed` could not complete its checks.
     """
     failed: list[FailedCheck] = []
     failed_groups: list[str] = []
     incomplete: list[str] = []
+    omitted = 0
     for group in job.groups:
         if group.check_status.lower() == "failed":
             incomplete.append(group.name)
         if group.check_result is not False:
             continue
         failed_groups.append(group.name)
+        omitted += group.items_omitted
         failed.extend(
             FailedCheck(
                 group=group.name,
                 name=item.name,
                 severity=item.severity,
                 subject=item.subject,
-                reason=render_reason(item.reason_template, item.reason_params, item.reason),
+                reason=item_reason(
+                    item.reason_template, item.reason_params, item.reason, listed=item.params_listed
+                ),
             )
             for item in group.items
-            if item.reason or item.reason_params
+            if item.reason or item.reason_params or not item.params_listed
         )
-    return CheckVerdict(job, tuple(failed), tuple(incomplete), tuple(failed_groups))
+    return CheckVerdict(job, tuple(failed), tuple(incomplete), tuple(failed_groups), omitted)
 
 
 def check_severity(verdict: CheckVerdict) -> Severity:

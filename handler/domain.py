@@ -132,6 +132,8 @@ class CheckItem:
     reason: str | None = None
     reason_template: str | None = None
     reason_params: tuple[str, ...] = ()
+    # False when ELB's reason_params was not a list (then reason_params holds what it was, as text).
+    params_listed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,8 @@ class CheckGroup:
     check_result: bool | None = None
     check_status: str = ""
     items: tuple[CheckItem, ...] = ()
+    # Failing items ELB listed past handler.limits.MAX_CHECK_ITEMS: counted, not kept.
+    items_omitted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,9 @@ class CheckJob:
     groups: tuple[CheckGroup, ...] = ()
     created_at: str = ""
     updated_at: str = ""
+    # ELB's own "finished/total" when it was impossible (finished > total, a negative count): the
+    # counters above are then clamped into range.
+    impossible_counters: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +185,8 @@ class CheckVerdict:
     failed_items: tuple[FailedCheck, ...] = ()
     incomplete_groups: tuple[str, ...] = ()
     failed_groups: tuple[str, ...] = ()
+    # Failed items of failed groups that ELB listed past the cap on items kept per group.
+    failed_items_omitted: int = 0
 
     @property
     def done(self) -> bool:

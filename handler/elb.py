@@ -21,9 +21,11 @@ from handler.config import Credentials, Settings
 from handler.domain import CheckJob, ElbApiError, ElbHealth, Pool, Sweep
 from handler.elb_model import check_job_from_api, pool_from_api
 from handler.instance import SdkClients
+from handler.limits import MAX_ELB_RESPONSE_BYTES, MAX_ELB_RESPONSE_VALUES
 from handler.outbound import (
     Attempt,
     ClientError,
+    Ended,
     RetryPlan,
     ServiceError,
     TransportError,
@@ -42,6 +44,13 @@ LIST_LIMIT = 2000
 _SDK_LOGGER = "HuaweiCloud-SDK-ElbClient"
 # A call that ended with one of these never got an answer from ELB.
 TRANSPORT_CODES = frozenset({"WATCH.CONNECTION", "WATCH.TIMEOUT"})
+# The API operation each SDK method calls, as error messages name it.
+_OPERATIONS = {
+    "show_master_slave_pool": "ShowMasterSlavePool",
+    "list_master_slave_pools": "ListMasterSlavePools",
+    "show_member_health_check_job": "ShowMemberHealthCheckJob",
+    "create_member_health_check_job": "CreateMemberHealthCheckJob",
+}
 
 
 class ElbReader(Protocol):
@@ -137,6 +146,8 @@ def _new_client(region_id: str, project_id: str, credentials: Credentials) -> tu
         )
     except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a result entry
         raise ElbApiError("WATCH.SDK", f"cannot build the ELB client: {clip(exc, 300)}") from None
+    # Each answer is read in chunks and refused over the cap: requests would read any size into memory.
+    sdk.cap_bodies(client, MAX_ELB_RESPONSE_BYTES)
     # The gateway maps ELB's wire JSON itself (elb_model): the SDK's response models are never read.
     return sdk.trim(client, list(region.endpoints or ()), models=False), config
 
@@ -332,6 +343,12 @@ class ElbGateway:
             listener_id=list(sweep.listener_ids) or None,
         )
         body = self._call("list pools", "list_master_slave_pools", request, "pools")
+        if len(body["pools"]) > limit:
+            # Mapped, they would cost memory for pools nobody asked for; the listing cannot be trusted.
+            message = (
+                f"list pools: the page holds {len(body['pools'])} pools, more than the {limit} asked for"
+            )
+            raise ElbApiError("ELB.MALFORMED_RESPONSE", message)
         pools = tuple(pool_from_api(pool if isinstance(pool, dict) else {}) for pool in body["pools"])
         page_info = body.get("page_info")
         marker_value = page_info.get("next_marker") if isinstance(page_info, dict) else None
@@ -403,11 +420,14 @@ class ElbGateway:
                 message = f"{what}: no complete answer from ELB within {left:.1f} s (time budget)"
                 return Attempt(message, failure=ElbApiError("WATCH.TIMEOUT", message))
             except Exception as exc:  # noqa: BLE001 - every SDK failure becomes an ElbApiError
-                error, retryable, never_sent = _classify(exc, what)
+                error, retryable, never_sent = _classify(exc, what, method)
                 if error.status is not None:
                     self._tally.answer(error.status)
                 return Attempt(error.message, retryable and (idempotent or never_sent), failure=error)
             self._tally.answer(_status_of(response))
+            crowded = _crowded(response, what, method)
+            if crowded is not None:
+                return Attempt(crowded.message, failure=crowded)
             body = _wire_body(response)
             value = body.get(field) if body is not None else None
             if isinstance(value, list if field == "pools" else dict):
@@ -415,8 +435,18 @@ class ElbGateway:
             error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
             return Attempt(error.message, retryable=idempotent, failure=error)
 
+        ended = retry(once, self._plan(), admit=admit, rng=self._rng)
+        if ended.how == "accepted" and ended.last is not None:
+            body: dict[str, Any] = ended.last.value
+            return body
+        failure = _failure(ended, what)
+        self._tally.ended(failure)
+        raise failure
+
+    def _plan(self) -> RetryPlan:
+        """How this gateway's calls retry: to the budget's deadline, with its settings' backoff."""
         clock = self._budget.clock
-        plan = RetryPlan(
+        return RetryPlan(
             deadline=clock() + self._budget.remaining(),
             clock=clock,
             sleep=self._budget.sleep,
@@ -425,21 +455,36 @@ class ElbGateway:
             cap=ELB_RETRY_CAP_SECONDS,
             cut_backoff=False,
         )
-        ended = retry(once, plan, admit=admit, rng=self._rng)
-        if ended.how == "accepted" and ended.last is not None:
-            body: dict[str, Any] = ended.last.value
-            return body
-        if ended.how == "no_slot":
-            message = f"no time left to {what} under the API rate limit"
-            raise ElbApiError("WATCH.TIME_BUDGET", message)
-        if ended.how == "no_time" or ended.last is None:
-            raise ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=ended.attempts)
-        failure: ElbApiError = ended.last.failure
-        failure.attempts = ended.attempts
-        self._tally.ended(failure)
-        if ended.how == "no_time_to_wait":
-            failure.message += f" (gave up after {ended.attempts} attempt(s): time budget)"
-        raise failure
+
+
+def _failure(ended: Ended, what: str) -> ElbApiError:
+    """The error a call that was not accepted ends with: out of time, or its last attempt's failure."""
+    if ended.how == "no_slot":
+        return ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what} under the API rate limit")
+    if ended.how == "no_time" or ended.last is None:
+        return ElbApiError("WATCH.TIME_BUDGET", f"no time left to {what}", attempts=ended.attempts)
+    failure: ElbApiError = ended.last.failure
+    failure.attempts = ended.attempts
+    if ended.how == "no_time_to_wait":
+        failure.message += f" (gave up after {ended.attempts} attempt(s): time budget)"
+    return failure
+
+
+def _crowded(response: Any, what: str, method: str) -> ElbApiError | None:
+    """ELB.RESPONSE_TOO_LARGE for a body of more JSON values than MAX_ELB_RESPONSE_VALUES, else None.
+
+    Counted as its commas, before parsing (C speed, a few ms for 16 MB): parsed, 16 MB of `{},`
+    would be 5 million objects. A comma inside a string counts too, which only errs on the safe side.
+    """
+    raw = getattr(response, "raw_content", None)
+    values = raw.count(b",") if isinstance(raw, bytes) else 0
+    if values <= MAX_ELB_RESPONSE_VALUES:
+        return None
+    message = (
+        f"{what}: ELB's {_OPERATIONS.get(method, method)} answer holds about {values} JSON values, over "
+        f"the cap of {MAX_ELB_RESPONSE_VALUES} on one ELB response; refused, not retried"
+    )
+    return ElbApiError("ELB.RESPONSE_TOO_LARGE", message)
 
 
 def _status_of(response: Any) -> int:
@@ -467,10 +512,24 @@ def _fields(instance: Any) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in instance.__dataclass_fields__}
 
 
-def _classify(exc: Exception, what: str) -> tuple[ElbApiError, bool, bool]:
+def too_large(what: str, method: str, exc: sdk.BodyTooLarge) -> ElbApiError:
+    """The error for an answer over the body cap: which call, which operation, the cap; never retried."""
+    megabytes = exc.limit / (1024 * 1024)
+    how = f"its Content-Length is {exc.seen} bytes" if exc.declared else f"{exc.seen} bytes read"
+    message = (
+        f"{what}: ELB's {_OPERATIONS.get(method, method)} answer is over the {megabytes:g} MB cap "
+        f"on one ELB response ({how}); refused, not retried"
+    )
+    return ElbApiError("ELB.RESPONSE_TOO_LARGE", message)
+
+
+def _classify(exc: Exception, what: str, method: str = "") -> tuple[ElbApiError, bool, bool]:
     """An SDK or transport exception as (ElbApiError, whether a retry may help, whether surely unsent)."""
     if isinstance(exc, ElbApiError):
         return exc, False, False
+    if isinstance(exc, sdk.BodyTooLarge):
+        # The same answer would come again: a retry would only read another 16 MB.
+        return too_large(what, method, exc), False, False
     error = from_foreign(exc)
     if isinstance(error, ServiceError):
         status = error.status

@@ -2,6 +2,10 @@
 
 Pure and forgiving: ELB may omit fields, send null, or add fields we do not know. A missing value
 becomes an empty one; nothing here raises on a well-formed JSON object of the wrong shape.
+
+Bounded: every text is cut to its cap in handler.limits (ending in "…"), reason_params and check
+items are counted out past theirs, and impossible progress counters are clamped and flagged, so what
+ELB sends is never carried larger (or less true) into a record, a log line or the store.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from handler.domain import (
     Member,
     Pool,
 )
-from handler.text import clean, whole_number
+from handler.limits import (
+    MAX_CHECK_ITEMS,
+    MAX_MEMBERS,
+    MAX_NAME_CHARS,
+    MAX_PARAM_CHARS,
+    MAX_REASON_CHARS,
+    MAX_REASON_PARAMS,
+)
+from handler.text import ELLIPSIS, clean, whole_number
 
 # The result groups of a member check job, in the order the API lists them (MemberCheckJobResult).
 CHECK_GROUPS = ("config", "acl", "security_group")
@@ -29,18 +41,24 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _text(value: Any) -> str:
-    if type(value) is str and value.isascii():
-        return value  # the common case, first: most ELB fields are plain ASCII
+def cut(text: str, limit: int) -> str:
+    """The text, or its first `limit - 1` characters and "…" when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def _text(value: Any, limit: int = MAX_NAME_CHARS) -> str:
+    if type(value) is str and value.isascii() and len(value) <= limit:
+        return value  # the common case, first: most ELB fields are short plain ASCII
     if value is None:
         return ""
     # Valid JSON may carry a lone surrogate ("\\ud83d"); replaced here, at the border, it is carried
-    # safely (as U+FFFD) to the result, the log, the store and the channels.
-    return clean(value if isinstance(value, str) else str(value))
+    # safely (as U+FFFD) to the result, the log, the store and the channels. Cut first: a 40 MB name
+    # is never scanned or copied whole.
+    return clean(cut(value if isinstance(value, str) else str(value), limit))
 
 
-def _optional_text(value: Any) -> str | None:
-    text = _text(value)
+def _optional_text(value: Any, limit: int = MAX_NAME_CHARS) -> str | None:
+    text = _text(value, limit)
     return text or None
 
 
@@ -75,8 +93,8 @@ def member_from_api(data: Mapping[str, Any]) -> Member:
     if isinstance(reason_data, Mapping):
         reason = HealthReason(
             reason_code=_optional_text(reason_data.get("reason_code")),
-            expected_response=_optional_text(reason_data.get("expected_response")),
-            healthcheck_response=_optional_text(reason_data.get("healthcheck_response")),
+            expected_response=_optional_text(reason_data.get("expected_response"), MAX_REASON_CHARS),
+            healthcheck_response=_optional_text(reason_data.get("healthcheck_response"), MAX_REASON_CHARS),
         )
     listener_health = tuple(
         ListenerHealth(
@@ -115,47 +133,102 @@ def pool_from_api(data: Mapping[str, Any]) -> Pool:
         protocol=_text(data.get("protocol")),
         listener_ids=_ref_ids(data.get("listeners")),
         loadbalancer_ids=_ref_ids(data.get("loadbalancers")),
-        members=tuple(member_from_api(_mapping(m)) for m in _sequence(data.get("members"))),
+        members=tuple(member_from_api(_mapping(m)) for m in _sequence(data.get("members"))[:MAX_MEMBERS]),
         healthmonitor=monitor,
         project_id=_text(data.get("project_id")),
     )
 
 
+def _param(value: Any) -> str:
+    """One reason_params value as text: null is empty (it keeps its place), JSON values as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        import json  # noqa: PLC0415 - only for a hostile answer
+
+        return _text(json.dumps(value, ensure_ascii=False, default=str), MAX_PARAM_CHARS)
+    # A boolean reads as Python writes it (True), as it always has.
+    return _text(value, MAX_PARAM_CHARS)
+
+
+def _params(value: Any) -> tuple[tuple[str, ...], bool]:
+    """reason_params as texts, and whether ELB sent them as the list the API says.
+
+    A list keeps every position (null as ""), at most MAX_REASON_PARAMS of them; anything else
+    (a string, an object, a number) becomes one text so the item can still say what ELB sent.
+    """
+    if isinstance(value, list):
+        return tuple(_param(p) for p in value[:MAX_REASON_PARAMS]), True
+    if value is None:
+        return (), True
+    return (_param(value),), False
+
+
+def failing(data: Mapping[str, Any]) -> bool:
+    """Whether a wire check item says something failed: a reason, or any reason_params at all."""
+    params = data.get("reason_params")
+    return bool(data.get("reason")) or (params not in (None, []))
+
+
 def _item_from_api(data: Mapping[str, Any]) -> CheckItem:
+    params, listed = _params(data.get("reason_params"))
     return CheckItem(
         name=_text(data.get("name")),
         severity=_text(data.get("severity")),
         subject=_text(data.get("subject")),
-        reason=_optional_text(data.get("reason")),
-        reason_template=_optional_text(data.get("reason_template")),
-        reason_params=tuple(_text(p) for p in _sequence(data.get("reason_params")) if p is not None),
+        reason=_optional_text(data.get("reason"), MAX_REASON_CHARS),
+        reason_template=_optional_text(data.get("reason_template"), MAX_REASON_CHARS),
+        reason_params=params,
+        params_listed=listed,
     )
+
+
+def _group_from_api(name: str, data: Mapping[str, Any]) -> CheckGroup:
+    """A result group; past MAX_CHECK_ITEMS items, the failing ones left out are counted."""
+    items = [_mapping(i) for i in _sequence(data.get("check_items"))]
+    return CheckGroup(
+        name=name,
+        check_result=_boolean(data.get("check_result")),
+        check_status=_text(data.get("check_status")),
+        items=tuple(_item_from_api(i) for i in items[:MAX_CHECK_ITEMS]),
+        items_omitted=sum(1 for i in items[MAX_CHECK_ITEMS:] if failing(i)),
+    )
+
+
+def counters(finished: int | None, total: int | None) -> tuple[int | None, int | None, str | None]:
+    """A job's progress counters clamped into 0 <= finished <= total, and what ELB said if it was not.
+
+    A negative total is unknown (None); the note is ELB's own "finished/total" when anything was
+    changed, else None.
+    """
+    fixed_total = None if total is not None and total < 0 else total
+    fixed = finished
+    if finished is not None:
+        fixed = max(0, finished if fixed_total is None else min(finished, fixed_total))
+    if (fixed, fixed_total) == (finished, total):
+        return finished, total, None
+    shown = ("?" if finished is None else str(finished)) + "/" + ("?" if total is None else str(total))
+    return fixed, fixed_total, shown
 
 
 def check_job_from_api(data: Mapping[str, Any]) -> CheckJob:
     """Build a CheckJob from a MemberCheckJobInfo object (the `member_check` of ShowMemberHealthCheckJob)."""
     result = _mapping(data.get("result"))
-    groups = []
-    for name in CHECK_GROUPS:
-        group_data = result.get(name)
-        if not isinstance(group_data, Mapping):
-            continue
-        groups.append(
-            CheckGroup(
-                name=name,
-                check_result=_boolean(group_data.get("check_result")),
-                check_status=_text(group_data.get("check_status")),
-                items=tuple(_item_from_api(_mapping(i)) for i in _sequence(group_data.get("check_items"))),
-            )
-        )
+    groups = tuple(
+        _group_from_api(name, result[name]) for name in CHECK_GROUPS if isinstance(result.get(name), Mapping)
+    )
+    finished, total, impossible = counters(
+        _integer(data.get("check_item_finished_num")), _integer(data.get("check_item_total_num"))
+    )
     return CheckJob(
         job_id=_text(data.get("job_id")),
         status=_text(data.get("status")),
         member_id=_text(data.get("member_id")),
         listener_id=_text(data.get("listener_id")),
-        finished=_integer(data.get("check_item_finished_num")),
-        total=_integer(data.get("check_item_total_num")),
-        groups=tuple(groups),
+        finished=finished,
+        total=total,
+        groups=groups,
         created_at=_text(data.get("created_at")),
         updated_at=_text(data.get("updated_at")),
+        impossible_counters=impossible,
     )

@@ -17,6 +17,22 @@ MAX_RESULT_BYTES = 1_000_000
 MAX_RECORD_ITEMS = 100
 # ... and its plain `text` at most this many characters.
 MAX_RECORD_TEXT = 20_000
+# What one ELB answer may cost. A body is read in chunks and refused over this many bytes
+# (ELB.RESPONSE_TOO_LARGE): the largest real answer, a 2,000-pool ListMasterSlavePools page, is 3.3 MB
+# in the simulator (longer names, more listeners: a few times that), and a 40 MB member name must not
+# take a 128 MB function down (refused, it peaks at about 71 MB RSS; just under the cap, about 110 MB).
+MAX_ELB_RESPONSE_BYTES = 16 * 1024 * 1024
+# ... and holding more JSON values than this (counted as its commas, before it is parsed): 16 MB of `{}`
+# would parse into 5 million objects (1 GB). A 2,000-pool page holds about 120,000.
+MAX_ELB_RESPONSE_VALUES = 400_000
+# Each text field ELB sends is cut to these many characters (ending in "…") where its wire JSON becomes
+# domain values (handler.elb_model), before it reaches a record, a log line or the store.
+MAX_NAME_CHARS = 255  # names, ids, statuses, addresses: every short field
+MAX_REASON_CHARS = 1024  # a check item's reason and reason_template, a health check's responses
+MAX_PARAM_CHARS = 256  # each reason_params value
+MAX_REASON_PARAMS = 32  # reason_params values kept per check item
+MAX_CHECK_ITEMS = 1000  # check items kept per result group (the rest are counted)
+MAX_MEMBERS = 10  # members read per pool (an active/standby pool has two; the rest are not read)
 # The lists that may be cut when the result is still too big.
 _CUTTABLE = ("deliveries", "held", "targets", "sweeps", "notifications", "errors")
 

@@ -89,7 +89,7 @@ def check_block(verdict: CheckVerdict | None) -> dict[str, Any] | None:
     if verdict is None:
         return None
     job = verdict.job
-    return {
+    block: dict[str, Any] = {
         "job_id": job.job_id,
         "status": job.status,
         "member_id": job.member_id,
@@ -109,6 +109,12 @@ def check_block(verdict: CheckVerdict | None) -> dict[str, Any] | None:
             for item in verdict.failed_items
         ],
     }
+    # Only when ELB's answer needed them, so the records of sane answers stay as they were.
+    if verdict.failed_items_omitted:
+        block["failed_items_omitted"] = verdict.failed_items_omitted
+    if job.impossible_counters:
+        block["impossible_counters"] = job.impossible_counters
+    return block
 
 
 PHRASES: dict[str, dict[str, str]] = {"en": wording.phrases("en"), "zh": wording.phrases("zh")}
@@ -172,16 +178,20 @@ def _check_lines(verdict: CheckVerdict, locale: str) -> list[str]:
         if job.total is not None
         else say["progress_unknown"]
     )
-    failed = len(verdict.failed_items)
+    failed = len(verdict.failed_items) + verdict.failed_items_omitted
     lines = [
         say["check_job"].format(
             job_id=job.job_id, status=job.status or "unknown", progress=progress, failed=failed
         )
     ]
+    if job.impossible_counters:
+        lines.append(say["impossible_counters"].format(counters=job.impossible_counters))
     lines.extend(
         f"- [{item.severity or '?'}] {say.get(item.group, item.group)}: {item.reason}"
         for item in verdict.failed_items
     )
+    if verdict.failed_items_omitted:
+        lines.append(say["items_omitted"].format(count=verdict.failed_items_omitted))
     explained = {item.group for item in verdict.failed_items}
     lines.extend(
         say["group_no_details"].format(group=say.get(group, group))

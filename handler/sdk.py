@@ -12,6 +12,9 @@ function does not need (measured on the demo pool and check job, loopback simula
 - response models (`deserialize`): ELB's answers become ~40 SDK model objects that nothing reads, since
   the gateway maps the wire JSON itself (`handler.elb_model`).
 
+Apart from the trims, `cap_bodies` wraps the client's transport adapter so each answer is read in chunks
+and refused over a size cap (requests alone would read any body whole into memory).
+
 Each trim is skipped when the SDK lacks the attribute it sets (then the call is made exactly as the SDK
 makes it, only slower); `trimmed()` tells which were applied, and the package test checks all of them
 against the SDK the zip ships. The SDK is imported by the callers, never here.
@@ -110,6 +113,82 @@ def trim(client: Any, endpoints: Sequence[str], *, models: bool) -> Any:
         done.append("models")
     setattr(client, _TRIMMED, tuple(done))
     return client
+
+
+class BodyTooLarge(Exception):  # noqa: N818 - it names what happened, as the SDK's exceptions do
+    """An answer whose body is over the cap: refused after reading at most `limit` bytes of it."""
+
+    def __init__(self, limit: int, seen: int, *, declared: bool) -> None:
+        """`seen`: the bytes read (or, when `declared`, the Content-Length the server announced)."""
+        super().__init__(f"response body over {limit} bytes")
+        self.limit = limit
+        self.seen = seen
+        self.declared = declared
+
+
+# The piece of a body read at once: the cap is checked after each.
+BODY_CHUNK_BYTES = 1 << 16
+
+
+class CappedAdapter:
+    """A requests transport adapter that reads each body in chunks, refusing one over `limit` bytes.
+
+    requests (and so the SDK) would read the whole body into memory before anyone could look at its
+    size; this one wraps the SDK's own adapter (its pool sizes and retries stay), asks it for a stream,
+    and reads at most `limit` bytes (decoded, so a compressed body is capped after decompression).
+    Over the cap it closes the connection and raises BodyTooLarge out of the SDK's call.
+    """
+
+    def __init__(self, inner: Any, limit: int) -> None:
+        """Wrap `inner` (an HTTPAdapter)."""
+        self.inner = inner
+        self.limit = limit
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        """Send through the wrapped adapter; the body is read (capped) unless the caller streams it."""
+        streamed = kwargs.pop("stream", False)
+        response = self.inner.send(request, stream=True, **kwargs)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            response.close()
+            raise BodyTooLarge(self.limit, int(declared), declared=True)
+        if streamed:
+            return response
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(BODY_CHUNK_BYTES):
+            size += len(chunk)
+            if size > self.limit:
+                response.close()
+                raise BodyTooLarge(self.limit, size, declared=False)
+            chunks.append(chunk)
+        # What requests' Response.content would have read, so the SDK finds the body as it expects.
+        response._content = b"".join(chunks)
+        return response
+
+    def close(self) -> None:
+        """Close the wrapped adapter's connections."""
+        self.inner.close()
+
+
+def cap_bodies(client: Any, limit: int) -> bool:
+    """Mount CappedAdapter over each of the client's transport adapters; False if the SDK has no session."""
+    session = getattr(client.get_http_client(), "_session", None)
+    adapters = getattr(session, "adapters", None)
+    if not isinstance(adapters, dict):
+        return False
+    for prefix, adapter in list(adapters.items()):
+        if not isinstance(adapter, CappedAdapter):
+            adapters[prefix] = CappedAdapter(adapter, limit)
+    return True
+
+
+def body_cap(client: Any) -> int | None:
+    """The cap CappedAdapter puts on the client's answers (None: not capped)."""
+    session = getattr(client.get_http_client(), "_session", None)
+    adapters = getattr(session, "adapters", None) or {}
+    caps = [adapter.limit for adapter in adapters.values() if isinstance(adapter, CappedAdapter)]
+    return min(caps) if caps else None
 
 
 def trimmed(client: Any) -> tuple[str, ...]:

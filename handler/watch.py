@@ -9,6 +9,8 @@ from handler.assess import assess_check_job, assess_pool, attach_check, member_s
 from handler.budget import Budget
 from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Sweep, Target
 from handler.elb import ElbReader
+from handler.limits import MAX_NAME_CHARS
+from handler.text import clip
 from handler.threads import DeadlineExceeded, Pending, start
 
 
@@ -174,6 +176,7 @@ def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -
             outcome.complete = True
             return outcome
         if page.next_marker in seen_markers or new_pools == 0:
+            shown = clip(page.next_marker, MAX_NAME_CHARS)
             why = (
                 "was already followed"
                 if page.next_marker in seen_markers
@@ -182,7 +185,7 @@ def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -
             outcome.errors.append(
                 ElbApiError(
                     "ELB.MALFORMED_RESPONSE",
-                    f"ListMasterSlavePools: next_marker {page.next_marker!r} {why}; the listing repeats, "
+                    f"ListMasterSlavePools: next_marker {shown!r} {why}; the listing repeats, "
                     f"stopped after {outcome.pages} pages and {len(seen_ids)} pools",
                 )
             )

@@ -186,6 +186,10 @@ def _facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list[Fact]:
     if check:
         finished, total = plain(check.get("finished")), plain(check.get("total"))
         progress = f"{finished or '?'}/{total}" if total else ""
+        impossible = plain(check.get("impossible_counters"))
+        if impossible:
+            # Clamped from ELB's own counters: say what ELB sent, so the clamp is not taken as ELB's.
+            progress = f"{progress or '?'} (ELB: {impossible})"
         failed = labels["failed_count"].format(n=len(_list(check.get("failed_items"))))
         parts = [plain(check.get("job_id")) or "?", plain(check.get("status")), progress, failed]
         facts.append(Fact(labels["check_job"], " · ".join(part for part in parts if part)))

@@ -33,6 +33,8 @@ RECORD: dict[str, str] = {
     ),
     "progress": "{finished}/{total} items",
     "progress_unknown": "progress unknown",
+    "impossible_counters": "ELB reported impossible progress counters ({counters}); shown clamped.",
+    "items_omitted": "- … and {count} more failed items (ELB listed more than this function keeps).",
     "check_job": "Check job {job_id} ({status}, {progress}): {failed} failed.",
     "group_no_details": "- {group} check failed; ELB gave no item details.",
     "group_incomplete": "- {group} check could not complete.",

@@ -31,6 +31,8 @@ RECORD: dict[str, str] = {
     "monitor_off": "该后端服务器组未开启健康检查,ELB 无法判断主节点是否健康。",
     "progress": "{finished}/{total} 项",
     "progress_unknown": "进度未知",
+    "impossible_counters": "ELB 返回的进度计数不可能成立({counters});已按范围修正显示。",
+    "items_omitted": "- … 另有 {count} 项未通过(ELB 列出的项超过本函数保留的数量)。",
     "check_job": "检测任务 {job_id}({status},{progress}):{failed} 项未通过。",
     "group_no_details": "- {group}检查未通过,ELB 未给出检查项详情。",
     "group_incomplete": "- {group}检查未能完成。",
