@@ -21,13 +21,18 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from handler.domain import CHANNEL_NAMES, Sweep, Target
 
 MAX_EVENT_BYTES = 256 * 1024
 MAX_TARGETS = 100
+# At most this many sweeps per event, after alarms on the same load balancers are collapsed (each sweep
+# is at least one ListMasterSlavePools call; the rest are one EVENT.INVALID "… and N more sweeps").
+MAX_SWEEPS = 10
+# Load balancers one collapsed sweep lists in one call (ListMasterSlavePools' loadbalancer_id is a list).
+MAX_LOADBALANCERS_PER_SWEEP = 20
 # At most this many event errors are listed, then one "… and N more" entry.
 MAX_ERRORS = 100
 
@@ -434,4 +439,63 @@ def parse_event(event: Any) -> ParsedEvent:
     if len(targets) > MAX_TARGETS:
         errors.append(EventError("event", f"names {len(targets)} targets; at most {MAX_TARGETS} per event"))
         targets = {}
-    return ParsedEvent(source, tuple(targets), tuple(errors), tuple(sweeps))
+    kept = collapse_sweeps(list(sweeps))
+    if len(kept) > MAX_SWEEPS:
+        hidden = len(kept) - MAX_SWEEPS
+        message = (
+            f"asks for {len(kept)} sweeps; at most {MAX_SWEEPS} per event: … and {hidden} more sweeps not run"
+        )
+        errors.append(EventError("event", message))
+        kept = kept[:MAX_SWEEPS]
+    return ParsedEvent(source, tuple(targets), tuple(errors), tuple(kept))
+
+
+def collapse_sweeps(sweeps: list[Sweep]) -> list[Sweep]:
+    """Sweeps that differ only in their load balancers or listeners, in as few list calls as say the same.
+
+    Three hundred Cloud Eye alarms on load balancers of one project become one ListMasterSlavePools call
+    per MAX_LOADBALANCERS_PER_SWEEP load balancers (the filters are lists, their values OR'd). A sweep
+    narrowed to listeners of a load balancer another sweep lists whole is dropped; narrowed ones merge
+    exactly (a listener belongs to one load balancer), as do sweeps of listeners alone. Sweeps with
+    neither filter are kept as they are, in order.
+    """
+    groups: dict[tuple[Any, ...], _Merged] = {}
+    kept: list[Sweep] = []
+    for sweep in sweeps:
+        if not sweep.loadbalancer_ids and not sweep.listener_ids:
+            kept.append(sweep)
+            continue
+        key = (sweep.region, sweep.project_id, sweep.channels, sweep.names, sweep.enterprise_project_ids)
+        merged = groups.setdefault(key, _Merged())
+        if not sweep.loadbalancer_ids:
+            merged.listeners_only.update(dict.fromkeys(sweep.listener_ids))
+        elif not sweep.listener_ids:
+            merged.whole.update(dict.fromkeys(sweep.loadbalancer_ids))
+        else:
+            for lb in sweep.loadbalancer_ids:
+                merged.narrowed.setdefault(lb, {}).update(dict.fromkeys(sweep.listener_ids))
+    for (region, project_id, channels, names, eps), merged in groups.items():
+        base = Sweep(
+            names=names, enterprise_project_ids=eps, region=region, project_id=project_id, channels=channels
+        )
+        kept.extend(replace(base, loadbalancer_ids=ids) for ids in _chunks(list(merged.whole)))
+        rest = [lb for lb in merged.narrowed if lb not in merged.whole]
+        for ids in _chunks(rest):
+            listeners = tuple(dict.fromkeys(lst for lb in ids for lst in merged.narrowed[lb]))
+            kept.append(replace(base, loadbalancer_ids=ids, listener_ids=listeners))
+        kept.extend(replace(base, listener_ids=ids) for ids in _chunks(list(merged.listeners_only)))
+    return kept
+
+
+@dataclass(slots=True)
+class _Merged:
+    """One group's load balancers listed whole, narrowed to listeners, and listeners alone."""
+
+    whole: dict[str, None] = field(default_factory=dict)
+    narrowed: dict[str, dict[str, None]] = field(default_factory=dict)
+    listeners_only: dict[str, None] = field(default_factory=dict)
+
+
+def _chunks(ids: list[str]) -> Iterator[tuple[str, ...]]:
+    for start in range(0, len(ids), MAX_LOADBALANCERS_PER_SWEEP):
+        yield tuple(ids[start : start + MAX_LOADBALANCERS_PER_SWEEP])

@@ -18,7 +18,7 @@ from handler.domain import CheckVerdict, ElbApiError, ElbHealth, Finding, Sweep,
 from handler.elb import ElbGateway, region_problem
 from handler.lifecycle import job_scope
 from handler.result import api_error_entry, error_entry
-from handler.watch import sweep_pools, watch_target
+from handler.watch import MAX_LIST_CALLS_PER_EVENT, sweep_pools, watch_target
 from handler.wiring import WARM
 
 if TYPE_CHECKING:
@@ -113,17 +113,23 @@ def read(items: Sequence[Target | Sweep], run: RunContext, memo: StateStore | No
                 budget=run.budget,
                 clients=WARM.elb_clients,
             )
-    watched = tuple(
-        _watch_one(spot, gateways.get((spot.region, spot.project_id)), run, memo) for spot in placed
-    )
+    watched: list[Watched] = []
+    # The event's list calls, shared by its sweeps in order (MAX_LIST_CALLS_PER_EVENT).
+    pages_left = MAX_LIST_CALLS_PER_EVENT
+    for spot in placed:
+        item = _watch_one(spot, gateways.get((spot.region, spot.project_id)), run, memo, pages_left)
+        pages_left -= int(item.summary.get("pages", 0)) if item.is_sweep else 0
+        watched.append(item)
     return Reading(
-        watched,
+        tuple(watched),
         tuple(gateway.health() for gateway in gateways.values()),
         sum(gateway.calls for gateway in gateways.values()),
     )
 
 
-def _watch_one(spot: Placed, gateway: ElbGateway | None, run: RunContext, memo: StateStore | None) -> Watched:
+def _watch_one(
+    spot: Placed, gateway: ElbGateway | None, run: RunContext, memo: StateStore | None, pages_left: int
+) -> Watched:
     if gateway is None:
         errors = tuple(
             ("watch.error", error_entry(code, message, target=spot.where)) for code, message in spot.problems
@@ -134,7 +140,7 @@ def _watch_one(spot: Placed, gateway: ElbGateway | None, run: RunContext, memo: 
             )
         return Watched(spot, {"target": spot.where, "status": "error", "findings": []}, errors=errors)
     if isinstance(spot.item, Sweep):
-        return _sweep(spot, spot.item, gateway, run, memo)
+        return _sweep(spot, spot.item, gateway, run, memo, pages_left=pages_left)
     return _watch(spot, spot.item, gateway, run, memo)
 
 
@@ -183,11 +189,17 @@ def _watch(
 
 
 def _sweep(
-    spot: Placed, sweep: Sweep, gateway: ElbGateway, run: RunContext, memo: StateStore | None
+    spot: Placed,
+    sweep: Sweep,
+    gateway: ElbGateway,
+    run: RunContext,
+    memo: StateStore | None,
+    *,
+    pages_left: int,
 ) -> Watched:
     """List and assess every pool a sweep matches from the list itself; diagnose the failed masters."""
     with logs.bound(sweep=sweep.filters()):
-        outcome = sweep_pools(sweep, gateway, spot.region, spot.project_id)
+        outcome = sweep_pools(sweep, gateway, spot.region, spot.project_id, max_pages=pages_left)
         findings, diagnosis_errors = _diagnose(outcome.findings, gateway, run, memo)
         outcome.findings = findings
         summary = outcome.summary()

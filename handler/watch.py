@@ -13,6 +13,9 @@ from handler.limits import MAX_NAME_CHARS
 from handler.text import clip
 from handler.threads import DeadlineExceeded, Pending, start
 
+# ListMasterSlavePools calls one event may make over all its sweeps (2,000 pools each: 50,000 pools).
+MAX_LIST_CALLS_PER_EVENT = 25
+
 
 @dataclass(slots=True)
 class TargetOutcome:
@@ -143,11 +146,14 @@ class SweepOutcome:
         }
 
 
-def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -> SweepOutcome:
+def sweep_pools(
+    sweep: Sweep, reader: ElbReader, region: str, project_id: str, max_pages: int = MAX_LIST_CALLS_PER_EVENT
+) -> SweepOutcome:
     """List every pool the sweep matches, page by page, assessing each page from the list itself.
 
     No per-pool read: the list response carries the members. Pages are dropped once assessed, so
-    memory stays flat however large the fleet.
+    memory stays flat however large the fleet. At most `max_pages` list calls (what the event has
+    left of MAX_LIST_CALLS_PER_EVENT); then WATCH.LIST_LIMIT, the pools read so far still assessed.
     """
     outcome = SweepOutcome(sweep)
     marker: str | None = None
@@ -157,6 +163,16 @@ def sweep_pools(sweep: Sweep, reader: ElbReader, region: str, project_id: str) -
     seen_markers: set[str] = set()
     seen_ids: set[str] = set()
     while True:
+        if outcome.pages >= max_pages:
+            outcome.errors.append(
+                ElbApiError(
+                    "WATCH.LIST_LIMIT",
+                    f"ListMasterSlavePools: this event's list calls are used up (at most "
+                    f"{MAX_LIST_CALLS_PER_EVENT} per event), this sweep stopped after {outcome.pages} "
+                    f"pages and {len(seen_ids)} pools; narrow the sweeps or split them over events",
+                )
+            )
+            return outcome
         try:
             page = reader.list_pools_page(sweep, marker)
         except ElbApiError as error:

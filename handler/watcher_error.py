@@ -28,6 +28,7 @@ from typing import Any
 
 from handler import wording
 from handler.domain import ElbApiError, ElbHealth
+from handler.state.bounded import NO_TIME
 
 KIND = "watcher_error"
 SCOPE_CONFIG = "watcher:config"
@@ -167,9 +168,13 @@ def delivery_problem(
 
 
 def store_problem(warnings: Sequence[str]) -> WatcherProblem | None:
-    """STORE_UNAVAILABLE from the lifecycle's warnings when de-duplication was unavailable."""
+    """STORE_UNAVAILABLE from the lifecycle's warnings when de-duplication was unavailable.
+
+    Not when the run had no time left to call the store (a platform budget already spent): that says
+    nothing of the store, and the run's WATCH.TIME_BUDGET errors say what happened.
+    """
     for warning in warnings:
-        if warning.startswith("de-duplication unavailable"):
+        if warning.startswith("de-duplication unavailable") and NO_TIME not in warning:
             return WatcherProblem(STORE_UNAVAILABLE, SCOPE_STORE, warning)
     return None
 

@@ -29,6 +29,8 @@ T = TypeVar("T")
 CALL_CAP_SECONDS = 2.0
 # Below this many seconds a call is not started: it could not finish.
 MIN_CALL_SECONDS = 0.05
+# What a store call not started for want of time says: the budget's doing, not the store's.
+NO_TIME = "no time left to"
 
 
 class BoundedStore:
@@ -76,7 +78,7 @@ class BoundedStore:
             raise StoreUnavailable(f"{self._abandoned} (store given up for this invocation)")
         seconds = self.budget.slice(self.cap, self.keep)
         if seconds < MIN_CALL_SECONDS:
-            raise self._abandon(f"{self.store!r}: no time left to {what} before the deadline")
+            raise self._abandon(f"{self.store!r}: {NO_TIME} {what} before the deadline")
         limit = getattr(self.store, "limit_wait", None)
         if callable(limit):
             limit(seconds)
