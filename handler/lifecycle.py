@@ -314,6 +314,78 @@ def _where_line(record: Mapping[str, Any], say: Mapping[str, str]) -> str:
     return say["region_line"].format(region=region, project=project)
 
 
+Wording = Mapping[str, str]
+Said = tuple[str, list[str]]
+"""A resolved notice's title and its first lines."""
+
+
+def _member_resolved(
+    record: Mapping[str, Any], values: dict[str, Any], say: Wording, scope_records: Any
+) -> Said:
+    """A member finding gone: back ONLINE, or in another state now; a health check added back."""
+    kind = str(record.get("kind") or "")
+    role = "standby" if kind == "standby_failed" else "master"
+    block: Mapping[str, Any] = record[role]
+    values.update(
+        name=_member_label(block),
+        was=str(block.get("operating_status") or "failed"),
+        status=_current_status(block.get("id"), scope_records) or "ONLINE",
+        address=(
+            f"{block.get('address')}:{block.get('protocol_port')}"
+            if block.get("address")
+            else block.get("id")
+        ),
+        code=f" ({block['reason_code']})" if block.get("reason_code") else "",
+        role=say[f"role_{role}"],
+        Role=say[role.capitalize()],
+    )
+    if kind == "no_monitor":
+        return say["r_monitor_title"].format(**values), [
+            say["r_monitor_line"].format(**values),
+            say["r_monitor_span"].format(**values),
+        ]
+    which = "back" if values["status"] == "ONLINE" else "other"
+    return say[f"r_{which}_title"].format(**values), [
+        say[f"r_{which}_line"].format(**values),
+        say["r_was"].format(**values),
+    ]
+
+
+def _watcher_resolved(record: Mapping[str, Any], values: dict[str, Any], say: Wording) -> Said:
+    """The watcher works again: its component's last code is gone."""
+    watcher = record.get("watcher")
+    values["code"] = watcher.get("code") if isinstance(watcher, Mapping) else "?"
+    return say["r_watcher_title"].format(**values), [say["r_watcher_line"].format(**values)]
+
+
+def _check_resolved(record: Mapping[str, Any], values: dict[str, Any], say: Wording) -> Said:
+    """A failed check job gone: the items that failed."""
+    raw_check = record.get("check")
+    check: Mapping[str, Any] = raw_check if isinstance(raw_check, Mapping) else {}
+    member = say["check_member"].format(member=_short_id(check.get("member_id")))
+    subject = values["pool"] if isinstance(record.get("pool"), Mapping) else member
+    items = [str(item.get("name")) for item in check.get("failed_items") or () if isinstance(item, Mapping)]
+    lines = [say["r_check_line"].format(**values)]
+    if items:
+        lines.append(say["r_check_items"].format(items=", ".join(items)))
+    return say["r_check_title"].format(subject=subject, **values), lines
+
+
+def _resolved_text(
+    record: Mapping[str, Any], values: dict[str, Any], say: Wording, scope_records: Any
+) -> Said:
+    """The title and first lines of a resolved notice, by the kind of finding that is gone."""
+    kind = str(record.get("kind") or "")
+    role = "standby" if kind == "standby_failed" else "master"
+    if kind in _MEMBER_KINDS and isinstance(record.get(role), Mapping):
+        return _member_resolved(record, values, say, scope_records)
+    if kind == "no_master":
+        return say["r_master_title"].format(**values), [say["r_master_line"].format(**values)]
+    if kind == "watcher_error":
+        return _watcher_resolved(record, values, say)
+    return _check_resolved(record, values, say)
+
+
 def resolved_record(
     record: Mapping[str, Any],
     *,
@@ -334,59 +406,14 @@ def resolved_record(
     is ONLINE now or in another bad state (e.g. OFFLINE became UNKNOWN). Human text in `locale`.
     """
     say = phrases(locale)
-    kind = str(record.get("kind") or "")
+    lasted = format_duration(back_at - first_seen)
     values: dict[str, Any] = {
         "tag": f"[{say['resolved']}]",
         "pool": _pool_label(record.get("pool")),
-        "lasted": format_duration(back_at - first_seen),
+        "lasted": lasted,
+        "span": say["span"].format(start=_iso(first_seen), end=_iso(back_at), lasted=lasted),
     }
-    values["span"] = say["span"].format(start=_iso(first_seen), end=_iso(back_at), lasted=values["lasted"])
-    role = "standby" if kind == "standby_failed" else "master"
-    block = record.get(role)
-    lines: list[str]
-    if kind in _MEMBER_KINDS and isinstance(block, Mapping):
-        values.update(
-            name=_member_label(block),
-            was=str(block.get("operating_status") or "failed"),
-            status=_current_status(block.get("id"), scope_records) or "ONLINE",
-            address=(
-                f"{block.get('address')}:{block.get('protocol_port')}"
-                if block.get("address")
-                else block.get("id")
-            ),
-            code=f" ({block['reason_code']})" if block.get("reason_code") else "",
-            role=say[f"role_{role}"],
-            Role=say[role.capitalize()],
-        )
-        if kind == "no_monitor":
-            title = say["r_monitor_title"].format(**values)
-            lines = [say["r_monitor_line"].format(**values), say["r_monitor_span"].format(**values)]
-        elif values["status"] == "ONLINE":
-            title = say["r_back_title"].format(**values)
-            lines = [say["r_back_line"].format(**values), say["r_was"].format(**values)]
-        else:
-            title = say["r_other_title"].format(**values)
-            lines = [say["r_other_line"].format(**values), say["r_was"].format(**values)]
-    elif kind == "no_master":
-        title = say["r_master_title"].format(**values)
-        lines = [say["r_master_line"].format(**values)]
-    elif kind == "watcher_error":
-        watcher = record.get("watcher")
-        values["code"] = watcher.get("code") if isinstance(watcher, Mapping) else "?"
-        title = say["r_watcher_title"].format(**values)
-        lines = [say["r_watcher_line"].format(**values)]
-    else:
-        raw_check = record.get("check")
-        check: Mapping[str, Any] = raw_check if isinstance(raw_check, Mapping) else {}
-        member = say["check_member"].format(member=_short_id(check.get("member_id")))
-        subject = values["pool"] if isinstance(record.get("pool"), Mapping) else member
-        title = say["r_check_title"].format(subject=subject, **values)
-        items = [
-            str(item.get("name")) for item in check.get("failed_items") or () if isinstance(item, Mapping)
-        ]
-        lines = [say["r_check_line"].format(**values)]
-        if items:
-            lines.append(say["r_check_items"].format(items=", ".join(items)))
+    title, lines = _resolved_text(record, values, say, scope_records)
     lines.append(say["r_confirmed"].format(checks=checks, last_seen=_iso(last_seen)))
     lines.append(_where_line(record, say))
     return {

@@ -146,6 +146,24 @@ class SweepOutcome:
         }
 
 
+def _list_limit(outcome: SweepOutcome, pools: int) -> ElbApiError:
+    return ElbApiError(
+        "WATCH.LIST_LIMIT",
+        f"ListMasterSlavePools: this event's list calls are used up (at most {MAX_LIST_CALLS_PER_EVENT} "
+        f"per event), this sweep stopped after {outcome.pages} pages and {pools} pools; narrow the sweeps "
+        "or split them over events",
+    )
+
+
+def _repeating(marker: str, outcome: SweepOutcome, pools: int, *, followed: bool) -> ElbApiError:
+    why = "was already followed" if followed else "follows a page with no new pool"
+    return ElbApiError(
+        "ELB.MALFORMED_RESPONSE",
+        f"ListMasterSlavePools: next_marker {clip(marker, MAX_NAME_CHARS)!r} {why}; the listing repeats, "
+        f"stopped after {outcome.pages} pages and {pools} pools",
+    )
+
+
 def sweep_pools(
     sweep: Sweep, reader: ElbReader, region: str, project_id: str, max_pages: int = MAX_LIST_CALLS_PER_EVENT
 ) -> SweepOutcome:
@@ -164,14 +182,7 @@ def sweep_pools(
     seen_ids: set[str] = set()
     while True:
         if outcome.pages >= max_pages:
-            outcome.errors.append(
-                ElbApiError(
-                    "WATCH.LIST_LIMIT",
-                    f"ListMasterSlavePools: this event's list calls are used up (at most "
-                    f"{MAX_LIST_CALLS_PER_EVENT} per event), this sweep stopped after {outcome.pages} "
-                    f"pages and {len(seen_ids)} pools; narrow the sweeps or split them over events",
-                )
-            )
+            outcome.errors.append(_list_limit(outcome, len(seen_ids)))
             return outcome
         try:
             page = reader.list_pools_page(sweep, marker)
@@ -181,30 +192,18 @@ def sweep_pools(
         outcome.pages += 1
         new_pools = 0
         for pool in page.pools:
-            if pool.id in seen_ids:
-                continue
-            seen_ids.add(pool.id)
-            new_pools += 1
-            outcome.assessed_pool_ids.append(pool.id)
-            target = Target(pool_id=pool.id, region=region, project_id=project_id)
-            outcome.findings.extend(assess_pool(pool, None, target))
+            if pool.id not in seen_ids:
+                seen_ids.add(pool.id)
+                new_pools += 1
+                outcome.assessed_pool_ids.append(pool.id)
+                target = Target(pool_id=pool.id, region=region, project_id=project_id)
+                outcome.findings.extend(assess_pool(pool, None, target))
         if page.next_marker is None:
             outcome.complete = True
             return outcome
-        if page.next_marker in seen_markers or new_pools == 0:
-            shown = clip(page.next_marker, MAX_NAME_CHARS)
-            why = (
-                "was already followed"
-                if page.next_marker in seen_markers
-                else "follows a page with no new pool"
-            )
-            outcome.errors.append(
-                ElbApiError(
-                    "ELB.MALFORMED_RESPONSE",
-                    f"ListMasterSlavePools: next_marker {shown!r} {why}; the listing repeats, "
-                    f"stopped after {outcome.pages} pages and {len(seen_ids)} pools",
-                )
-            )
+        followed = page.next_marker in seen_markers
+        if followed or new_pools == 0:
+            outcome.errors.append(_repeating(page.next_marker, outcome, len(seen_ids), followed=followed))
             return outcome
         seen_markers.add(page.next_marker)
         marker = page.next_marker

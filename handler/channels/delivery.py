@@ -264,27 +264,32 @@ def send_units(
         thread.join(timeout=ctx.remaining())
     results: list[list[dict[str, Any]]] = []
     for index, unit in enumerate(units):
-        outcome = lanes[unit.channel.name].outcome(index)
-        entries = []
-        for record in unit.records:
-            fingerprint = record.get("fingerprint") if isinstance(record, Mapping) else None
-            delivery: dict[str, Any] = {
-                "fingerprint": fingerprint,
-                "channel": unit.channel.name,
-                "status": outcome.status,
-                "attempts": outcome.attempts,
-                "error": _scrub(outcome.error, channel_secrets([unit.channel])),
-            }
-            if unit.digest is not None:
-                delivery["digest"] = dict(unit.digest)
-            note = sent_note(unit.channel.name) if outcome.status == "sent" else None
-            if note is not None:
-                delivery["note"] = note
-            entries.append(delivery)
+        entries = _unit_deliveries(unit, lanes[unit.channel.name].outcome(index))
         if entries:
             _log(log, {**entries[0], "findings": len(entries)} if unit.digest else entries[0], unit.channel)
         results.append(entries)
     return results
+
+
+def _unit_deliveries(unit: Unit, outcome: Outcome) -> list[dict[str, Any]]:
+    """One delivery per record of a unit, as its lane's outcome says (scrubbed of its channel's secrets)."""
+    entries = []
+    for record in unit.records:
+        fingerprint = record.get("fingerprint") if isinstance(record, Mapping) else None
+        delivery: dict[str, Any] = {
+            "fingerprint": fingerprint,
+            "channel": unit.channel.name,
+            "status": outcome.status,
+            "attempts": outcome.attempts,
+            "error": _scrub(outcome.error, channel_secrets([unit.channel])),
+        }
+        if unit.digest is not None:
+            delivery["digest"] = dict(unit.digest)
+        note = sent_note(unit.channel.name) if outcome.status == "sent" else None
+        if note is not None:
+            delivery["note"] = note
+        entries.append(delivery)
+    return entries
 
 
 def deliver(
