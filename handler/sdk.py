@@ -89,6 +89,14 @@ def _no_models(_response: Any, _response_type: Any, _progress_callback: Any) -> 
     return
 
 
+def with_scheme(endpoint: str) -> str:
+    """The URL the SDK really calls for an endpoint: it adds `https://` to one written without a scheme.
+
+    Proxies looked up for `elb.example.com` alone match no `HTTPS_PROXY`/`NO_PROXY` rule for https.
+    """
+    return endpoint if "://" in endpoint else f"https://{endpoint}"
+
+
 def trim(client: Any, endpoints: Sequence[str], *, models: bool) -> Any:
     """Trim `client`'s per-call work (see the module docstring); `models=False` also skips response models.
 
@@ -105,7 +113,7 @@ def trim(client: Any, endpoints: Sequence[str], *, models: bool) -> Any:
     if session is not None and hasattr(session, "trust_env") and endpoints:
         from requests.utils import get_environ_proxies  # noqa: PLC0415 - requests comes with the SDK
 
-        session.proxies.update(get_environ_proxies(endpoints[0]))
+        session.proxies.update(get_environ_proxies(with_scheme(endpoints[0])))
         session.trust_env = False
         done.append("environment")
     if not models and callable(getattr(client, "deserialize", None)):

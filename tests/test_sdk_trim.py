@@ -236,3 +236,17 @@ def test_a_fresh_scenario_gets_its_own_client(monkeypatch):
             assert _gateway(sim, clients).show_pool(DEMO_POOL).id == DEMO_POOL
             assert [request.status for request in sim.requests] == [200]
     assert len(clients) == 2
+
+
+@pytest.mark.parametrize("override", ["elb.example.invalid", "https://elb.example.invalid"])
+def test_proxies_are_looked_up_for_the_url_the_sdk_calls_even_without_a_scheme(
+    simulator, monkeypatch, override
+):
+    """The SDK prefixes https:// to a scheme-less override: HTTPS_PROXY and NO_PROXY apply to that URL."""
+    monkeypatch.setenv(simulator.env_name, override)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    http = _client(simulator).get_http_client()
+    assert http._session.proxies.get("https") == "http://127.0.0.1:9"
+    monkeypatch.setenv("NO_PROXY", "elb.example.invalid")
+    http = _client(simulator).get_http_client()
+    assert "https" not in http._session.proxies
