@@ -420,6 +420,23 @@ def test_sqlite_corrupt_file_set_aside_twice_in_one_second_keeps_both(tmp_path, 
     assert all(aside.read_bytes() == GARBAGE for aside in _aside(path))
 
 
+def test_sqlite_corrupt_file_another_store_already_replaced_is_not_moved_again(tmp_path, closing):
+    path = tmp_path / "state.db"
+    first, second = closing(SqliteStore(str(path))), closing(SqliteStore(str(path)))
+    first.save([state("fp-1")])
+    assert set(second.load(["pool-a"]).states) == {"fp-1"}
+    _checkpointed(path)
+    path.write_bytes(GARBAGE)
+    with pytest.raises(StoreUnavailable, match="state store was corrupt"):
+        second.load(["pool-a"])
+    second.save([state("fp-2")])  # the fresh file, already in use by the other store
+    with pytest.raises(StoreUnavailable, match="the file was replaced meanwhile"):
+        first.load(["pool-a"])
+    assert len(_aside(path)) == 1
+    assert first.take_set_aside() is None
+    assert set(first.load(["pool-a"]).states) == {"fp-2"}, "it moved over to the fresh file, untouched"
+
+
 def test_sqlite_locked_or_unwritable_files_are_not_set_aside(tmp_path, closing):
     path = tmp_path / "state.db"
     store = closing(SqliteStore(str(path), busy_timeout=0.1))
