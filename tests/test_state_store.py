@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -337,6 +338,124 @@ def test_sqlite_file_of_a_newer_schema_is_refused_not_rewritten(tmp_path, closin
         closing(SqliteStore(str(path))).load(["p"])
     with raw(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+
+
+# Corrupt files are set aside (issue 20): a damaged store must not turn de-duplication off for good.
+
+GARBAGE = b"this is no sqlite file " * 400
+
+
+def _aside(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.corrupt-*"))
+
+
+def _checkpointed(path: Path) -> None:
+    """Everything of the WAL copied into the main file, as SQLite does every 1000 pages by itself."""
+    with raw(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def test_sqlite_file_overwritten_with_garbage_is_set_aside_once_and_a_fresh_store_starts(tmp_path, closing):
+    path = tmp_path / "state.db"
+    store = closing(SqliteStore(str(path)))
+    store.save([state("fp-1")])
+    _checkpointed(path)
+    path.write_bytes(GARBAGE)  # the warm connection still has the file open
+    with pytest.raises(
+        StoreUnavailable, match=r"^state store was corrupt: set aside as .*started afresh"
+    ) as err:
+        store.load(["pool-a"])
+    [aside] = _aside(path)
+    assert re.fullmatch(r"state\.db\.corrupt-\d{8}T\d{6}Z", aside.name), "UTC time like 20261203T221500Z"
+    assert str(aside) in err.value.message
+    assert aside.read_bytes() == GARBAGE, "the damaged file is kept for a post-mortem, untouched"
+    assert store.take_set_aside() == str(aside)
+    assert store.take_set_aside() is None, "said once"
+    # The same call already made a fresh store: the next one works, empty, and de-duplicates again.
+    assert store.load(["pool-a"]).states == {}
+    store.save([state("fp-2")])
+    assert set(closing(SqliteStore(str(path))).load(["pool-a"]).states) == {"fp-2"}
+    assert len(_aside(path)) == 1
+
+
+def test_sqlite_file_with_a_torn_page_is_found_by_quick_check_on_open(tmp_path, closing):
+    path = tmp_path / "state.db"
+    closing(SqliteStore(str(path))).save([state(f"fp-{n}") for n in range(50)])
+    _checkpointed(path)
+    with path.open("r+b") as file:  # the header stays good: only quick_check reads page 2
+        file.seek(4096)
+        file.write(GARBAGE[:4096])
+    store = closing(SqliteStore(str(path)))
+    with pytest.raises(StoreUnavailable, match=r"^state store was corrupt: .*quick_check"):
+        store.save([state("fp-new")])
+    assert len(_aside(path)) == 1
+    store.save([state("fp-new")])
+    assert set(store.load(["pool-a"]).states) == {"fp-new"}
+
+
+def test_sqlite_corrupt_file_takes_its_wal_and_shm_along(tmp_path, closing):
+    path = tmp_path / "state.db"
+    for end, body in (("", GARBAGE), ("-wal", b"stale wal " * 100), ("-shm", b"stale shm " * 100)):
+        Path(f"{path}{end}").write_bytes(body)
+    store = closing(SqliteStore(str(path)))
+    with pytest.raises(StoreUnavailable, match="state store was corrupt"):
+        take(store, "fp-1", "run-a", 1000)
+    [aside] = _aside(path)
+    suffix = aside.name.removeprefix("state.db")
+    assert Path(f"{path}-wal{suffix}").read_bytes() == b"stale wal " * 100, "same suffix as the file"
+    assert Path(f"{path}-shm{suffix}").is_file()  # SQLite itself rewrites the shared-memory index
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").read_bytes() != b"stale wal " * 100
+    assert take(store, "fp-1", "run-a", 1000), "the fresh store replays no stale WAL"
+
+
+def test_sqlite_corrupt_file_set_aside_twice_in_one_second_keeps_both(tmp_path, closing):
+    path = tmp_path / "state.db"
+    store = closing(SqliteStore(str(path)))
+    for _ in range(2):
+        path.write_bytes(GARBAGE)
+        with pytest.raises(StoreUnavailable, match="state store was corrupt"):
+            store.load(["p"])
+        store.close()
+    assert len(_aside(path)) == 2
+    assert all(aside.read_bytes() == GARBAGE for aside in _aside(path))
+
+
+def test_sqlite_corrupt_file_another_store_already_replaced_is_not_moved_again(tmp_path, closing):
+    path = tmp_path / "state.db"
+    first, second = closing(SqliteStore(str(path))), closing(SqliteStore(str(path)))
+    first.save([state("fp-1")])
+    assert set(second.load(["pool-a"]).states) == {"fp-1"}
+    _checkpointed(path)
+    path.write_bytes(GARBAGE)
+    with pytest.raises(StoreUnavailable, match="state store was corrupt"):
+        second.load(["pool-a"])
+    second.save([state("fp-2")])  # the fresh file, already in use by the other store
+    with pytest.raises(StoreUnavailable, match="the file was replaced meanwhile"):
+        first.load(["pool-a"])
+    assert len(_aside(path)) == 1
+    assert first.take_set_aside() is None
+    assert set(first.load(["pool-a"]).states) == {"fp-2"}, "it moved over to the fresh file, untouched"
+
+
+def test_sqlite_locked_or_unwritable_files_are_not_set_aside(tmp_path, closing):
+    path = tmp_path / "state.db"
+    store = closing(SqliteStore(str(path), busy_timeout=0.1))
+    store.save([state("fp-1")])
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable, match=r"^sqlite .*locked"):
+            store.save([state("fp-2")])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreUnavailable, match=r"^sqlite .*failed"):
+        closing(SqliteStore(str(blocker / "state.db"))).load(["p"])
+    assert list(tmp_path.glob("*corrupt*")) == []
+    assert set(store.load(["pool-a"]).states) == {"fp-1"}
+    assert store.take_set_aside() is None
 
 
 def _first_use_together(stores: list[SqliteStore]) -> list[str]:

@@ -7,8 +7,13 @@ instance store (ELB_WATCH_STATE unset), a SQLite file in this test's own temp di
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import os
+import sqlite3
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -141,6 +146,79 @@ def test_unreachable_store_is_reported_through_the_channels(simulator, webhook, 
     assert result["deduplication"] == "unavailable"
     codes = [r.get("watcher", {}).get("code") for r in records(webhook)]
     assert codes == [None, watcher.STORE_UNAVAILABLE]
+
+
+def _watcher_sent(receiver: WebhookReceiver) -> list[tuple[str, str]]:
+    """(status, code) of every watcher_error the receiver got, in order."""
+    return [(r["status"], r["watcher"]["code"]) for r in records(receiver) if r["kind"] == "watcher_error"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("instance", False), ("instance", True), ("on", False), ("on", True)],
+    ids=[
+        "instance-store-healthy-pool",
+        "instance-store-failed-master",
+        "sqlite-url-healthy-pool",
+        "sqlite-url-failed-master",
+    ],
+)
+def test_a_corrupt_sqlite_store_is_set_aside_said_once_and_dedup_comes_back(
+    simulator, webhook, case, capsys, monkeypatch
+):
+    # ELB_WATCH_STATE unset: the instance store, a SQLite file under this test's temp directory
+    # (run in the caller's thread); a sqlite: URL is run in a thread of its own, bounded.
+    kind, failing = case
+    tmp = Path(tempfile.gettempdir())
+    if kind == "on":
+        monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite:///{tmp}/state.db")
+    if not failing:
+        simulator.set_pool(HEALTHY_POOL)
+    event = {"pool_id": DEMO_POOL}
+    assert invoke(event, PlatformContext())["deduplication"] == kind
+    [path] = [tmp / "state.db"] if kind == "on" else tmp.glob("*-state-*.db")
+    sent_before = len(webhook.accepted)
+    # The warm instance keeps its connection open. SQLite copies its WAL into the file by itself
+    # (every 1000 pages); done here at once, then the file is overwritten in place.
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    garbage = b"\x00garbage, not a database\xff" * 300
+    path.write_bytes(garbage)
+    capsys.readouterr()
+
+    corrupt = invoke(event, PlatformContext())
+    assert corrupt["deduplication"] == "unavailable"
+    [aside] = list(path.parent.glob(f"{path.name}.corrupt-*"))
+    assert aside.read_bytes() == garbage, "the damaged file is kept as it was"
+    assert path.is_file(), "a fresh store was made in its place within the same run"
+    assert _watcher_sent(webhook) == [("firing", watcher.STORE_UNAVAILABLE)]
+    [problem] = [r for r in records(webhook) if r["kind"] == "watcher_error"]
+    assert problem["watcher"]["message"].startswith(
+        f"de-duplication unavailable: state store was corrupt: set aside as {aside}, started afresh"
+    )
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "was corrupt" in line]
+    assert [line["event"] for line in logged if line["event"] != "notification"] == ["dedup.unavailable"]
+
+    healed = invoke(event, PlatformContext())
+    assert healed["deduplication"] == kind
+    mentions = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "was corrupt" in line]
+    assert [(line["event"], line["status"]) for line in mentions] == [("notification", "resolved")], (
+        "said once"
+    )
+    assert _watcher_sent(webhook) == [
+        ("firing", watcher.STORE_UNAVAILABLE),
+        ("resolved", watcher.STORE_UNAVAILABLE),
+    ]
+    # The fresh store knows nothing of what the corrupt one held: a failed master is sent as new,
+    # once in the run without de-duplication and once by the first run on the fresh store.
+    repeats = [r["kind"] for r in records(webhook)[sent_before:] if r["kind"] != "watcher_error"]
+    assert repeats == (["master_failed", "master_failed"] if failing else [])
+
+    sent = len(webhook.accepted)
+    third = invoke(event, PlatformContext())
+    assert third["notifications"] == []
+    assert len(webhook.accepted) == sent, "an identical run sends nothing: de-duplication is back"
+    assert list(path.parent.glob(f"{path.name}.corrupt-*")) == [aside], "set aside once"
 
 
 # --- the pure parts -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -41,6 +42,61 @@ SWEEP_SECONDS = 600.0  # how often a store drops states past their retention and
 
 T = TypeVar("T")
 
+# SQLITE_CORRUPT and SQLITE_NOTADB (primary codes): the file itself is damaged. Locked, busy,
+# read-only, full or unopenable files are other codes and keep their own handling.
+_CORRUPT_CODES = frozenset({11, 26})
+_CORRUPT_TEXTS = ("file is not a database", "database disk image is malformed")
+_COMPANIONS = ("", "-wal", "-shm")  # a stale -wal must not be replayed into the fresh file
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """Whether a sqlite3 error says the file is damaged (not merely locked, busy or unwritable)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _CORRUPT_CODES:
+        return True
+    return any(text in str(exc) for text in _CORRUPT_TEXTS)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+def set_aside_file(path: str, stamp: str) -> str:
+    """Rename `path` to `<path>.corrupt-<stamp>`, and its -wal and -shm (when present) with the same suffix.
+
+    An earlier set-aside of the same second is never overwritten (`-2`, `-3`... are added). Returns
+    the main file's new path.
+    """
+    suffix, n = f".corrupt-{stamp}", 1
+    while any(os.path.lexists(f"{path}{end}{suffix}") for end in _COMPANIONS):
+        n += 1
+        suffix = f".corrupt-{stamp}-{n}"
+    for end in _COMPANIONS:
+        if os.path.lexists(path + end):
+            os.replace(path + end, f"{path}{end}{suffix}")
+    return path + suffix
+
+
+def _check(conn: sqlite3.Connection) -> None:
+    """Raise the corruption error when `PRAGMA quick_check` finds the file damaged (once per connection).
+
+    A page torn in the middle of the file is otherwise only found by the query that reads it, or
+    never, while the header still reads as a good (version 0, empty) store.
+    """
+    rows = conn.execute("PRAGMA quick_check(3)").fetchall()
+    found = [bytes(row[0]).decode("utf-8", "replace") for row in rows]
+    if found != ["ok"]:
+        raise sqlite3.DatabaseError(
+            f"database disk image is malformed: quick_check: {'; '.join(found)[:200]}"
+        )
+
 
 def _rows(states: Iterable[AlertState]) -> list[tuple[str, str, str]]:
     """(fingerprint, scope, body) rows of states, as the alert_state table keeps them."""
@@ -64,6 +120,8 @@ class SqliteStore:
         self._limit: float | None = None
         self._busy_ms: int | None = None  # what the connection's busy_timeout is set to
         self._swept_at: float | None = None  # when states past their retention were last dropped
+        self._opened: tuple[int, int] | None = None  # the file the connection has open (device, inode)
+        self.set_aside: str | None = None  # where the last corrupt file went, until `take_set_aside`
 
     def limit_wait(self, seconds: float) -> None:
         """Cut every wait for another writer (busy timeout, WAL switch) to `seconds` from now on."""
@@ -85,6 +143,7 @@ class SqliteStore:
         try:
             conn.text_factory = bytes  # a row that is not UTF-8 is reported, not fatal for the whole load
             self._wal(conn)
+            _check(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -99,10 +158,13 @@ class SqliteStore:
                     f"sqlite {self.path}: schema version {version}, this version reads {SCHEMA_VERSION}; "
                     "point ELB_WATCH_STATE at another file"
                 )
-        except BaseException:
-            conn.close()
+        except BaseException as exc:
+            if is_corrupt(exc):  # closed once set aside: closing deletes the -wal and -shm by name
+                self._conn, self._opened = conn, None
+            else:
+                conn.close()
             raise
-        self._conn, self._busy_ms = conn, None
+        self._conn, self._busy_ms, self._opened = conn, None, _identity(self.path)
         return conn
 
     def _wal(self, conn: sqlite3.Connection) -> None:
@@ -138,9 +200,60 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, OSError) as exc:
+            if is_corrupt(exc):
+                raise self._start_afresh(what, exc) from None
             raise StoreUnavailable(f"sqlite {self.path}: {what} failed: {exc}") from None
         finally:
             self._lock.release()
+
+    def _start_afresh(self, what: str, exc: BaseException) -> StoreUnavailable:
+        """Set the corrupt file aside, open a fresh one in its place; the error the failed call raises.
+
+        That call's run goes without de-duplication and says so once; the next call finds a working
+        store. A file another store (process) already set aside and replaced is not moved again.
+        """
+        conn, opened = self._conn, self._opened
+        self._conn, self._busy_ms, self._opened = None, None, None
+        aside = None
+        try:
+            if opened is None or _identity(self.path) == opened:
+                # Renamed while still open (POSIX allows it): closing the last connection deletes
+                # the -wal and -shm by name, and they belong with the damaged file.
+                aside = set_aside_file(self.path, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        except OSError as again:
+            return StoreUnavailable(
+                f"sqlite {self.path}: {what} failed: {exc}; setting it aside failed: {again}"
+            )
+        finally:
+            if conn is not None:
+                conn.close()
+        try:
+            self._connect()
+        except (sqlite3.Error, OSError, StoreUnavailable) as again:
+            self._drop()  # a fresh file found corrupt too (another process wrote it)
+            why = again.message if isinstance(again, StoreUnavailable) else str(again)
+            return StoreUnavailable(
+                f"sqlite {self.path}: {what} failed: {exc}; starting afresh failed: {why}"
+            )
+        if aside is None:
+            return StoreUnavailable(
+                f"sqlite {self.path}: {what} failed: {exc}; the file was replaced meanwhile"
+            )
+        self.set_aside = aside
+        return StoreUnavailable(
+            f"state store was corrupt: set aside as {aside}, started afresh ({what}: {exc})"
+        )
+
+    def _drop(self) -> None:
+        """Close the connection, if any, without the lock (the caller holds it)."""
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._busy_ms, self._opened = None, None, None
+
+    def take_set_aside(self) -> str | None:
+        """Where the last corrupt file was set aside, once: the next call says None until another one is."""
+        aside, self.set_aside = self.set_aside, None
+        return aside
 
     @staticmethod
     def _select(conn: sqlite3.Connection, scopes: Iterable[str]) -> list[tuple[bytes, bytes, bytes]]:
