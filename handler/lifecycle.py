@@ -625,7 +625,9 @@ def record_deliveries(
     """The state with this run's deliveries of notification `key` written to its ledger."""
     ledger = dict(state.deliveries)
     for delivery in deliveries:
-        channel = str(delivery.get("channel", ""))
+        # The ledger is per receiver (several may share a channel type); without routes each channel
+        # is a receiver named after its type.
+        channel = str(delivery.get("receiver") or delivery.get("channel", ""))
         earlier = ledger.get(channel)
         attempts = delivery.get("attempts")
         count = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 1

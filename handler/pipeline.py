@@ -93,6 +93,7 @@ def route(pairs: list[Pair], allowed: Allowed | None) -> tuple[list[Pair], dict[
             skipped[index] = {
                 "fingerprint": notification.fingerprint,
                 "channel": channel,
+                "receiver": channel,
                 "status": "skipped",
                 "attempts": 0,
                 "error": NARROWED,
@@ -111,6 +112,7 @@ def silence(pairs: list[Pair], held_by: Mapping[str, Silence]) -> dict[int, dict
             silenced[index] = {
                 "fingerprint": notification.fingerprint,
                 "channel": channel,
+                "receiver": channel,
                 "status": "silenced",
                 "attempts": 0,
                 "error": _silenced_why(holder),
@@ -204,7 +206,8 @@ def _send(send: Send, pairs: list[Pair], log: Any) -> list[dict[str, Any]]:
         entry = dict(answer) if answer is not None else {"status": "failed", "attempts": 0}
         entry.setdefault("error", None if answer is not None else "the channel layer reported no delivery")
         entry["fingerprint"] = notification.fingerprint
-        entry["channel"] = channel
+        entry["receiver"] = channel
+        entry.setdefault("channel", channel)
         deliveries.append(entry)
     return deliveries
 
@@ -240,7 +243,7 @@ def _without_state(
     pairs = [(notification, channel) for notification in notifications for channel in channels]
     deliveries = _deliver(send, pairs, log, allowed)
     lost = [
-        {key: entry.get(key) for key in ("fingerprint", "channel", "status", "error")}
+        {key: entry.get(key) for key in ("fingerprint", "channel", "receiver", "status", "error")}
         for entry in deliveries
         if entry.get("status") not in {"sent", "dry_run"}  # a dry run sends nothing on purpose
     ]
@@ -499,6 +502,7 @@ def _busy(decided: _Decided, log: Any) -> tuple[list[dict[str, Any]], list[dict[
             {
                 "fingerprint": fingerprint,
                 "channel": channel,
+                "receiver": channel,
                 "status": "skipped",
                 "attempts": 0,
                 "error": BUSY,

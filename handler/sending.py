@@ -49,7 +49,7 @@ def send(
         sdk_clients=WARM.smn_clients,
     )
     names = list(dict.fromkeys(name for _, name in pairs))
-    kept = pacers(names, context, wiring)
+    kept = pacers([channels[name] for name in names], context, wiring)
     try:
         # The channels' payloads are an edge: each renders the v1 record.
         deliveries: list[dict[str, Any]] = dispatch(
@@ -83,7 +83,8 @@ def dry_send(
             for rendered in unit.records:
                 entry: dict[str, Any] = {
                     "fingerprint": rendered.get("fingerprint"),
-                    "channel": name,
+                    "channel": channels[name].type,
+                    "receiver": name,
                     "status": "dry_run" if unit.payload is not None else "failed",
                     "attempts": 0,
                     "error": "dry run: rendered, not sent" if unit.payload is not None else unit.error,
@@ -95,14 +96,18 @@ def dry_send(
     return [dict(answers[(name, id(record))]) for record, name in converted]
 
 
-def pacers(names: list[str], context: Any, wiring: Wiring) -> dict[str, Any]:
-    """One pacer per channel, carrying the send history earlier invocations left in the store."""
+def pacers(receivers: list[Any], context: Any, wiring: Wiring) -> dict[str, Any]:
+    """One pacer per receiver, carrying the send history earlier invocations left in the store.
+
+    Each receiver is paced on its own: the services' limits are per robot or webhook.
+    """
     from handler.channels.delivery import rate_limits  # noqa: PLC0415 - only when sending
     from handler.channels.pacing import Pacer, decode_history  # noqa: PLC0415 - only when sending
 
     found = {}
-    for name in names:
-        limits = rate_limits(name)
+    for receiver in receivers:
+        name = receiver.name
+        limits = rate_limits(receiver.type)
         history: list[float] = []
         if limits and wiring.store is not None:
             with contextlib.suppress(StoreUnavailable):

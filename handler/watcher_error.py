@@ -158,7 +158,7 @@ def delivery_problem(
     tried = [d for d in deliveries if d.get("status") in {"sent", "failed"}]
     if not tried or any(d.get("status") == "sent" for d in tried):
         return None
-    channels = sorted({str(d.get("channel")) for d in tried})
+    channels = sorted({str(d.get("receiver") or d.get("channel")) for d in tried})
     if configured is not None and not set(configured) <= set(channels):
         return None
     first = next((str(d.get("error")) for d in tried if d.get("error")), "no answer")

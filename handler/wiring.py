@@ -14,6 +14,7 @@ from handler.channels.config import Channel
 from handler.config import ConfigError, load_lifecycle_settings
 from handler.instance import Instance
 from handler.lifecycle import LifecycleSettings
+from handler.receivers import Receivers
 from handler.state import StateStore, open_store, url_secrets
 from handler.state.url import INSTANCE, OFF, instance_store_url
 from handler.text import whole_number
@@ -26,8 +27,7 @@ DEFAULT_GROUP_THRESHOLD = 3
 class Wiring:
     """What the environment configures beyond settings: channels, lifecycle, state store, clock."""
 
-    channels: tuple[Channel, ...] = ()
-    channel_problems: tuple[str, ...] = ()
+    receivers: Receivers = field(default_factory=Receivers)
     group_threshold: int = DEFAULT_GROUP_THRESHOLD
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     store: StateStore | None = None
@@ -39,6 +39,16 @@ class Wiring:
     store_error: str | None = None
     # --dry-run: the store is read, never written, and nothing is sent.
     dry_run: bool = False
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """Every receiver (a channel named after its type when there is no routing file)."""
+        return self.receivers.channels
+
+    @property
+    def channel_problems(self) -> tuple[str, ...]:
+        """One message per receiver whose settings are unusable (it is off; the others work)."""
+        return self.receivers.problems
 
 
 # The warm instance's caches (ELB clients, started diagnosis jobs, state stores): the one object
@@ -77,8 +87,7 @@ def build_wiring(
 
         store = DryRunStore(store)
     return Wiring(
-        channels=channels,
-        channel_problems=tuple(problems),
+        receivers=Receivers(channels, tuple(problems)),
         group_threshold=_group_threshold(env),
         lifecycle=replace(load_lifecycle_settings(env), locale=locale),
         store=store,

@@ -81,6 +81,7 @@ def test_every_channel_delivers_a_signed_message_its_receiver_accepts(receivers)
         assert delivery == {
             "fingerprint": "5408d300053a714a",
             "channel": delivery["channel"],
+            "receiver": delivery["channel"],
             "status": "sent",
             "attempts": 1,
             "error": None,

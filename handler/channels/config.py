@@ -35,13 +35,38 @@ PUBLIC_QUERY_NAMES = frozenset({"channel", "api-version", "sp", "sv"})
 
 
 @dataclass(frozen=True, slots=True)
+class Mention:
+    """Who a receiver's messages @-mention (from the routing file only): phone numbers, user ids, all."""
+
+    mobiles: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
+    all: bool = False
+
+    def __bool__(self) -> bool:
+        """Whether anybody is mentioned."""
+        return bool(self.mobiles or self.user_ids or self.all)
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
-    """One configured destination. The URL and secret never appear in its repr."""
+    """One receiver: a named destination of one channel type. The URL and secret never appear in its repr.
+
+    `name` is the receiver's name (its ledger entry, its pacing, its lane); `kind` the channel type
+    (smn, feishu, …), which says how it renders and sends. Without a routing file each configured
+    channel is a receiver named after its type (`kind` left empty means the same as `name`).
+    """
 
     name: str
     url: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
     topic_urn: str = ""
+    kind: str = ""
+    mention: Mention = field(default_factory=Mention)
+
+    @property
+    def type(self) -> str:
+        """The channel type: how this receiver renders and sends."""
+        return self.kind or self.name
 
 
 def _check_url(variable: str, value: str) -> None:

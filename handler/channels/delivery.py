@@ -97,16 +97,16 @@ class Unit:
 
 
 def _single(channel: Channel, record: Mapping[str, Any], locale: str) -> Unit:
-    if channel.name not in MODULES:
-        return Unit(channel, (record,), None, error=f"unknown channel {channel.name!r}")
+    if channel.type not in MODULES:
+        return Unit(channel, (record,), None, error=f"unknown channel {channel.type!r}")
     try:
-        return Unit(channel, (record,), render(channel.name, record, locale))
+        return Unit(channel, (record,), render(channel.type, record, locale))
     except Exception as exc:  # noqa: BLE001 - one record's rendering bug must not cost the others
         return Unit(channel, (record,), None, error=f"internal error while rendering ({type(exc).__name__})")
 
 
 def _digest_units(channel: Channel, records: Sequence[Mapping[str, Any]], locale: str) -> list[Unit]:
-    module = MODULES[channel.name]
+    module = MODULES[channel.type]
     units = []
     for whole in digests.build(records, locale):
         for part in digests.split(whole, module.digest_fits):
@@ -128,7 +128,7 @@ def plan(
     """
     if not records:
         return []
-    if len(records) <= group_threshold or channel.name not in MODULES:
+    if len(records) <= group_threshold or channel.type not in MODULES:
         return [_single(channel, record, locale) for record in records]
     try:
         return _digest_units(channel, records, locale)
@@ -142,13 +142,13 @@ def _send(unit: Unit, ctx: DeliveryContext, progress: Progress) -> Outcome:
         return Outcome("failed", 0, unit.error or "nothing to send")
     channel = unit.channel
     try:
-        if channel.name == "smn":
+        if channel.type == "smn":
             from handler.channels.smn_publisher import publish  # noqa: PLC0415 - lazy: loads the SDK
 
             return publish(channel, {str(k): str(v) for k, v in unit.payload.items()}, ctx, progress)
-        form = WEBHOOKS.get(channel.name)
+        form = WEBHOOKS.get(channel.type)
         if form is None:
-            return Outcome("failed", 0, f"unknown channel {channel.name!r}")
+            return Outcome("failed", 0, f"unknown channel {channel.type!r}")
         return send_webhook(
             channel, unit.payload, build=form.request, judge=form.judge, ctx=ctx, progress=progress
         )
@@ -166,7 +166,7 @@ def _scrub(text: str | None, secrets: Sequence[str]) -> str | None:
 
 def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
     """One line per delivery: a warning when it is still owed, debug when sent."""
-    smn = channel.name == "smn"
+    smn = channel.type == "smn"
     where = {"topic_urn": channel.topic_urn} if smn else {"url": shown_channel_url(channel.url)}
     fields = {**delivery, **where}
     try:
@@ -232,7 +232,7 @@ def send_units(
 ) -> list[list[dict[str, Any]]]:
     """Send the units, each channel on its own daemon thread; per unit, one delivery per record. Never raises.
 
-    A delivery is {"fingerprint", "channel", "status", "attempts", "error"} (+ "digest" for a digest
+    A delivery is {"fingerprint", "channel", "receiver", "status", "attempts", "error"} (+ "digest" for a digest
     part, + "note" when `sent` means less than delivered: Teams' 202 only says the flow accepted it).
     Status `sent`, or one of `failed`, `throttled`, `deferred`: all three are still owed. Nothing
     waits past `ctx.deadline`; a thread still sending then ends on its own timeouts (cut to the
@@ -246,7 +246,7 @@ def send_units(
     threads = []
     for name, mine in by_channel.items():
         pacer = pacers.get(name) or Pacer(
-            rate_limits(name), wall_clock=ctx.wall_clock, clock=ctx.clock, sleep=ctx.sleep
+            rate_limits(mine[0][1].channel.type), wall_clock=ctx.wall_clock, clock=ctx.clock, sleep=ctx.sleep
         )
         lanes[name] = _Lane(mine, pacer, ctx)
         # In a copy of the caller's context: the lane's log lines and cut errors scrub the run's secrets.
@@ -278,14 +278,15 @@ def _unit_deliveries(unit: Unit, outcome: Outcome) -> list[dict[str, Any]]:
         fingerprint = record.get("fingerprint") if isinstance(record, Mapping) else None
         delivery: dict[str, Any] = {
             "fingerprint": fingerprint,
-            "channel": unit.channel.name,
+            "channel": unit.channel.type,
+            "receiver": unit.channel.name,
             "status": outcome.status,
             "attempts": outcome.attempts,
             "error": _scrub(outcome.error, channel_secrets([unit.channel])),
         }
         if unit.digest is not None:
             delivery["digest"] = dict(unit.digest)
-        note = sent_note(unit.channel.name) if outcome.status == "sent" else None
+        note = sent_note(unit.channel.type) if outcome.status == "sent" else None
         if note is not None:
             delivery["note"] = note
         entries.append(delivery)
@@ -335,6 +336,6 @@ def dispatch(
     missing = {"status": "failed", "attempts": 0, "error": "the channel layer planned no message for it"}
     return [
         answers.get((channel.name, id(record)))
-        or {"fingerprint": record.get("fingerprint"), "channel": channel.name, **missing}
+        or {"fingerprint": record.get("fingerprint"), "channel": channel.type, "receiver": channel.name, **missing}
         for record, channel in pairs
     ]
