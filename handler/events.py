@@ -20,7 +20,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +38,8 @@ MAX_ERRORS = 100
 
 TARGET_FIELDS = ("pool_id", "job_id", "listener_id", "region", "project_id")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+# A receiver name (routing file) or a channel type: what an event's "channels" may name.
+_RECEIVER = re.compile(r"[a-z0-9_-]{1,64}")
 _REGION = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 _PROJECT = re.compile(r"[A-Za-z0-9]{1,64}")
 _PATTERNS = {
@@ -132,17 +134,19 @@ def _field(data: Mapping[str, Any], key: str, where: str) -> str | None:
 
 
 def _channels(data: Mapping[str, Any], where: str) -> tuple[str, ...] | None:
-    """`"channels": ["feishu", "smn"]`: narrow delivery to these configured channels."""
+    """`"channels": ["feishu", "payments-feishu"]`: narrow delivery to these receivers (or channel types)."""
     if "channels" not in data:
         return None
     path = f"{where}.channels" if where else "channels"
     names = data["channels"]
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-        raise _InvalidEventError(path, f"must be a list of channel names, got {_describe(names)}")
-    unknown = sorted({name for name in names if name not in CHANNEL_NAMES})
-    if unknown:
+        raise _InvalidEventError(path, f"must be a list of receiver names, got {_describe(names)}")
+    unknown = sorted({name[:80] for name in names[:100] if not _RECEIVER.fullmatch(name)})
+    if unknown or len(names) > 100:
         raise _InvalidEventError(
-            path, f"unknown channel(s) {unknown}; expected some of {list(CHANNEL_NAMES)}"
+            path,
+            f"not receiver names: {unknown[:5]}; use receivers of the routing file or channel types "
+            f"({', '.join(CHANNEL_NAMES)}), at most 100",
         )
     return tuple(dict.fromkeys(names))
 
@@ -499,3 +503,32 @@ class _Merged:
 def _chunks(ids: list[str]) -> Iterator[tuple[str, ...]]:
     for start in range(0, len(ids), MAX_LOADBALANCERS_PER_SWEEP):
         yield tuple(ids[start : start + MAX_LOADBALANCERS_PER_SWEEP])
+
+
+def known_channels(parsed: ParsedEvent, known: Collection[str]) -> ParsedEvent:
+    """The event without the targets and sweeps whose `channels` name no receiver or channel type here.
+
+    Each is an EVENT.INVALID error instead (nothing is read for it): a typo in a name must not quietly
+    send the alert nowhere. `known` holds the receivers' names and channel types.
+    """
+    kept_targets = [item for item in parsed.targets if _unknown(item.channels, known) is None]
+    kept_sweeps = [item for item in parsed.sweeps if _unknown(item.channels, known) is None]
+    everything: list[Target | Sweep] = [*parsed.targets, *parsed.sweeps]
+    dropped = [item for item in everything if _unknown(item.channels, known) is not None]
+    if not dropped:
+        return parsed
+    choices = ", ".join(sorted(known)) or "none is configured"
+    errors = [
+        EventError(
+            "channels", f"names unknown receiver(s) {_unknown(item.channels, known)}; known here: {choices}"
+        )
+        for item in dropped
+    ]
+    return replace(
+        parsed, targets=tuple(kept_targets), sweeps=tuple(kept_sweeps), errors=(*parsed.errors, *errors)
+    )
+
+
+def _unknown(channels: tuple[str, ...] | None, known: Collection[str]) -> list[str] | None:
+    missing = sorted(name for name in channels or () if name not in known)
+    return missing or None

@@ -4,6 +4,7 @@
     parse     the event → targets and sweeps (handler.events)
     read      per region/project scope: read ELB → assess → diagnose (handler.reading)
     publish   findings → notifications, with the channels the event allows (handler.notifying)
+    route     each finding to the receivers of the routes its pool matches (handler.routing)
     decide    the lifecycle against the store, the watcher's own problems with them; then hold
               (silences), route (the event's channels), pace and deliver (handler.sending), record
               the ledger (handler.pipeline, through handler.notifying)
@@ -24,12 +25,14 @@ from typing import Any
 from handler import logs
 from handler.budget import Budget, work_budget
 from handler.config import Settings, remaining_ms, resolve_credentials
+from handler.domain import CHANNEL_NAMES
 from handler.elb import import_sdk
-from handler.events import ParsedEvent, parse_event
+from handler.events import ParsedEvent, known_channels, parse_event
 from handler.limits import bound_result
 from handler.notifying import Notified, notify, publish
 from handler.reading import Logged, Reading, errors_of, read
 from handler.result import RunResult, error_entry
+from handler.routing import NO_TAGS, route_findings
 from handler.run_context import RunContext
 from handler.state.bounded import bounded
 from handler.wiring import WARM, Wiring
@@ -82,11 +85,12 @@ def run(event: Any, config_error: str | None, context: RunContext, wiring: Wirin
     """The use case: its stages in order (see the module docstring)."""
     settings_errors = unusable_settings(wiring, config_error)
     parsed = ParsedEvent("unknown") if config_error is not None else parse_event(event)
+    parsed = known_channels(parsed, {*CHANNEL_NAMES, *wiring.receivers.names})
     if parsed.targets or parsed.sweeps:
         import_sdk()  # here, at a shallow stack depth: see import_sdk
     reading = read([*parsed.targets, *parsed.sweeps], context, wiring.store)
     errors = logged([*settings_errors, *event_errors(parsed), *errors_of(reading.watched)], context.log)
-    published = publish(reading, context)
+    published = route_findings(publish(reading, context), wiring.receivers, getattr(reading, "tags", NO_TAGS))
     notified = notify(published, errors, reading, context, wiring)
     return Outcome(parsed, tuple(errors), reading, notified)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, cast
@@ -559,6 +559,11 @@ def _absent(
     return _notify(resolved, "resolved", now, notice), "resolved"
 
 
+def _everyone(channels: tuple[str, ...]) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]:
+    """Every notification to every channel: the audience without a routing file."""
+    return lambda _record, _ledger: channels
+
+
 def decide(
     previous: Mapping[str, AlertState],
     records: Sequence[dict[str, Any]],
@@ -566,7 +571,7 @@ def decide(
     *,
     now: float,
     settings: LifecycleSettings,
-    channels: Sequence[str],
+    channels: Sequence[str] | Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]],
     only: Collection[str] | None = None,
 ) -> Decision:
     """Decide this run: new states, the notifications to send (and to whom), and the records held back.
@@ -574,8 +579,10 @@ def decide(
     `previous` holds the stored states of the scopes looked at; `assessed_scopes` the scopes whose
     ELB reads succeeded this run (a scope with a record counts as assessed). A fingerprint in a scope
     that was not assessed is left exactly as it was. `only` restricts the decision to some fingerprints
-    (the ones this invocation holds a lease on); the other records still serve as context.
+    (the ones this invocation holds a lease on); the other records still serve as context. `channels`
+    are the receivers, or who gets a notification given its record and ledger (`receivers.audience`).
     """
+    audience = channels if callable(channels) else _everyone(tuple(channels))
     observed: dict[str, dict[str, Any]] = {}
     for record in records:
         observed.setdefault(str(record.get("fingerprint", "")), record)
@@ -600,7 +607,8 @@ def decide(
             continue
         if state != prev:
             states[fingerprint] = state
-        waiting = pending_channels(state, channels, now, settings)
+        notice_of = state.notice if state.state == "resolved" and state.notice else state.record
+        waiting = pending_channels(state, audience(notice_of or {}, state.deliveries), now, settings)
         if reason is not None or waiting:
             # A catch-up of a finding still firing carries this run's observation; otherwise the notice.
             if current is not None and state.state == "firing":

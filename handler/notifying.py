@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from handler.limits import compact_record
 from handler.notify import build
 from handler.pipeline import ProcessResult, process
 from handler.reading import Reading
+from handler.receivers import audience, widen
 from handler.sending import channel_layer
 from handler.state import StateStore, StoreUnavailable
 from handler.wiring import Wiring
@@ -145,19 +146,37 @@ def one_pass(
     routing: Routing,
 ) -> ProcessResult:
     """One pass of the notification pipeline (handler.pipeline) over records in the assessed scopes."""
-    return process(
+    receivers = wiring.channels
+
+    def allowed(notification: Notification) -> tuple[str, ...] | None:
+        names = routing.allowed(notification)
+        return None if names is None else widen(names, receivers)
+
+    done = process(
         records,
         scopes,
         store=store,
-        channels=[channel.name for channel in wiring.channels],
+        channels=[channel.name for channel in receivers],
         send=channel_layer(run, wiring),
         now=run.clock(),
         settings=wiring.lifecycle,
         owner=f"{request_id(run.platform) or 'local'}:{uuid.uuid4().hex}",
         log=run.log,
         lease_ms=lease_ms(run.deadline - time.monotonic()),
-        allowed=routing.allowed,
+        allowed=allowed,
+        audience=audience(wiring.receivers) if wiring.receivers.routes is not None else None,
     )
+    return typed(done, {channel.name: channel.type for channel in receivers})
+
+
+def typed(done: ProcessResult, kinds: Mapping[str, str]) -> ProcessResult:
+    """Each delivery with its receiver's channel type as `channel` (the pipeline knows receivers only)."""
+
+    def of(entry: Mapping[str, Any]) -> dict[str, Any]:
+        name = str(entry.get("receiver") or entry.get("channel"))
+        return {**entry, "channel": kinds.get(name, entry.get("channel")), "receiver": name}
+
+    return replace(done, deliveries=[of(d) for d in done.deliveries], lost=[of(d) for d in done.lost])
 
 
 def notify(

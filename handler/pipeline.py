@@ -42,6 +42,9 @@ Send = Callable[[list[Pair]], list[dict[str, Any]]]
 Allowed = Callable[[Notification], "Collection[str] | None"]
 """The channels an event lets a notification use (None: all of them)."""
 
+Audience = Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]
+"""Who gets a notification: (its record, its ledger by receiver) → receiver names (`receivers.audience`)."""
+
 BUSY = "another invocation is notifying"
 NO_STORE = "no state store in use (ELB_WATCH_STATE=off, or the store failed earlier in this run)"
 NARROWED = "not among the event's channels; owed to the next run that may use this channel"
@@ -223,8 +226,9 @@ def _without_state(
     warnings: list[str],
     log: Any,
     allowed: Allowed | None = None,
+    audience: Audience | None = None,
 ) -> ProcessResult:
-    """Send every observed finding (and any decided resolution) to every channel: nothing is lost."""
+    """Send every observed finding (and any decided resolution) to its receivers: nothing is lost."""
     decided = {item.fingerprint: item.record for item in decision.outgoing} if decision else {}
     outgoing: list[dict[str, Any]] = []
     observed = _unique(records)
@@ -240,7 +244,11 @@ def _without_state(
     warnings.append(warning)
     log.warning("dedup.unavailable", reason=why, notifications=len(outgoing))
     notifications = [Notification.of(record) for record in outgoing]
-    pairs = [(notification, channel) for notification in notifications for channel in channels]
+    pairs = [
+        (notification, channel)
+        for notification, record in zip(notifications, outgoing, strict=True)
+        for channel in _to(record, previous, channels, audience)
+    ]
     deliveries = _deliver(send, pairs, log, allowed)
     lost = [
         {key: entry.get(key) for key in ("fingerprint", "channel", "receiver", "status", "error")}
@@ -251,6 +259,19 @@ def _without_state(
         # Nothing remembers what is owed: say so once, loudly, with what a person must look at.
         log.warning("delivery.lost", reason=why, undelivered=len(lost))
     return ProcessResult(notifications, deliveries, dedup_available=False, warnings=warnings, lost=lost)
+
+
+def _to(
+    record: Mapping[str, Any],
+    previous: Mapping[str, AlertState] | None,
+    channels: Sequence[str],
+    audience: Audience | None,
+) -> Sequence[str]:
+    """Who gets a record sent without state: its audience (with the ledger it had), else every channel."""
+    if audience is None:
+        return channels
+    prev = (previous or {}).get(str(record.get("fingerprint", "")))
+    return audience(record, prev.deliveries if prev is not None else {})
 
 
 def _note(rows: list[str], warnings: list[str], log: Any) -> None:
@@ -312,7 +333,7 @@ def _settle_quiet(
     *,
     now: float,
     settings: LifecycleSettings,
-    channels: tuple[str, ...],
+    channels: tuple[str, ...] | Audience,
 ) -> Settle:
     """The store's `settle` for this run: decide, and the states to write without a lease, or None.
 
@@ -352,6 +373,7 @@ class _Pass:
     log: Any
     lease_ms: int
     allowed: Allowed | None
+    audience: Audience | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +403,7 @@ def _without_store(
         warnings=warnings,
         log=run.log,
         allowed=run.allowed,
+        audience=run.audience,
         **decided,
     )
 
@@ -397,7 +420,13 @@ def _decide(
     seen = set(observed)
     decided: list[tuple[Loaded, Decision]] = []
     settle = _settle_quiet(
-        records, scopes, seen, decided, now=run.now, settings=run.settings, channels=run.channels
+        records,
+        scopes,
+        seen,
+        decided,
+        now=run.now,
+        settings=run.settings,
+        channels=run.audience or run.channels,
     )
     try:
         # Every observed finding's state changes this run, so its lease is taken at once, and the
@@ -417,7 +446,12 @@ def _decide(
         )
     if first is None:
         first = decide(
-            loaded.states, records, scopes, now=run.now, settings=run.settings, channels=run.channels
+            loaded.states,
+            records,
+            scopes,
+            now=run.now,
+            settings=run.settings,
+            channels=run.audience or run.channels,
         )
     return _lease_the_rest(
         run, records, scopes, warnings, first=first, loaded=loaded, taken=first_lease.taken, seen=seen
@@ -466,7 +500,7 @@ def _lease_the_rest(
             scopes,
             now=run.now,
             settings=run.settings,
-            channels=run.channels,
+            channels=run.audience or run.channels,
             only=holding,
         )
     )
@@ -526,6 +560,7 @@ def process(
     log: Any,
     lease_ms: int = DEFAULT_LEASE_MS,
     allowed: Allowed | None = None,
+    audience: Audience | None = None,
 ) -> ProcessResult:
     """Decide and deliver this run's notifications, de-duplicated through `store` when there is one.
 
@@ -535,6 +570,7 @@ def process(
     no channels it is not called and the new notifications are still returned. `lease_ms` must cover
     the time `send` may take. `allowed` narrows the channels per record (an event's `"channels"`); a
     channel narrowed out stays owed and gets the notification on the next run that may use it.
+    `audience` says which of the `channels` (the receivers) each notification goes to (None: all).
     """
     unique = tuple(dict.fromkeys(channels))
     warnings: list[str] = []
@@ -542,9 +578,16 @@ def process(
     records = _records(notifications)
     if store is None:
         return _without_state(
-            records, channels=unique, send=send, why=NO_STORE, warnings=warnings, log=log, allowed=allowed
+            records,
+            channels=unique,
+            send=send,
+            why=NO_STORE,
+            warnings=warnings,
+            log=log,
+            allowed=allowed,
+            audience=audience,
         )
-    run = _Pass(store, unique, send, now, settings, owner, log, lease_ms, allowed)
+    run = _Pass(store, unique, send, now, settings, owner, log, lease_ms, allowed, audience)
     decided = _decide(run, records, set(assessed_scopes) | {scope_of(record) for record in records}, warnings)
     if isinstance(decided, ProcessResult):
         return decided

@@ -9,13 +9,17 @@ the firing one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from handler.channels.config import Channel
 
 if TYPE_CHECKING:
     from handler.routes import RouteConfig
+
+Audience = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[str, ...]]
+"""Who gets a notification: (its record, its ledger by receiver name) → receiver names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +44,45 @@ class Receivers:
     def wants_tags(self) -> bool:
         """Whether some route matches on load balancer tags (then the read stage reads them)."""
         return self.routes is not None and self.routes.uses_tags
+
+
+def _names(wanted: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    present = set(known)
+    return tuple(name for name in dict.fromkeys(wanted) if name in present)
+
+
+def audience(receivers: Receivers) -> Audience:
+    """Who a notification goes to, given its record and its ledger (receiver → last delivery).
+
+    No routes: every receiver. A watcher_error: the watcher receivers (absent: every receiver). A
+    resolved notice: the receivers its ledger names (they got, or were owed, the firing one), even
+    when the routes changed meanwhile. Otherwise the receivers the publish stage routed it to (the
+    record's `route` block), else the default receivers.
+    """
+    everyone = receivers.names
+    routes = receivers.routes
+    if routes is None:
+        return lambda _record, _ledger: everyone
+    env_names = tuple(c.name for c in receivers.channels if c not in routes.receivers)
+    default = routes.default_receivers if routes.default_receivers is not None else env_names
+    watchers = routes.watcher_receivers if routes.watcher_receivers is not None else everyone
+
+    def to(record: Mapping[str, Any], ledger: Mapping[str, Any]) -> tuple[str, ...]:
+        if record.get("kind") == "watcher_error":
+            return _names(watchers, everyone)
+        if record.get("status") == "resolved":
+            got = _names(list(ledger), everyone)
+            if got:
+                return got
+        block = record.get("route")
+        if isinstance(block, Mapping) and isinstance(block.get("receivers"), list):
+            return _names([str(name) for name in block["receivers"]], everyone)
+        return _names(default, everyone)
+
+    return to
+
+
+def widen(names: Sequence[str], receivers: Sequence[Channel]) -> tuple[str, ...]:
+    """The receivers an event's `channels` names: by receiver name, or every receiver of a channel type."""
+    wanted = set(names)
+    return tuple(c.name for c in receivers if c.name in wanted or c.type in wanted)

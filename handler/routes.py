@@ -1,15 +1,528 @@
-"""The routing file (`ELB_WATCH_ROUTES`): receivers, routes, default and watcher receivers. Pure."""
+"""The routing file (`ELB_WATCH_ROUTES`): named receivers, routes that match pools, who gets the rest. Pure.
+
+    receivers:          [{name, <one channel key>: {settings}, mention?}]
+    routes:             [{match: {key: value | [values]}, receivers: [names], continue?, runbook_url?}]
+    default_receivers:  [names]   what no route matched; absent: the ELB_WATCH_<CHANNEL> channels
+    watcher_receivers:  [names]   where watcher_error goes; absent: every receiver
+
+`parse` reads the document (already decoded from YAML or JSON) and reports every problem at once,
+each with its place in the file (`routes[1].match.severity`). `${NAME}` in a string is replaced from
+the environment (secrets stay in encrypted variables); nothing else is expanded. `route` is the
+routing decision for one record: the routes in order, the first match wins unless `continue: true`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
 
-from handler.channels.config import Channel
+from handler.channels.config import Channel, Mention, check_url, parse_topic_urn
+from handler.config import ConfigError
+from handler.domain import CHANNEL_NAMES
+
+RECEIVER_NAME = re.compile(r"[a-z0-9_-]{1,64}")
+# ${NAME}: an environment variable's name, as POSIX shells spell it.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]{0,127})\}")
+MATCH_KEYS = (
+    "pool_name",
+    "pool_id",
+    "loadbalancer_id",
+    "listener_id",
+    "enterprise_project_id",
+    "region",
+    "project_id",
+    "kind",
+    "severity",
+    "tag",
+)
+# Keys whose values are shell globs; the others match exactly.
+GLOB_KEYS = frozenset({"pool_name"})
+SEVERITIES = ("critical", "major", "warning", "info")
+# What each channel key of a receiver takes: the settings its ELB_WATCH_* variables take.
+CHANNEL_SETTINGS: dict[str, frozenset[str]] = {
+    "smn": frozenset({"topic_urn"}),
+    "feishu": frozenset({"webhook", "url", "secret"}),
+    "dingtalk": frozenset({"webhook", "url", "secret"}),
+    "wecom": frozenset({"webhook", "url"}),
+    "slack": frozenset({"webhook", "url"}),
+    "webhook": frozenset({"webhook", "url", "secret"}),
+    "welink": frozenset({"webhook", "url"}),
+    "teams": frozenset({"webhook", "url"}),
+}
+TOP_KEYS = ("receivers", "routes", "default_receivers", "watcher_receivers")
+RECEIVER_KEYS = frozenset({"name", "mention", *CHANNEL_SETTINGS})
+ROUTE_KEYS = frozenset({"match", "receivers", "continue", "runbook_url"})
+MENTION_KEYS = frozenset({"mobiles", "user_ids", "all"})
+RUNBOOK_FIELDS = ("pool_id", "pool_name", "loadbalancer_id", "region")
+_RUNBOOK_FIELD = re.compile(r"\{(" + "|".join(RUNBOOK_FIELDS) + r")\}")
+_MOBILE = re.compile(r"\+?[0-9][0-9-]{2,31}")
+_USER_ID = re.compile(r"[A-Za-z0-9_@.:-]{1,128}")
+MAX_RECEIVERS = 500
+MAX_ROUTES = 2000
+MAX_VALUES = 200
+MAX_PROBLEMS = 50
+
+
+class RoutesError(ConfigError):
+    """A routing file that cannot be used: every problem, each with its place in the file."""
+
+    def __init__(
+        self, problems: Sequence[str], source: str = "ELB_WATCH_ROUTES", receivers: tuple[Channel, ...] = ()
+    ) -> None:
+        """Keep the problems, and the receivers that were well formed (they still get every alert)."""
+        shown = list(problems[:MAX_PROBLEMS])
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(f"… and {len(problems) - MAX_PROBLEMS} more")
+        super().__init__(f"{source}: " + "; ".join(shown))
+        self.problems = tuple(problems)
+        self.source = source
+        self.receivers = receivers
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route: what it matches, who it sends to, whether later routes are tried too, its runbook.
+
+    `match` holds (key, values) pairs, every key must match and a key matches when any of its values
+    does; `tags` (load balancer tag key, value or glob) pairs, all of which must match.
+    """
+
+    place: str
+    match: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    receivers: tuple[str, ...] = ()
+    proceed: bool = False
+    runbook_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class RouteConfig:
-    """A parsed routing file."""
+    """A parsed routing file: its receivers, routes, and who gets what no route matched.
+
+    `default_receivers` None: the environment's channels; `watcher_receivers` None: every receiver.
+    """
 
     receivers: tuple[Channel, ...] = ()
-    uses_tags: bool = False
+    routes: tuple[Route, ...] = ()
+    default_receivers: tuple[str, ...] | None = None
+    watcher_receivers: tuple[str, ...] | None = None
+    source: str = ""
+
+    @property
+    def uses_tags(self) -> bool:
+        """Whether some route matches on load balancer tags."""
+        return any(route.tags for route in self.routes)
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """Where one record goes: the receivers, the routes that matched (their places), its runbook link."""
+
+    receivers: tuple[str, ...]
+    matched: tuple[str, ...] = ()
+    runbook_url: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record's `route` block: what `routes test` prints and the result shows."""
+        block: dict[str, Any] = {"receivers": list(self.receivers), "matched": list(self.matched)}
+        if self.runbook_url:
+            block["runbook_url"] = self.runbook_url
+        return block
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Collects the problems of one routing file while it is read (every problem, not the first)."""
+
+    env: Mapping[str, str]
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, place: str, text: str) -> None:
+        self.problems.append(f"{place}: {text}")
+
+    def text(self, value: Any, place: str) -> str | None:
+        """A string with its ${NAME} references replaced; None (and a problem) for anything else."""
+        if not isinstance(value, str):
+            self.problem(place, f"must be a string, got {_kind(value)}")
+            return None
+        missing: list[str] = []
+
+        def replace(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name not in self.env:
+                missing.append(name)
+                return ""
+            return self.env[name]
+
+        expanded = _REFERENCE.sub(replace, value)
+        if missing:
+            self.problem(place, f"${{{missing[0]}}} is not set in the environment")
+            return None
+        return expanded.strip()
+
+    def names(self, value: Any, place: str) -> tuple[str, ...] | None:
+        """A list of receiver names."""
+        if not isinstance(value, list) or not value:
+            self.problem(place, f"must be a non-empty list of receiver names, got {_kind(value)}")
+            return None
+        names = []
+        for index, item in enumerate(value[:MAX_VALUES]):
+            if isinstance(item, str) and RECEIVER_NAME.fullmatch(item):
+                names.append(item)
+            else:
+                self.problem(
+                    f"{place}[{index}]", f"is not a receiver name ([a-z0-9_-]{{1,64}}): {_shown(item)}"
+                )
+        return tuple(dict.fromkeys(names))
+
+
+def _kind(value: Any) -> str:
+    """How a wrong value is described: its JSON type, never the value (it may be a secret)."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else _kind(value)
+    return repr(text[:64] + "…" if len(text) > 64 else text)
+
+
+def _mention(reader: _Reader, value: Any, place: str) -> Mention:
+    if not isinstance(value, Mapping):
+        reader.problem(place, f"must be an object with mobiles, user_ids or all, got {_kind(value)}")
+        return Mention()
+    for key in sorted(str(k) for k in value if k not in MENTION_KEYS):
+        reader.problem(f"{place}.{key}", "is not a mention key: use mobiles, user_ids or all")
+    found: dict[str, tuple[str, ...]] = {}
+    for key, pattern in (("mobiles", _MOBILE), ("user_ids", _USER_ID)):
+        items = value.get(key, [])
+        if not isinstance(items, list):
+            reader.problem(f"{place}.{key}", f"must be a list, got {_kind(items)}")
+            continue
+        kept = []
+        for index, item in enumerate(items[:MAX_VALUES]):
+            text = reader.text(item, f"{place}.{key}[{index}]")
+            if text is not None and not pattern.fullmatch(text):
+                reader.problem(f"{place}.{key}[{index}]", f"is not a valid {key[:-1].replace('_', ' ')}")
+            elif text is not None:
+                kept.append(text)
+        found[key] = tuple(dict.fromkeys(kept))
+    everyone = value.get("all", False)
+    if not isinstance(everyone, bool):
+        reader.problem(f"{place}.all", f"must be true or false, got {_kind(everyone)}")
+        everyone = False
+    return Mention(found.get("mobiles", ()), found.get("user_ids", ()), everyone)
+
+
+def _destination(reader: _Reader, name: str, kind: str, value: Any, place: str) -> Channel | None:
+    """The channel a receiver's channel key configures, checked as its ELB_WATCH_* variables are."""
+    if not isinstance(value, Mapping):
+        reader.problem(place, f"must be an object of settings, got {_kind(value)}")
+        return None
+    allowed = CHANNEL_SETTINGS[kind]
+    for key in sorted(str(k) for k in value if k not in allowed):
+        reader.problem(f"{place}.{key}", f"is not a {kind} setting: use {', '.join(sorted(allowed))}")
+    settings = {key: reader.text(value[key], f"{place}.{key}") for key in allowed if key in value}
+    if any(text is None for text in settings.values()):
+        return None
+    if kind == "smn":
+        urn = settings.get("topic_urn") or ""
+        if parse_topic_urn(urn) is None:
+            reader.problem(f"{place}.topic_urn", "must look like urn:smn:<region>:<project_id>:<topic_name>")
+            return None
+        return Channel(name, topic_urn=urn, kind=kind)
+    if "webhook" in settings and "url" in settings:
+        reader.problem(place, "has both webhook and url: give one")
+        return None
+    url = settings.get("webhook") or settings.get("url") or ""
+    try:
+        check_url(f"{place}.{'url' if 'url' in settings else 'webhook'}", url)
+    except ConfigError as exc:
+        reader.problems.append(str(exc))
+        return None
+    return Channel(name, url=url, secret=settings.get("secret") or "", kind=kind)
+
+
+def _receiver(reader: _Reader, value: Any, place: str) -> Channel | None:
+    if not isinstance(value, Mapping):
+        reader.problem(place, f"must be an object with a name and one channel key, got {_kind(value)}")
+        return None
+    for key in sorted(str(k) for k in value if k not in RECEIVER_KEYS):
+        reader.problem(
+            f"{place}.{key}", f"is not a receiver key: use name, mention or one of {', '.join(CHANNEL_NAMES)}"
+        )
+    name = value.get("name")
+    if not isinstance(name, str) or not RECEIVER_NAME.fullmatch(name):
+        reader.problem(f"{place}.name", f"must be a receiver name ([a-z0-9_-]{{1,64}}), got {_shown(name)}")
+        return None
+    kinds = [key for key in CHANNEL_NAMES if key in value]
+    if len(kinds) != 1:
+        given = f"{len(kinds)} ({', '.join(kinds)})" if kinds else "none"
+        reader.problem(
+            place,
+            f"receiver {name!r} must have exactly one channel key of {', '.join(CHANNEL_NAMES)}, has {given}",
+        )
+        return None
+    channel = _destination(reader, name, kinds[0], value[kinds[0]], f"{place}.{kinds[0]}")
+    if channel is None:
+        return None
+    if "mention" in value:
+        mention = _mention(reader, value["mention"], f"{place}.mention")
+        return Channel(channel.name, channel.url, channel.secret, channel.topic_urn, channel.kind, mention)
+    return channel
+
+
+def _match_values(reader: _Reader, key: str, value: Any, place: str) -> tuple[str, ...]:
+    """A match key's values: a string or a non-empty list of strings (severities checked)."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        reader.problem(place, "is an empty list: it could never match")
+    values = []
+    for index, item in enumerate(items[:MAX_VALUES]):
+        where = f"{place}[{index}]" if isinstance(value, list) else place
+        text = reader.text(item, where)
+        if text is None:
+            continue
+        if key == "severity" and text not in SEVERITIES:
+            reader.problem(where, f"is not a severity: use {', '.join(SEVERITIES)}")
+            continue
+        values.append(text)
+    return tuple(dict.fromkeys(values))
+
+
+def _tags(reader: _Reader, value: Any, place: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping) or not value:
+        reader.problem(place, f"must be an object of tag key: value (or glob), got {_kind(value)}")
+        return ()
+    found = []
+    for key, expected in value.items():
+        text = reader.text(expected, f"{place}.{key}")
+        if text is not None:
+            found.append((str(key), text))
+    return tuple(found)
+
+
+def _match(
+    reader: _Reader, value: Any, place: str
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, str], ...]]:
+    if not isinstance(value, Mapping):
+        reader.problem(place, f"must be an object of match keys, got {_kind(value)}")
+        return (), ()
+    match: list[tuple[str, tuple[str, ...]]] = []
+    tags: tuple[tuple[str, str], ...] = ()
+    for key, given in value.items():
+        if key not in MATCH_KEYS:
+            reader.problem(f"{place}.{key}", f"is not a match key: use {', '.join(MATCH_KEYS)}")
+        elif key == "tag":
+            tags = _tags(reader, given, f"{place}.tag")
+        else:
+            match.append((str(key), _match_values(reader, str(key), given, f"{place}.{key}")))
+    return tuple(match), tags
+
+
+def _runbook(reader: _Reader, value: Any, place: str) -> str:
+    text = reader.text(value, place)
+    if text is None:
+        return ""
+    if not text.startswith("https://"):
+        reader.problem(place, "must be an https:// URL (people open it from the message)")
+        return ""
+    try:
+        check_url(place, _RUNBOOK_FIELD.sub("x", text))
+    except ConfigError as exc:
+        reader.problems.append(str(exc))
+        return ""
+    return text
+
+
+def _route(reader: _Reader, value: Any, place: str) -> Route | None:
+    if not isinstance(value, Mapping):
+        reader.problem(place, f"must be an object with match and receivers, got {_kind(value)}")
+        return None
+    for key in sorted(str(k) for k in value if k not in ROUTE_KEYS):
+        reader.problem(f"{place}.{key}", f"is not a route key: use {', '.join(sorted(ROUTE_KEYS))}")
+    match, tags = _match(reader, value.get("match", {}), f"{place}.match")
+    receivers = reader.names(value.get("receivers"), f"{place}.receivers") or ()
+    proceed = value.get("continue", False)
+    if not isinstance(proceed, bool):
+        reader.problem(f"{place}.continue", f"must be true or false, got {_kind(proceed)}")
+        proceed = False
+    runbook = _runbook(reader, value["runbook_url"], f"{place}.runbook_url") if "runbook_url" in value else ""
+    return Route(place, match, tags, receivers, proceed, runbook)
+
+
+def _listed(reader: _Reader, document: Mapping[str, Any], key: str, limit: int) -> list[Any]:
+    value = document.get(key, [])
+    if not isinstance(value, list):
+        reader.problem(key, f"must be a list, got {_kind(value)}")
+        return []
+    if len(value) > limit:
+        reader.problem(key, f"has {len(value)} entries; at most {limit}")
+        return []
+    return value
+
+
+def _receivers(
+    reader: _Reader, document: Mapping[str, Any], known: Sequence[Channel]
+) -> tuple[list[Channel], set[str]]:
+    """The file's receivers, and every name declared (a broken receiver's too: no cascade of problems).
+
+    A name used twice, or already an environment channel's, is a problem.
+    """
+    taken = {channel.name: "an ELB_WATCH_* channel" for channel in known}
+    found = []
+    declared = set(taken)
+    for index, value in enumerate(_listed(reader, document, "receivers", MAX_RECEIVERS)):
+        name = value.get("name") if isinstance(value, Mapping) else None
+        if isinstance(name, str) and RECEIVER_NAME.fullmatch(name):
+            declared.add(name)
+        receiver = _receiver(reader, value, f"receivers[{index}]")
+        if receiver is None:
+            continue
+        if receiver.name in taken:
+            reader.problem(
+                f"receivers[{index}].name", f"{receiver.name!r} is already the name of {taken[receiver.name]}"
+            )
+            continue
+        taken[receiver.name] = f"receivers[{index}]"
+        found.append(receiver)
+    return found, declared
+
+
+def _check_names(reader: _Reader, place: str, names: Sequence[str], known: set[str]) -> None:
+    for name in names:
+        if name not in known:
+            choices = ", ".join(sorted(known)) or "none are configured"
+            reader.problem(place, f"names unknown receiver {name!r} (receivers: {choices})")
+
+
+def parse(
+    document: Any, env: Mapping[str, str], known: Sequence[Channel] = (), source: str = "ELB_WATCH_ROUTES"
+) -> RouteConfig:
+    """The routing file as a RouteConfig; RoutesError lists every problem with its place.
+
+    `known` are the environment's channels (receivers named after their types): a route may name
+    them, and a file receiver may not take their names.
+    """
+    reader = _Reader(env)
+    if not isinstance(document, Mapping):
+        raise RoutesError(
+            [f"the routing file must be an object with {', '.join(TOP_KEYS)}, got {_kind(document)}"], source
+        )
+    for key in sorted(str(k) for k in document if k not in TOP_KEYS):
+        reader.problem(key, f"is not a routing file key: use {', '.join(TOP_KEYS)}")
+    receivers, names = _receivers(reader, document, known)
+    routes = [
+        route
+        for index, value in enumerate(_listed(reader, document, "routes", MAX_ROUTES))
+        if (route := _route(reader, value, f"routes[{index}]")) is not None
+    ]
+    for route in routes:
+        _check_names(reader, f"{route.place}.receivers", route.receivers, names)
+    chosen: dict[str, tuple[str, ...] | None] = {}
+    for key in ("default_receivers", "watcher_receivers"):
+        chosen[key] = reader.names(document[key], key) if key in document else None
+        _check_names(reader, key, chosen[key] or (), names)
+    if reader.problems:
+        raise RoutesError(reader.problems, source, tuple(receivers))
+    return RouteConfig(
+        tuple(receivers), tuple(routes), chosen["default_receivers"], chosen["watcher_receivers"], source
+    )
+
+
+# --- routing one record ------------------------------------------------------------------------------
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list | tuple):
+        return tuple(item for item in value if isinstance(item, str) and item)
+    return ()
+
+
+def fields_of(record: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The values a record offers each match key (a pool on two load balancers offers both)."""
+    pool: Mapping[str, Any] = record["pool"] if isinstance(record.get("pool"), Mapping) else {}
+    check: Mapping[str, Any] = record["check"] if isinstance(record.get("check"), Mapping) else {}
+    return {
+        "pool_name": _strings(pool.get("name")),
+        "pool_id": _strings(pool.get("id")),
+        "loadbalancer_id": _strings(pool.get("loadbalancer_ids")),
+        "listener_id": tuple(
+            dict.fromkeys((*_strings(pool.get("listener_ids")), *_strings(check.get("listener_id"))))
+        ),
+        "enterprise_project_id": _strings(pool.get("enterprise_project_id")),
+        "region": _strings(record.get("region")),
+        "project_id": _strings(record.get("project_id")),
+        "kind": _strings(record.get("kind")),
+        "severity": _strings(record.get("severity")),
+    }
+
+
+def _value_matches(key: str, wanted: tuple[str, ...], offered: tuple[str, ...]) -> bool:
+    if key in GLOB_KEYS:
+        return any(fnmatch.fnmatchcase(value, pattern) for value in offered for pattern in wanted)
+    return any(value in wanted for value in offered)
+
+
+def _tags_match(wanted: tuple[tuple[str, str], ...], tags: Sequence[Mapping[str, str]]) -> bool:
+    """Whether one of the pool's load balancers has every wanted tag (value or glob)."""
+    return any(
+        all(key in lb and fnmatch.fnmatchcase(lb[key], pattern) for key, pattern in wanted) for lb in tags
+    )
+
+
+def matches(
+    route: Route, fields: Mapping[str, tuple[str, ...]], tags: Sequence[Mapping[str, str]] = ()
+) -> bool:
+    """Whether a record with these fields (and its load balancers' tags) matches a route."""
+    if not all(_value_matches(key, wanted, fields.get(key, ())) for key, wanted in route.match):
+        return False
+    return not route.tags or _tags_match(route.tags, tags)
+
+
+def runbook_link(template: str, record: Mapping[str, Any]) -> str:
+    """A route's runbook_url with {pool_id}, {pool_name}, {loadbalancer_id} and {region} URL-encoded."""
+    fields = fields_of(record)
+    values = {
+        "pool_id": fields["pool_id"],
+        "pool_name": fields["pool_name"],
+        "loadbalancer_id": fields["loadbalancer_id"],
+        "region": fields["region"],
+    }
+    return _RUNBOOK_FIELD.sub(lambda found: quote(next(iter(values[found.group(1)]), ""), safe=""), template)
+
+
+def route(
+    config: RouteConfig,
+    record: Mapping[str, Any],
+    tags: Sequence[Mapping[str, str]] = (),
+    *,
+    default: Sequence[str] = (),
+) -> Routed:
+    """Where a finding goes: the matching routes' receivers in order (first match wins unless continue).
+
+    No route matched: the default receivers (the file's, else `default`, the environment's channels).
+    The runbook is the first matching route's that has one.
+    """
+    fields = fields_of(record)
+    receivers: list[str] = []
+    matched: list[str] = []
+    runbook = ""
+    for candidate in config.routes:
+        if not matches(candidate, fields, tags):
+            continue
+        matched.append(candidate.place)
+        receivers.extend(candidate.receivers)
+        if candidate.runbook_url and not runbook:
+            runbook = runbook_link(candidate.runbook_url, record)
+        if not candidate.proceed:
+            break
+    if not matched:
+        receivers = list(config.default_receivers if config.default_receivers is not None else default)
+    return Routed(tuple(dict.fromkeys(receivers)), tuple(matched), runbook)

@@ -68,7 +68,8 @@ def build_wiring(
     from handler.channels.config import channel_secrets, usable_channels  # noqa: PLC0415 - light
 
     found, problems = usable_channels(env)
-    channels = tuple(found)
+    receivers = with_routes(env, Receivers(tuple(found), tuple(problems)))
+    channels = receivers.channels
     url = env.get("ELB_WATCH_STATE", "").strip()
     # Unset (or "instance"): an embedded SQLite file in the temp directory, for one warm instance.
     kind = "instance" if url.lower() in {"", INSTANCE} else "on"
@@ -87,7 +88,7 @@ def build_wiring(
 
         store = DryRunStore(store)
     return Wiring(
-        receivers=Receivers(channels, tuple(problems)),
+        receivers=receivers,
         group_threshold=_group_threshold(env),
         lifecycle=replace(load_lifecycle_settings(env), locale=locale),
         store=store,
@@ -97,6 +98,27 @@ def build_wiring(
         store_error=store_error,
         dry_run=dry_run,
     )
+
+
+def with_routes(env: Mapping[str, str], found: Receivers) -> Receivers:
+    """The environment's channels plus the routing file's receivers and routes (ELB_WATCH_ROUTES).
+
+    A routing file with problems routes nothing: every receiver that is well formed gets every alert
+    (none is lost to a typo), and each problem is a CONFIG.INVALID error naming its place in the file.
+    """
+    from handler import routing_file  # noqa: PLC0415 - only with a routing file
+    from handler.routes import RoutesError  # noqa: PLC0415
+
+    value = routing_file.configured(env)
+    if not value:
+        return found
+    try:
+        config = routing_file.load(value, env, found.channels)
+    except RoutesError as exc:
+        problems = [f"{exc.source}: {problem}" for problem in exc.problems]
+        problems.append(f"{exc.source} is not used until this is fixed: every receiver gets every alert")
+        return Receivers((*found.channels, *exc.receivers), (*found.problems, *problems))
+    return Receivers((*found.channels, *config.receivers), found.problems, config)
 
 
 def _group_threshold(env: Mapping[str, str]) -> int:

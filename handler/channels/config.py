@@ -69,7 +69,7 @@ class Channel:
         return self.kind or self.name
 
 
-def _check_url(variable: str, value: str) -> None:
+def check_url(variable: str, value: str) -> None:
     """Raise ConfigError unless `value` is an https URL (or http to loopback); never echo the value."""
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ConfigError(f"{variable} must be a URL without spaces or control characters")
@@ -111,7 +111,7 @@ def _channel(name: str, variable: str, secret_variable: str | None, env: Mapping
                 f"{variable}={value!r} must look like urn:smn:<region>:<project_id>:<topic_name>"
             )
         return Channel(name, topic_urn=value)
-    _check_url(variable, value)
+    check_url(variable, value)
     return Channel(name, url=value, secret=secret)
 
 

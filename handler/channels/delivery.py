@@ -232,8 +232,8 @@ def send_units(
 ) -> list[list[dict[str, Any]]]:
     """Send the units, each channel on its own daemon thread; per unit, one delivery per record. Never raises.
 
-    A delivery is {"fingerprint", "channel", "receiver", "status", "attempts", "error"} (+ "digest" for a digest
-    part, + "note" when `sent` means less than delivered: Teams' 202 only says the flow accepted it).
+    A delivery is {"fingerprint", "channel", "receiver", "status", "attempts", "error"} (+ "digest" for
+    a digest part, + "note" when `sent` means less than delivered: Teams' 202 only says the flow accepted it).
     Status `sent`, or one of `failed`, `throttled`, `deferred`: all three are still owed. Nothing
     waits past `ctx.deadline`; a thread still sending then ends on its own timeouts (cut to the
     deadline too) and never keeps the process alive.
@@ -336,6 +336,11 @@ def dispatch(
     missing = {"status": "failed", "attempts": 0, "error": "the channel layer planned no message for it"}
     return [
         answers.get((channel.name, id(record)))
-        or {"fingerprint": record.get("fingerprint"), "channel": channel.type, "receiver": channel.name, **missing}
+        or {
+            "fingerprint": record.get("fingerprint"),
+            "channel": channel.type,
+            "receiver": channel.name,
+            **missing,
+        }
         for record, channel in pairs
     ]
