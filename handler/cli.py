@@ -169,7 +169,8 @@ def _operator_parsers(commands: _Commands) -> None:
         dest="action", required=True
     )
     test = channels.add_parser("test", help="send a clearly-marked test notification through each channel")
-    test.add_argument("--channel", metavar="NAME", help="only this channel (smn, feishu, dingtalk, ...)")
+    test.add_argument("--channel", metavar="NAME", help="only this channel type (smn, feishu, dingtalk, ...)")
+    test.add_argument("--receiver", metavar="NAME", help="only this receiver (config check lists them)")
     test.add_argument("--timeout", type=_seconds, default=30.0, help="seconds for all sends (default 30)")
     _add_output(test)
     alerts = commands.add_parser("alerts", help="the alerts the state store holds").add_subparsers(
@@ -220,9 +221,48 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="elb-master-watch", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_invoke_parser, _operator_parsers, _silence_parser, _package_parser):
+    for add in (_invoke_parser, _operator_parsers, _silence_parser, _routes_parsers, _package_parser):
         add(commands)
     return parser
+
+
+def _routes_parsers(commands: _Commands) -> None:
+    config = commands.add_parser("config", help="the configuration as the function reads it")
+    check = config.add_subparsers(dest="action", required=True).add_parser(
+        "check", help="print the receivers and routes (secrets redacted); exit 2 listing every problem"
+    )
+    _add_output(check)
+    routes = commands.add_parser("routes", help="the routing file (ELB_WATCH_ROUTES)")
+    test = routes.add_subparsers(dest="action", required=True).add_parser(
+        "test", help="which receivers an alert about this pool would reach, and the route that matched"
+    )
+    for flag in ROUTE_FLAGS:
+        test.add_argument(f"--{flag.replace('_', '-')}", dest=flag, metavar="VALUE")
+    test.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a load balancer tag")
+    _add_output(test)
+
+
+ROUTE_FLAGS = (
+    "pool_name",
+    "pool_id",
+    "loadbalancer_id",
+    "listener_id",
+    "enterprise_project_id",
+    "region",
+    "project_id",
+    "kind",
+    "severity",
+)
+
+
+def _routes(args: argparse.Namespace) -> int:
+    """Run `config check` or `routes test`."""
+    from handler import routes_cli  # noqa: PLC0415
+
+    if args.command == "config":
+        return routes_cli.config_check(output=_output(args.output))
+    values = {flag: getattr(args, flag) for flag in ROUTE_FLAGS}
+    return routes_cli.routes_test(values=values, tags=args.tag, output=_output(args.output))
 
 
 def _operate(args: argparse.Namespace) -> int:
@@ -230,7 +270,9 @@ def _operate(args: argparse.Namespace) -> int:
     from handler import commands  # noqa: PLC0415
 
     if args.command == "channels":
-        return commands.channels_test(only=args.channel, output=_output(args.output), timeout=args.timeout)
+        return commands.channels_test(
+            only=args.channel, output=_output(args.output), timeout=args.timeout, receiver=args.receiver
+        )
     if args.command == "alerts":
         return commands.alerts(output=_output(args.output), include_resolved=args.all)
     if args.action == "add":
@@ -251,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in {"channels", "alerts", "silence"}:
         return _operate(args)
+    if args.command in {"config", "routes"}:
+        return _routes(args)
     if args.command == "package":
         from elb_tools.packaging import run  # noqa: PLC0415 - build tooling, never loaded by the function
 

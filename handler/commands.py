@@ -69,11 +69,17 @@ def sample_record(now: float, region: str | None) -> dict[str, Any]:
     }
 
 
-def _chosen_channels(only: str | None, env: Mapping[str, str]) -> tuple[Any, list[Any], list[str]] | int:
-    """The settings, the channels to test and their configuration problems; an exit status when none."""
-    from handler.channels.config import usable_channels  # noqa: PLC0415
+def _chosen_channels(
+    only: str | None, env: Mapping[str, str], receiver: str | None = None
+) -> tuple[Any, list[Any], list[str]] | int:
+    """The settings, the receivers to test and their configuration problems; an exit status when none.
+
+    The receivers are the function's: the ELB_WATCH_* channels and the routing file's. `only` keeps
+    those of one channel type, `receiver` the one of that name.
+    """
     from handler.config import load_settings  # noqa: PLC0415
     from handler.domain import CHANNEL_NAMES  # noqa: PLC0415
+    from handler.routes_cli import read_receivers  # noqa: PLC0415
 
     if only is not None and only not in CHANNEL_NAMES:
         _say(f"unknown channel {only!r}: use one of {', '.join(CHANNEL_NAMES)}")
@@ -83,11 +89,23 @@ def _chosen_channels(only: str | None, env: Mapping[str, str]) -> tuple[Any, lis
     except ConfigError as exc:
         _say(str(exc))
         return EXIT_UNAVAILABLE
-    channels, problems = usable_channels(env)
-    problems = [p for p in problems if only is None or f"the {only} channel" in p]
+    receivers = read_receivers(env)
+    problems = [
+        p for p in receivers.problems if (only is None or f"the {only} channel" in p) and receiver is None
+    ]
     for problem in problems:
         _say(problem)
-    channels = [channel for channel in channels if only is None or channel.name == only]
+    channels = [
+        channel
+        for channel in receivers.channels
+        if (only is None or channel.type == only) and (receiver is None or channel.name == receiver)
+    ]
+    if receiver is not None and not channels:
+        known = ", ".join(receivers.names) or "none is configured"
+        _say(
+            f"no receiver named {receiver!r} (receivers: {known}); `elb-master-watch config check` lists them"
+        )
+        return EXIT_UNAVAILABLE
     if not channels:
         if not problems:
             wanted = f"the {only} channel is" if only else "no channel is"
@@ -104,9 +122,17 @@ def _report_test(
         emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
     else:
         emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {len(report)} channel(s):")
-        rows = [[r["channel"], r["status"], r["attempts"], r["error"] or r.get("note")] for r in report]
-        emit("\n".join(table(("channel", "status", "attempts", "error"), rows)))
-    failed = [r["channel"] for r in report if r["status"] != "sent"]
+        # The receiver column only when some receiver is not simply named after its channel type.
+        named = any(r["receiver"] != r["channel"] for r in report)
+        heads = ("receiver", "channel", "status", "attempts", "error")[0 if named else 1 :]
+        rows = [
+            [r["receiver"], r["channel"], r["status"], r["attempts"], r["error"] or r.get("note")][
+                0 if named else 1 :
+            ]
+            for r in report
+        ]
+        emit("\n".join(table(heads, rows)))
+    failed = [r["receiver"] for r in report if r["status"] != "sent"]
     if failed:
         _say(f"not delivered to: {', '.join(failed)}")
         return EXIT_NOT_DELIVERED
@@ -114,7 +140,12 @@ def _report_test(
 
 
 def channels_test(
-    *, only: str | None, output: str, timeout: float, env: Mapping[str, str] | None = None
+    *,
+    only: str | None,
+    output: str,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    receiver: str | None = None,
 ) -> int:
     """Send one test notification through each configured channel (or `only`); report each."""
     from handler import logs  # noqa: PLC0415 - structlog only when a command logs
@@ -123,7 +154,7 @@ def channels_test(
     from handler.channels.delivery import deliver  # noqa: PLC0415
 
     env = os.environ if env is None else env
-    chosen = _chosen_channels(only, env)
+    chosen = _chosen_channels(only, env, receiver)
     if isinstance(chosen, int):
         return chosen
     settings, channels, problems = chosen
@@ -143,7 +174,7 @@ def channels_test(
         retry_base=settings.retry_base,
     )
     deliveries = deliver([(record, channel) for channel in channels], context, logs.logger())
-    keys = ("channel", "status", "attempts", "error")
+    keys = ("receiver", "channel", "status", "attempts", "error")
     report: list[dict[str, Any]] = logs.scrub(
         [
             {

@@ -89,7 +89,7 @@ def build_wiring(
         store = DryRunStore(store)
     return Wiring(
         receivers=receivers,
-        group_threshold=_group_threshold(env),
+        group_threshold=group_threshold(env),
         lifecycle=replace(load_lifecycle_settings(env), locale=locale),
         store=store,
         secrets=(*channel_secrets(channels), *url_secrets(url)),
@@ -121,7 +121,7 @@ def with_routes(env: Mapping[str, str], found: Receivers) -> Receivers:
     return Receivers((*found.channels, *config.receivers), found.problems, config)
 
 
-def _group_threshold(env: Mapping[str, str]) -> int:
+def group_threshold(env: Mapping[str, str]) -> int:
     """ELB_WATCH_GROUP_THRESHOLD: above this many findings for one channel in one run, send digests."""
     raw = env.get(GROUP_THRESHOLD_VARIABLE, "").strip()
     if not raw:
