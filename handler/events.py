@@ -208,12 +208,45 @@ def _sweep(body: Mapping[str, Any], where: str) -> Sweep:
     )
 
 
+def _sweeps(body: Mapping[str, Any], where: str) -> Iterator[Sweep | EventError]:
+    """`{"sweeps": [{"region", "project_id", "sweep": {filters}, "channels"?}, …]}`: many scopes in one event.
+
+    Each entry is a sweep of its own region and project; at most MAX_SWEEPS entries (like targets,
+    the rest is one error: each sweep costs ELB list calls).
+    """
+    extra = sorted(str(k) for k in body if k != "sweeps")
+    prefix = f"{where}.sweeps" if where else "sweeps"
+    try:
+        if extra:
+            raise _InvalidEventError(where or "event", f"unknown field(s) {extra} beside 'sweeps'")
+        items = _require_list(body["sweeps"], prefix)
+        if not items:
+            raise _InvalidEventError(prefix, "is empty")
+        if len(items) > MAX_SWEEPS:
+            raise _InvalidEventError(prefix, f"has {len(items)} entries; at most {MAX_SWEEPS} per event")
+    except _InvalidEventError as invalid:
+        yield invalid.error
+        return
+    for index, item in enumerate(items):
+        place = f"{prefix}[{index}]"
+        try:
+            entry = _require_mapping(item, place)
+            if "sweep" not in entry:
+                raise _InvalidEventError(place, "needs a 'sweep' object (use {} for every pool)")
+            yield _sweep(entry, place)
+        except _InvalidEventError as invalid:
+            yield invalid.error
+
+
 def _direct(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
     """A direct call: one target, `targets` with optional shared `region`/`project_id`, or a sweep."""
     try:
         body = _require_mapping(data, where or "event")
         if "sweep" in body:
             yield _sweep(body, where)
+            return
+        if "sweeps" in body:
+            yield from _sweeps(body, where)
             return
         if "targets" not in body:
             yield _target(body, where, {})

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from handler.channels.config import Channel, Mention
+from handler.events import MAX_SWEEPS, known_channels, parse_event
 from handler.lifecycle import AlertState, Delivery
 from handler.receivers import Receivers, audience, widen
 from handler.routes import RoutesError, fields_of, parse, route, runbook_link
@@ -380,3 +381,53 @@ def test_the_audience_is_what_the_lifecycle_uses_for_a_state():
         record=record("a"),
     )
     assert audience(receivers_with_routes())(state.record, state.deliveries) == ("ops-email",)
+
+
+# --- many scopes from one deployment --------------------------------------------------------------
+
+
+def test_an_event_carries_several_sweeps_each_with_its_own_region_and_project():
+    parsed = parse_event(
+        {
+            "sweeps": [
+                {"region": "cn-north-4", "project_id": "aaaa1111", "sweep": {}},
+                {
+                    "region": "ap-southeast-1",
+                    "project_id": "bbbb2222",
+                    "sweep": {"name": "pay-api"},
+                    "channels": ["ops"],
+                },
+            ]
+        }
+    )
+    assert parsed.errors == ()
+    assert [(s.region, s.project_id, s.names, s.channels) for s in parsed.sweeps] == [
+        ("cn-north-4", "aaaa1111", (), None),
+        ("ap-southeast-1", "bbbb2222", ("pay-api",), ("ops",)),
+    ]
+    too_many = parse_event(
+        {"sweeps": [{"sweep": {}, "project_id": f"p{i:07d}"} for i in range(MAX_SWEEPS + 1)]}
+    )
+    assert too_many.sweeps == ()
+    assert [(e.where, e.message) for e in too_many.errors] == [
+        ("sweeps", f"has {MAX_SWEEPS + 1} entries; at most {MAX_SWEEPS} per event")
+    ]
+    broken = parse_event({"sweeps": [{"region": "cn-north-4"}, {"sweep": {"colour": "red"}}, {"sweep": {}}]})
+    assert [e.where for e in broken.errors] == ["sweeps[0]", "sweeps[1].sweep"]
+    assert len(broken.sweeps) == 1
+
+
+def test_an_event_naming_an_unknown_receiver_is_an_error_for_that_target_only():
+    parsed = parse_event(
+        {
+            "targets": [
+                {"pool_id": "p1", "channels": ["ops-emial"]},
+                {"pool_id": "p2", "channels": ["ops-email"]},
+            ]
+        }
+    )
+    checked = known_channels(parsed, {"ops-email", "feishu"})
+    assert [t.pool_id for t in checked.targets] == ["p2"]
+    assert checked.errors[-1].message.startswith(
+        "names unknown receiver(s) ['ops-emial']; known here: feishu, ops-email"
+    )
