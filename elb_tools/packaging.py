@@ -337,11 +337,14 @@ def build_package(
     bytecode: bool = True,
     root: Path | None = None,
     lazy_sdk: bool = True,
+    include: Sequence[Path] = (),
 ) -> PackageReport:
     """Build the FunctionGraph zip at `output` and return what it holds; raise PackagingError on failure.
 
     `lazy_sdk=False` keeps the SDK's eager `__init__` files (the bench's hand-written-script floor).
+    `include`: files shipped at the zip's root beside index.py (a routing file: ELB_WATCH_ROUTES=routes.yaml).
     """
+    extras = _included(include)
     started = time.monotonic()
     root = root or source_root()
     if not re.fullmatch(r"3\.\d{1,2}", python):
@@ -371,6 +374,8 @@ def build_package(
             _make_lazy_inits(stage)
         _copy_handler(root / "handler", stage / "handler")
         (stage / "index.py").write_text(INDEX_PY, encoding="utf-8")
+        for name, data in extras:
+            (stage / name).write_bytes(data)
         not_compiled: list[tuple[str, str]] = []
         if bytecode and target is not None:
             not_compiled = _byte_compile(stage, target)
@@ -656,6 +661,24 @@ def zip_names(path: Path) -> list[str]:
         return archive.namelist()
 
 
+def _included(files: Sequence[Path]) -> list[tuple[str, bytes]]:
+    """The files `--include` ships at the zip's root: readable, and never in place of the function's own."""
+    taken = {"index.py", "handler"}
+    found = []
+    for path in files:
+        name = path.name
+        if name in taken or name.endswith((".py", ".pyc", ".pth")) or name.startswith("."):
+            raise PackagingError(
+                f"--include {path}: {name!r} cannot sit at the zip's root (it would shadow code)"
+            )
+        try:
+            found.append((name, path.read_bytes()))
+        except OSError as exc:
+            raise PackagingError(f"--include {path}: {exc.strerror}") from None
+        taken.add(name)
+    return found
+
+
 def run(
     output: Path = DEFAULT_OUTPUT,
     *,
@@ -663,11 +686,17 @@ def run(
     platform: str = DEFAULT_PLATFORM,
     interpreter: str | None = None,
     bytecode: bool = True,
+    include: Sequence[Path] = (),
 ) -> int:
     """The `package` command: build, print the JSON report on stdout and a summary on stderr; 0 or 1."""
     try:
         report = build_package(
-            output, python=python, platform=platform, interpreter=interpreter, bytecode=bytecode
+            output,
+            python=python,
+            platform=platform,
+            interpreter=interpreter,
+            bytecode=bytecode,
+            include=include,
         )
     except (PackagingError, OSError) as exc:
         print(f"elb-master-watch package: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's error line

@@ -215,6 +215,13 @@ def _package_parser(commands: _Commands) -> None:
     package.add_argument(
         "--no-bytecode", action="store_true", help="ship sources only (when no target interpreter exists)"
     )
+    package.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="ship FILE at the zip's root, e.g. the routing file (ELB_WATCH_ROUTES=routes.yaml)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -304,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             platform=args.platform,
             interpreter=args.interpreter,
             bytecode=not args.no_bytecode,
+            include=[Path(name) for name in args.include],
         )
     from handler.app import invoke  # noqa: PLC0415 - keep `--help` fast
 

@@ -564,6 +564,14 @@ def _everyone(channels: tuple[str, ...]) -> Callable[[Mapping[str, Any], Mapping
     return lambda _record, _ledger: channels
 
 
+def _receivers_of(
+    state: AlertState, audience: Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]
+) -> Sequence[str]:
+    """Who gets the state's notification: asked with its notice when resolved, else its record."""
+    about = state.notice if state.state == "resolved" and state.notice else state.record
+    return audience(about or {}, state.deliveries)
+
+
 def decide(
     previous: Mapping[str, AlertState],
     records: Sequence[dict[str, Any]],
@@ -579,8 +587,8 @@ def decide(
     `previous` holds the stored states of the scopes looked at; `assessed_scopes` the scopes whose
     ELB reads succeeded this run (a scope with a record counts as assessed). A fingerprint in a scope
     that was not assessed is left exactly as it was. `only` restricts the decision to some fingerprints
-    (the ones this invocation holds a lease on); the other records still serve as context. `channels`
-    are the receivers, or who gets a notification given its record and ledger (`receivers.audience`).
+    (the ones this invocation holds a lease on); the other records still serve as context. `channels`:
+    the receivers, or who gets a record given its ledger (`receivers.audience`).
     """
     audience = channels if callable(channels) else _everyone(tuple(channels))
     observed: dict[str, dict[str, Any]] = {}
@@ -607,8 +615,7 @@ def decide(
             continue
         if state != prev:
             states[fingerprint] = state
-        notice_of = state.notice if state.state == "resolved" and state.notice else state.record
-        waiting = pending_channels(state, audience(notice_of or {}, state.deliveries), now, settings)
+        waiting = pending_channels(state, _receivers_of(state, audience), now, settings)
         if reason is not None or waiting:
             # A catch-up of a finding still firing carries this run's observation; otherwise the notice.
             if current is not None and state.state == "firing":

@@ -32,11 +32,20 @@ locals {
   }
 
   # ---- what the timer sends: the watch request as the TIMER event's user_event (a JSON string) --
-  watch_request = var.sweep != null ? jsonencode({
+  watch_request = length(var.scopes) > 0 ? jsonencode({
+    sweeps = [for scope in var.scopes : {
+      region     = scope.region
+      project_id = scope.project_id
+      sweep      = { for name, values in coalesce(scope.sweep, {}) : name => values if values != null }
+    }]
+    }) : var.sweep != null ? jsonencode({
     sweep = { for name, values in var.sweep : name => values if values != null }
     }) : jsonencode({
     targets = [for pool in var.pools : { for name, value in pool : name => value if value != null }]
   })
+
+  # The agency's policy applies in the function's own project and in each scope's.
+  agency_projects = distinct(concat([var.region], [for scope in var.scopes : coalesce(scope.project_name, scope.region)]))
 
   # FunctionGraph's TIMER trigger takes a user_event of under 2 KB (about 40 pool ids); the function
   # itself accepts 100 targets. Checked before anything is created (precondition on the trigger).
@@ -63,6 +72,7 @@ locals {
     ELB_WATCH_MAX_ATTEMPTS          = var.max_attempts
     ELB_WATCH_RETRY_BASE_SECONDS    = var.retry_base_seconds
     ELB_WATCH_POLL_INTERVAL_SECONDS = var.poll_interval_seconds
+    ELB_WATCH_ROUTES                = var.routes
   }
 
   # Webhook URLs carry tokens and the state URL may carry a password: FunctionGraph keeps these
@@ -81,8 +91,12 @@ locals {
     ELB_WATCH_TEAMS_WEBHOOK    = var.teams_webhook
   }
 
-  user_data           = { for name, value in local.settings : name => tostring(value) if value != null }
-  encrypted_user_data = { for name, value in local.secret_settings : name => value if value != null }
+  user_data = { for name, value in local.settings : name => tostring(value) if value != null }
+  # The routing file's $${NAME} values are encrypted like the channel variables.
+  encrypted_user_data = merge(
+    { for name, value in local.secret_settings : name => value if value != null },
+    var.route_secrets,
+  )
 }
 
 # ---- IAM: a custom policy with only the actions above, and an agency FunctionGraph assumes ----------
@@ -99,9 +113,12 @@ resource "huaweicloud_identity_agency" "watch" {
   description            = "Lets the elb-master-watch function call ELB and SMN with its custom policy only"
   delegated_service_name = "op_svc_cff" # FunctionGraph
 
-  project_role {
-    project = var.region
-    roles   = [huaweicloud_identity_role.watch.name]
+  dynamic "project_role" {
+    for_each = local.agency_projects
+    content {
+      project = project_role.value
+      roles   = [huaweicloud_identity_role.watch.name]
+    }
   }
 }
 
@@ -177,8 +194,8 @@ resource "huaweicloud_fgs_function" "watch" {
 
   lifecycle {
     precondition {
-      condition     = (length(var.pools) > 0) != (var.sweep != null)
-      error_message = "Set exactly one of `pools` (a list of pool ids) or `sweep` (filters, {} for every pool)."
+      condition     = length([for set in [length(var.pools) > 0, var.sweep != null, length(var.scopes) > 0] : set if set]) == 1
+      error_message = "Set exactly one of `pools` (a list of pool ids), `sweep` (filters, {} for every pool) or `scopes` (a sweep per region/project)."
     }
     precondition {
       condition     = (var.vpc_id == null) == (var.subnet_id == null)

@@ -73,6 +73,31 @@ variable "sweep" {
   default = null
 }
 
+variable "scopes" {
+  description = <<-EOT
+    Several regions/projects from one function: one sweep each, all in the timer's one request
+    ({"sweeps": [...]}, at most 10). project_name is the IAM project the agency is granted in
+    (default: the region's own project, named like the region). Leave empty when `pools` or `sweep`
+    is set.
+  EOT
+  type = list(object({
+    region       = string
+    project_id   = string
+    project_name = optional(string)
+    sweep = optional(object({
+      loadbalancer_id       = optional(list(string))
+      name                  = optional(list(string))
+      enterprise_project_id = optional(list(string))
+    }), {})
+  }))
+  default = []
+
+  validation {
+    condition     = length(var.scopes) <= 10
+    error_message = "At most 10 scopes per function (the function reads at most 10 sweeps per event)."
+  }
+}
+
 variable "schedule_type" {
   description = "Timer kind: Rate (schedule like 1m, 5m, 1h) or Cron (schedule like @every 1h30m or a cron line)."
   type        = string
@@ -381,4 +406,37 @@ variable "teams_webhook" {
   type        = string
   default     = null
   sensitive   = true
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Routing (ELB_WATCH_ROUTES): receivers and routes per team, see docs/reference.md
+# ---------------------------------------------------------------------------------------------------
+
+variable "routes" {
+  description = <<-EOT
+    The routing file: a path inside the package (e.g. "routes.yaml", put next to index.py in the zip;
+    relative paths are read from the code root) or inline JSON starting with "{". Secrets in it are
+    written as $${NAME} and given in route_secrets. null: every alert goes to every channel.
+  EOT
+  type        = string
+  default     = null
+}
+
+variable "route_secrets" {
+  description = <<-EOT
+    The values the routing file refers to as $${NAME} (receivers' webhook URLs and signing secrets),
+    e.g. { PAY_FEISHU_URL = "https://open.feishu.cn/...", PAY_FEISHU_SECRET = "..." }. They travel as
+    encrypted environment variables; Terraform never prints them.
+  EOT
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+
+  validation {
+    condition = alltrue([
+      for name in keys(var.route_secrets) :
+      can(regex("^[A-Za-z_][A-Za-z0-9_]{0,127}$", name)) && !startswith(name, "ELB_WATCH_") && !startswith(name, "HUAWEICLOUD_") && !startswith(name, "RUNTIME_")
+    ])
+    error_message = "route_secrets names must be environment variable names ([A-Za-z_][A-Za-z0-9_]*), not ELB_WATCH_*, HUAWEICLOUD_* or RUNTIME_*."
+  }
 }

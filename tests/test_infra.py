@@ -263,8 +263,11 @@ def test_members_create_is_granted_only_with_auto_diagnosis(tf):
 def test_agency_is_delegated_to_functiongraph_with_the_custom_policy_only(tf):
     agency = tf["resource"][("huaweicloud_identity_agency", "watch")]
     assert _text(agency["delegated_service_name"]) == "op_svc_cff"
-    (project_role,) = agency["project_role"]
-    assert [_expression(role) for role in project_role["roles"]] == ["huaweicloud_identity_role.watch.name"]
+    # One project_role per project the function reads: its own region's and each scope's.
+    ((roles,),) = [block.values() for block in agency["dynamic"]]
+    assert _expression(roles["for_each"]) == "local.agency_projects"
+    (content,) = roles["content"]
+    assert [_expression(role) for role in content["roles"]] == ["huaweicloud_identity_role.watch.name"]
     assert _expression(_function(tf)["app_agency"]) == "huaweicloud_identity_agency.watch.name"
 
 
@@ -288,8 +291,16 @@ def test_timer_fires_every_minute_with_the_watch_request(tf):
         (['pools=[{pool_id="pool-a"},{pool_id="pool-b",listener_id="lsn-1"}]'], 2, 0),
         (["sweep={}"], 0, 1),
         (['sweep={name=["web"],loadbalancer_id=["lb-1"]}'], 0, 1),
+        (
+            [
+                'scopes=[{region="cn-north-4",project_id="0123abcd"},'
+                '{region="ap-southeast-1",project_id="4567ef01",sweep={name=["pay-api"]}}]'
+            ],
+            0,
+            2,
+        ),
     ],
-    ids=["pools", "sweep-all", "sweep-filtered"],
+    ids=["pools", "sweep-all", "sweep-filtered", "scopes"],
 )
 def test_timer_user_event_is_an_event_the_handler_accepts(tf, tmp_path, assignments, targets, sweeps):
     binary = _terraform()
@@ -608,7 +619,7 @@ def test_enterprise_project_sweep_limitation_is_documented_with_the_fix(tf):
     # needs `enterprise_project_roles`, which the provider has only from v1.80.1 (above this floor).
     agency = tf["resource"][("huaweicloud_identity_agency", "watch")]
     assert "enterprise_project_roles" not in agency
-    assert "dynamic" not in agency
+    assert all("enterprise_project_roles" not in block for block in agency.get("dynamic", []))
     assert _text(tf["raw"]["terraform"][0]["required_providers"][0]["huaweicloud"]["version"]).startswith(
         ">= 1.62.1,"
     )
@@ -646,3 +657,30 @@ def test_enterprise_project_fix_grants_exactly_the_filtered_projects(tmp_path, s
     assert done.returncode == 0, done.stdout + done.stderr
     granted = _run(_terraform(), tmp_path, "output", "-json", "granted").stdout
     assert sorted(json.loads(granted)) == names
+
+
+@pytest.mark.parametrize(
+    ("scopes", "projects"),
+    [
+        ("[]", ["cn-north-4"]),
+        (
+            '[{region="cn-north-4",project_id="0123abcd"},{region="ap-southeast-1",project_id="4567ef01"},'
+            '{region="cn-north-4",project_id="89ab",project_name="cn-north-4_payments"}]',
+            ["cn-north-4", "ap-southeast-1", "cn-north-4_payments"],
+        ),
+    ],
+)
+def test_the_agency_holds_its_policy_in_every_scopes_project(tf, tmp_path, scopes, projects):
+    expression = _expression(tf["locals"]["agency_projects"])
+    module = f'output "projects" {{\n  value = {expression}\n}}\n'
+    assignments = ['pools=[{pool_id="p"}]'] if scopes == "[]" else [f"scopes={scopes}"]
+    done = _apply_scratch(tmp_path, module, assignments)
+    assert done.returncode == 0, done.stdout + done.stderr
+    granted = _run(_terraform(), tmp_path, "output", "-json", "projects").stdout
+    assert json.loads(granted) == projects
+
+
+def test_route_secrets_travel_encrypted_and_the_routing_file_as_a_setting(tf):
+    assert tf["locals"]["settings"]["ELB_WATCH_ROUTES"] == "${var.routes}"
+    assert "var.route_secrets" in _expression(tf["locals"]["encrypted_user_data"])
+    assert tf["variable"]["route_secrets"]["sensitive"] in (True, "true")

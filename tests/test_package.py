@@ -514,3 +514,55 @@ def test_an_invocation_that_names_its_job_imports_no_diagnosis(invocation):
     files = invocation["child"]["files"]
     assert any(f.endswith("handler/elb.py") for f in files)
     assert not [f for f in files if f.endswith("handler/diagnose.py")]
+
+
+def test_unpacked_zip_routes_with_a_yaml_file_read_from_the_code_root(unpacked, target, tmp_path):
+    # FunctionGraph sets RUNTIME_CODE_ROOT to where it unpacked the code: a relative ELB_WATCH_ROUTES is
+    # read from there. PyYAML comes from the zip (the SDK requires it), never from this machine.
+    code_root = tmp_path / "code"
+    code_root.mkdir()
+    (code_root / "routes.yaml").write_text(
+        "receivers:\n"
+        "  - name: ops-hook\n"
+        '    webhook: {url: "${OPS_HOOK_URL}", secret: "${OPS_HOOK_SECRET}"}\n'
+        "routes:\n"
+        '  - match: {pool_name: "web*"}\n'
+        "    receivers: [ops-hook]\n"
+        '    runbook_url: "https://wiki.example.com/elb?pool={pool_id}"\n',
+        encoding="utf-8",
+    )
+    with (
+        ElbSimulator(demo_scenario()) as simulator,
+        running_receivers(secret="zip-route-secret-01") as receivers,
+    ):
+        routing = {
+            "ELB_WATCH_ROUTES": "routes.yaml",
+            "RUNTIME_CODE_ROOT": str(code_root),
+            "OPS_HOOK_URL": receivers.webhook.url,
+            "OPS_HOOK_SECRET": "zip-route-secret-01",
+        }
+        child = _run_unpacked(unpacked, target[1], tmp_path, simulator, routing)
+        accepted = list(receivers.webhook.accepted)
+    result = child["result"]
+    assert result["ok"] is True, result["errors"]
+    assert [(d["receiver"], d["channel"], d["status"]) for d in result["deliveries"]] == [
+        ("ops-hook", "webhook", "sent")
+    ]
+    [notification] = result["notifications"]
+    assert notification["route"]["matched"] == ["routes[0]"]
+    assert len(accepted) == 1
+    assert any(f.startswith(str(unpacked / "yaml")) for f in child["files"])
+    assert "zip-route-secret-01" not in json.dumps(result)
+
+
+def test_package_include_ships_a_file_at_the_root_but_never_in_place_of_code(tmp_path):
+    routes = tmp_path / "routes.yaml"
+    routes.write_text("routes: []\n", encoding="utf-8")
+    assert packaging._included([routes]) == [("routes.yaml", b"routes: []\n")]
+    for name in ("index.py", "handler", "sitecustomize.py", ".pth"):
+        bad = tmp_path / name
+        bad.write_text("x", encoding="utf-8")
+        with pytest.raises(packaging.PackagingError, match="cannot sit at the zip's root"):
+            packaging._included([bad])
+    with pytest.raises(packaging.PackagingError, match="--include"):
+        packaging._included([tmp_path / "missing.yaml"])

@@ -19,8 +19,15 @@ from elb_simulator.fleet import generate_fleet
 from elb_simulator.server import ElbSimulator
 from handler.app import invoke
 from tests.builders import point_at
-from tests.receivers import DingTalkReceiver, FeishuReceiver, Reply, SlackReceiver, WeComReceiver
-from tests.support import PlatformContext, demo_scenario
+from tests.receivers import (
+    DingTalkReceiver,
+    FeishuReceiver,
+    Reply,
+    SlackReceiver,
+    WeComReceiver,
+    running_receivers,
+)
+from tests.support import DEMO_POOL, PlatformContext, demo_scenario
 
 SECRET = "routing-signing-secret-01"
 POOL = re.compile(r"\b(?:pay|search|store)-\d{2}\b")
@@ -210,3 +217,39 @@ def test_a_receiver_that_fails_is_owed_alone_and_catches_up_without_resending_th
     for name, receiver in receivers.items():
         if name != "search-feishu":
             assert len(receiver.accepted) == before[name], name
+
+
+def test_the_readme_example_routes_the_demo_pool_to_the_web_team_only(monkeypatch):
+    # README "Route alerts to several teams", as written: the loopback receivers' variables become
+    # the example file's ${NAME}s, the ones it replaces are unset, the others stay receivers.
+    with (
+        ElbSimulator(demo_scenario()) as sim,
+        running_receivers(
+            secret="readme-route-secret", smn_ak=sim.credentials.ak, smn_sk=sim.credentials.sk
+        ) as receivers,
+    ):
+        point_at(sim, monkeypatch)
+        env = receivers.env()
+        moved = {
+            "WEB_FEISHU_URL": "ELB_WATCH_FEISHU_WEBHOOK",
+            "WEB_FEISHU_SECRET": "ELB_WATCH_FEISHU_SECRET",
+            "PAY_DING_URL": "ELB_WATCH_DINGTALK_WEBHOOK",
+            "PAY_DING_SECRET": "ELB_WATCH_DINGTALK_SECRET",
+            "OPS_SLACK_URL": "ELB_WATCH_SLACK_WEBHOOK",
+        }
+        for name, value in env.items():
+            if name not in moved.values():
+                monkeypatch.setenv(name, value)
+        for name, variable in moved.items():
+            monkeypatch.setenv(name, env[variable])
+        monkeypatch.setenv("ELB_WATCH_ROUTES", "examples/routes.yaml")
+        result = invoke({"pool_id": DEMO_POOL}, PlatformContext())
+        assert result["errors"] == []
+        assert [(d["receiver"], d["status"]) for d in result["deliveries"]] == [("web-feishu", "sent")]
+        assert len(receivers.feishu.accepted) == 1
+        others = [r for r in receivers.all() if r is not receivers.feishu]
+        assert all(not r.received for r in others)
+        [notification] = result["notifications"]
+        assert notification["route"]["runbook_url"] == (
+            f"https://wiki.example.com/runbooks/elb?pool={DEMO_POOL}&region=cn-north-4"
+        )
