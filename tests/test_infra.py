@@ -293,8 +293,10 @@ def test_timer_fires_every_minute_with_the_watch_request(tf):
         (['sweep={name=["web"],loadbalancer_id=["lb-1"]}'], 0, 1),
         (
             [
-                'scopes=[{region="cn-north-4",project_id="0123abcd"},'
-                '{region="ap-southeast-1",project_id="4567ef01",sweep={name=["pay-api"]}}]'
+                (
+                    'scopes=[{region="cn-north-4",project_id="0123abcd"},'
+                    '{region="ap-southeast-1",project_id="4567ef01",sweep={name=["pay-api"]}}]'
+                )
             ],
             0,
             2,
@@ -664,8 +666,10 @@ def test_enterprise_project_fix_grants_exactly_the_filtered_projects(tmp_path, s
     [
         ("[]", ["cn-north-4"]),
         (
-            '[{region="cn-north-4",project_id="0123abcd"},{region="ap-southeast-1",project_id="4567ef01"},'
-            '{region="cn-north-4",project_id="89ab",project_name="cn-north-4_payments"}]',
+            (
+                '[{region="cn-north-4",project_id="0123abcd"},{region="ap-southeast-1",project_id="4567ef01"},'
+                '{region="cn-north-4",project_id="89ab",project_name="cn-north-4_payments"}]'
+            ),
             ["cn-north-4", "ap-southeast-1", "cn-north-4_payments"],
         ),
     ],
