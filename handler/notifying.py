@@ -27,11 +27,13 @@ from handler.notify import build
 from handler.pipeline import ProcessResult, process
 from handler.reading import Reading
 from handler.receivers import audience, widen
+from handler.routing import with_route
 from handler.sending import channel_layer
 from handler.state import StateStore, StoreUnavailable
 from handler.wiring import Wiring
 
 if TYPE_CHECKING:
+    from handler.routes import Routed
     from handler.run_context import RunContext
     from handler.state.memory import MemoryStore
 
@@ -70,6 +72,8 @@ class Published:
 
     notifications: tuple[Notification, ...] = ()
     routing: Routing = field(default_factory=Routing)
+    # Where each finding goes, by fingerprint (stage route; empty without a routing file).
+    routes: Mapping[str, Routed] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +197,12 @@ def notify(
     """
     found, judged = watcher.elb_problems(reading.healths)
     problems = [*watcher.problems_in(errors), *found]
-    records = [*published.notifications, *(Notification.of(r) for r in watcher_records(problems, run))]
+    findings: list[Notification | dict[str, Any]] = (
+        [with_route(n.to_record(), published.routes.get(n.fingerprint)) for n in published.notifications]
+        if published.routes
+        else list(published.notifications)
+    )
+    records = [*findings, *watcher_records(problems, run)]
     scopes = {scope for item in reading.watched for scope in item.scopes}
     scopes |= {watcher.SCOPE_CONFIG, *judged}
     if reading.watched:

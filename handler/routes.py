@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -97,6 +97,17 @@ class Route:
     receivers: tuple[str, ...] = ()
     proceed: bool = False
     runbook_url: str = ""
+    # The match compiled once: per key a set of exact values or one regular expression of its globs.
+    tests: tuple[tuple[str, frozenset[str] | re.Pattern[str]], ...] = field(
+        default=(), repr=False, compare=False
+    )
+    tag_tests: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Compile the match (routing 10,000 findings through 50 routes must take milliseconds)."""
+        tests = tuple((key, _compiled(key, values)) for key, values in self.match)
+        object.__setattr__(self, "tests", tests)
+        object.__setattr__(self, "tag_tests", tuple((key, _glob((value,))) for key, value in self.tags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +122,102 @@ class RouteConfig:
     default_receivers: tuple[str, ...] | None = None
     watcher_receivers: tuple[str, ...] | None = None
     source: str = ""
+    index: RouteIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the routes once: a finding is then tested only against the routes it could match."""
+        object.__setattr__(self, "index", RouteIndex.of(self.routes))
 
     @property
     def uses_tags(self) -> bool:
         """Whether some route matches on load balancer tags."""
         return any(route.tags for route in self.routes)
+
+
+# Match keys from the most selective to the least: each route is indexed on its most selective one.
+_SELECTIVE = ("pool_id", "listener_id", "loadbalancer_id", "pool_name", "enterprise_project_id", "project_id")
+_WILDCARDS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteIndex:
+    """Which routes a finding could match, found by lookups instead of testing every route.
+
+    Each route is filed under one of its exact values (`exact`), or the literal prefix of its pool_name
+    globs (`prefixes`, looked up by the finding's name cut to each prefix length), or, when it has
+    neither, under `always`. Candidates are then tested in file order, so the result is the same as
+    testing every route.
+    """
+
+    always: tuple[int, ...] = ()
+    exact: Mapping[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    prefixes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    lengths: tuple[int, ...] = ()
+    # The match keys `exact` files routes under, and whether it files any under a tag.
+    keys: tuple[str, ...] = ()
+    by_tag: bool = False
+    # The fields routing needs: the keys some route matches on, and the runbook links' fields.
+    used: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, routes: Sequence[Route]) -> RouteIndex:
+        """The index of routes, in order."""
+        always: list[int] = []
+        exact: dict[tuple[str, str], list[int]] = {}
+        prefixes: dict[str, list[int]] = {}
+        for position, route in enumerate(routes):
+            given = dict(route.match)
+            key = next((k for k in _SELECTIVE if k in given), None)
+            plain_tags = [(k, v) for k, v in route.tags if not _WILDCARDS.search(v)]
+            if key is None and plain_tags:
+                exact.setdefault((f"tag:{plain_tags[0][0]}", plain_tags[0][1]), []).append(position)
+                continue
+            if key == "pool_name":
+                literal = [_WILDCARDS.split(pattern, 1)[0] for pattern in given[key]]
+                if all(literal):
+                    for prefix in literal:
+                        prefixes.setdefault(prefix, []).append(position)
+                    continue
+                key = next((k for k in _SELECTIVE[4:] if k in given), None)
+            if key is None:
+                always.append(position)
+                continue
+            for value in given[key]:
+                exact.setdefault((key, value), []).append(position)
+        return cls(
+            tuple(always),
+            {k: tuple(v) for k, v in exact.items()},
+            {k: tuple(v) for k, v in prefixes.items()},
+            tuple(sorted({len(prefix) for prefix in prefixes})),
+            tuple(k for k in _SELECTIVE if any(key == k for key, _ in exact)),
+            any(key.startswith("tag:") for key, _ in exact),
+            frozenset(
+                {key for route in routes for key, _ in route.match}
+                | (set(RUNBOOK_FIELDS) if any(route.runbook_url for route in routes) else set())
+            ),
+        )
+
+    def candidates(
+        self, fields: Mapping[str, tuple[str, ...]], tags: Sequence[Mapping[str, str]] = ()
+    ) -> list[int]:
+        """The positions of the routes a finding with these fields (and tags) could match, in order."""
+        found = set(self.always)
+        exact = self.exact
+        for key in self.keys:
+            for value in fields.get(key, ()):
+                found.update(exact.get((key, value), ()))
+        if self.by_tag:
+            for lb in tags:
+                for key, value in lb.items():
+                    found.update(exact.get((f"tag:{key}", value), ()))
+        prefixes = self.prefixes
+        if prefixes:
+            for name in fields.get("pool_name", ()):
+                for length in self.lengths:
+                    hit = prefixes.get(name[:length])
+                    if hit:
+                        found.update(hit)
+        return sorted(found) if len(found) > 1 else list(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,63 +540,92 @@ def parse(
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return (value,) if value else ()
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
+        if len(value) == 1 and type(value[0]) is str and value[0]:
+            return (value[0],)
         return tuple(item for item in value if isinstance(item, str) and item)
     return ()
 
 
+def _glob(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One expression for shell globs (fnmatch's own translation, case-sensitive)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in patterns) or "(?!)")
+
+
+def _compiled(key: str, values: tuple[str, ...]) -> frozenset[str] | re.Pattern[str]:
+    return _glob(values) if key in GLOB_KEYS else frozenset(values)
+
+
 def fields_of(record: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """The values a record offers each match key (a pool on two load balancers offers both)."""
-    pool: Mapping[str, Any] = record["pool"] if isinstance(record.get("pool"), Mapping) else {}
-    check: Mapping[str, Any] = record["check"] if isinstance(record.get("check"), Mapping) else {}
-    return {
-        "pool_name": _strings(pool.get("name")),
-        "pool_id": _strings(pool.get("id")),
-        "loadbalancer_id": _strings(pool.get("loadbalancer_ids")),
-        "listener_id": tuple(
-            dict.fromkeys((*_strings(pool.get("listener_ids")), *_strings(check.get("listener_id"))))
-        ),
-        "enterprise_project_id": _strings(pool.get("enterprise_project_id")),
-        "region": _strings(record.get("region")),
-        "project_id": _strings(record.get("project_id")),
-        "kind": _strings(record.get("kind")),
-        "severity": _strings(record.get("severity")),
-    }
-
-
-def _value_matches(key: str, wanted: tuple[str, ...], offered: tuple[str, ...]) -> bool:
-    if key in GLOB_KEYS:
-        return any(fnmatch.fnmatchcase(value, pattern) for value in offered for pattern in wanted)
-    return any(value in wanted for value in offered)
-
-
-def _tags_match(wanted: tuple[tuple[str, str], ...], tags: Sequence[Mapping[str, str]]) -> bool:
-    """Whether one of the pool's load balancers has every wanted tag (value or glob)."""
-    return any(
-        all(key in lb and fnmatch.fnmatchcase(lb[key], pattern) for key, pattern in wanted) for lb in tags
+    return fields_from(
+        record.get("pool"),
+        record.get("check"),
+        (record.get("region"), record.get("project_id"), record.get("kind"), record.get("severity")),
     )
+
+
+_POOL_FIELDS = {
+    "pool_name": "name",
+    "pool_id": "id",
+    "loadbalancer_id": "loadbalancer_ids",
+    "enterprise_project_id": "enterprise_project_id",
+}
+_SCALARS = ("region", "project_id", "kind", "severity")
+
+
+def fields_from(
+    pool: Any, check: Any, scalars: tuple[Any, Any, Any, Any], keys: Collection[str] = MATCH_KEYS
+) -> dict[str, tuple[str, ...]]:
+    """The match fields (only `keys`) of a pool block, a check block and region, project, kind, severity."""
+    pool = pool if isinstance(pool, Mapping) else {}
+    fields = {key: _strings(pool.get(name)) for key, name in _POOL_FIELDS.items() if key in keys}
+    for key, value in zip(_SCALARS, scalars, strict=True):
+        if key in keys:
+            fields[key] = (value,) if type(value) is str and value else _strings(value)
+    if "listener_id" in keys:
+        listeners = _strings(pool.get("listener_ids"))
+        checked = _strings(check.get("listener_id")) if isinstance(check, Mapping) else ()
+        fields["listener_id"] = (
+            (*listeners, *checked) if checked and checked[0] not in listeners else listeners
+        )
+    return fields
+
+
+def _offers(test: frozenset[str] | re.Pattern[str], offered: tuple[str, ...]) -> bool:
+    if isinstance(test, frozenset):
+        return not test.isdisjoint(offered)
+    return any(test.match(value) for value in offered)
+
+
+def _tags_match(route: Route, tags: Sequence[Mapping[str, str]]) -> bool:
+    """Whether one of the pool's load balancers has every wanted tag (value or glob)."""
+    for lb in tags:
+        for key, test in route.tag_tests:
+            value = lb.get(key)
+            if value is None or not test.match(value):
+                break
+        else:
+            return True
+    return False
 
 
 def matches(
     route: Route, fields: Mapping[str, tuple[str, ...]], tags: Sequence[Mapping[str, str]] = ()
 ) -> bool:
     """Whether a record with these fields (and its load balancers' tags) matches a route."""
-    if not all(_value_matches(key, wanted, fields.get(key, ())) for key, wanted in route.match):
-        return False
-    return not route.tags or _tags_match(route.tags, tags)
+    for key, test in route.tests:
+        if not _offers(test, fields.get(key, ())):
+            return False
+    return not route.tag_tests or _tags_match(route, tags)
 
 
-def runbook_link(template: str, record: Mapping[str, Any]) -> str:
+def runbook_link(template: str, fields: Mapping[str, tuple[str, ...]]) -> str:
     """A route's runbook_url with {pool_id}, {pool_name}, {loadbalancer_id} and {region} URL-encoded."""
-    fields = fields_of(record)
-    values = {
-        "pool_id": fields["pool_id"],
-        "pool_name": fields["pool_name"],
-        "loadbalancer_id": fields["loadbalancer_id"],
-        "region": fields["region"],
-    }
+    values = {name: fields.get(name, ()) for name in RUNBOOK_FIELDS}
     return _RUNBOOK_FIELD.sub(lambda found: quote(next(iter(values[found.group(1)]), ""), safe=""), template)
 
 
@@ -505,24 +636,38 @@ def route(
     *,
     default: Sequence[str] = (),
 ) -> Routed:
+    """Where a record goes (see `route_fields`)."""
+    return route_fields(config, fields_of(record), tags, default=default)
+
+
+def route_fields(
+    config: RouteConfig,
+    fields: Mapping[str, tuple[str, ...]],
+    tags: Sequence[Mapping[str, str]] = (),
+    *,
+    default: Sequence[str] = (),
+) -> Routed:
     """Where a finding goes: the matching routes' receivers in order (first match wins unless continue).
 
     No route matched: the default receivers (the file's, else `default`, the environment's channels).
     The runbook is the first matching route's that has one.
     """
-    fields = fields_of(record)
     receivers: list[str] = []
     matched: list[str] = []
     runbook = ""
-    for candidate in config.routes:
+    routes = config.routes
+    for position in config.index.candidates(fields, tags):
+        candidate = routes[position]
         if not matches(candidate, fields, tags):
             continue
         matched.append(candidate.place)
         receivers.extend(candidate.receivers)
         if candidate.runbook_url and not runbook:
-            runbook = runbook_link(candidate.runbook_url, record)
+            runbook = runbook_link(candidate.runbook_url, fields)
         if not candidate.proceed:
             break
     if not matched:
         receivers = list(config.default_receivers if config.default_receivers is not None else default)
-    return Routed(tuple(dict.fromkeys(receivers)), tuple(matched), runbook)
+    return Routed(
+        tuple(receivers if len(matched) == 1 else dict.fromkeys(receivers)), tuple(matched), runbook
+    )

@@ -1,8 +1,9 @@
 """Stage route: each finding to the receivers of the routes its pool matches (`ELB_WATCH_ROUTES`).
 
-The decision rides in the record (`route`: receivers, the routes that matched, the runbook link), so
-the lifecycle sends it to them (`handler.receivers.audience`) and the result and `alerts list` show
-it; the runbook link joins the record's `links`. Without a routing file nothing is added.
+The stage decides (fingerprint → `Routed`: receivers, the routes that matched, the runbook link); the
+decision then rides in the record the lifecycle keeps (`route`, and the runbook in `links`), so the
+lifecycle sends it to those receivers (`handler.receivers.audience`) and the result and `alerts list`
+show it. Without a routing file nothing is decided or added.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from handler.domain import Notification
-from handler.routes import RouteConfig, route
+from handler.routes import Routed, fields_from, route_fields
 
 if TYPE_CHECKING:
     from handler.notifying import Published
@@ -21,36 +22,43 @@ if TYPE_CHECKING:
 NO_TAGS: Mapping[str, Mapping[str, str]] = {}
 
 
-def lb_tags(record: Mapping[str, Any], tags: Mapping[str, Mapping[str, str]]) -> list[Mapping[str, str]]:
-    """The tags of each load balancer of the record's pool that the read stage could read."""
-    pool = record.get("pool")
-    ids = pool.get("loadbalancer_ids") if isinstance(pool, Mapping) else None
+def lb_tags(pool: Any, tags: Mapping[str, Mapping[str, str]]) -> list[Mapping[str, str]]:
+    """The tags of each load balancer of a pool block that the read stage could read."""
+    ids = pool.get("loadbalancer_ids") if isinstance(pool, Mapping) and tags else None
     return [tags[lb] for lb in ids if isinstance(lb, str) and lb in tags] if isinstance(ids, list) else []
 
 
-def routed(
-    notification: Notification,
-    config: RouteConfig,
-    tags: Mapping[str, Mapping[str, str]],
-    default: Sequence[str],
-) -> Notification:
-    """The notification with its route block, and the runbook link in its links."""
-    record = notification.to_record()
-    decision = route(config, record, lb_tags(record, tags), default=default)
-    extra = {**notification.extra, "route": decision.as_dict()}
-    if decision.runbook_url:
-        links = [link for link in extra.get("links") or [] if isinstance(link, Mapping)]
-        extra["links"] = [{"name": "runbook", "url": decision.runbook_url}, *links]
-    return replace(notification, extra=extra)
+def decide_routes(
+    notifications: Sequence[Notification], receivers: Receivers, tags: Mapping[str, Mapping[str, str]]
+) -> dict[str, Routed]:
+    """Where each notification goes, by fingerprint (empty without a routing file)."""
+    config = receivers.routes
+    if config is None:
+        return {}
+    default = tuple(c.name for c in receivers.channels if c not in config.receivers)
+    decided = {}
+    used = config.index.used
+    for n in notifications:
+        fields = fields_from(n.pool, n.check, (n.region, n.project_id, n.kind, n.severity), used)
+        decided[n.fingerprint] = route_fields(config, fields, lb_tags(n.pool, tags), default=default)
+    return decided
 
 
 def route_findings(
     published: Published, receivers: Receivers, tags: Mapping[str, Mapping[str, str]] = NO_TAGS
 ) -> Published:
-    """Stage route: every finding with the receivers its routes name (unchanged without routes)."""
-    config = receivers.routes
-    if config is None:
+    """Stage route: the run's findings with where each goes (unchanged without routes)."""
+    if receivers.routes is None:
         return published
-    default = tuple(c.name for c in receivers.channels if c not in config.receivers)
-    notifications = tuple(routed(n, config, tags, default) for n in published.notifications)
-    return replace(published, notifications=notifications)
+    return replace(published, routes=decide_routes(published.notifications, receivers, tags))
+
+
+def with_route(record: dict[str, Any], decision: Routed | None) -> dict[str, Any]:
+    """The record with its route block, and the runbook link first in its links (as is without one)."""
+    if decision is None:
+        return record
+    record["route"] = decision.as_dict()
+    if decision.runbook_url:
+        links = [link for link in record.get("links") or [] if isinstance(link, Mapping)]
+        record["links"] = [{"name": "runbook", "url": decision.runbook_url}, *links]
+    return record

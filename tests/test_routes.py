@@ -322,7 +322,8 @@ def test_tags_match_by_value_or_glob_on_any_of_the_pools_load_balancers():
 
 def test_a_runbook_placeholder_cannot_inject_into_the_url():
     link = runbook_link(
-        "https://wiki.example.com/{pool_name}?lb={loadbalancer_id}&r={region}&x={other}", record("a/b?c=d&e")
+        "https://wiki.example.com/{pool_name}?lb={loadbalancer_id}&r={region}&x={other}",
+        fields_of(record("a/b?c=d&e")),
     )
     assert link == "https://wiki.example.com/a%2Fb%3Fc%3Dd%26e?lb=lb-1&r=cn-north-4&x={other}"
 
