@@ -136,6 +136,7 @@ def pool_from_api(data: Mapping[str, Any]) -> Pool:
         members=tuple(member_from_api(_mapping(m)) for m in _sequence(data.get("members"))[:MAX_MEMBERS]),
         healthmonitor=monitor,
         project_id=_text(data.get("project_id")),
+        enterprise_project_id=_text(data.get("enterprise_project_id")),
     )
 
 
