@@ -538,7 +538,9 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
             self._send(outcome, status, fault.body.encode("utf-8"), request_id, fault.headers)
             return
         if fault.status is None:
-            answer = state.answer(self.command, path, request_id, count_read=True)
+            # The query too: a list answered after a delay keeps its filters and its page.
+            query = self.path.partition("?")[2]
+            answer = state.answer(self.command, path, request_id, count_read=True, query=query)
             self._send_json(outcome, answer.status, answer.payload, request_id, fault.headers)
             return
         if fault.status == 429:
