@@ -6,6 +6,7 @@ built from the environment and given a RouteConfig that uses tags, as the routin
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -18,7 +19,7 @@ from elb_simulator import ElbSimulator, Fault
 from handler import elb, invocation, logs
 from handler.budget import Budget
 from handler.config import Credentials, Settings, load_settings
-from handler.domain import ElbApiError
+from handler.domain import ElbApiError, Sweep
 from handler.elb_model import MAX_TAGS, tags_from_api
 from handler.instance import SdkClients
 from handler.limits import MAX_NAME_CHARS
@@ -102,8 +103,6 @@ def failed_loadbalancers(sim):
     failed = set(sim.failed_pool_ids())
     # The fleet's pools are served in a list; their load balancers are read back through the SDK.
     gw = gateway(sim)
-    from handler.domain import Sweep  # noqa: PLC0415 - only here
-
     pools = gw.list_pools_page(Sweep(), None).pools
     return {lb for pool in pools if pool.id in failed for lb in pool.loadbalancer_ids}, {
         lb for pool in pools for lb in pool.loadbalancer_ids
@@ -336,3 +335,16 @@ def test_an_event_reads_tags_with_a_bounded_number_of_calls(monkeypatch):
     [error] = [e for e in result["errors"] if e["code"] == TAGS_UNAVAILABLE]
     assert "WATCH.LIST_LIMIT" in error["message"]
     assert f"tags of {elb.TAG_CHUNK} load balancer(s) unread" in error["message"]
+
+
+def test_pools_sharing_a_load_balancer_read_its_tags_once(demo):
+    twin = copy.deepcopy(demo_scenario()["pools"][0])
+    twin["id"] = "twin-pool"
+    demo.set_pool(twin)
+    outcome, result = invoke({"targets": [{"pool_id": DEMO_POOL}, {"pool_id": "twin-pool"}]})
+    findings = [f for w in outcome.reading.watched for f in w.findings]
+    assert {f.pool.id for f in findings} == {DEMO_POOL, "twin-pool"}
+    [request] = [r for r in demo.requests if LB_PATH in r.path]
+    assert request.path.count("id=") == 1
+    assert outcome.reading.tags == {DEMO_LB: {"team": "search"}}
+    assert result["errors"] == []
