@@ -35,7 +35,8 @@ unit: $(STAMP) redis
 ##         structlog, redis), installed into .venv-floors from constraints computed from pyproject.toml
 FLOORS := .venv-floors
 FLOOR_TESTS := tests/test_sdk_trim.py tests/test_handler.py tests/test_simulator.py tests/test_elb_bounds.py \
-               tests/test_watcher_scope.py tests/test_notify_e2e.py tests/test_state_store.py
+               tests/test_watcher_scope.py tests/test_notify_e2e.py tests/test_state_store.py \
+               tests/test_tags.py
 floors: $(STAMP) redis
 	@echo "==> $(FLOORS): the lowest versions pyproject.toml allows"
 	$(BIN)/python -m elb_tools.floors > .floors-constraints.txt

@@ -34,6 +34,7 @@ _SCENARIO_KEYS = (
     "diagnoses",
     "paging",
     "huge_field_bytes",
+    "loadbalancers",
 )
 # Hostile ListMasterSlavePools pagination a scenario may ask for ("paging"):
 # "repeat": every call, whatever its marker, answers the first page with the same next_marker;
@@ -44,6 +45,8 @@ PAGING_MODES = ("normal", "repeat", "cycle")
 MAX_HUGE_FIELD_BYTES = 1 << 32
 _CREDENTIAL_KEYS = ("ak", "sk", "security_token")
 _JOB_KEYS = ("processing_reads", "member_check")
+# A load balancer ListLoadBalancers serves: its tags as {key: value} (the wire sends [{key, value}]).
+_LOADBALANCER_KEYS = ("id", "name", "description", "enterprise_project_id", "tags")
 _REGION_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -79,7 +82,9 @@ def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[st
 
     The result has "region", "project_id", "credentials" (list of {"ak", "sk"[, "security_token"]}),
     "pools" keyed by pool id, "jobs" keyed by member_check.job_id (each {"processing_reads",
-    "member_check"}) and "faults" (list of complete fault dicts). Loading a result again is a no-op.
+    "member_check"}), "faults" (list of complete fault dicts) and "loadbalancers" keyed by id (each
+    {"id", "name", "description", "enterprise_project_id", "tags": {key: value}}). Loading a result
+    again is a no-op.
     Raises ScenarioError (a ValueError) naming the first thing that is wrong.
     """
     if isinstance(source, Mapping):
@@ -117,6 +122,34 @@ def validate_pool(pool: Any, where: str = "pool") -> dict[str, Any]:
         if not isinstance(refs, list) or not all(isinstance(ref, dict) for ref in refs):
             raise ScenarioError(f"{where}.{key} must be a list of objects")
     return copy.deepcopy(pool)
+
+
+def validate_loadbalancer(lb: Any, where: str = "loadbalancer") -> dict[str, Any]:
+    """Check a load balancer entry {"id", "name"?, "description"?, "enterprise_project_id"?, "tags"?}.
+
+    `tags` is an object of tag keys to values (both strings); the copy returned has every key filled.
+    """
+    if not isinstance(lb, dict):
+        raise ScenarioError(f"{where} must be an object, not {type(lb).__name__}")
+    _reject_unknown_keys(lb, _LOADBALANCER_KEYS, where)
+    _require_text(lb.get("id"), f"{where}.id")
+    for key in ("name", "description", "enterprise_project_id"):
+        if not isinstance(lb.get(key, ""), str):
+            raise ScenarioError(f"{where}.{key} must be a string")
+    tags = lb.get("tags", {})
+    if not isinstance(tags, dict) or not all(
+        isinstance(key, str) and key and isinstance(value, str) for key, value in tags.items()
+    ):
+        raise ScenarioError(
+            f'{where}.tags must be an object of tag keys to string values, e.g. {{"team": "search"}}'
+        )
+    return {
+        "id": lb["id"],
+        "name": lb.get("name", ""),
+        "description": lb.get("description", ""),
+        "enterprise_project_id": lb.get("enterprise_project_id", "0"),
+        "tags": dict(tags),
+    }
 
 
 def validate_job(job: Any, where: str = "job") -> dict[str, Any]:
@@ -173,6 +206,9 @@ def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
         "pools": _keyed(raw.get("pools", []), "pools", validate_pool, _pool_id),
         "jobs": _keyed(raw.get("jobs", []), "jobs", validate_job, _job_id),
         "faults": _faults(raw.get("faults", [])),
+        "loadbalancers": _keyed(
+            raw.get("loadbalancers", []), "loadbalancers", validate_loadbalancer, _pool_id
+        ),
     }
     if "description" in raw:
         scenario["description"] = raw["description"]
@@ -254,7 +290,7 @@ def _credentials(raw: Any) -> list[dict[str, str]]:
 
 
 def _pool_id(pool: dict[str, Any]) -> str:
-    """The key of a validated pool."""
+    """The key of a validated pool (or load balancer)."""
     return str(pool["id"])
 
 

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote
 from .faults import Fault
 from .fleet import generate_fleet
 from .jobs import job_snapshot
-from .scenario import load_scenario, validate_job, validate_pool
+from .scenario import load_scenario, validate_job, validate_loadbalancer, validate_pool
 from .signature import verify_request
 
 LOOPBACK = "127.0.0.1"
@@ -38,6 +38,7 @@ AUTHENTICATION_FAILED = "APIGW.0301"
 THROTTLED = ("APIGW.0308", "The throttling threshold has been reached: policy user over ratelimit.")
 ELB_NOT_FOUND = "ELB.8907"
 POOL_ROUTE = ("elb", "master-slave-pools")
+LOADBALANCER_ROUTE = ("elb", "loadbalancers")
 JOB_ROUTE = ("elb", "members", "check", "jobs")
 CREATE_JOB_ROUTE = ("elb", "members", "health-check")
 
@@ -155,6 +156,7 @@ class _SimulatorState:
                 (pool["id"], pool) for pool in generate_fleet(scenario["fleet"], self.project_id)
             )
         self.jobs: dict[str, dict[str, Any]] = dict(scenario["jobs"])
+        self.loadbalancers: dict[str, dict[str, Any]] = dict(scenario.get("loadbalancers", {}))
         self.diagnoses: dict[str, dict[str, Any]] = dict(scenario.get("diagnoses", {}))
         self.latency = float(scenario.get("latency_ms", 0)) / 1000.0
         self.paging: str = scenario.get("paging", "normal")
@@ -190,6 +192,8 @@ class _SimulatorState:
         segments = path.split("/")
         if method == "GET" and len(segments) == 5 and tuple(segments[3:]) == POOL_ROUTE:
             return self._list_answer(parse_qs(query), request_id)
+        if method == "GET" and len(segments) == 5 and tuple(segments[3:]) == LOADBALANCER_ROUTE:
+            return self._loadbalancers_answer(parse_qs(query), request_id)
         if (
             method == "POST"
             and len(segments) == 7
@@ -254,6 +258,65 @@ class _SimulatorState:
             if "next_marker" in page_info and page_info["next_marker"] not in issued:
                 issued.append(page_info["next_marker"])
         return _Answer(200, {"pools": body, "page_info": page_info, "request_id": request_id})
+
+    def _all_loadbalancers(self) -> dict[str, dict[str, Any]]:
+        """Every load balancer, in list order: the scenario's, then those only its pools name (untagged)."""
+        found = dict(self.loadbalancers)
+        for pool in self.pools.values():
+            for ref in pool.get("loadbalancers") or []:
+                lb_id = ref.get("id") if isinstance(ref, dict) else None
+                if isinstance(lb_id, str) and lb_id and lb_id not in found:
+                    found[lb_id] = validate_loadbalancer({"id": lb_id})
+        return found
+
+    def _wire_loadbalancer(self, lb: Mapping[str, Any]) -> dict[str, Any]:
+        """A LoadBalancer object as ListLoadBalancers sends it (the fields a watcher could read)."""
+        return {
+            "id": lb["id"],
+            "name": lb["name"],
+            "description": lb["description"],
+            "provisioning_status": "ACTIVE",
+            "operating_status": "ONLINE",
+            "admin_state_up": True,
+            "guaranteed": True,
+            "project_id": self.project_id,
+            "enterprise_project_id": lb["enterprise_project_id"],
+            "tags": [{"key": key, "value": value} for key, value in lb["tags"].items()],
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+
+    def _loadbalancers_answer(self, query: dict[str, list[str]], request_id: str) -> _Answer:
+        """ListLoadBalancers: the `id` and `name` filters (repeated), then marker/limit pagination."""
+        try:
+            limit = int(query.get("limit", ["2000"])[-1])
+        except ValueError:
+            limit = -1
+        if not 0 <= limit <= 2000:
+            return _Answer(400, error_payload("ELB.8902", "limit must be an integer 0..2000.", request_id))
+        wanted = {key: set(query[key]) for key in ("id", "name") if key in query}
+        marker = query.get("marker", [None])[-1]
+        with self.lock:
+            every = self._all_loadbalancers()
+            if marker is not None and marker not in every:
+                return _Answer(400, error_payload("ELB.8902", f"Invalid marker {marker}.", request_id))
+            ids = list(every)
+            start = ids.index(marker) + 1 if marker is not None else 0
+            matching = (
+                every[lb_id]
+                for lb_id in ids[start:]
+                if all(every[lb_id][key] in values for key, values in wanted.items())
+            )
+            page = [self._wire_loadbalancer(lb) for lb, _ in zip(matching, range(limit + 1), strict=False)]
+        more = len(page) > limit
+        page = page[:limit]
+        page_info: dict[str, Any] = {
+            "previous_marker": page[0]["id"] if page else None,
+            "current_count": len(page),
+        }
+        if more and page:
+            page_info["next_marker"] = page[-1]["id"]
+        return _Answer(200, {"loadbalancers": page, "page_info": page_info, "request_id": request_id})
 
     def _create_job_answer(self, member_id: str, body: bytes, request_id: str) -> _Answer:
         """CreateMemberHealthCheckJob: 201 with a new job whose results the scenario's diagnoses define."""
@@ -475,7 +538,9 @@ class _ElbRequestHandler(BaseHTTPRequestHandler):
             self._send(outcome, status, fault.body.encode("utf-8"), request_id, fault.headers)
             return
         if fault.status is None:
-            answer = state.answer(self.command, path, request_id, count_read=True)
+            # The query too: a list answered after a delay keeps its filters and its page.
+            query = self.path.partition("?")[2]
+            answer = state.answer(self.command, path, request_id, count_read=True, query=query)
             self._send_json(outcome, answer.status, answer.payload, request_id, fault.headers)
             return
         if fault.status == 429:
@@ -617,7 +682,8 @@ def _as_sent(value: str) -> str:
 class ElbSimulator:
     """An ELB v3 API simulator on 127.0.0.1 for the real SDK.
 
-    Serves ShowMasterSlavePool and ShowMemberHealthCheckJob with SDK-HMAC-SHA256 authentication,
+    Serves ShowMasterSlavePool, ListMasterSlavePools, ShowMemberHealthCheckJob,
+    CreateMemberHealthCheckJob and ListLoadBalancers (with tags) with SDK-HMAC-SHA256 authentication,
     check jobs that progress over reads, and injected faults. Use it as a context manager (or
     start()/stop()) and point the SDK at it with env().
     """
@@ -732,6 +798,12 @@ class ElbSimulator:
         checked = validate_pool(dict(pool))
         with self._state.lock:
             self._state.pools[checked["id"]] = checked
+
+    def set_loadbalancer(self, lb: Mapping[str, Any]) -> None:
+        """Add or replace a load balancer {"id", "name"?, "tags"?: {key: value}} (keyed by its id)."""
+        checked = validate_loadbalancer(dict(lb))
+        with self._state.lock:
+            self._state.loadbalancers[checked["id"]] = checked
 
     def set_job(self, job: Mapping[str, Any]) -> None:
         """Add or replace a job entry {"processing_reads", "member_check"}; its read count restarts."""

@@ -120,6 +120,8 @@ class Pool:
     members: tuple[Member, ...] = ()
     healthmonitor: HealthMonitor | None = None
     project_id: str = ""
+    # "0" is the default enterprise project; "" when ELB sent none.
+    enterprise_project_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ from handler import sdk
 from handler.budget import Budget
 from handler.config import Credentials, Settings
 from handler.domain import CheckJob, ElbApiError, ElbHealth, Pool, Sweep
-from handler.elb_model import check_job_from_api, pool_from_api
+from handler.elb_model import check_job_from_api, pool_from_api, tags_from_api
 from handler.instance import SdkClients
 from handler.limits import MAX_ELB_RESPONSE_BYTES, MAX_ELB_RESPONSE_VALUES
 from handler.outbound import (
@@ -41,6 +41,9 @@ MIN_CALL_SECONDS = 0.05
 ELB_RETRY_CAP_SECONDS = 8.0
 # ListMasterSlavePools' largest page.
 LIST_LIMIT = 2000
+# Load balancer ids per ListLoadBalancers call: each `id=<uuid>&` adds 40 characters, so 50 keep the
+# URL near 2 KB, far under the 8 KB gateways commonly allow (and one page answers them all).
+TAG_CHUNK = 50
 _SDK_LOGGER = "HuaweiCloud-SDK-ElbClient"
 # A call that ended with one of these never got an answer from ELB.
 TRANSPORT_CODES = frozenset({"WATCH.CONNECTION", "WATCH.TIMEOUT"})
@@ -50,7 +53,10 @@ _OPERATIONS = {
     "list_master_slave_pools": "ListMasterSlavePools",
     "show_member_health_check_job": "ShowMemberHealthCheckJob",
     "create_member_health_check_job": "CreateMemberHealthCheckJob",
+    "list_load_balancers": "ListLoadBalancers",
 }
+# The answers whose field is a list (of pools, of load balancers); every other field is an object.
+_LIST_FIELDS = frozenset({"pools", "loadbalancers"})
 
 
 class ElbReader(Protocol):
@@ -262,6 +268,14 @@ class PoolPage:
     next_marker: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class TagPage:
+    """One page of ListLoadBalancers: the tags of each load balancer on it, keyed by its id."""
+
+    tags: Mapping[str, Mapping[str, str]]
+    next_marker: str | None
+
+
 class ElbGateway:
     """Reads (and, for diagnosis, starts check jobs) through the SDK for one region and project.
 
@@ -343,18 +357,36 @@ class ElbGateway:
             listener_id=list(sweep.listener_ids) or None,
         )
         body = self._call("list pools", "list_master_slave_pools", request, "pools")
-        if len(body["pools"]) > limit:
-            # Mapped, they would cost memory for pools nobody asked for; the listing cannot be trusted.
-            message = (
-                f"list pools: the page holds {len(body['pools'])} pools, more than the {limit} asked for"
-            )
-            raise ElbApiError("ELB.MALFORMED_RESPONSE", message)
-        pools = tuple(pool_from_api(pool if isinstance(pool, dict) else {}) for pool in body["pools"])
-        page_info = body.get("page_info")
-        marker_value = page_info.get("next_marker") if isinstance(page_info, dict) else None
-        next_marker = marker_value if isinstance(marker_value, str) and marker_value else None
-        # A short page is the last one, whatever the marker says: no extra empty call.
-        return PoolPage(pools, next_marker if len(pools) >= limit else None)
+        listed, next_marker = _page(body, "pools", limit, "list pools")
+        pools = tuple(pool_from_api(pool if isinstance(pool, dict) else {}) for pool in listed)
+        return PoolPage(pools, next_marker)
+
+    def list_loadbalancer_tags_page(
+        self, loadbalancer_ids: Sequence[str], marker: str | None = None
+    ) -> TagPage:
+        """Read the tags of up to TAG_CHUNK load balancers (ListLoadBalancers with their ids), one page.
+
+        Only the ids asked for are kept. A failure does not count as ELB being unreachable or refusing
+        the watcher (`health`): the pools were read, only the routing by tag is blind (handler.tags).
+        """
+        from huaweicloudsdkelb.v3.model.list_load_balancers_request import (  # noqa: PLC0415 - lazy
+            ListLoadBalancersRequest,
+        )
+
+        ids = list(dict.fromkeys(loadbalancer_ids))
+        if not ids or len(ids) > TAG_CHUNK:
+            raise ValueError(f"1 to {TAG_CHUNK} load balancer ids per call, not {len(ids)}")
+        what = f"read the tags of {len(ids)} load balancer(s)"
+        request = ListLoadBalancersRequest(limit=len(ids), marker=marker, id=ids)
+        body = self._call(what, "list_load_balancers", request, "loadbalancers", health=False)
+        listed, next_marker = _page(body, "loadbalancers", len(ids), what)
+        wanted = set(ids)
+        tags = {
+            str(lb["id"]): tags_from_api(lb.get("tags"))
+            for lb in listed
+            if isinstance(lb, dict) and isinstance(lb.get("id"), str) and lb["id"] in wanted
+        }
+        return TagPage(tags, next_marker)
 
     def create_check_job(self, member_id: str, listener_id: str) -> str:
         """Start a member check job of every subject (CreateMemberHealthCheckJob); return its job id.
@@ -383,11 +415,19 @@ class ElbGateway:
         return str(job_id)
 
     def _call(
-        self, what: str, method: str, request: Any, field: str, *, idempotent: bool = True
+        self,
+        what: str,
+        method: str,
+        request: Any,
+        field: str,
+        *,
+        idempotent: bool = True,
+        health: bool = True,
     ) -> dict[str, Any]:
         """Call the SDK and return the body ELB sent, parsed from the wire JSON.
 
-        The body's `field` must hold an object (a list for `pools`), or the answer is malformed.
+        The body's `field` must hold an object (a list for `pools` and `loadbalancers`), or the answer is
+        malformed. `health=False`: a failure is not kept as what blinds the watcher (`CallTally.ended`).
 
         Reads retry 429, 5xx, connection errors and unreadable bodies; writes retry only what surely
         never reached ELB. Every wait fits in the budget and the rate limit (handler.outbound.retry).
@@ -397,13 +437,6 @@ class ElbGateway:
             self._client = _build_client(self.region, self.project_id, self._credentials, self._clients)
         client, config = self._client
         call: Callable[[Any], Any] = getattr(client, method)
-
-        def admit(_deadline: float) -> bool:
-            try:
-                self._limiter.acquire(what)
-            except ElbApiError:
-                return False
-            return True
 
         def once(left: float) -> Attempt:
             # Shared by threads: all of them work to the same budget, so any thread's value fits.
@@ -425,23 +458,28 @@ class ElbGateway:
                     self._tally.answer(error.status)
                 return Attempt(error.message, retryable and (idempotent or never_sent), failure=error)
             self._tally.answer(_status_of(response))
-            crowded = _crowded(response, what, method)
-            if crowded is not None:
-                return Attempt(crowded.message, failure=crowded)
-            body = _wire_body(response)
-            value = body.get(field) if body is not None else None
-            if isinstance(value, list if field == "pools" else dict):
-                return Attempt(value=body)
-            error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
-            return Attempt(error.message, retryable=idempotent, failure=error)
+            return _answered(response, what, method, field, retryable=idempotent)
 
-        ended = retry(once, self._plan(), admit=admit, rng=self._rng)
+        ended = retry(once, self._plan(), admit=self._admission(what), rng=self._rng)
         if ended.how == "accepted" and ended.last is not None:
             body: dict[str, Any] = ended.last.value
             return body
         failure = _failure(ended, what)
-        self._tally.ended(failure)
+        if health:
+            self._tally.ended(failure)
         raise failure
+
+    def _admission(self, what: str) -> Callable[[float], bool]:
+        """Whether an attempt may start: a rate-limit slot within the budget (none: not attempted)."""
+
+        def admit(_deadline: float) -> bool:
+            try:
+                self._limiter.acquire(what)
+            except ElbApiError:
+                return False
+            return True
+
+        return admit
 
     def _plan(self) -> RetryPlan:
         """How this gateway's calls retry: to the budget's deadline, with its settings' backoff."""
@@ -455,6 +493,36 @@ class ElbGateway:
             cap=ELB_RETRY_CAP_SECONDS,
             cut_backoff=False,
         )
+
+
+def _page(body: Mapping[str, Any], field: str, limit: int, what: str) -> tuple[list[Any], str | None]:
+    """A list answer's items and the marker of the next page (None after a short page).
+
+    More items than `limit` is ELB.MALFORMED_RESPONSE: mapped, they would cost memory for what nobody
+    asked for, and the listing cannot be trusted.
+    """
+    listed: list[Any] = body[field]
+    if len(listed) > limit:
+        message = f"{what}: the page holds {len(listed)} {field}, more than the {limit} asked for"
+        raise ElbApiError("ELB.MALFORMED_RESPONSE", message)
+    page_info = body.get("page_info")
+    marker_value = page_info.get("next_marker") if isinstance(page_info, dict) else None
+    next_marker = marker_value if isinstance(marker_value, str) and marker_value else None
+    # A short page is the last one, whatever the marker says: no extra empty call.
+    return listed, next_marker if len(listed) >= limit else None
+
+
+def _answered(response: Any, what: str, method: str, field: str, *, retryable: bool) -> Attempt:
+    """The attempt a 2xx answer makes: its body when `field` has the shape it must, else a failure."""
+    crowded = _crowded(response, what, method)
+    if crowded is not None:
+        return Attempt(crowded.message, failure=crowded)
+    body = _wire_body(response)
+    value = body.get(field) if body is not None else None
+    if isinstance(value, list if field in _LIST_FIELDS else dict):
+        return Attempt(value=body)
+    error = ElbApiError("ELB.MALFORMED_RESPONSE", f"{what}: the response has no {field!r}")
+    return Attempt(error.message, retryable=retryable, failure=error)
 
 
 def _failure(ended: Ended, what: str) -> ElbApiError:

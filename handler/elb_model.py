@@ -136,7 +136,25 @@ def pool_from_api(data: Mapping[str, Any]) -> Pool:
         members=tuple(member_from_api(_mapping(m)) for m in _sequence(data.get("members"))[:MAX_MEMBERS]),
         healthmonitor=monitor,
         project_id=_text(data.get("project_id")),
+        enterprise_project_id=_text(data.get("enterprise_project_id")),
     )
+
+
+# Tags kept per load balancer (ELB allows 20; the rest of a hostile answer is not read).
+MAX_TAGS = 50
+
+
+def tags_from_api(value: Any) -> dict[str, str]:
+    """A load balancer's `tags` ([{key, value}]) as {key: value}; entries without a key are skipped.
+
+    Keys and values are cut to MAX_NAME_CHARS; at most MAX_TAGS are read; a null value is "".
+    """
+    tags: dict[str, str] = {}
+    for entry in _sequence(value)[:MAX_TAGS]:
+        key = _text(_mapping(entry).get("key"))
+        if key:
+            tags[key] = _text(_mapping(entry).get("value"))
+    return tags
 
 
 def _param(value: Any) -> str:

@@ -1,8 +1,9 @@
 """What a warm FunctionGraph instance keeps between invocations, in one object the wiring owns.
 
 SDK clients (building one costs a few milliseconds), the check jobs diagnosis started (reused
-inside their TTL instead of starting more), the opened state stores, and the watcher's own alerts
-while the state store is down. `app.py` holds one (`app.WARM`)
+inside their TTL instead of starting more), load balancer tags read for routing (reused for
+ten minutes), the opened state stores, and the watcher's own alerts while the state store is down.
+`app.py` holds one (`app.WARM`)
 `Instance`; nothing else keeps state across invocations in a module global.
 """
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from handler.started_jobs import StartedJobs
     from handler.state import StateStore
     from handler.state.memory import MemoryStore
+    from handler.tag_cache import TagCache
 
 # At most this many SDK clients are kept (one per region, project, endpoint and key pair).
 MAX_CLIENTS = 8
@@ -57,13 +59,14 @@ class SdkClients:
 
 
 class Instance:
-    """The warm-instance caches: ELB and SMN clients, started diagnosis jobs, state stores by URL."""
+    """The warm-instance caches: ELB and SMN clients, started diagnosis jobs, tags, state stores by URL."""
 
     def __init__(self) -> None:
         """Start empty; the diagnosis memo and the stores are made on first use (cold start)."""
         self.elb_clients = SdkClients()
         self.smn_clients = SdkClients()
         self._started_jobs: StartedJobs | None = None
+        self._tags: TagCache | None = None
         self._stores: dict[str, StateStore | None] = {}
         self._own_states: dict[int, tuple[object, MemoryStore]] = {}
         self._lock = threading.Lock()
@@ -77,6 +80,16 @@ class Instance:
 
                 self._started_jobs = StartedJobs()
             return self._started_jobs
+
+    @property
+    def tags(self) -> TagCache:
+        """Load balancer tags read for routing, reused for TAG_TTL_SECONDS (only runs that route by tag)."""
+        with self._lock:
+            if self._tags is None:
+                from handler.tag_cache import TagCache  # noqa: PLC0415 - only runs that route by tag pay
+
+                self._tags = TagCache()
+            return self._tags
 
     def own_states(self, store: object) -> MemoryStore:
         """The watcher's own alerts kept for `store` while it is down (handler.state.memory)."""

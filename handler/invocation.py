@@ -2,7 +2,8 @@
 
     settings  the unusable settings, each an error (and a watcher_error)
     parse     the event → targets and sweeps (handler.events)
-    read      per region/project scope: read ELB → assess → diagnose (handler.reading)
+    read      per region/project scope: read ELB → assess → diagnose (handler.reading), then the
+              tags of the findings' load balancers when a route matches on `tag` (handler.tags)
     publish   findings → notifications, with the channels the event allows (handler.notifying)
     route     each finding to the receivers of the routes its pool matches (handler.routing)
     decide    the lifecycle against the store, the watcher's own problems with them; then hold
@@ -32,7 +33,7 @@ from handler.limits import bound_result
 from handler.notifying import Notified, notify, publish
 from handler.reading import Logged, Reading, errors_of, read
 from handler.result import RunResult, error_entry
-from handler.routing import NO_TAGS, route_findings
+from handler.routing import route_findings
 from handler.run_context import RunContext
 from handler.state.bounded import bounded
 from handler.wiring import WARM, Wiring
@@ -88,9 +89,13 @@ def run(event: Any, config_error: str | None, context: RunContext, wiring: Wirin
     parsed = known_channels(parsed, {*CHANNEL_NAMES, *wiring.receivers.names})
     if parsed.targets or parsed.sweeps:
         import_sdk()  # here, at a shallow stack depth: see import_sdk
-    reading = read([*parsed.targets, *parsed.sweeps], context, wiring.store)
-    errors = logged([*settings_errors, *event_errors(parsed), *errors_of(reading.watched)], context.log)
-    published = route_findings(publish(reading, context), wiring.receivers, getattr(reading, "tags", NO_TAGS))
+    reading = read(
+        [*parsed.targets, *parsed.sweeps], context, wiring.store, wants_tags=wiring.receivers.wants_tags
+    )
+    errors = logged(
+        [*settings_errors, *event_errors(parsed), *errors_of(reading.watched), *reading.errors], context.log
+    )
+    published = route_findings(publish(reading, context), wiring.receivers, reading.tags)
     notified = notify(published, errors, reading, context, wiring)
     return Outcome(parsed, tuple(errors), reading, notified)
 
@@ -118,9 +123,10 @@ def event_errors(parsed: ParsedEvent) -> list[Logged]:
 
 
 def logged(errors: Sequence[Logged], log: Any) -> list[dict[str, Any]]:
-    """The error entries, each logged once."""
+    """The error entries, each logged once (at warning level for an entry of `severity` warning)."""
     for event, entry in errors:
-        log.error(event, **{key: value for key, value in entry.items() if value is not None})
+        emit = log.warning if entry.get("severity") == "warning" else log.error
+        emit(event, **{key: value for key, value in entry.items() if value is not None})
     return [entry for _, entry in errors]
 
 

@@ -75,13 +75,17 @@ def pool_block(pool: Pool | None) -> dict[str, Any] | None:
     """The structured view of a pool in a record."""
     if pool is None:
         return None
-    return {
+    block: dict[str, Any] = {
         "id": pool.id,
         "name": pool.name,
         "protocol": pool.protocol,
         "listener_ids": list(pool.listener_ids),
         "loadbalancer_ids": list(pool.loadbalancer_ids),
     }
+    # Only when ELB sent one, so records of pools read without it stay as they were.
+    if pool.enterprise_project_id:
+        block["enterprise_project_id"] = pool.enterprise_project_id
+    return block
 
 
 def check_block(verdict: CheckVerdict | None) -> dict[str, Any] | None:

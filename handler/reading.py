@@ -8,8 +8,8 @@ what the gateways showed about ELB (`ElbHealth`) beside them: nothing is written
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from handler import logs
@@ -18,6 +18,7 @@ from handler.domain import CheckVerdict, ElbApiError, ElbHealth, Finding, Sweep,
 from handler.elb import ElbGateway, region_problem
 from handler.lifecycle import job_scope
 from handler.result import api_error_entry, error_entry
+from handler.tags import read_tags
 from handler.watch import MAX_LIST_CALLS_PER_EVENT, sweep_pools, watch_target
 from handler.wiring import WARM
 
@@ -73,12 +74,17 @@ class Reading:
     """Everything the read stage produced.
 
     One `Watched` per target and sweep, in the event's order; what each region/project's calls showed
-    about ELB; how many requests went out.
+    about ELB; how many requests went out. `tags`: when some route matches on `tag`, the tags of the
+    load balancers of the pools with findings, by load balancer id ({} for one without tags; absent
+    when unknown, a tag read that failed: see handler.tags.pool_tags); `errors`: the read stage's own
+    beyond each Watched's (ELB.TAGS_UNAVAILABLE).
     """
 
     watched: tuple[Watched, ...] = ()
     healths: tuple[ElbHealth, ...] = ()
     api_calls: int = 0
+    tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    errors: tuple[Logged, ...] = ()
 
 
 def place(item: Target | Sweep, run: RunContext) -> Placed:
@@ -98,8 +104,13 @@ def place(item: Target | Sweep, run: RunContext) -> Placed:
     return Placed(item, region, project_id, tuple(problems))
 
 
-def read(items: Sequence[Target | Sweep], run: RunContext, memo: StateStore | None) -> Reading:
-    """Stages read, assess and diagnose over every target and sweep, one gateway per region and project."""
+def read(
+    items: Sequence[Target | Sweep], run: RunContext, memo: StateStore | None, *, wants_tags: bool = False
+) -> Reading:
+    """Stages read, assess and diagnose over every target and sweep, one gateway per region and project.
+
+    `wants_tags` (`Receivers.wants_tags`): then the tags of the findings' load balancers too.
+    """
     placed = [place(item, run) for item in items]
     gateways: dict[tuple[str, str], ElbGateway] = {}
     for spot in placed:
@@ -120,11 +131,27 @@ def read(items: Sequence[Target | Sweep], run: RunContext, memo: StateStore | No
         item = _watch_one(spot, gateways.get((spot.region, spot.project_id)), run, memo, pages_left)
         pages_left -= int(item.summary.get("pages", 0)) if item.is_sweep else 0
         watched.append(item)
+    tags, tag_errors = (
+        read_tags(findings_loadbalancers(watched), gateways, WARM.tags) if wants_tags else ({}, [])
+    )
     return Reading(
         tuple(watched),
         tuple(gateway.health() for gateway in gateways.values()),
         sum(gateway.calls for gateway in gateways.values()),
+        tags,
+        tuple(tag_errors),
     )
+
+
+def findings_loadbalancers(watched: Sequence[Watched]) -> dict[tuple[str, str], list[str]]:
+    """The load balancers of the pools with findings, per (region, project_id), each once, in order."""
+    found: dict[tuple[str, str], dict[str, None]] = {}
+    for item in watched:
+        ids = found.setdefault((item.placed.region, item.placed.project_id), {})
+        for finding in item.findings:
+            if finding.pool is not None:
+                ids.update(dict.fromkeys(finding.pool.loadbalancer_ids))
+    return {scope: list(ids) for scope, ids in found.items() if ids}
 
 
 def _watch_one(

@@ -6,9 +6,10 @@ locals {
   handler = "index.handler"
 
   # ---- least privilege: exactly the API actions the code calls -----------------------------------
-  # ShowMasterSlavePool, ListMasterSlavePools, ShowMemberHealthCheckJob (tests/test_infra.py derives
-  # the same list from the SDK calls in handler/ and compares).
-  iam_read_actions = ["elb:pools:get", "elb:pools:list", "elb:members:get"]
+  # ShowMasterSlavePool, ListMasterSlavePools, ShowMemberHealthCheckJob, and ListLoadBalancers for
+  # routes on `tag` (read-only, granted always: a routing file can start using tags without a new
+  # apply). tests/test_infra.py derives the same list from the SDK calls in handler/ and compares.
+  iam_read_actions = ["elb:pools:get", "elb:pools:list", "elb:members:get", "elb:loadbalancers:list"]
   # CreateMemberHealthCheckJob: a write call, granted only while auto-diagnosis is on.
   iam_diagnosis_actions = ["elb:members:create"]
   # PublishMessage, on this function's topic only.

@@ -31,6 +31,7 @@ ACTION_BY_SDK_CALL = {
     "list_master_slave_pools": "elb:pools:list",
     "show_member_health_check_job": "elb:members:get",
     "create_member_health_check_job": "elb:members:create",
+    "list_load_balancers": "elb:loadbalancers:list",
     "publish_message": "smn:topic:publish",
 }
 # Settings the issues plan that the code may not read yet; Terraform wires them already. A name in

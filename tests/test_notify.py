@@ -68,6 +68,33 @@ def test_record_has_every_contract_field():
     assert (record["region"], record["project_id"]) == ("cn-north-4", "proj")
 
 
+EP_ID = "aa1c5b2e-5d8f-4a54-9b6f-a4a3c2e0f1d7"
+
+
+def _record_of_pool(pool_json):
+    [finding] = assess_pool(pool_from_api(pool_json))
+    return build_notification(
+        finding, region="cn-north-4", project_id="proj", observed_at="2026-11-21T00:00:00Z"
+    )
+
+
+def test_pool_block_carries_the_enterprise_project_elb_sent():
+    members = [api_member("m", "master", "OFFLINE"), api_member("s", "slave")]
+    pool_json = {**api_pool(members), "enterprise_project_id": EP_ID}
+    assert pool_from_api(pool_json).enterprise_project_id == EP_ID
+    assert _record_of_pool(pool_json)["pool"]["enterprise_project_id"] == EP_ID
+    # "0", the default enterprise project, is a value like any other (routes may match it).
+    default = _record_of_pool({**pool_json, "enterprise_project_id": "0"})
+    assert default["pool"]["enterprise_project_id"] == "0"
+
+
+def test_pool_block_has_no_enterprise_project_when_elb_sent_none():
+    members = [api_member("m", "master", "OFFLINE"), api_member("s", "slave")]
+    for missing in ({}, {"enterprise_project_id": None}, {"enterprise_project_id": ""}):
+        record = _record_of_pool({**api_pool(members), **missing})
+        assert "enterprise_project_id" not in record["pool"]
+
+
 def test_failover_title_names_pool_master_and_standby():
     record = record_for(
         api_member("m", "master", "OFFLINE", name="web-1"), api_member("s", "slave", name="web-2")

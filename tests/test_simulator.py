@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +28,12 @@ from huaweicloudsdkcore.exceptions.exceptions import (
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
-from huaweicloudsdkelb.v3 import ElbClient, ShowMasterSlavePoolRequest, ShowMemberHealthCheckJobRequest
+from huaweicloudsdkelb.v3 import (
+    ElbClient,
+    ListLoadBalancersRequest,
+    ShowMasterSlavePoolRequest,
+    ShowMemberHealthCheckJobRequest,
+)
 from huaweicloudsdkelb.v3.region.elb_region import ElbRegion
 
 from elb_simulator import (
@@ -772,3 +778,99 @@ def test_command_line_reports_a_bad_scenario(tmp_path, capsys):
     path.write_text('{"region": "cn-north-4"}', encoding="utf-8")
     assert simulator_main([str(path)]) == 2
     assert "project_id must be a non-empty string" in capsys.readouterr().err
+
+
+# --- ListLoadBalancers (issue 21: tags for routing) ------------------------------------------------
+
+TAGGED = [
+    {"id": "lb-search", "name": "search-lb", "tags": {"team": "search", "env": "prod"}},
+    {"id": "lb-pay", "name": "pay-lb", "tags": {"team": "payments"}},
+    {"id": "lb-bare", "name": "bare-lb"},
+]
+
+
+def tagged_scenario():
+    scenario = json.loads(DEMO.read_text(encoding="utf-8"))
+    scenario["loadbalancers"] = copy.deepcopy(TAGGED)
+    return scenario
+
+
+def list_lbs(client, **kwargs):
+    return client.list_load_balancers(ListLoadBalancersRequest(**kwargs)).to_json_object()
+
+
+def test_list_loadbalancers_filters_by_repeated_ids_with_tags_on_the_wire(make_client):
+    with ElbSimulator(tagged_scenario()) as simulator:
+        body = list_lbs(make_client(simulator), id=["lb-search", "lb-bare"])
+        [request] = [r for r in simulator.requests if "/elb/loadbalancers" in r.path]
+    assert request.path.count("id=") == 2  # the SDK sends a list as id=…&id=…
+    by_id = {lb["id"]: lb for lb in body["loadbalancers"]}
+    assert set(by_id) == {"lb-search", "lb-bare"}
+    assert by_id["lb-search"]["tags"] == [{"key": "team", "value": "search"}, {"key": "env", "value": "prod"}]
+    assert by_id["lb-bare"]["tags"] == []
+    assert body["page_info"]["current_count"] == 2
+    assert "next_marker" not in body["page_info"]
+    assert body["request_id"]
+
+
+def test_list_loadbalancers_pages_by_marker_and_serves_the_pools_own_load_balancers(make_client):
+    with ElbSimulator(tagged_scenario()) as simulator:
+        client = make_client(simulator)
+        first = list_lbs(client, limit=2)
+        second = list_lbs(client, limit=2, marker=first["page_info"]["next_marker"])
+    listed = [lb["id"] for lb in first["loadbalancers"] + second["loadbalancers"]]
+    # The demo pool's load balancer is not in the scenario's list: served untagged after them.
+    assert listed == ["lb-search", "lb-pay", "lb-bare", "098b2f68-af1c-41a9-8efd-69958722af62"]
+    assert first["page_info"]["next_marker"] == "lb-pay"
+    assert "next_marker" not in second["page_info"]
+
+
+def test_list_loadbalancers_refuses_an_unknown_marker_and_a_bad_limit(make_client):
+    with ElbSimulator(tagged_scenario()) as simulator:
+        client = make_client(simulator)
+        with pytest.raises(ClientRequestException) as unknown:
+            list_lbs(client, marker="lb-nope", limit=5)
+        with pytest.raises(ClientRequestException) as too_many:
+            list_lbs(client, limit=2001)
+    assert (unknown.value.status_code, unknown.value.error_code) == (400, "ELB.8902")
+    assert too_many.value.status_code == 400
+
+
+def test_faults_apply_to_list_loadbalancers(make_client):
+    with ElbSimulator(tagged_scenario()) as simulator:
+        simulator.add_fault(Fault(path="/elb/loadbalancers", status=403, times=1))
+        client = make_client(simulator)
+        with pytest.raises(ClientRequestException) as refused:
+            list_lbs(client, id=["lb-pay"])
+        assert refused.value.status_code == 403
+        assert list_lbs(client, id=["lb-pay"])["loadbalancers"][0]["tags"] == [
+            {"key": "team", "value": "payments"}
+        ]
+
+
+def test_set_loadbalancer_replaces_its_tags(make_client):
+    with ElbSimulator(tagged_scenario()) as simulator:
+        simulator.set_loadbalancer({"id": "lb-pay", "tags": {"team": "billing"}})
+        body = list_lbs(make_client(simulator), id=["lb-pay"])
+    assert body["loadbalancers"][0]["tags"] == [{"key": "team", "value": "billing"}]
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"name": "x"}, "loadbalancers[0].id"),
+        ({"id": "lb", "tags": [{"key": "team", "value": "x"}]}, "loadbalancers[0].tags"),
+        ({"id": "lb", "tags": {"team": 1}}, "loadbalancers[0].tags"),
+        ({"id": "lb", "tgas": {}}, "unknown key(s) ['tgas']"),
+    ],
+)
+def test_scenario_loadbalancers_are_validated(entry, problem):
+    scenario = {**tagged_scenario(), "loadbalancers": [entry]}
+    with pytest.raises(ScenarioError, match=re.escape(problem)):
+        load_scenario(scenario)
+
+
+def test_scenario_loadbalancers_load_twice_the_same():
+    once = load_scenario(tagged_scenario())
+    assert load_scenario(once) == once
+    assert once["loadbalancers"]["lb-search"]["tags"] == {"team": "search", "env": "prod"}
