@@ -34,7 +34,9 @@ HANDLER_STRING = "index.handler"
 INDEX_PY = "from handler import handler\n"
 # Bytes. Was 5 MB ("under 5 MB" in the strictest reading) until the zip shipped redis (issue 12, +0.45 MB
 # zipped) so a Redis/DCS store works from it; FunctionGraph takes far larger zips. Still a regression alarm.
-SIZE_TARGET = 5_500_000
+# Raised to 5.75 MB with routing (issue 21): the routing modules add about 40 KB zipped, and the ELB SDK
+# itself grows with every release (3.1.219: 1.65 MB zipped). Still an alarm, far below FunctionGraph's limit.
+SIZE_TARGET = 5_750_000
 DEFLATE_LEVEL = 9
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644

@@ -30,10 +30,9 @@ from handler.domain import CHANNEL_NAMES
 from handler.elb import import_sdk
 from handler.events import ParsedEvent, known_channels, parse_event
 from handler.limits import bound_result
-from handler.notifying import Notified, notify, publish
+from handler.notifying import Notified, notify, publish, route_findings
 from handler.reading import Logged, Reading, errors_of, read
 from handler.result import RunResult, error_entry
-from handler.routing import route_findings
 from handler.run_context import RunContext
 from handler.state.bounded import bounded
 from handler.wiring import WARM, Wiring

@@ -27,12 +27,13 @@ from handler.notify import build
 from handler.pipeline import ProcessResult, process
 from handler.reading import Reading
 from handler.receivers import audience, widen
-from handler.routing import with_route
+from handler.routing import decide_routes, with_route
 from handler.sending import channel_layer
 from handler.state import StateStore, StoreUnavailable
 from handler.wiring import Wiring
 
 if TYPE_CHECKING:
+    from handler.receivers import Receivers
     from handler.routes import Routed
     from handler.run_context import RunContext
     from handler.state.memory import MemoryStore
@@ -122,6 +123,15 @@ def publish(reading: Reading, run: RunContext) -> Published:
             notifications.append(notification)
             by_fingerprint[notification.fingerprint] = channels
     return Published(tuple(notifications), Routing(by_fingerprint, by_scope))
+
+
+def route_findings(
+    published: Published, receivers: Receivers, tags: Mapping[str, Mapping[str, str]]
+) -> Published:
+    """Stage route: the run's findings with where each goes (`handler.routing`; none without routes)."""
+    if receivers.routes is None:
+        return published
+    return replace(published, routes=decide_routes(published.notifications, receivers, tags))
 
 
 def watcher_records(problems: Sequence[watcher.WatcherProblem], run: RunContext) -> list[dict[str, Any]]:

@@ -9,14 +9,12 @@ show it. Without a routing file nothing is decided or added.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from handler.domain import Notification
 from handler.routes import Routed, fields_from, route_fields
 
 if TYPE_CHECKING:
-    from handler.notifying import Published
     from handler.receivers import Receivers
 
 NO_TAGS: Mapping[str, Mapping[str, str]] = {}
@@ -42,15 +40,6 @@ def decide_routes(
         fields = fields_from(n.pool, n.check, (n.region, n.project_id, n.kind, n.severity), used)
         decided[n.fingerprint] = route_fields(config, fields, lb_tags(n.pool, tags), default=default)
     return decided
-
-
-def route_findings(
-    published: Published, receivers: Receivers, tags: Mapping[str, Mapping[str, str]] = NO_TAGS
-) -> Published:
-    """Stage route: the run's findings with where each goes (unchanged without routes)."""
-    if receivers.routes is None:
-        return published
-    return replace(published, routes=decide_routes(published.notifications, receivers, tags))
 
 
 def with_route(record: dict[str, Any], decision: Routed | None) -> dict[str, Any]:

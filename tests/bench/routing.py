@@ -170,8 +170,10 @@ def routing_rows(rows: list[tuple[str, str, str]], progress: Any = None) -> None
     plain, routed = cold(progress)
     rows.append(
         (
-            f"Cold start with a {ROUTES}-route, {RECEIVERS}-receiver YAML routing file (import + 1 "
-            "invocation, dev venv, `-I`) vs without",
+            (
+                f"Cold start with a {ROUTES}-route, {RECEIVERS}-receiver YAML routing file (import + 1 "
+                "invocation, dev venv, `-I`) vs without"
+            ),
             f"{routed * 1000:.0f} ms vs {plain * 1000:.0f} ms = **{routed / plain:.3f}x**",
             "<= 1.05x",
         )
