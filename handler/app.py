@@ -12,10 +12,11 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from handler import invocation, logs
-from handler.config import ConfigError, Settings, load_settings, request_id
+from handler.config import ConfigError, Settings, read_settings, request_id
 from handler.events import ParsedEvent
 from handler.result import RunResult
 from handler.wiring import WARM, Wiring, build_wiring
@@ -42,20 +43,19 @@ def apig_response(result: dict[str, Any], parsed: ParsedEvent) -> dict[str, Any]
 def _configure(
     env: Mapping[str, str], wall_clock: Callable[[], float], *, dry_run: bool
 ) -> tuple[Settings, Wiring, str | None]:
-    """Settings and wiring from the environment, and every unusable setting in one message (or None).
+    """Settings and wiring from the environment, and what stops the watch in one message (or None).
 
-    The channels load even when a setting is bad, so the watcher can say so (a watcher_error).
+    A setting that cannot be used falls back to its default and is one of the wiring's
+    `setting_problems` (a CONFIG.INVALID entry, and a watcher_error): the watch goes on.
     """
-    settings, wiring = Settings(), Wiring(wall_clock=wall_clock, dry_run=dry_run)
+    settings, fallbacks = read_settings(env)
+    wiring = Wiring(wall_clock=wall_clock, dry_run=dry_run)
     problems: list[str] = []
-    try:
-        settings = load_settings(env)
-    except ConfigError as exc:
-        problems.append(str(exc))
     try:
         wiring = build_wiring(env, wall_clock, settings.locale, dry_run=dry_run)
     except ConfigError as exc:
         problems.append(str(exc))
+    wiring = replace(wiring, setting_problems=(*fallbacks, *wiring.setting_problems))
     return settings, wiring, "; ".join(problems) if problems else None
 
 

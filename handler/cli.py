@@ -1,7 +1,8 @@
 """`elb-master-watch`: run the function locally, exactly as FunctionGraph would, and operate it.
 
 stdout carries only the result (`--output text` as people read it, `json` the result itself: the
-default when stdout is not a terminal); logs go to stderr.
+default when stdout is not a terminal); logs go to stderr. `-o/--output` and `-q/--quiet` are accepted
+before the command and after it; `--quiet` leaves on stdout only errors (and JSON, when asked).
 Exit status of `invoke`: 0 all assessed and delivered, 1 some target could not be assessed, 2 invalid
 event, 3 assessed but some delivery failed, 64 usage error.
 """
@@ -28,12 +29,62 @@ EXIT_USAGE = 64  # EX_USAGE of sysexits.h
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error exits 64 (EX_USAGE), not 2 (which means "invalid event")."""
+    """argparse, but a usage error exits 64 (EX_USAGE), not 2 (which means "invalid event").
+
+    An option no command knows is named in the error (with the closest known one), whatever argparse
+    would have complained about first: `--versoin` says so, not "arguments are required: command".
+    """
+
+    # The words being parsed and every option of the whole tree (set by the root's parse_args).
+    _words: tuple[list[str], frozenset[str]] = ([], frozenset())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """An argparse parser whose epilog (example, variables, exit codes) keeps its line breaks."""
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """Parse `args` (the process's arguments by default), remembering them for `error`."""
+        words = list(sys.argv[1:] if args is None else args)
+        _Parser._words = (words, frozenset(_options_of(self)))
+        return super().parse_args(words, namespace)
 
     def error(self, message: str) -> NoReturn:
-        """Print the usage and the problem; exit 64."""
+        """Print the usage and the problem (an unknown option first); exit 64."""
+        unknown = _unknown_options(*_Parser._words)
+        if unknown:
+            message = "; ".join(unknown)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _options_of(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of a parser and of all its subcommands."""
+    found: set[str] = set()
+    for action in parser._actions:
+        found.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found |= _options_of(child)
+    return found
+
+
+def _unknown_options(words: list[str], known: frozenset[str]) -> list[str]:
+    """An error (`unknown option --versoin (did you mean --version?)`) per option word no command knows."""
+    from difflib import get_close_matches  # noqa: PLC0415 - only on a usage error
+
+    problems = []
+    for word in words[: words.index("--")] if "--" in words else words:
+        if len(word) < 2 or not word.startswith("-") or word[1].isdigit():
+            continue
+        name = word.split("=", 1)[0]
+        if name in known or (not word.startswith("--") and word[:2] in known):
+            continue  # --output=json, or -ojson
+        if word.startswith("--") and any(option.startswith(name) for option in known):
+            continue  # argparse's abbreviations: --sim for --simulate
+        close = get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        problems.append(f"unknown option {name}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return problems
 
 
 def _seconds(text: str) -> float:
@@ -133,12 +184,43 @@ def _output(value: str | None) -> str:
     return "text" if sys.stdout.isatty() else "json"
 
 
-def _add_output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--output",
-        "-o",
-        choices=("text", "json"),
-        help="text (default on a terminal) or json (default when piped)",
+QUIET_HELP = (
+    "no text on stdout but errors (JSON, when asked, and `silence add`'s id still print); "
+    "exit status unchanged"
+)
+
+
+def _add_globals(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
+    """`-o/--output` and `-q/--quiet`, accepted before the command and after it alike.
+
+    SUPPRESS as the default: a subcommand that was not given the flag leaves the value the words before
+    it set (`elb-master-watch -o json alerts list`) instead of resetting it.
+    """
+    if output:
+        parser.add_argument(
+            "--output",
+            "-o",
+            choices=("text", "json"),
+            default=argparse.SUPPRESS,
+            help="text (default on a terminal) or json (default when piped)",
+        )
+    parser.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
+
+
+STORE_VARIABLES = "ELB_WATCH_STATE (the function's store; unset: the instance store in the temp directory)"
+STORE_EXITS = ("0 done", "1 no store configured, or the store is unavailable", "64 usage error")
+
+
+def epilog(example: str | tuple[str, ...], variables: str | tuple[str, ...], exits: tuple[str, ...]) -> str:
+    """The end of a command's --help: an example, the variables it reads, its exit codes."""
+
+    def block(title: str, lines: str | tuple[str, ...]) -> str:
+        return (
+            title + "\n" + "\n".join(f"  {line}" for line in ((lines,) if isinstance(lines, str) else lines))
+        )
+
+    return "\n\n".join(
+        (block("example:", example), block("environment:", variables), block("exit status:", exits))
     )
 
 
@@ -147,7 +229,27 @@ _Commands: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
 def _invoke_parser(commands: _Commands) -> None:
-    invoke = commands.add_parser("invoke", help="run the handler on an event file ('-' for stdin)")
+    invoke = commands.add_parser(
+        "invoke",
+        help="run the handler on an event file ('-' for stdin)",
+        epilog=epilog(
+            (
+                "elb-master-watch invoke events/direct.json --simulate demo -o text",
+                "elb-master-watch invoke - < event.json",
+            ),
+            (
+                "ELB_WATCH_* (every setting of docs/reference.md), HUAWEICLOUD_SDK_AK/_SK/_SECURITY_TOKEN,",
+                "HUAWEICLOUD_SDK_PROJECT_ID, HUAWEICLOUD_SDK_REGION_ELB_<REGION>, the channel variables",
+            ),
+            (
+                "0 all assessed and delivered",
+                "1 some target could not be assessed, or a setting is unusable",
+                "2 invalid event (or unreadable event file)",
+                "3 assessed, but some delivery failed, was throttled or deferred",
+                "64 usage error",
+            ),
+        ),
+    )
     invoke.add_argument("event", help="path to a trigger event (JSON), e.g. events/direct.json")
     invoke.add_argument(
         "--timeout", type=_seconds, default=30.0, help="function timeout in seconds (default 30)"
@@ -158,51 +260,129 @@ def _invoke_parser(commands: _Commands) -> None:
         help="run against the embedded ELB simulator: demo, outage, recovered, storm, "
         "broken-credentials, or a scenario file",
     )
-    _add_output(invoke)
+    _add_globals(invoke)
     invoke.add_argument(
-        "--dry-run", action="store_true", help="assess and render, but send nothing and write no state"
+        "--dry-run",
+        action="store_true",
+        help="assess and render, but send nothing, start no check job and write no state",
     )
 
 
-def _operator_parsers(commands: _Commands) -> None:
-    channels = commands.add_parser("channels", help="the notification channels").add_subparsers(
-        dest="action", required=True
+CHANNEL_VARIABLES = (
+    "ELB_WATCH_SMN_TOPIC_URN, ELB_WATCH_FEISHU_WEBHOOK, ELB_WATCH_DINGTALK_WEBHOOK, ELB_WATCH_WECOM_WEBHOOK,",
+    "ELB_WATCH_SLACK_WEBHOOK, ELB_WATCH_WEBHOOK_URL, ELB_WATCH_WELINK_WEBHOOK, ELB_WATCH_TEAMS_WEBHOOK",
+    "(and their _SECRET), ELB_WATCH_LOCALE, HUAWEICLOUD_SDK_AK/_SK for SMN",
+)
+
+
+def _channels_parser(commands: _Commands) -> None:
+    exits = (
+        "0 every tested channel got its message",
+        "1 no channel configured, or a channel's settings are unusable",
+        "3 a channel did not get it",
+        "64 usage error (unknown channel name)",
     )
-    test = channels.add_parser("test", help="send a clearly-marked test notification through each channel")
+    group = commands.add_parser(
+        "channels",
+        help="the notification channels",
+        epilog=epilog("elb-master-watch channels test --channel slack", CHANNEL_VARIABLES, exits),
+    )
+    _add_globals(group)
+    channels = group.add_subparsers(dest="action", required=True)
+    test = channels.add_parser(
+        "test",
+        help="send a clearly-marked test notification through each channel",
+        epilog=epilog("elb-master-watch channels test --channel slack", CHANNEL_VARIABLES, exits),
+    )
     test.add_argument("--channel", metavar="NAME", help="only this channel type (smn, feishu, dingtalk, ...)")
     test.add_argument("--receiver", metavar="NAME", help="only this receiver (config check lists them)")
     test.add_argument("--timeout", type=_seconds, default=30.0, help="seconds for all sends (default 30)")
-    _add_output(test)
-    alerts = commands.add_parser("alerts", help="the alerts the state store holds").add_subparsers(
-        dest="action", required=True
+    _add_globals(test)
+
+
+def _alerts_parser(commands: _Commands) -> None:
+    example = ("elb-master-watch alerts list", "elb-master-watch alerts list --severity critical -o json")
+    variables = (STORE_VARIABLES, "ELB_WATCH_REPEAT_INTERVAL, ELB_WATCH_FIRE_AFTER/_RESOLVE_AFTER, channels")
+    group = commands.add_parser(
+        "alerts", help="the alerts the state store holds", epilog=epilog(example, variables, STORE_EXITS)
     )
-    listing = alerts.add_parser("list", help="firing and pending alerts (ELB_WATCH_STATE)")
+    _add_globals(group)
+    alerts = group.add_subparsers(dest="action", required=True)
+    listing = alerts.add_parser(
+        "list",
+        help="firing and pending alerts (ELB_WATCH_STATE)",
+        epilog=epilog(example, variables, STORE_EXITS),
+    )
     listing.add_argument("--all", action="store_true", help="resolved alerts too")
-    _add_output(listing)
+    listing.add_argument(
+        "--severity",
+        action="append",
+        choices=("critical", "major", "warning", "info"),
+        help="only alerts of this severity (repeat for several)",
+    )
+    _add_globals(listing)
 
 
 def _silence_parser(commands: _Commands) -> None:
-    silence = commands.add_parser("silence", help="hold a pool's notifications, e.g. during maintenance")
-    actions = silence.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="silence a pool or one finding for a while; prints the id")
+    expire_exits = (
+        "0 the silence was active and is now ended",
+        "1 no such silence, it had already ended, or the store is unavailable",
+        "64 usage error",
+    )
+    group = commands.add_parser(
+        "silence",
+        help="hold a pool's notifications, e.g. during maintenance",
+        epilog=epilog(
+            'elb-master-watch silence add --pool ID --for 2h --comment "maintenance"',
+            STORE_VARIABLES,
+            expire_exits,
+        ),
+    )
+    _add_globals(group)
+    actions = group.add_subparsers(dest="action", required=True)
+    add = actions.add_parser(
+        "add",
+        help="silence a pool or one finding for a while; prints the id",
+        epilog=epilog(
+            'ID=$(elb-master-watch silence add --pool ID --for 2h --comment "maintenance")',
+            STORE_VARIABLES,
+            STORE_EXITS,
+        ),
+    )
     matcher = add.add_mutually_exclusive_group(required=True)
     matcher.add_argument("--pool", metavar="ID", help="the pool id")
     matcher.add_argument("--fingerprint", metavar="FP", help="one finding's fingerprint (alerts list)")
     add.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 30m, 2h, 1h30m")
     add.add_argument("--comment", default="", metavar="TEXT", help="why (shown by silence list)")
-    _add_output(add)
-    silences = actions.add_parser("list", help="the active silences")
+    _add_globals(add)
+    silences = actions.add_parser(
+        "list",
+        help="the active silences",
+        epilog=epilog("elb-master-watch silence list --all", STORE_VARIABLES, STORE_EXITS),
+    )
     silences.add_argument("--all", action="store_true", help="ended silences too")
-    _add_output(silences)
-    expire = actions.add_parser("expire", help="end a silence now")
+    _add_globals(silences)
+    expire = actions.add_parser(
+        "expire",
+        help="end a silence now",
+        epilog=epilog('elb-master-watch silence expire "$ID"', STORE_VARIABLES, expire_exits),
+    )
     expire.add_argument("id", help="the silence id")
+    _add_globals(expire, output=False)
 
 
 def _package_parser(commands: _Commands) -> None:
     package = commands.add_parser(
-        "package", help="build the FunctionGraph code zip (handler string index.handler)"
+        "package",
+        help="build the FunctionGraph code zip (handler string index.handler)",
+        epilog=epilog(
+            "elb-master-watch package --output dist/function.zip --python 3.10",
+            "PIP_INDEX_URL and the other pip variables (pip downloads the wheels)",
+            ("0 the zip was written", "1 it could not be built", "64 usage error"),
+        ),
     )
-    package.add_argument("--output", default="dist/function.zip", help="where to write the zip")
+    # Here --output is the zip's path, not the text/json choice of the other commands.
+    package.add_argument("--output", dest="zip", default="dist/function.zip", help="where to write the zip")
     package.add_argument("--python", default="3.10", help="the runtime's Python version (default 3.10)")
     package.add_argument(
         "--platform", default="manylinux2014_x86_64", help="wheel platform tag (default manylinux2014_x86_64)"
@@ -222,31 +402,70 @@ def _package_parser(commands: _Commands) -> None:
         metavar="FILE",
         help="ship FILE at the zip's root, e.g. the routing file (ELB_WATCH_ROUTES=routes.yaml)",
     )
+    _add_globals(package, output=False)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="elb-master-watch", description=__doc__.split("\n")[0])
+    parser = _Parser(
+        prog="elb-master-watch",
+        description=__doc__.split("\n")[0],
+        epilog=epilog(
+            ("elb-master-watch -o json alerts list", "elb-master-watch COMMAND --help"),
+            "see each command's --help; every setting is in docs/reference.md",
+            ("as each command's --help says; 64 usage error",),
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    _add_globals(parser)
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_invoke_parser, _operator_parsers, _silence_parser, _routes_parsers, _package_parser):
+    for add in (
+        _invoke_parser,
+        _channels_parser,
+        _alerts_parser,
+        _silence_parser,
+        _routes_parsers,
+        _package_parser,
+    ):
         add(commands)
     return parser
 
 
+ROUTES_VARIABLES = (
+    "ELB_WATCH_ROUTES (the routing file: a path from the code root, or inline JSON), the ${NAME}s it uses",
+    "the ELB_WATCH_* channel variables, and every other ELB_WATCH_* setting (config check)",
+)
+
+
 def _routes_parsers(commands: _Commands) -> None:
-    config = commands.add_parser("config", help="the configuration as the function reads it")
-    check = config.add_subparsers(dest="action", required=True).add_parser(
-        "check", help="print the receivers and routes (secrets redacted); exit 2 listing every problem"
+    exits = ("0 no problem", "2 some problem (all listed)", "64 usage error")
+    example = "ELB_WATCH_ROUTES=examples/routes.yaml elb-master-watch config check"
+    config = commands.add_parser(
+        "config",
+        help="the configuration as the function reads it",
+        epilog=epilog(example, ROUTES_VARIABLES, exits),
     )
-    _add_output(check)
-    routes = commands.add_parser("routes", help="the routing file (ELB_WATCH_ROUTES)")
+    _add_globals(config)
+    check = config.add_subparsers(dest="action", required=True).add_parser(
+        "check",
+        help="print the receivers and routes (secrets redacted); exit 2 listing every problem",
+        epilog=epilog(example, ROUTES_VARIABLES, exits),
+    )
+    _add_globals(check)
+    example = "elb-master-watch routes test --pool-name pay-api --severity critical --tag team=payments"
+    exits = ("0 answered", "2 the routing file has problems (every receiver would get it)", "64 usage error")
+    routes = commands.add_parser(
+        "routes", help="the routing file (ELB_WATCH_ROUTES)", epilog=epilog(example, ROUTES_VARIABLES, exits)
+    )
+    _add_globals(routes)
     test = routes.add_subparsers(dest="action", required=True).add_parser(
-        "test", help="which receivers an alert about this pool would reach, and the route that matched"
+        "test",
+        help="which receivers an alert about this pool would reach, and the route that matched",
+        epilog=epilog(example, ROUTES_VARIABLES, exits),
     )
     for flag in ROUTE_FLAGS:
         test.add_argument(f"--{flag.replace('_', '-')}", dest=flag, metavar="VALUE")
     test.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="a load balancer tag")
-    _add_output(test)
+    _add_globals(test)
 
 
 ROUTE_FLAGS = (
@@ -262,57 +481,79 @@ ROUTE_FLAGS = (
 )
 
 
-def _routes(args: argparse.Namespace) -> int:
+def _routes(args: argparse.Namespace, output: str | None) -> int:
     """Run `config check` or `routes test`."""
     from handler import routes_cli  # noqa: PLC0415
 
     if args.command == "config":
-        return routes_cli.config_check(output=_output(args.output))
+        return routes_cli.config_check(output=_output(output))
     values = {flag: getattr(args, flag) for flag in ROUTE_FLAGS}
-    return routes_cli.routes_test(values=values, tags=args.tag, output=_output(args.output))
+    return routes_cli.routes_test(values=values, tags=args.tag, output=_output(output))
 
 
-def _operate(args: argparse.Namespace) -> int:
+def _operate(args: argparse.Namespace, output: str | None, *, quiet: bool) -> int:
     """Run `channels test`, `alerts list` or `silence add|list|expire`."""
     from handler import commands  # noqa: PLC0415
 
     if args.command == "channels":
         return commands.channels_test(
-            only=args.channel, output=_output(args.output), timeout=args.timeout, receiver=args.receiver
+            only=args.channel, output=_output(output), timeout=args.timeout, receiver=args.receiver
         )
     if args.command == "alerts":
-        return commands.alerts(output=_output(args.output), include_resolved=args.all)
+        return commands.alerts(output=_output(output), include_resolved=args.all, severities=args.severity)
     if args.action == "add":
         return commands.silence_add(
             pool=args.pool,
             fingerprint=args.fingerprint,
             duration=args.duration,
             comment=args.comment,
-            output=args.output or "text",  # the id alone, also when piped: ID=$(... silence add ...)
+            output=output or "text",  # the id alone, also when piped: ID=$(... silence add ...)
+            quiet=quiet,
         )
     if args.action == "list":
-        return commands.silence_list(output=_output(args.output), include_ended=args.all)
-    return commands.silence_expire(args.id)
+        return commands.silence_list(output=_output(output), include_ended=args.all)
+    return commands.silence_expire(args.id, quiet=quiet)
+
+
+def _quietly(output: str | None, stack: ExitStack, *, quiet: bool) -> None:
+    """`--quiet` with text output: what the command prints on stdout goes nowhere (stderr is kept)."""
+    if quiet and _output(output) == "text":
+        import io  # noqa: PLC0415
+        from contextlib import redirect_stdout  # noqa: PLC0415
+
+        stack.enter_context(redirect_stdout(io.StringIO()))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit status."""
     args = _parser().parse_args(argv)
+    output: str | None = getattr(args, "output", None)
+    quiet: bool = getattr(args, "quiet", False)
     if args.command in {"channels", "alerts", "silence"}:
-        return _operate(args)
+        with ExitStack() as stack:
+            if not (args.command == "silence" and args.action == "add"):  # the id is the answer
+                _quietly(output, stack, quiet=quiet)
+            return _operate(args, output, quiet=quiet)
     if args.command in {"config", "routes"}:
-        return _routes(args)
+        with ExitStack() as stack:
+            _quietly(output, stack, quiet=quiet)
+            return _routes(args, output)
     if args.command == "package":
         from elb_tools.packaging import run  # noqa: PLC0415 - build tooling, never loaded by the function
 
         return run(
-            Path(args.output),
+            Path(args.zip),
             python=args.python,
             platform=args.platform,
             interpreter=args.interpreter,
             bytecode=not args.no_bytecode,
             include=[Path(name) for name in args.include],
         )
+    return _invoke(args, _output(output), quiet=quiet)
+
+
+def _invoke(args: argparse.Namespace, output: str, *, quiet: bool) -> int:
+    """`invoke`: read the event, run the handler (on the simulator if asked), print the result."""
     from handler.app import invoke  # noqa: PLC0415 - keep `--help` fast
 
     try:
@@ -320,7 +561,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"elb-master-watch: cannot read {args.event}: {exc.strerror}", file=sys.stderr)
         return EXIT_INVALID_EVENT
-    output = _output(args.output)
     with ExitStack() as stack:
         if args.simulate:
             from elb_simulator import ScenarioError  # noqa: PLC0415 - only when asked
@@ -335,9 +575,11 @@ def main(argv: list[str] | None = None) -> int:
                 return EXIT_NOT_ASSESSED
         result = invoke(event, CliContext(args.timeout), log_to="stderr", dry_run=args.dry_run)
     if output == "text":
-        from handler.textview import emit, render_result  # noqa: PLC0415
+        from handler.textview import emit, render_errors, render_result  # noqa: PLC0415
 
-        emit(render_result(result))
+        text = render_errors(result) if quiet else render_result(result)
+        if text:
+            emit(text)
         return exit_status(result)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return exit_status(result)

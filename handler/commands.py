@@ -2,7 +2,7 @@
 
 They read the same variables as the function (`ELB_WATCH_STATE`, the channel variables), so run them
 with the function's configuration exported. Each returns the process exit status:
-0 done, 1 the store or a channel's configuration cannot be used (or the silence is unknown),
+0 done, 1 the store or a channel's configuration cannot be used (or the silence is unknown or ended),
 3 a test message was not delivered, 64 usage error.
 """
 
@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handler.config import ConfigError, parse_duration, resolve_credentials, resolve_project_id
@@ -77,18 +77,16 @@ def _chosen_channels(
     The receivers are the function's: the ELB_WATCH_* channels and the routing file's. `only` keeps
     those of one channel type, `receiver` the one of that name.
     """
-    from handler.config import load_settings  # noqa: PLC0415
+    from handler.config import read_settings  # noqa: PLC0415
     from handler.domain import CHANNEL_NAMES  # noqa: PLC0415
     from handler.routes_cli import read_receivers  # noqa: PLC0415
 
     if only is not None and only not in CHANNEL_NAMES:
         _say(f"unknown channel {only!r}: use one of {', '.join(CHANNEL_NAMES)}")
         return EXIT_USAGE
-    try:
-        settings = load_settings(env)
-    except ConfigError as exc:
-        _say(str(exc))
-        return EXIT_UNAVAILABLE
+    settings, fallbacks = read_settings(env)
+    for fallback in fallbacks:  # a bad locale or timeout is not the channel's problem: its default is used
+        _say(fallback)
     receivers = read_receivers(env)
     problems = [
         p for p in receivers.problems if (only is None or f"the {only} channel" in p) and receiver is None
@@ -108,8 +106,8 @@ def _chosen_channels(
         return EXIT_UNAVAILABLE
     if not channels:
         if not problems:
-            wanted = f"the {only} channel is" if only else "no channel is"
-            _say(f"{wanted} configured: set its ELB_WATCH_* variable (the README lists them)")
+            wanted = f"the {only} channel is not" if only else "no channel is"
+            _say(f"{wanted} configured: set its ELB_WATCH_* variable (docs/reference.md lists them)")
         return EXIT_UNAVAILABLE
     return settings, channels, problems
 
@@ -121,7 +119,13 @@ def _report_test(
     if output == "json":
         emit(dumps({"test": record["title"], "channels": report, "problems": problems}))
     else:
-        emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {len(report)} channel(s):")
+        sent = sum(1 for r in report if r["status"] == "sent")
+        if sent:  # a header that says "Sent" only over what was
+            emit(f"Sent {record['title']!r} ({record['fingerprint']}) to {sent} of {len(report)} channel(s):")
+        else:
+            emit(
+                f"Not sent {record['title']!r} ({record['fingerprint']}) to any of {len(report)} channel(s):"
+            )
         # The receiver column only when some receiver is not simply named after its channel type.
         named = any(r["receiver"] != r["channel"] for r in report)
         heads = ("receiver", "channel", "status", "attempts", "error")[0 if named else 1 :]
@@ -219,6 +223,7 @@ def _alert_row(
         "member": _member(record),
         "since": iso(state.first_seen),
         "last_notified": iso(state.last_notified) if state.last_notified is not None else None,
+        "receivers": list(channels),
         "pending_channels": list(pending_channels(state, channels, now, settings)),
         "silenced_by": holder.id if holder else None,
         "silenced_until": iso(holder.ends_at) if holder else None,
@@ -226,39 +231,31 @@ def _alert_row(
     }
 
 
-def _alerts_table(rows: list[dict[str, Any]]) -> str:
-    """The rows of `alerts list` as a text table."""
-    headers = ("fingerprint", "state", "kind", "severity", "pool", "member", "since", "last notified")
-    more = ("pending channels", "silenced by")
-    cells = [
-        (
-            r["fingerprint"],
-            r["state"],
-            r["kind"],
-            r["severity"],
-            r["pool"]["name"] or r["pool"]["id"],
-            r["member"],
-            r["since"],
-            r["last_notified"],
-            ",".join(r["pending_channels"]),
-            r["silenced_by"],
-        )
-        for r in rows
-    ]
-    return "\n".join(table((*headers, *more), cells, indent=""))
+def alerts(
+    *,
+    output: str,
+    include_resolved: bool,
+    severities: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """What the store holds: one row per alert (firing and pending; resolved ones with --all).
 
-
-def alerts(*, output: str, include_resolved: bool, env: Mapping[str, str] | None = None) -> int:
-    """What the store holds: one row per alert (firing and pending; resolved ones with --all)."""
-    from handler.channels.config import usable_channels  # noqa: PLC0415
-    from handler.config import load_lifecycle_settings  # noqa: PLC0415
+    Most severe first, then oldest first; `severities` (`--severity`) narrows to those.
+    """
+    from handler import alerts_view  # noqa: PLC0415
+    from handler.config import read_lifecycle_settings  # noqa: PLC0415
+    from handler.lifecycle import receivers_of  # noqa: PLC0415
+    from handler.receivers import audience  # noqa: PLC0415
+    from handler.routes_cli import read_receivers  # noqa: PLC0415
 
     env = os.environ if env is None else env
     store = _open(env)
     if store is None:
         return EXIT_UNAVAILABLE
+    settings, fallbacks = read_lifecycle_settings(env)
+    for fallback in fallbacks:
+        _say(fallback)
     try:
-        settings = load_lifecycle_settings(env)
         loaded = store.all_states()
         silences = store.silences()
     except (StoreUnavailable, ConfigError) as exc:
@@ -268,20 +265,30 @@ def alerts(*, output: str, include_resolved: bool, env: Mapping[str, str] | None
         store.close()
     for warning in loaded.warnings:
         _say(warning)
-    channels = [channel.name for channel in usable_channels(env)[0]]
+    to = audience(read_receivers(env))
     now = time.time()
-    rows = [
-        _alert_row(state, silences, channels, now, settings)
-        for state in sorted(loaded.states.values(), key=lambda s: (s.state != "firing", -s.first_seen))
-        if include_resolved or state.state != "resolved"
+    shown = alerts_view.AlertFilter(severities=frozenset(severities or ()), include_resolved=include_resolved)
+    every = [
+        _alert_row(state, silences, list(receivers_of(state, to)), now, settings)
+        for state in loaded.states.values()
     ]
+    rows = sorted((row for row in every if shown.wanted(row)), key=alerts_view.sort_key)
     if output == "json":
         emit(dumps(rows))
     elif not rows:
-        emit("No alert is firing." if not include_resolved else "The store holds no alert.")
+        emit(_none_shown(shown))
     else:
-        emit(_alerts_table(rows))
+        emit(alerts_view.render(rows, now))
     return EXIT_OK
+
+
+def _none_shown(shown: Any) -> str:
+    """What `alerts list` says when no row is left."""
+    if shown.severities:
+        return f"No {' or '.join(sorted(shown.severities))} alert" + (
+            " in the store." if shown.include_resolved else " is firing."
+        )
+    return "No alert is firing." if not shown.include_resolved else "The store holds no alert."
 
 
 # -- silences ---------------------------------------------------------------------------------------
@@ -294,9 +301,10 @@ def silence_add(
     duration: str,
     comment: str,
     output: str,
+    quiet: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> int:
-    """Keep a new silence in the store and print its id."""
+    """Keep a new silence in the store and print its id (`quiet`: only the id)."""
     env = os.environ if env is None else env
     seconds = parse_duration(duration)
     try:
@@ -323,7 +331,8 @@ def silence_add(
         emit(dumps(silence.public(time.time())))
     else:
         emit(silence.id)
-        _say(f"silenced {silence.describe()} until {iso(silence.ends_at)}")
+        if not quiet:
+            _say(f"silenced {silence.describe()} until {iso(silence.ends_at)}")
     return EXIT_OK
 
 
@@ -363,21 +372,30 @@ def silence_list(*, output: str, include_ended: bool, env: Mapping[str, str] | N
     return EXIT_OK
 
 
-def silence_expire(silence_id: str, *, env: Mapping[str, str] | None = None) -> int:
-    """End a silence now; what it held is notified by the next run if still firing."""
+def silence_expire(silence_id: str, *, quiet: bool = False, env: Mapping[str, str] | None = None) -> int:
+    """End a silence now; what it held is notified by the next run if still firing.
+
+    An unknown id, or a silence that had already ended, is exit 1: nothing was expired.
+    """
     env = os.environ if env is None else env
     store = _open(env)
     if store is None:
         return EXIT_UNAVAILABLE
+    now = time.time()
     try:
-        found = store.expire_silence(silence_id, time.time())
+        kept = next((silence for silence in store.silences() if silence.id == silence_id), None)
+        found = kept is not None and kept.ends_at > now and store.expire_silence(silence_id, now)
     except StoreUnavailable as exc:
         _say(exc.message)
         return EXIT_UNAVAILABLE
     finally:
         store.close()
-    if not found:
+    if kept is None:
         _say(f"no silence {silence_id!r} in the store (`silence list --all` shows them)")
         return EXIT_UNAVAILABLE
-    _say(f"silence {silence_id} expired; the next run notifies what it held, if still firing")
+    if not found:
+        _say(f"silence {silence_id} had already ended at {iso(kept.ends_at)}: nothing to expire")
+        return EXIT_UNAVAILABLE
+    if not quiet:
+        _say(f"silence {silence_id} expired; the next run notifies what it held, if still firing")
     return EXIT_OK

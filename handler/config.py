@@ -79,15 +79,20 @@ T = TypeVar("T")
 DEFAULT_DIAGNOSE = True
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
-    """Read `ELB_WATCH_*` settings; raise one ConfigError naming every bad variable at once."""
+def read_settings(env: Mapping[str, str]) -> tuple[Settings, list[str]]:
+    """Read `ELB_WATCH_*` settings; a bad value falls back to its default, with one problem per variable.
+
+    None of these is needed to watch: a typo in the locale, the log level or a tuning number must not
+    stop the watch (region, project and credentials, without which nothing can be read, are each
+    target's own errors: `handler.reading.place`). Each problem names the variable and the default used.
+    """
     problems: list[str] = []
 
     def take(read: Callable[[], T], default: T, /) -> T:
         try:
             return read()
         except ConfigError as exc:
-            problems.append(str(exc))
+            problems.append(f"{exc}; using the default {_default_text(default)}")
             return default
 
     settings = Settings(
@@ -105,6 +110,21 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         concurrency=int(take(lambda: _number(env, "ELB_WATCH_CONCURRENCY", 8, 1, 64), 8.0)),
         api_rate=take(lambda: _number(env, "ELB_WATCH_API_RATE", 10.0, 0, 1000), 10.0),
     )
+    return settings, problems
+
+
+def _default_text(value: object) -> str:
+    """A default as the docs write it: `on`, `en`, `3`, `900`."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read `ELB_WATCH_*` settings strictly: one ConfigError naming every bad variable at once."""
+    settings, problems = read_settings(env)
     if problems:
         raise ConfigError("; ".join(problems))
     return settings
@@ -248,25 +268,48 @@ def _lifecycle_count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
-    """Read the lifecycle settings; raise ConfigError naming the first bad variable.
+def read_lifecycle_settings(env: Mapping[str, str]) -> tuple[LifecycleSettings, list[str]]:
+    """Read the lifecycle settings; a bad value falls back to its default, with one problem per variable.
 
     Here, not in the lifecycle: only the configuration reads the environment.
     """
     from handler.lifecycle import DEFAULT_REPEAT_INTERVAL, LifecycleSettings  # noqa: PLC0415 - no cycle
 
+    problems: list[str] = []
+
+    def take(read: Callable[[], T], default: T, shown_default: str, /) -> T:
+        try:
+            return read()
+        except ConfigError as exc:
+            problems.append(f"{exc}; using the default {shown_default}")
+            return default
+
+    settings = LifecycleSettings(
+        repeat_interval=take(
+            lambda: _repeat_interval(env, DEFAULT_REPEAT_INTERVAL), DEFAULT_REPEAT_INTERVAL, "4h"
+        ),
+        fire_after=take(lambda: _lifecycle_count(env, "ELB_WATCH_FIRE_AFTER", 1), 1, "1"),
+        resolve_after=take(lambda: _lifecycle_count(env, "ELB_WATCH_RESOLVE_AFTER", 2), 2, "2"),
+    )
+    return settings, problems
+
+
+def _repeat_interval(env: Mapping[str, str], default: float) -> float:
     name = "ELB_WATCH_REPEAT_INTERVAL"
     raw = env.get(name, "").strip()
-    repeat = DEFAULT_REPEAT_INTERVAL
-    if raw:
-        value = parse_duration(raw)
-        if value is None or not 60 <= value <= 30 * 86400:
-            raise ConfigError(
-                f"{name}={shown(raw)} must be a duration from 60s to 30 days, such as 4h, 30m or 1h30m"
-            )
-        repeat = value
-    return LifecycleSettings(
-        repeat_interval=repeat,
-        fire_after=_lifecycle_count(env, "ELB_WATCH_FIRE_AFTER", 1),
-        resolve_after=_lifecycle_count(env, "ELB_WATCH_RESOLVE_AFTER", 2),
-    )
+    if not raw:
+        return default
+    value = parse_duration(raw)
+    if value is None or not 60 <= value <= 30 * 86400:
+        raise ConfigError(
+            f"{name}={shown(raw)} must be a duration from 60s to 30 days, such as 4h, 30m or 1h30m"
+        )
+    return value
+
+
+def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
+    """Read the lifecycle settings strictly; raise ConfigError naming the first bad variable."""
+    settings, problems = read_lifecycle_settings(env)
+    if problems:
+        raise ConfigError(problems[0].rsplit("; using the default", 1)[0])
+    return settings

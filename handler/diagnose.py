@@ -24,6 +24,21 @@ class DiagnoseOptions:
     concurrency: int = 8
     poll_interval: float = 1.0
     memo: JobMemo | None = None
+    # --dry-run: start no job (a job already started inside the TTL is still read); list what would start.
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosed:
+    """What diagnosis gave: the findings (with their check verdicts), its errors, the jobs a dry run skipped.
+
+    `would_start` has one entry per check job a dry run did not start: `pool_id`, `member_id`,
+    `listener_id` (the result's `would_start`).
+    """
+
+    findings: list[Finding]
+    errors: list[ElbApiError]
+    would_start: list[dict[str, str]]
 
 
 def diagnosis_listener(finding: Finding) -> str | None:
@@ -53,6 +68,7 @@ class _Diagnosis:
     reused: bool = False
     verdict: CheckVerdict | None = None
     error: ElbApiError | None = None
+    would_start: bool = False
 
 
 def _start(
@@ -74,6 +90,10 @@ def _start(
             listener_id=item.listener_id,
             check_job_id=item.job_id,
         )
+        return
+    if options.dry_run:
+        item.would_start = True
+        log.info("diagnosis.would_start", member_id=item.member_id, listener_id=item.listener_id)
         return
     try:
         item.job_id = reader.create_check_job(item.member_id, item.listener_id)
@@ -104,7 +124,8 @@ def _read(item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOption
         if error.status == 404 and item.reused:
             # Forgotten in the store too, or every round (and every instance) would reuse it again.
             log.info("diagnosis.stale", member_id=item.member_id, check_job_id=item.job_id)
-            jobs.forget(item.member_id, item.listener_id, options.memo)
+            if not options.dry_run:
+                jobs.forget(item.member_id, item.listener_id, options.memo)
             item.reused = False
             _start(item, reader, log, options, jobs, reuse=False)
             return
@@ -121,6 +142,11 @@ def _read(item: _Diagnosis, reader: ElbReader, log: Any, options: DiagnoseOption
     )
 
 
+def _pending(item: _Diagnosis) -> bool:
+    """A job to read (again): started or reused, not failed, not finished (a dry run's skipped job is not)."""
+    return item.job_id is not None and item.error is None and (item.verdict is None or not item.verdict.done)
+
+
 def diagnose_all(
     findings: Sequence[Finding],
     reader: ElbReader,
@@ -129,7 +155,7 @@ def diagnose_all(
     *,
     options: DiagnoseOptions,
     jobs: StartedJobs,
-) -> tuple[list[Finding], list[ElbApiError]]:
+) -> Diagnosed:
     """Diagnose every failed master: start (or reuse) all the jobs, then poll them together.
 
     Jobs start concurrently (at most `options.concurrency` requests at once), so ELB runs them in
@@ -143,7 +169,7 @@ def diagnose_all(
         if options.enabled and needs_diagnosis(finding) and listener and finding.master is not None:
             items.append(_Diagnosis(index, finding.master.member.id, listener))
     if not items:
-        return results, []
+        return Diagnosed(results, [], [])
 
     workers = max(1, min(options.concurrency, len(items)))
     with DaemonExecutor(max_workers=workers, thread_name_prefix="diagnose") as executor:
@@ -160,9 +186,9 @@ def diagnose_all(
         each(_start, items)
         poll = 0
         while True:
-            pending = [i for i in items if i.error is None and (i.verdict is None or not i.verdict.done)]
+            pending = [item for item in items if _pending(item)]
             each(_read, pending)
-            pending = [i for i in pending if i.error is None and (i.verdict is None or not i.verdict.done)]
+            pending = [item for item in pending if _pending(item)]
             if not pending:
                 break
             pause = budget.poll_pause(poll, options.poll_interval)
@@ -170,11 +196,26 @@ def diagnose_all(
                 break
             poll += 1
 
+    return _collected(findings, results, items)
+
+
+def _collected(findings: Sequence[Finding], results: list[Finding], items: list[_Diagnosis]) -> Diagnosed:
+    """The verdicts put on their findings, the errors named by member, the jobs a dry run did not start."""
     errors: list[ElbApiError] = []
+    would_start = []
     for item in items:
+        if item.would_start:
+            pool = findings[item.index].pool
+            would_start.append(
+                {
+                    "pool_id": pool.id if pool is not None else "",
+                    "member_id": item.member_id,
+                    "listener_id": item.listener_id,
+                }
+            )
         if item.verdict is not None:
             results[item.index] = replace(findings[item.index], check=item.verdict)
         if item.error is not None:
             item.error.message = f"diagnosis of master {item.member_id}: {item.error.message}"
             errors.append(item.error)
-    return results, errors
+    return Diagnosed(results, errors, would_start)

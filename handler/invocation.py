@@ -1,6 +1,6 @@
 """The use case: one invocation as its stages, in order, over values.
 
-    settings  the unusable settings, each an error (and a watcher_error)
+    settings  the unusable settings, each an error (and a watcher_error); their defaults are used
     parse     the event → targets and sweeps (handler.events)
     read      per region/project scope: read ELB → assess → diagnose (handler.reading), then the
               tags of the findings' load balancers when a route matches on `tag` (handler.tags)
@@ -89,7 +89,11 @@ def run(event: Any, config_error: str | None, context: RunContext, wiring: Wirin
     if parsed.targets or parsed.sweeps:
         import_sdk()  # here, at a shallow stack depth: see import_sdk
     reading = read(
-        [*parsed.targets, *parsed.sweeps], context, wiring.store, wants_tags=wiring.receivers.wants_tags
+        [*parsed.targets, *parsed.sweeps],
+        context,
+        wiring.store,
+        wants_tags=wiring.receivers.wants_tags,
+        dry_run=wiring.dry_run,
     )
     errors = logged(
         [*settings_errors, *event_errors(parsed), *errors_of(reading.watched), *reading.errors], context.log
@@ -100,9 +104,14 @@ def run(event: Any, config_error: str | None, context: RunContext, wiring: Wirin
 
 
 def unusable_settings(wiring: Wiring, config_error: str | None) -> list[Logged]:
-    """Stage settings: the channel and store settings that could not be used, and any other bad one."""
+    """Stage settings: every setting that could not be used, and any problem that stops the watch.
+
+    A setting in `wiring.setting_problems` fell back to its default and the run goes on; `config_error`
+    stops it.
+    """
     found: list[Logged] = [
-        ("config.invalid", error_entry("CONFIG.INVALID", problem)) for problem in wiring.channel_problems
+        ("config.invalid", error_entry("CONFIG.INVALID", problem))
+        for problem in (*wiring.setting_problems, *wiring.channel_problems)
     ]
     if wiring.store_error is not None:
         found.append(
@@ -144,7 +153,10 @@ def result(outcome: Outcome, context: RunContext, wiring: Wiring) -> dict[str, A
         held=list(notified.held),
         undelivered=list(notified.undelivered),
     )
-    return bound_result(logs.scrub(value.to_dict(), context.secrets))
+    answer = value.to_dict()
+    if wiring.dry_run:  # the check jobs auto-diagnosis would have started (none was)
+        answer["would_start"] = [job for item in watched for job in item.would_start]
+    return bound_result(logs.scrub(answer, context.secrets))
 
 
 def summarize(outcome: Outcome, answer: Mapping[str, Any], context: RunContext, duration_ms: int) -> None:

@@ -564,7 +564,7 @@ def _everyone(channels: tuple[str, ...]) -> Callable[[Mapping[str, Any], Mapping
     return lambda _record, _ledger: channels
 
 
-def _receivers_of(
+def receivers_of(
     state: AlertState, audience: Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]
 ) -> Sequence[str]:
     """Who gets the state's notification: asked with its notice when resolved, else its record."""
@@ -615,7 +615,7 @@ def decide(
             continue
         if state != prev:
             states[fingerprint] = state
-        waiting = pending_channels(state, _receivers_of(state, audience), now, settings)
+        waiting = pending_channels(state, receivers_of(state, audience), now, settings)
         if reason is not None or waiting:
             # A catch-up of a finding still firing carries this run's observation; otherwise the notice.
             if current is not None and state.state == "firing":

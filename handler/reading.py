@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from handler import logs
 from handler.config import credentials_problem, resolve_project_id
-from handler.domain import CheckVerdict, ElbApiError, ElbHealth, Finding, Sweep, Target
+from handler.domain import CheckVerdict, ElbHealth, Finding, Sweep, Target
 from handler.elb import ElbGateway, region_problem
 from handler.lifecycle import job_scope
 from handler.result import api_error_entry, error_entry
@@ -23,6 +23,7 @@ from handler.watch import MAX_LIST_CALLS_PER_EVENT, sweep_pools, watch_target
 from handler.wiring import WARM
 
 if TYPE_CHECKING:
+    from handler.diagnose import Diagnosed
     from handler.run_context import RunContext
     from handler.state import StateStore
 
@@ -51,7 +52,8 @@ class Watched:
 
     `summary` is its entry of the result's `targets` or `sweeps`; `errors` its error entries, not yet
     logged; `scopes` the lifecycle scopes it assessed (pool ids, "job:<id>"); `pool_ids` the pools it
-    read (an event's `channels` narrow their resolved notices too); `verdicts` the check jobs it read.
+    read (an event's `channels` narrow their resolved notices too); `verdicts` the check jobs it read;
+    `would_start` the check jobs a dry run did not start.
     """
 
     placed: Placed
@@ -62,6 +64,7 @@ class Watched:
     pool_ids: tuple[str, ...] = ()
     verdicts: tuple[CheckVerdict, ...] = ()
     elapsed: float = 0.0
+    would_start: tuple[dict[str, str], ...] = ()
 
     @property
     def is_sweep(self) -> bool:
@@ -105,11 +108,17 @@ def place(item: Target | Sweep, run: RunContext) -> Placed:
 
 
 def read(
-    items: Sequence[Target | Sweep], run: RunContext, memo: StateStore | None, *, wants_tags: bool = False
+    items: Sequence[Target | Sweep],
+    run: RunContext,
+    memo: StateStore | None,
+    *,
+    wants_tags: bool = False,
+    dry_run: bool = False,
 ) -> Reading:
     """Stages read, assess and diagnose over every target and sweep, one gateway per region and project.
 
     `wants_tags` (`Receivers.wants_tags`): then the tags of the findings' load balancers too.
+    `dry_run`: diagnosis starts no check job (`Watched.would_start` lists them).
     """
     placed = [place(item, run) for item in items]
     gateways: dict[tuple[str, str], ElbGateway] = {}
@@ -128,7 +137,8 @@ def read(
     # The event's list calls, shared by its sweeps in order (MAX_LIST_CALLS_PER_EVENT).
     pages_left = MAX_LIST_CALLS_PER_EVENT
     for spot in placed:
-        item = _watch_one(spot, gateways.get((spot.region, spot.project_id)), run, memo, pages_left)
+        gateway = gateways.get((spot.region, spot.project_id))
+        item = _watch_one(spot, gateway, run, (memo, dry_run), pages_left)
         pages_left -= int(item.summary.get("pages", 0)) if item.is_sweep else 0
         watched.append(item)
     tags, tag_errors = (
@@ -154,8 +164,12 @@ def findings_loadbalancers(watched: Sequence[Watched]) -> dict[tuple[str, str], 
     return {scope: list(ids) for scope, ids in found.items() if ids}
 
 
+# The store diagnosis keeps started jobs in, and whether the run is a dry run (which starts none).
+Memo = tuple["StateStore | None", bool]
+
+
 def _watch_one(
-    spot: Placed, gateway: ElbGateway | None, run: RunContext, memo: StateStore | None, pages_left: int
+    spot: Placed, gateway: ElbGateway | None, run: RunContext, memo: Memo, pages_left: int
 ) -> Watched:
     if gateway is None:
         errors = tuple(
@@ -171,9 +185,7 @@ def _watch_one(
     return _watch(spot, spot.item, gateway, run, memo)
 
 
-def _diagnose(
-    findings: list[Finding], gateway: ElbGateway, run: RunContext, memo: StateStore | None
-) -> tuple[list[Finding], list[ElbApiError]]:
+def _diagnose(findings: list[Finding], gateway: ElbGateway, run: RunContext, memo: Memo) -> Diagnosed:
     """Stage diagnose: the failed masters among `findings` (imported only by runs that get here)."""
     from handler.diagnose import DiagnoseOptions, diagnose_all  # noqa: PLC0415 - see the docstring
 
@@ -182,20 +194,21 @@ def _diagnose(
         ttl=run.settings.diagnose_ttl,
         concurrency=run.settings.concurrency,
         poll_interval=run.settings.poll_interval,
-        memo=memo,
+        memo=memo[0],
+        dry_run=memo[1],
     )
     return diagnose_all(findings, gateway, run.budget, run.log, options=options, jobs=WARM.started_jobs)
 
 
-def _watch(
-    spot: Placed, target: Target, gateway: ElbGateway, run: RunContext, memo: StateStore | None
-) -> Watched:
+def _watch(spot: Placed, target: Target, gateway: ElbGateway, run: RunContext, memo: Memo) -> Watched:
     """Read and assess one named pool and/or job; diagnose a failed master when no job was named."""
     with logs.bound(pool_id=target.pool_id, job_id=target.job_id):
         outcome = watch_target(target, gateway, run.budget, run.log, run.settings.poll_interval)
+        would_start: list[dict[str, str]] = []
         if target.job_id is None:
-            outcome.findings, diagnosis_errors = _diagnose(outcome.findings, gateway, run, memo)
-            outcome.errors.extend(diagnosis_errors)
+            diagnosed = _diagnose(outcome.findings, gateway, run, memo)
+            outcome.findings, would_start = diagnosed.findings, diagnosed.would_start
+            outcome.errors.extend(diagnosed.errors)
         scopes: list[str] = []
         if outcome.pool is not None:
             scopes.append(outcome.pool.id)
@@ -212,6 +225,7 @@ def _watch(
         pool_ids=(outcome.pool.id,) if outcome.pool is not None else (),
         verdicts=(outcome.verdict,) if outcome.verdict is not None else (),
         elapsed=run.budget.elapsed(),
+        would_start=tuple(would_start),
     )
 
 
@@ -220,14 +234,15 @@ def _sweep(
     sweep: Sweep,
     gateway: ElbGateway,
     run: RunContext,
-    memo: StateStore | None,
+    memo: Memo,
     *,
     pages_left: int,
 ) -> Watched:
     """List and assess every pool a sweep matches from the list itself; diagnose the failed masters."""
     with logs.bound(sweep=sweep.filters()):
         outcome = sweep_pools(sweep, gateway, spot.region, spot.project_id, max_pages=pages_left)
-        findings, diagnosis_errors = _diagnose(outcome.findings, gateway, run, memo)
+        diagnosed = _diagnose(outcome.findings, gateway, run, memo)
+        findings, diagnosis_errors = diagnosed.findings, diagnosed.errors
         outcome.findings = findings
         summary = outcome.summary()
         run.log.info("sweep.assessed", **summary)
@@ -240,6 +255,7 @@ def _sweep(
         errors=tuple(errors),
         scopes=tuple(outcome.assessed_pool_ids),
         elapsed=run.budget.elapsed(),
+        would_start=tuple(diagnosed.would_start),
     )
 
 

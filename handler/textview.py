@@ -66,7 +66,7 @@ def remedy(error: Mapping[str, Any]) -> str:
         "CONFIG.PROJECT_ID": "export HUAWEICLOUD_SDK_PROJECT_ID=<the project id of that region>",
         "CONFIG.CREDENTIALS": "export HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (deployed: give the function "
         "an agency)",
-        "CONFIG.INVALID": "fix the variable named above (the README lists every setting)",
+        "CONFIG.INVALID": "fix the variable named above (every setting: docs/reference.md, Configuration)",
         "EVENT.INVALID": "compare the event with the samples in events/ (e.g. events/direct.json)",
         "WATCH.CHECK_JOB_INCOMPLETE": "give the function more time (--timeout, or the function's timeout); "
         "the next run reads the job again",
@@ -84,10 +84,21 @@ def remedy(error: Mapping[str, Any]) -> str:
     network = ("ELB.TIMEOUT", "ELB.CONNECT", "ELB.NETWORK", "WATCH.TIMEOUT", "WATCH.CONNECTION")
     if code.startswith(network) or "timed out" in message:
         return "check that the function reaches the ELB endpoint (VPC, DNS, proxy) and the timeouts"
-    return "see the message; the README's troubleshooting table lists the usual causes"
+    return "see the message; docs/reference.md, Troubleshooting, lists the usual causes"
 
 
-def _notification(record: Mapping[str, Any]) -> list[str]:
+SCREEN_LINES = 60
+"""`invoke --output text` prints at most this many lines, whatever the run did (`--output json` has all)."""
+BODY_LINES = 12  # lines of an alert's text shown before "… N more lines"
+TITLES = 6  # one-line titles of further notifications
+HELD_ROWS = 6
+LOST_ROWS = 4
+ERRORS_SHOWN = 4
+RECEIVER_ROWS = 10
+
+
+def _notification(record: Mapping[str, Any], cut: list[str]) -> list[str]:
+    """One alert's body, once: title, its tags, its plain lines (at most BODY_LINES of them)."""
     tags = [
         str(record.get(key))
         for key in ("status", "severity", "kind", "notification_reason")
@@ -95,88 +106,213 @@ def _notification(record: Mapping[str, Any]) -> list[str]:
     ]
     lines = [str(record.get("title") or record.get("kind") or "?")]
     lines.append(f"  {' · '.join(tags)} · fingerprint {record.get('fingerprint', '?')}")
-    lines.extend(f"  {line}" for line in str(record.get("text") or "").splitlines())
+    body = str(record.get("text") or "").splitlines()
+    lines.extend(f"  {line}" for line in body[:BODY_LINES])
+    if len(body) > BODY_LINES:
+        lines.append(f"  … {len(body) - BODY_LINES} more line(s)")
+        cut.append("the alert's text")
     return lines
 
 
-def _deliveries(deliveries: Sequence[Mapping[str, Any]], titles: Mapping[str, str]) -> list[str]:
-    by_channel: dict[str, list[Mapping[str, Any]]] = {}
-    for delivery in deliveries:
-        by_channel.setdefault(str(delivery.get("channel", "?")), []).append(delivery)
+def _notifications(notifications: Sequence[Mapping[str, Any]], cut: list[str]) -> list[str]:
+    """The first alert in full (both when there are two), the next ones by title, then how many more."""
+    if not notifications:
+        return ["No notification this run.", ""]
+    full = 2 if len(notifications) == 2 else 1
     lines: list[str] = []
-    for channel, entries in by_channel.items():
-        sent = sum(1 for entry in entries if entry.get("status") == "sent")
-        lines.append(f"Deliveries to {channel}: {sent} of {len(entries)} sent")
-        rows = []
-        for entry in entries:
-            digest = entry.get("digest")
-            part = (
-                f" (digest {digest.get('part')}/{digest.get('parts')})" if isinstance(digest, Mapping) else ""
-            )
-            fingerprint = str(entry.get("fingerprint") or "")
-            rows.append(
-                (
-                    entry.get("status"),
-                    entry.get("attempts"),
-                    (titles.get(fingerprint) or fingerprint) + part,
-                    entry.get("error") or entry.get("note"),
-                )
-            )
-        lines.extend(table(("status", "attempts", "notification", "detail"), rows))
+    for record in notifications[:full]:
+        lines += [*_notification(record, cut), ""]
+    rest = notifications[full:]
+    if rest:
+        lines.append(f"{len(rest)} more notification(s):")
+        lines += [f"  {record.get('title') or record.get('fingerprint')}" for record in rest[:TITLES]]
+        if len(rest) > TITLES:
+            lines.append(f"  … and {len(rest) - TITLES} more")
+            cut.append(f"{len(notifications)} notifications")
+        lines.append("")
     return lines
+
+
+# Which column of the summary each delivery status counts in.
+_COLUMNS = {
+    "sent": "sent",
+    "dry_run": "sent",
+    "deferred": "deferred",
+    "skipped": "held",
+    "silenced": "held",
+    "failed": "failed",
+    "throttled": "failed",
+}
+
+
+def _detail(entries: Sequence[Mapping[str, Any]]) -> str:
+    """Each distinct failure with its error (and how often); else a hold or a note (Teams' 202)."""
+    for column in ("failed", "deferred", "held", "sent"):
+        found: dict[str, int] = {}
+        for entry in entries:
+            if _COLUMNS.get(str(entry.get("status"))) == column:
+                text = str(entry.get("error") or entry.get("note") or "")
+                if text and not (column == "sent" and entry.get("status") == "dry_run"):
+                    found[text] = found.get(text, 0) + 1
+        if found:
+            return "; ".join(f"{count}x {text}" if count > 1 else text for text, count in found.items())
+    return ""
+
+
+def _messages(entries: Sequence[Mapping[str, Any]]) -> int:
+    """How many messages the entries went out in: a digest's parts count once each."""
+    parts = set()
+    single = 0
+    for entry in entries:
+        digest = entry.get("digest")
+        if isinstance(digest, Mapping):
+            parts.add((digest.get("title"), digest.get("part")))
+        else:
+            single += 1
+    return single + len(parts)
+
+
+def _deliveries(deliveries: Sequence[Mapping[str, Any]], *, dry_run: bool, cut: list[str]) -> list[str]:
+    """One summary table: a row per receiver (or channel), its counts, and each failure's error."""
+    by_receiver: dict[str, list[Mapping[str, Any]]] = {}
+    for delivery in deliveries:
+        name = str(delivery.get("receiver") or delivery.get("channel") or "?")
+        by_receiver.setdefault(name, []).append(delivery)
+    rows = []
+    for name, entries in by_receiver.items():
+        counts = dict.fromkeys(("sent", "deferred", "held", "failed"), 0)
+        for entry in entries:
+            counts[_COLUMNS.get(str(entry.get("status")), "failed")] += 1
+        rows.append((name, *counts.values(), _messages(entries), _detail(entries)))
+    sent = "rendered" if dry_run else "sent"
+    headers = ("receiver", sent, "deferred", "held", "failed", "messages", "detail")
+    lines = ["Deliveries", *table(headers, rows[:RECEIVER_ROWS])]
+    if len(rows) > RECEIVER_ROWS:
+        lines.append(f"  … and {len(rows) - RECEIVER_ROWS} more receivers")
+        cut.append(f"{len(rows)} receivers")
+    return [*lines, ""]
+
+
+def _held(held: Sequence[Mapping[str, Any]], cut: list[str]) -> list[str]:
+    """What was seen and not notified, with the silence that holds it and its end."""
+    lines = [f"Held (not notified this run): {len(held)}"]
+    for entry in held[:HELD_ROWS]:
+        if entry.get("silence_id"):
+            why = f"silence {entry.get('silence_id')} until {entry.get('silenced_until')}"
+        else:
+            why = " ".join(str(entry.get("why") or "").split())
+        lines.append(f"  {entry.get('fingerprint')}  {entry.get('state')}  {why}")
+    if len(held) > HELD_ROWS:
+        lines.append(f"  … and {len(held) - HELD_ROWS} more")
+        cut.append(f"{len(held)} held")
+    return [*lines, ""]
+
+
+def _undelivered(lost: Sequence[Mapping[str, Any]], cut: list[str]) -> list[str]:
+    lines = ["Undelivered and not remembered (no usable state store): check these channels"]
+    rows = [(u.get("channel"), u.get("status"), u.get("fingerprint"), u.get("error")) for u in lost]
+    lines += table(("channel", "status", "fingerprint", "error"), rows[:LOST_ROWS])
+    if len(rows) > LOST_ROWS:
+        lines.append(f"  … and {len(rows) - LOST_ROWS} more")
+        cut.append(f"{len(rows)} undelivered")
+    return [*lines, ""]
+
+
+def _would_start(jobs: Sequence[Mapping[str, Any]], shown: int = 3) -> list[str]:
+    """The check jobs a dry run did not start: the first few by member and listener, and how many."""
+    if not jobs:
+        return []
+    lines = [f"Would start {len(jobs)} member check job(s) (a real run starts them):"]
+    lines += [f"  member {job.get('member_id')} on listener {job.get('listener_id')}" for job in jobs[:shown]]
+    if len(jobs) > shown:
+        lines.append(f"  and {len(jobs) - shown} more (--output json lists them in would_start)")
+    return [*lines, ""]
+
+
+def _errors(errors: Sequence[Mapping[str, Any]], cut: list[str] | None = None) -> list[str]:
+    """Each error with its fix; with `cut`, only the first few and how many more."""
+    shown = errors if cut is None else errors[:ERRORS_SHOWN]
+    lines = ["Errors"]
+    for error in shown:
+        status = f" (HTTP {error['status']})" if error.get("status") else ""
+        lines.append(f"  {error.get('code')}{status}: {error.get('message')}")
+        lines.append(f"    fix: {remedy(error)}")
+    if cut is not None and len(errors) > len(shown):
+        lines.append(f"  … and {len(errors) - len(shown)} more")
+        cut.append(f"{len(errors)} errors")
+    return lines
+
+
+def _unwrapped(result: Mapping[str, Any]) -> Mapping[str, Any] | str:
+    """The result itself: an API Gateway response's body parsed (its raw text when it does not parse)."""
+    if "statusCode" in result and isinstance(result.get("body"), str):
+        try:
+            parsed: Mapping[str, Any] = json.loads(result["body"])
+        except ValueError:
+            return str(result.get("body"))
+        return parsed
+    return result
+
+
+def render_errors(result: Mapping[str, Any]) -> str:
+    """`invoke --quiet --output text`: only the errors, each with its fix; empty when there is none."""
+    unwrapped = _unwrapped(result)
+    if isinstance(unwrapped, str):
+        return unwrapped
+    errors = list(unwrapped.get("errors") or [])
+    return "\n".join(_errors(errors)) if errors else ""
 
 
 def render_result(result: Mapping[str, Any]) -> str:
-    """The `invoke` result as text: notifications, deliveries per channel, held, errors with remedies."""
-    if "statusCode" in result and isinstance(result.get("body"), str):
-        try:
-            result = json.loads(result["body"])
-        except ValueError:
-            return str(result.get("body"))
+    """The `invoke` result on one screen (at most SCREEN_LINES lines).
+
+    The alert body once, one delivery summary per receiver, what was held (with the silence's end),
+    errors with remedies, one summary line; what did not fit is counted and `--output json` named.
+    """
+    unwrapped = _unwrapped(result)
+    if isinstance(unwrapped, str):
+        return unwrapped
+    result = unwrapped
+    cut: list[str] = []
     lines: list[str] = []
     if result.get("dry_run"):
-        lines += ["DRY RUN: nothing was sent and no state was written.", ""]
+        lines += ["DRY RUN: nothing was sent, no check job was started and no state was written.", ""]
+        lines += _would_start(list(result.get("would_start") or []))
     notifications = list(result.get("notifications") or [])
-    for record in notifications:
-        lines += [*_notification(record), ""]
-    if not notifications:
-        lines += ["No notification this run.", ""]
-    titles = {str(n.get("fingerprint")): str(n.get("title") or "") for n in notifications}
+    lines += _notifications(notifications, cut)
     deliveries = list(result.get("deliveries") or [])
     if deliveries:
-        lines += [*_deliveries(deliveries, titles), ""]
+        lines += _deliveries(deliveries, dry_run=bool(result.get("dry_run")), cut=cut)
     elif notifications:
         lines += ["No channel configured: the notification went only to this output and the log.", ""]
-    held = list(result.get("held") or [])
-    if held:
-        lines.append("Held (not notified this run)")
-        lines += table(
-            ("fingerprint", "state", "why"),
-            [(h.get("fingerprint"), h.get("state"), h.get("why")) for h in held],
-        )
-        lines.append("")
-    lost = list(result.get("undelivered") or [])
-    if lost:
-        lines.append("Undelivered and not remembered (no usable state store): check these channels")
-        rows = [(u.get("channel"), u.get("status"), u.get("fingerprint"), u.get("error")) for u in lost]
-        lines += table(("channel", "status", "fingerprint", "error"), rows)
-        lines.append("")
+    if result.get("held"):
+        lines += _held(list(result["held"]), cut)
+    if result.get("undelivered"):
+        lines += _undelivered(list(result["undelivered"]), cut)
     errors = list(result.get("errors") or [])
     if errors:
-        lines.append("Errors")
-        for error in errors:
-            status = f" (HTTP {error['status']})" if error.get("status") else ""
-            lines.append(f"  {error.get('code')}{status}: {error.get('message')}")
-            lines.append(f"    fix: {remedy(error)}")
-        lines.append("")
+        lines += [*_errors(errors, cut), ""]
+    return "\n".join([*_screen(lines, cut), _summary(result)])
+
+
+def _screen(lines: list[str], cut: list[str]) -> list[str]:
+    """The lines cut to one screen (leaving room for the summary), and where to see the rest."""
+    room = SCREEN_LINES - 2
+    if len(lines) > room:
+        lines = [*lines[: room - 1], "…"]
+        cut.append("the rest")
+    if cut:
+        lines.append(f"Not all shown ({', '.join(dict.fromkeys(cut))}): --output json prints everything.")
+    return lines
+
+
+def _summary(result: Mapping[str, Any]) -> str:
     targets = list(result.get("targets") or [])
     assessed = sum(1 for t in targets if t.get("status") == "assessed")
     sweeps = list(result.get("sweeps") or [])
-    summary = (
+    return (
         f"{assessed} of {len(targets)} target(s) assessed"
         + (f", {len(sweeps)} sweep(s)" if sweeps else "")
-        + f", {len(notifications)} notification(s), {len(errors)} error(s); "
-        + f"de-duplication {result.get('deduplication', 'off')}"
+        + f", {len(result.get('notifications') or [])} notification(s), {len(result.get('errors') or [])} "
+        + f"error(s); de-duplication {result.get('deduplication', 'off')}"
     )
-    lines.append(summary)
-    return "\n".join(lines)

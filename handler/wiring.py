@@ -6,17 +6,18 @@ the one object that outlives an invocation.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from handler.channels.config import Channel
-from handler.config import ConfigError, load_lifecycle_settings
+from handler.config import ConfigError, read_lifecycle_settings
 from handler.instance import Instance
 from handler.lifecycle import LifecycleSettings
 from handler.receivers import Receivers
 from handler.state import StateStore, open_store, url_secrets
-from handler.state.url import INSTANCE, OFF, instance_store_url
+from handler.state.url import INSTANCE, OFF, instance_store_url, sqlite_file
 from handler.text import whole_number
 
 GROUP_THRESHOLD_VARIABLE = "ELB_WATCH_GROUP_THRESHOLD"
@@ -28,6 +29,9 @@ class Wiring:
     """What the environment configures beyond settings: channels, lifecycle, state store, clock."""
 
     receivers: Receivers = field(default_factory=Receivers)
+    # Settings that could not be used, each a CONFIG.INVALID entry: a lifecycle or tuning value's (its
+    # default is used). None of them stops the watch. A receiver's are in `receivers.problems`.
+    setting_problems: tuple[str, ...] = ()
     group_threshold: int = DEFAULT_GROUP_THRESHOLD
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     store: StateStore | None = None
@@ -61,10 +65,23 @@ def _store(url: str) -> StateStore | None:
     return WARM.store(url, open_store)
 
 
+def _dry_store(url: str) -> StateStore | None:
+    """A dry run's store: as `_store`, but a SQLite file that does not exist yet is not created.
+
+    There is nothing in it to read, so an empty store in memory stands for it (a dry run writes nothing).
+    """
+    path = sqlite_file(url)
+    if path is not None and not os.path.exists(path):
+        from handler.state.memory import MemoryStore  # noqa: PLC0415 - only for a dry run
+
+        return MemoryStore()
+    return _store(url)
+
+
 def build_wiring(
     env: Mapping[str, str], wall_clock: Callable[[], float], locale: str, *, dry_run: bool = False
 ) -> Wiring:
-    """Read channels, lifecycle settings and the state store; raise ConfigError naming what is wrong."""
+    """Read channels, lifecycle settings and the state store; what cannot be used is in `setting_problems`."""
     from handler.channels.config import channel_secrets, usable_channels  # noqa: PLC0415 - light
 
     found, problems = usable_channels(env)
@@ -75,22 +92,30 @@ def build_wiring(
     kind = "instance" if url.lower() in {"", INSTANCE} else "on"
     url = instance_store_url() if kind == "instance" else url
     store, store_error = None, None
+    opened = _dry_store if dry_run else _store
     if url.lower() != OFF:
         try:
-            store = _store(url)
+            store = opened(url)
         except ConfigError as exc:
             # A typo in the URL (or no redis package) must not mean an alert every minute: fall back
             # to the instance store and report the problem (a watcher_error).
             store_error, kind = str(exc), "instance"
-            store = _store(instance_store_url())
+            store = opened(instance_store_url())
     if dry_run and store is not None:
         from handler.state.dry import DryRunStore  # noqa: PLC0415 - only for a dry run
 
         store = DryRunStore(store)
+    lifecycle, lifecycle_problems = read_lifecycle_settings(env)
+    threshold = DEFAULT_GROUP_THRESHOLD
+    try:
+        threshold = group_threshold(env)
+    except ConfigError as exc:
+        lifecycle_problems.append(f"{exc}; using the default {DEFAULT_GROUP_THRESHOLD}")
     return Wiring(
         receivers=receivers,
-        group_threshold=group_threshold(env),
-        lifecycle=replace(load_lifecycle_settings(env), locale=locale),
+        setting_problems=tuple(lifecycle_problems),
+        group_threshold=threshold,
+        lifecycle=replace(lifecycle, locale=locale),
         store=store,
         secrets=(*channel_secrets(channels), *url_secrets(url)),
         wall_clock=wall_clock,

@@ -112,3 +112,93 @@ def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(seconds: str):
     assert done.stdout == ""
     tested = cli("channels", "test", f"--timeout={seconds}")
     assert tested.returncode == 64
+
+
+# -- conventions: global flags, --quiet, --help, unknown options ---------------------------------------
+
+
+def test_output_is_accepted_before_the_command_and_after_it(tmp_path):
+    env = {"ELB_WATCH_STATE": f"sqlite:///{tmp_path / 'state.db'}"}
+    for args in (
+        ("-o", "json", "alerts", "list"),
+        ("alerts", "list", "-o", "json"),
+        ("alerts", "-o", "json", "list"),
+    ):
+        done = cli(*args, env=env)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == []
+    before = cli("-o", "text", "silence", "list", env=env)
+    assert before.stdout.strip() == "No active silence."
+    after = cli("--output=json", "invoke", "events/direct.json", "--simulate", SCENARIO)
+    assert json.loads(after.stdout)["notifications"]
+
+
+def test_quiet_prints_no_text_but_keeps_the_exit_status_errors_and_asked_for_json(tmp_path):
+    env = {"ELB_WATCH_STATE": f"sqlite:///{tmp_path / 'state.db'}"}
+    quiet = cli("-q", "invoke", "events/direct.json", "--simulate", SCENARIO, "-o", "text", env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == ""
+    broken = cli("invoke", "events/direct.json", "--simulate", "broken-credentials", "-o", "text", "--quiet")
+    assert broken.returncode == 1
+    assert broken.stdout.startswith("Errors\n")
+    assert "fix: the AK/SK (or token) was refused" in broken.stdout
+    assert "target(s) assessed" not in broken.stdout
+    listed = cli("alerts", "list", "-o", "text", "-q", env=env)
+    assert (listed.returncode, listed.stdout) == (0, "")
+    assert json.loads(cli("-q", "alerts", "list", "-o", "json", env=env).stdout)[0]["state"] == "firing"
+    added = cli("-q", "silence", "add", "--pool", "p", "--for", "1h", env=env)
+    assert added.returncode == 0
+    assert len(added.stdout.strip()) == 36  # the id is the answer, quiet or not
+    assert added.stderr == ""  # no "silenced ... until" confirmation
+    missing = cli("-q", "silence", "expire", "no-such-id", env=env)
+    assert missing.returncode == 1
+    assert "no silence 'no-such-id'" in missing.stderr  # errors stay
+
+
+def _every_parser(parser, path=()):
+    import argparse  # noqa: PLC0415
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _every_parser(child, (*path, name))
+
+
+def test_every_help_shows_an_example_the_variables_it_reads_and_its_exit_codes():
+    from handler.cli import _parser  # noqa: PLC0415
+
+    seen = []
+    for path, parser in _every_parser(_parser()):
+        text = parser.format_help()
+        seen.append(" ".join(path))
+        for part in ("example:\n  ", "elb-master-watch ", "environment:\n  ", "exit status:\n  "):
+            assert part in text, f"`{' '.join(path)} --help` lacks {part!r}"
+    assert {"invoke", "channels test", "alerts list", "silence add", "silence expire", "package"} <= set(seen)
+    shown = cli("silence", "expire", "--help")
+    assert shown.returncode == 0
+    assert "1 no such silence, it had already ended" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--versoin",), "unknown option --versoin (did you mean --version?)"),
+        (("alerts", "list", "--bogus"), "unknown option --bogus"),
+        (("invoke", "--dry-rn", "events/direct.json"), "unknown option --dry-rn (did you mean --dry-run?)"),
+        (("silence", "add", "--pool", "p", "--for", "1h", "--coment", "x"), "unknown option --coment"),
+    ],
+)
+def test_an_unknown_option_is_named_and_exits_64(args, named):
+    done = cli(*args)
+    assert done.returncode == 64
+    assert named in done.stderr
+    assert "arguments are required" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_an_abbreviated_option_is_not_called_unknown():
+    done = cli("invoke", "events/direct.json", "--sim", SCENARIO, "--output", "yaml")
+    assert done.returncode == 64
+    assert "invalid choice: 'yaml'" in done.stderr
+    assert "unknown option" not in done.stderr

@@ -297,19 +297,74 @@ def test_bad_setting_is_a_config_error(monkeypatch):
     assert "ELB_WATCH_READ_TIMEOUT" in result["errors"][0]["message"]
 
 
-def test_every_bad_setting_is_named_in_the_same_run(monkeypatch):
+def test_every_bad_setting_is_named_in_the_same_run(simulator, monkeypatch):
     monkeypatch.setenv("ELB_WATCH_READ_TIMEOUT", "soon")
     monkeypatch.setenv("ELB_WATCH_LOCALE", "fr")
     monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "maybe")
     monkeypatch.setenv("ELB_WATCH_RESOLVE_AFTER", "0")
-    [error] = [e for e in run({"pool_id": DEMO_POOL})["errors"] if e["code"] == "CONFIG.INVALID"]
-    for name in (
-        "ELB_WATCH_READ_TIMEOUT",
-        "ELB_WATCH_LOCALE",
-        "ELB_WATCH_DIAGNOSE",
-        "ELB_WATCH_RESOLVE_AFTER",
-    ):
-        assert name in error["message"]
+    errors = [e for e in run({"pool_id": DEMO_POOL})["errors"] if e["code"] == "CONFIG.INVALID"]
+    named = [
+        name
+        for e in errors
+        for name in ("READ_TIMEOUT", "LOCALE", "DIAGNOSE", "RESOLVE_AFTER")
+        if f"ELB_WATCH_{name}=" in e["message"]
+    ]
+    assert named == [
+        "LOCALE",
+        "READ_TIMEOUT",
+        "DIAGNOSE",
+        "RESOLVE_AFTER",
+    ]  # one entry each, in the settings' order
+    assert all("; using the default " in e["message"] for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "default"),
+    [
+        ("ELB_WATCH_LOCALE", "fr", "en"),
+        ("ELB_WATCH_LOG_LEVEL", "verbose", "info"),
+        ("ELB_WATCH_CONNECT_TIMEOUT", "soon", "3"),
+        ("ELB_WATCH_READ_TIMEOUT", "0", "10"),
+        ("ELB_WATCH_RESERVE_SECONDS", "-1", "2"),
+        ("ELB_WATCH_MAX_ATTEMPTS", "many", "4"),
+        ("ELB_WATCH_RETRY_BASE_SECONDS", "x", "1"),
+        ("ELB_WATCH_POLL_INTERVAL_SECONDS", "1e400", "1"),
+        ("ELB_WATCH_DIAGNOSE", "maybe", "on"),
+        ("ELB_WATCH_DIAGNOSE_TTL", "soon", "900"),
+        ("ELB_WATCH_CONCURRENCY", "inf", "8"),
+        ("ELB_WATCH_API_RATE", "fast", "10"),
+        ("ELB_WATCH_GROUP_THRESHOLD", "lots", "3"),
+        ("ELB_WATCH_REPEAT_INTERVAL", "1s", "4h"),
+        ("ELB_WATCH_FIRE_AFTER", "0", "1"),
+        ("ELB_WATCH_RESOLVE_AFTER", "x", "2"),
+    ],
+)
+def test_a_bad_cosmetic_or_tuning_setting_falls_back_and_the_watch_goes_on(
+    simulator, monkeypatch, name, value, default
+):
+    monkeypatch.setenv(name, value)
+    result = handler.handler({"pool_id": DEMO_POOL}, PlatformContext())
+    [target] = result["targets"]
+    assert target["status"] == "assessed"
+    assert [n["kind"] for n in result["notifications"] if n["kind"] != "watcher_error"] == ["master_failed"]
+    [error] = [e for e in result["errors"] if e["code"] == "CONFIG.INVALID"]
+    assert error["message"].startswith(f"{name}=")
+    assert error["message"].endswith(f"; using the default {default}")
+
+
+def test_a_french_locale_still_watches_in_english(simulator, monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_LOCALE", "fr")
+    result = handler.handler({"pool_id": DEMO_POOL}, PlatformContext())
+    assert [t["status"] for t in result["targets"]] == ["assessed"]
+    [alert] = [n for n in result["notifications"] if n["kind"] == "master_failed"]
+    assert alert["title"].startswith("[MAJOR] web-pool: master web-master-1 down")
+    assert alert["check"] is not None  # diagnosed as usual
+    [error] = result["errors"]
+    assert error["code"] == "CONFIG.INVALID"
+    assert "ELB_WATCH_LOCALE='fr'" in error["message"]
+    # The watcher says so too, once, beside the alert.
+    [watcher] = [n for n in result["notifications"] if n["kind"] == "watcher_error"]
+    assert watcher["watcher"]["code"] == "CONFIG.INVALID"
 
 
 def test_apig_event_gets_an_apig_response(simulator):

@@ -70,7 +70,7 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 # -- invoke --output text ----------------------------------------------------------------------------
 
 
-def test_text_output_reads_like_the_alert_with_a_delivery_table_per_channel(receivers):
+def test_text_output_reads_like_the_alert_then_one_delivery_summary(receivers):
     done = cli("invoke", DIRECT, "--simulate", "demo", "--output", "text", env=receivers.env())
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -79,9 +79,11 @@ def test_text_output_reads_like_the_alert_with_a_delivery_table_per_channel(rece
     assert any(line.strip().startswith("Why: RESPONSE_MISMATCH") for line in lines)
     assert any("security group: healthCheck source IP 100.125.0.0/16" in line for line in lines)
     assert "\\n" not in done.stdout
-    for channel in ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook"):
-        assert f"Deliveries to {channel}: 1 of 1 sent" in done.stdout
-    assert "STATUS  ATTEMPTS  NOTIFICATION" in done.stdout
+    # The alert once, then one summary table: a row per channel with its counts.
+    assert done.stdout.count("web-pool: master web-master-1 down") == 1
+    assert "  RECEIVER  SENT  DEFERRED  HELD  FAILED  MESSAGES  DETAIL" in done.stdout
+    for channel in ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink"):
+        assert [channel, "1", "0", "0", "0", "1"] in [line.split()[:6] for line in lines]
     assert set(counts(receivers).values()) == {1}
 
 
@@ -135,7 +137,9 @@ def test_a_failed_delivery_exits_3(receivers):
     without_store = {**receivers.env(), "ELB_WATCH_STATE": "off"}
     text = cli("invoke", DIRECT, "--simulate", "demo", "-o", "text", env=without_store)
     assert text.returncode == 3
-    assert "Deliveries to slack: 0 of 1 sent" in text.stdout
+    slack = next(line.split() for line in text.stdout.splitlines() if line.split()[:1] == ["slack"])
+    assert slack[1:6] == ["0", "0", "0", "1", "1"]  # the summary row: 1 failed, with its error
+    assert len(slack) > 6
     assert "Undelivered and not remembered (no usable state store)" in text.stdout
 
 
@@ -238,6 +242,27 @@ def test_channels_test_of_one_channel_and_of_none(receivers):
     nothing = cli("channels", "test")
     assert nothing.returncode == 1
     assert "no channel is configured" in nothing.stderr
+    slack_only = cli("channels", "test", "--channel", "slack")
+    assert slack_only.returncode == 1
+    assert "the slack channel is not configured: set its ELB_WATCH_* variable" in slack_only.stderr
+    assert "docs/reference.md" in slack_only.stderr
+
+
+def test_a_failed_channels_test_prints_no_sent_header(receivers):
+    down = receivers.slack.url
+    receivers.slack.__exit__(None, None, None)
+    done = cli("channels", "test", "--channel", "slack", "-o", "text", env={"ELB_WATCH_SLACK_WEBHOOK": down})
+    assert done.returncode == 3
+    assert "Sent " not in done.stdout
+    assert done.stdout.startswith("Not sent '[TEST] elb-master-watch")
+    assert "to any of 1 channel(s)" in done.stdout
+    keys = {"HUAWEICLOUD_SDK_AK": DEFAULT_AK, "HUAWEICLOUD_SDK_SK": DEFAULT_SK}
+    partly = cli(
+        "channels", "test", "-o", "text", env={**receivers.env(), **keys, "ELB_WATCH_SLACK_WEBHOOK": down}
+    )
+    assert partly.returncode == 3
+    assert partly.stdout.startswith("Sent '[TEST] elb-master-watch")
+    assert " to 7 of 8 channel(s):" in partly.stdout.splitlines()[0]
 
 
 def test_channels_test_says_a_teams_202_means_accepted_by_the_flow(receivers):
@@ -356,14 +381,48 @@ def test_a_fingerprint_silence_and_expiring_an_unknown_silence(receivers, tmp_pa
     assert "no silence 'no-such-id'" in missing.stderr
 
 
+def test_expiring_a_silence_twice_exits_1_the_second_time(tmp_path):
+    env = sqlite_env(tmp_path)
+    silence_id = cli("silence", "add", "--pool", DEMO_POOL, "--for", "1h", env=env).stdout.strip()
+    first = cli("silence", "expire", silence_id, env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"silence {silence_id} expired" in first.stderr
+    second = cli("silence", "expire", silence_id, env=env)
+    assert second.returncode == 1
+    assert f"silence {silence_id} had already ended at " in second.stderr
+    assert "nothing to expire" in second.stderr
+    assert "expired;" not in second.stderr
+
+
 def test_alerts_list_text_shows_the_firing_alert(tmp_path):
     env = sqlite_env(tmp_path)
     run_demo(env)
     done = cli("alerts", "list", "-o", "text", env=env)
     assert done.returncode == 0
     header, row = done.stdout.splitlines()
-    assert header.split()[:4] == ["FINGERPRINT", "STATE", "KIND", "SEVERITY"]
-    assert row.split()[1:5] == ["firing", "master_failed", "major", "web-pool"]
+    assert header.split() == [
+        "SEVERITY",
+        "STATE",
+        "SINCE",
+        "NOTIFIED",
+        "FINGERPRINT",
+        "KIND",
+        "POOL",
+        "/",
+        "MEMBER",
+    ]
+    cells = row.split()
+    assert cells[:2] == ["major", "firing"]
+    assert cells[3] == "ago"  # "3s ago": relative, not an ISO time
+    assert cells[2].endswith("s")
+    assert row.endswith("master_failed  web-pool / web-master-1")
+    assert max(len(line) for line in done.stdout.splitlines()) <= 100
+    critical = cli("alerts", "list", "--severity", "critical", "-o", "text", env=env)
+    assert (critical.returncode, critical.stdout.strip()) == (0, "No critical alert is firing.")
+    assert (
+        json.loads(cli("alerts", "list", "--severity", "major", "-o", "json", env=env).stdout)[0]["severity"]
+        == "major"
+    )
 
 
 def test_store_commands_with_the_store_off_say_how_to_configure_one():
@@ -391,7 +450,9 @@ def test_dry_run_sends_nothing_writes_nothing_and_the_next_run_still_notifies_fi
     assert set(counts(receivers).values()) == {0}
     assert json.loads(cli("alerts", "list", "-o", "json", "--all", env=env).stdout) == []
     text = cli("invoke", DIRECT, "--simulate", "demo", "--dry-run", "-o", "text", env=env)
-    assert text.stdout.startswith("DRY RUN: nothing was sent and no state was written.")
+    assert text.stdout.startswith(
+        "DRY RUN: nothing was sent, no check job was started and no state was written."
+    )
     real = run_demo(env)
     assert real["dry_run"] is False
     assert real["notifications"][0]["notification_reason"] == "first"

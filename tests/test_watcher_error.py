@@ -102,7 +102,9 @@ def test_a_bad_setting_still_reaches_the_channels(simulator, webhook, monkeypatc
     monkeypatch.setenv("ELB_WATCH_CONCURRENCY", "many")
     result = invoke({"pool_id": DEMO_POOL}, PlatformContext())
     assert result["errors"][0]["code"] == "CONFIG.INVALID"
-    [sent] = records(webhook)
+    # The watch goes on with the default (the alert is sent), and the watcher says what fell back.
+    assert sorted(r["kind"] for r in records(webhook)) == ["master_failed", "watcher_error"]
+    [sent] = [r for r in records(webhook) if r["kind"] == "watcher_error"]
     assert sent["watcher"]["code"] == "CONFIG.INVALID"
     assert "ELB_WATCH_CONCURRENCY" in sent["watcher"]["message"]
 

@@ -165,13 +165,18 @@ def _scrub(text: str | None, secrets: Sequence[str]) -> str | None:
 
 
 def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
-    """One line per delivery: a warning when it is still owed, debug when sent."""
+    """One line per delivery: debug when sent, a warning when still owed.
+
+    `delivery.deferred` when it was not tried (no time or rate-limit slot left), else `delivery.failed`.
+    """
     smn = channel.type == "smn"
     where = {"topic_urn": channel.topic_urn} if smn else {"url": shown_channel_url(channel.url)}
     fields = {**delivery, **where}
     try:
         if delivery["status"] == "sent":
             log.debug("delivery.sent", **fields)
+        elif delivery["status"] == "deferred":  # not tried: no time or rate-limit slot left this run
+            log.warning("delivery.deferred", **fields)
         else:
             log.warning("delivery.failed", **fields)
     except Exception:  # noqa: BLE001, S110 - a broken logger must not break the deliveries

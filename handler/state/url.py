@@ -128,6 +128,19 @@ def _sqlite_path(url: str) -> str:
     return str(Path(path).expanduser()) if path.startswith("~") else path
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file a `sqlite:` URL (or `instance`) names; None for any other URL, or one that is malformed."""
+    text = url.strip()
+    if text.lower() == INSTANCE:
+        text = instance_store_url()
+    if text.split(":", 1)[0].lower() != "sqlite":
+        return None
+    try:
+        return _sqlite_path(text)
+    except ConfigError:
+        return None
+
+
 def _redis_store(url: str) -> StateStore:
     try:
         import redis  # noqa: F401, PLC0415 - optional extra: only needed when a Redis store is configured

@@ -175,7 +175,7 @@ WATCHER_ADVICE: dict[str, str] = {
     "CONFIG.REGION": "Set ELB_WATCH_REGION (or put 'region' in the event) to a region the SDK knows.",
     "CONFIG.PROJECT_ID": "Set HUAWEICLOUD_SDK_PROJECT_ID (or put 'project_id' in the event).",
     "CONFIG.CREDENTIALS": "Give the function an agency, or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK.",
-    "CONFIG.INVALID": "Fix the variable the message names (see the README's configuration table).",
+    "CONFIG.INVALID": "Fix the variable the message names (every setting: docs/reference.md, Configuration).",
     "WATCH.CONNECTION": (
         "Check the function's network: with vpc_id set it needs a NAT gateway with an EIP; "
         "check any HUAWEICLOUD_SDK_REGION_ELB_* endpoint override."
@@ -192,5 +192,5 @@ WATCHER_ADVICE: dict[str, str] = {
         "No channel accepted a notification: see `deliveries` in the result and the log; check the "
         "webhook URLs, keys and SMN topic, and the function's internet access (NAT when vpc_id is set)."
     ),
-    "": "See the README's Troubleshooting table and the log line of this run.",
+    "": "See the Troubleshooting table of docs/reference.md and the log line of this run.",
 }

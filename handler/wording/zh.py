@@ -171,7 +171,7 @@ WATCHER_ADVICE: dict[str, str] = {
     "CONFIG.REGION": "请将 ELB_WATCH_REGION(或事件中的 'region')设置为 SDK 支持的区域。",
     "CONFIG.PROJECT_ID": "请设置 HUAWEICLOUD_SDK_PROJECT_ID(或在事件中提供 'project_id')。",
     "CONFIG.CREDENTIALS": "请为函数配置委托,或设置 HUAWEICLOUD_SDK_AK 和 HUAWEICLOUD_SDK_SK。",
-    "CONFIG.INVALID": "请修正消息中指出的变量(见 README 的配置表)。",
+    "CONFIG.INVALID": "请修正消息中指出的变量(见 docs/reference.md 的配置表 Configuration)。",
     "WATCH.CONNECTION": (
         "请检查函数的网络:设置了 vpc_id 时需要带 EIP 的 NAT 网关;"
         "并检查 HUAWEICLOUD_SDK_REGION_ELB_* 终端节点覆盖设置。"
@@ -184,5 +184,5 @@ WATCHER_ADVICE: dict[str, str] = {
         "没有任何渠道接收通知:请查看结果中的 `deliveries` 和日志;检查 webhook URL、密钥和 SMN 主题,"
         "以及函数的公网访问(设置 vpc_id 时需要 NAT)。"
     ),
-    "": "请参阅 README 的故障排查表和本次运行的日志。",
+    "": "请参阅 docs/reference.md 的故障排查表(Troubleshooting)和本次运行的日志。",
 }
