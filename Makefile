@@ -61,7 +61,7 @@ redis:
 	      || echo "WARNING: could not install redis-server; Redis store tests will be skipped"; \
 	  else echo "WARNING: redis-server missing and cannot be installed here; Redis store tests will be skipped"; fi; }
 
-## bench: measure cold start, warm overhead, sweeps, storms and import time (about 5 minutes, progress on
+## bench: measure cold start, warm overhead, sweeps, storms, routing and import time (about 5 minutes, progress on
 ##        stderr at least every 10 s; not part of `make test`); prints the table, MISSED beside a row that
 ##        misses its target and then exits 1; `make bench WRITE=1` also rewrites the tracked BENCHMARKS.md
 bench: $(STAMP)

@@ -34,7 +34,7 @@ from elb_simulator import ElbSimulator  # noqa: E402 - after the path is set
 from tests.support import DEMO_JOB, DEMO_POOL, demo_scenario  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
-# BENCH_ONLY=storm,import runs only those groups of rows (cold, warm, sweep, storm, inputs, import).
+# BENCH_ONLY=storm,import runs only those groups of rows (cold, warm, sweep, storm, inputs, routing, import).
 ONLY = {name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 EVENT = {"pool_id": DEMO_POOL, "job_id": DEMO_JOB}
 
@@ -635,6 +635,10 @@ def main() -> int:
     if not ONLY or "inputs" in ONLY:
         progress("inputs: parse a 256 KiB event, render a 3,000-item check job")
         rows.extend(input_rows())
+    if not ONLY or "routing" in ONLY:
+        from tests.bench.routing import routing_rows  # noqa: PLC0415 - only this group needs it
+
+        rows.extend(Row(*row) for row in routing_rows(progress))
     if not ONLY or "import" in ONLY:
         progress("import time (-X importtime)")
         imported, sdk = import_time()
