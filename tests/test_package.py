@@ -116,7 +116,7 @@ def test_same_inputs_build_a_byte_identical_zip(builds):
 
 def test_zip_is_under_the_size_target(report):
     assert report.size == report.path.stat().st_size
-    assert report.size < packaging.SIZE_TARGET, report.summary()
+    assert report.size <= packaging.SIZE_TARGET == 5_000_000, report.summary()
     assert report.warnings == ()
 
 
@@ -371,7 +371,7 @@ def test_importing_the_handler_or_the_cli_does_not_load_the_build_module():
 
 def test_report_prints_size_and_the_ten_largest_parts(report):
     summary = report.summary()
-    assert "under the" in summary
+    assert "within the" in summary
     assert len(report.parts) > 10
     for part in report.parts[:10]:
         assert part.name in summary
