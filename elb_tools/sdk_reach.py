@@ -235,7 +235,7 @@ def _roots(service: str, operations: tuple[str, ...], models: Mapping[str, str],
     ]
     if unknown:
         raise ReachError(
-            f"the handler builds {', '.join(unknown)}, but SDK_OPERATIONS[{service!r}] does not name the operation"
+            f"the handler builds {', '.join(unknown)}, whose operation SDK_OPERATIONS[{service!r}] lacks"
         )
     return roots + handler_models
 
@@ -251,7 +251,7 @@ def _remove(paths: Iterable[Path]) -> tuple[int, int]:
 
 
 def cut_service(stage: Path, service: str, refs: set[str]) -> tuple[ServiceCut, tuple[int, int]]:
-    """Cut one staged service version down to SDK_OPERATIONS[service]; what was kept, and (files, bytes) gone."""
+    """Cut one staged service version to SDK_OPERATIONS[service]: what was kept, and (files, bytes) gone."""
     directory = stage / service
     operations = SDK_OPERATIONS[service]
     models = import_table(directory / "model" / "__init__.py")
@@ -299,14 +299,11 @@ def cut_sdk(stage: Path, handler: Path) -> tuple[list[ServiceCut], list[tuple[st
             continue
         cut, (files_gone, bytes_gone) = cut_service(stage, service, refs)
         cuts.append(cut)
-        rows.append(
-            (
-                f"{service}: models and clients no operation in SDK_OPERATIONS reaches "
-                f"(kept {cut.models_kept} models, cut {cut.methods_dropped} client methods)",
-                files_gone,
-                bytes_gone,
-            )
+        what = (
+            f"{service}: models and clients no operation in SDK_OPERATIONS reaches "
+            f"(kept {cut.models_kept} models, cut {cut.methods_dropped} client methods)"
         )
+        rows.append((what, files_gone, bytes_gone))
     missing = sorted(ref.replace(":", " import ") for ref in refs if resolve(stage, ref) is None)
     if missing:
         raise ReachError(f"the handler imports what the trimmed SDK lacks: {'; '.join(missing[:10])}")
