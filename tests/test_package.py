@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,10 @@ import pytest
 
 from elb_simulator import ElbSimulator
 from elb_simulator.faults import Fault
-from elb_tools import packaging
+from elb_simulator.signature import verify_request
+from elb_tools import packaging, sdk_reach
 from handler.cli import main
-from tests.receivers import running_receivers
+from tests.receivers import Received, Receiver, Reply, running_receivers
 from tests.support import DEMO_POOL, EVENTS, ROOT, demo_scenario
 
 pytest_plugins = ("tests.redis_server",)
@@ -566,3 +568,153 @@ def test_package_include_ships_a_file_at_the_root_but_never_in_place_of_code(tmp
             packaging._included([bad])
     with pytest.raises(packaging.PackagingError, match="--include"):
         packaging._included([tmp_path / "missing.yaml"])
+
+
+# Runs inside the unpacked zip like CHILD: the Cloud Eye and COC calls of issue 24 through the SDK the
+# zip ships (lazy package __init__, cut clients, kept models), one signed with the wrong secret key.
+SDK_CHILD = """
+import json, sys
+code_dir, result_path, ak, sk, project_id = sys.argv[1:6]
+sys.path.insert(0, code_dir)
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkces.v1 import (CesClient, CreateMetricDataRequest, CreateMetricDataRequestBody,
+                                  MetricInfo, MetricsDimension)
+from huaweicloudsdkces.v1.region.ces_region import CesRegion
+from huaweicloudsdkcoc.v1 import CocClient, CreateReportCustomEventRequest, ReportCustomEventRequestBody
+from huaweicloudsdkcoc.v1.region.coc_region import CocRegion
+
+def client(kind, region, secret):
+    builder = kind.new_builder().with_credentials(BasicCredentials(ak, secret, project_id))
+    return builder.with_region(region.value_of("cn-north-4")).build()
+
+dimensions = [MetricsDimension(name="pool_id", value="pool-1"),
+              MetricsDimension(name="loadbalancer_id", value="lb-1")]
+metric = MetricInfo(namespace="ELB.MasterWatch", metric_name="master_up", dimensions=dimensions)
+item = CreateMetricDataRequestBody(metric=metric, ttl=172800, collect_time=1700000000000, value=0,
+                                   unit="count")
+ces = client(CesClient, CesRegion, sk).create_metric_data(CreateMetricDataRequest(body=[item]))
+event = ReportCustomEventRequestBody(
+    alarm_id="fp-1", alarm_name="master_failed", alarm_level="Major", time=1700000000000,
+    name_space="ELB.MasterWatch", region_id="cn-north-4", resource_name="web", resource_id="pool-1",
+    alarm_desc="master down", url="https://console.example.com", alarm_status="alarm",
+    additional={"pool_id": "pool-1"})
+coc = client(CocClient, CocRegion, sk).create_report_custom_event(
+    CreateReportCustomEventRequest(integration_key="coc-key-01", body=event))
+try:
+    client(CocClient, CocRegion, "not-the-right-secret").create_report_custom_event(
+        CreateReportCustomEventRequest(integration_key="coc-key-01", body=event))
+    refused = None
+except ClientRequestException as exc:
+    refused = {"status": exc.status_code, "code": exc.error_code}
+files = sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())} - {""})
+with open(result_path, "w", encoding="utf-8") as handle:
+    json.dump({"ces": ces.status_code, "coc": coc.to_dict(), "refused": refused, "files": files,
+               "models": sorted(name for name in sys.modules if ".model." in name)}, handle)
+"""
+
+
+class _SignedIntake(Receiver):
+    """A loopback Cloud Eye or COC API: checks the SDK signature, keeps the body, answers like the service."""
+
+    def __init__(self, path: str, reply: Reply, *, ak: str, sk: str) -> None:
+        super().__init__()
+        self.path, self.reply, self.ak, self.sk = path, reply, ak, sk
+
+    def answer(self, request: Received) -> Reply:
+        rejection = verify_request(
+            method=request.method,
+            target=request.target,
+            headers=request.headers,
+            body=request.body,
+            credentials=[{"ak": self.ak, "sk": self.sk}],
+            now=datetime.now(timezone.utc),
+        )
+        if rejection is not None:
+            return Reply(401, {"error_code": "APIGW.0301", "error_msg": rejection})
+        if request.path != self.path:
+            return Reply(404, {"error_code": "APIGW.0101", "error_msg": "no such API"})
+        self.accepted.append(request.json())
+        return self.reply
+
+
+def test_unpacked_zip_pushes_cloud_eye_metrics_and_reports_a_coc_event_through_the_sdk(
+    unpacked, target, tmp_path
+):
+    ak, sk, project = (
+        "CESCOCTESTKEY0001",
+        "ces-coc-test-secret-0123456789",
+        "0123456789abcdef0123456789abcdef",
+    )
+    ces = _SignedIntake(f"/V1.0/{project}/metric-data", Reply(201, b""), ak=ak, sk=sk)
+    coc_answer = {"provider_code": "200", "error_code": "", "error_msg": ""}
+    coc = _SignedIntake("/v1/event/huawei/custom/coc-key-01", Reply(200, coc_answer), ak=ak, sk=sk)
+    result_path = tmp_path / "sdk-result.json"
+    with ces, coc:
+        env = {
+            "HUAWEICLOUD_SDK_REGION_CES_CN_NORTH_4": ces.base,
+            "HUAWEICLOUD_SDK_REGION_COC_CN_NORTH_4": coc.base,
+            "TMPDIR": str(tmp_path),
+        }
+        done = subprocess.run(
+            [target[1], "-I", "-S", "-c", SDK_CHILD, str(unpacked), str(result_path), ak, sk, project],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        metrics, events = list(ces.accepted), list(coc.accepted)
+    child = json.loads(result_path.read_text(encoding="utf-8"))
+    assert metrics == [
+        [
+            {
+                "metric": {
+                    "namespace": "ELB.MasterWatch",
+                    "metric_name": "master_up",
+                    "dimensions": [
+                        {"name": "pool_id", "value": "pool-1"},
+                        {"name": "loadbalancer_id", "value": "lb-1"},
+                    ],
+                },
+                "ttl": 172800,
+                "collect_time": 1700000000000,
+                "value": 0,
+                "unit": "count",
+            }
+        ]
+    ]
+    [event] = events  # the wrongly signed one was refused
+    assert (event["alarmId"], event["alarmStatus"], event["alarmLevel"]) == ("fp-1", "alarm", "Major")
+    assert (event["resourceId"], event["URL"], event["additional"]) == (
+        "pool-1",
+        "https://console.example.com",
+        {"pool_id": "pool-1"},
+    )
+    assert child["ces"] == 201
+    assert child["coc"] == coc_answer
+    assert child["refused"] == {"status": 401, "code": "APIGW.0301"}
+    assert all(f.startswith(str(unpacked)) for f in child["files"] if "huaweicloudsdk" in f)
+    assert "huaweicloudsdkcoc.v1.model.create_report_custom_event_response" in child["models"]
+
+
+def test_the_zip_ships_only_the_sdk_operations_the_function_calls(report, names):
+    clients = [name for name in names if name.endswith("_client.py") and "sdkcore/" not in name]
+    assert not [name for name in clients if name.endswith("_async_client.py")]
+    assert {name.split("/")[0] + "/" + name.split("/")[1] for name in clients} == set(
+        sdk_reach.SDK_OPERATIONS
+    )
+    tops = {"/".join(name.split("/")[:2]) for name in names if name.startswith("huaweicloudsdk")}
+    assert not tops & {"huaweicloudsdkelb/v2", "huaweicloudsdkces/v2", "huaweicloudsdkces/v3"}
+    elb = [name for name in names if name.startswith("huaweicloudsdkelb/v3/model/") and name.endswith(".py")]
+    assert "huaweicloudsdkelb/v3/model/show_master_slave_pool_response.py" in elb
+    assert "huaweicloudsdkelb/v3/model/master_slave_member.py" in elb  # named by the response's types
+    assert "huaweicloudsdkelb/v3/model/create_certificate_request.py" not in elb
+    assert len(elb) < 60  # of about 490
+    with zipfile.ZipFile(report.path) as archive:
+        client = archive.read("huaweicloudsdkelb/v3/elb_client.py").decode()
+    assert "    def show_master_slave_pool(self, request):" in client
+    assert "    def _show_master_slave_pool_http_info(cls, request):" in client
+    assert "def create_certificate(" not in client
