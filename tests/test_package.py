@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -718,3 +719,89 @@ def test_the_zip_ships_only_the_sdk_operations_the_function_calls(report, names)
     assert "    def show_master_slave_pool(self, request):" in client
     assert "    def _show_master_slave_pool_http_info(cls, request):" in client
     assert "def create_certificate(" not in client
+
+
+# --- cutting the SDK down to what the function reaches (elb_tools.sdk_reach), on the installed SDK --
+
+
+@pytest.fixture
+def ces_stage(tmp_path: Path) -> Path:
+    """A stage holding a copy of the installed Cloud Eye v1 SDK (and the core it imports)."""
+    import huaweicloudsdkces  # noqa: PLC0415 - a runtime dependency, installed with the project
+
+    stage = tmp_path / "stage"
+    source = Path(huaweicloudsdkces.__file__).parent
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(source / "v1", stage / "huaweicloudsdkces" / "v1", ignore=ignore)
+    shutil.copyfile(source / "__init__.py", stage / "huaweicloudsdkces" / "__init__.py")
+    return stage
+
+
+def _handler_importing(tmp_path: Path, *lines: str) -> Path:
+    handler = tmp_path / "handler"
+    handler.mkdir()
+    (handler / "metrics.py").write_text("\n".join(("def push():", *(f"    {line}" for line in lines))) + "\n")
+    return handler
+
+
+def test_a_service_keeps_the_models_its_operations_reach_and_their_client_methods(ces_stage, tmp_path):
+    handler = _handler_importing(tmp_path, "from huaweicloudsdkces.v1 import CesClient, MetricInfo")
+    cut, (files, size) = sdk_reach.cut_service(
+        ces_stage, "huaweicloudsdkces/v1", sdk_reach.handler_imports(handler)
+    )
+    directory = ces_stage / "huaweicloudsdkces" / "v1"
+    assert sorted(path.stem for path in (directory / "model").glob("*.py")) == [
+        "__init__",
+        "create_metric_data_request",
+        "create_metric_data_request_body",
+        "create_metric_data_response",
+        "metric_info",
+        "metrics_dimension",
+    ]
+    assert (cut.models_kept, files > 100, size > 0) == (5, True, True)
+    assert not (directory / "ces_async_client.py").exists()
+    client = (directory / "ces_client.py").read_text(encoding="utf-8")
+    assert "def create_metric_data(self, request):" in client
+    assert "def list_alarms(" not in client
+    compile(client, "ces_client.py", "exec")
+    init = (directory / "__init__.py").read_text(encoding="utf-8")
+    assert "import MetricsDimension" in init
+    assert "ListAlarmsRequest" not in init
+    assert "CesAsyncClient" not in init
+    assert sdk_reach.resolve(ces_stage, "huaweicloudsdkces.v1:MetricInfo") is not None
+    assert sdk_reach.resolve(ces_stage, "huaweicloudsdkces.v1:ListAlarmsRequest") is None
+
+
+def test_a_request_of_an_operation_not_in_sdk_operations_fails_the_cut(ces_stage, tmp_path):
+    handler = _handler_importing(
+        tmp_path, "from huaweicloudsdkces.v1.model.list_alarms_request import ListAlarmsRequest"
+    )
+    with pytest.raises(sdk_reach.ReachError, match="ListAlarmsRequest, whose operation"):
+        sdk_reach.cut_service(ces_stage, "huaweicloudsdkces/v1", sdk_reach.handler_imports(handler))
+
+
+def test_the_handlers_sdk_imports_are_read_from_its_source():
+    refs = sdk_reach.handler_imports(ROOT / "handler")
+    # The string tuple handler.elb imports from, and a lazy import inside a function.
+    assert "huaweicloudsdkelb.v3.elb_client" in refs
+    assert "huaweicloudsdkelb.v3.model.show_master_slave_pool_request:ShowMasterSlavePoolRequest" in refs
+    assert "huaweicloudsdksmn.v2.model.publish_message_request:PublishMessageRequest" in refs
+
+
+def test_cutting_a_client_refuses_an_operation_the_sdk_lacks():
+    source = (
+        "class C:\n"
+        "    def ping(self, request):\n        return self._ping_http_info(request)\n"
+        "    @classmethod\n    def _ping_http_info(cls, request):\n"
+        '        return {"response_type": "PingResponse"}\n'
+        "    def pong(self, request):\n        return self._pong_http_info(request)\n"
+        "    @classmethod\n    def _pong_http_info(cls, request):\n"
+        '        return {"response_type": "PongResponse"}\n'
+    )
+    kept, dropped = sdk_reach.cut_client(source, ["Ping"], "c.py")
+    assert dropped == 2
+    assert "def ping(" in kept
+    assert "pong" not in kept
+    assert "@classmethod" in kept
+    with pytest.raises(sdk_reach.ReachError, match="no operation Pang"):
+        sdk_reach.cut_client(source, ["Pang"], "c.py")
