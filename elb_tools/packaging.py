@@ -2,7 +2,8 @@
 
 The zip holds the `handler` package (without the simulator and this build module), the runtime
 dependencies from pyproject.toml (and its `redis` extra, so every documented store works)
-installed as manylinux wheels for the target Python, `.pyc` files
+installed as manylinux wheels for the target Python and cut down to the SDK operations the function
+calls (elb_tools.sdk_reach), `.pyc` files
 for that Python (the code directory is read-only at run time, so nothing could cache them there),
 and a root `index.py`, so the FunctionGraph handler string is `index.handler`.
 
