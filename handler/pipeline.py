@@ -648,14 +648,21 @@ def process(
     decided = _decide(run, records, set(assessed_scopes) | {scope_of(record) for record in records}, warnings)
     if isinstance(decided, ProcessResult):
         return decided
+    return _hold_and_deliver(run, decided, warnings, muting)
+
+
+def _hold_and_deliver(
+    run: _Pass, decided: _Decided, warnings: list[str], muting: Muting | None
+) -> ProcessResult:
+    """Stages silence, mute, route, deliver and record over what stage decide decided."""
     final = decided.final
-    held_by = _silenced(store, final.outgoing, now, warnings, log)
+    held_by = _silenced(run.store, final.outgoing, run.now, warnings, run.log)
     typed = {item.fingerprint: Notification.of(item.record) for item in final.outgoing}
     pairs = [(typed[item.fingerprint], channel) for item in final.outgoing for channel in item.channels]
-    deliveries = _deliver(send, pairs, log, allowed, held_by, muting=muting)
-    states = ledger(final, decided.fresh, deliveries, now)
+    deliveries = _deliver(run.send, pairs, run.log, run.allowed, held_by, muting=muting)
+    states = ledger(final, decided.fresh, deliveries, run.now)
     dedup = _save(run, states, decided, warnings)
-    busy_held, busy_deliveries = _busy(decided, log)
+    busy_held, busy_deliveries = _busy(decided, run.log)
     muted, unsent = held_by_windows(final.outgoing, deliveries, states, muting)
     return ProcessResult(
         notifications=[

@@ -2,7 +2,7 @@
 
 `zoneinfo` reads the runtime's zone files (/usr/share/zoneinfo) and then the `tzdata` package. The
 function zip ships `tzdata`'s zones as one compressed archive, `tzdata/zoneinfo.tar.gz` (600 small
-files cost 265 kB in the zip, the archive 70 kB; `elb_tools.packaging`), read here when neither has
+files cost 265 kB in the zip, the archive 100 kB; `elb_tools.packaging`), read here when neither has
 the zone. Each zone is read once per warm instance.
 """
 
