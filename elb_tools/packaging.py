@@ -370,6 +370,9 @@ def build_package(
         stage = Path(tmp) / "function"
         _install_dependencies(stage, requirements, python, platform, target)
         trimmed = _trim(stage)
+        bundled = _bundle_zones(stage)
+        if bundled is not None:
+            trimmed.append(bundled)
         _check_trim_is_safe(stage)
         if lazy_sdk:
             try:
@@ -484,6 +487,47 @@ def _trim(stage: Path) -> list[tuple[str, int, int]]:
             directory.rmdir()
     report.append(_slim_metadata(stage))
     return report
+
+
+ZONE_BUNDLE = "tzdata/zoneinfo.tar.gz"
+
+
+def _bundle_zones(stage: Path) -> tuple[str, int, int] | None:
+    """Pack tzdata's ~600 zone files into one archive (handler/zones.py reads it): 265 kB of zip -> 100 kB.
+
+    Compressed one by one the small files share nothing and each pays its zip headers; in one
+    stream they compress against each other. The tzdata package itself stays (its version is known).
+    """
+    import gzip  # noqa: PLC0415 - only for a build
+    import tarfile  # noqa: PLC0415 - only for a build
+
+    zones = stage / "tzdata" / "zoneinfo"
+    if not zones.is_dir():
+        return None
+    # The zone files only: not the package's __init__.py files, tables, tzdata.zi or leapseconds.
+    files = [
+        (rel, path)
+        for rel, path in _files(zones)
+        if not rel.endswith((".py", ".pyc", ".tab", ".zi", "leapseconds")) and "__pycache__" not in rel
+    ]
+    size = sum(path.stat().st_size for _, path in files)
+    # Reproducible: gzip's header time is 0 and each entry's owner and time are blank.
+    with (
+        (stage / ZONE_BUNDLE).open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as packed,
+        tarfile.open(fileobj=packed, mode="w", format=tarfile.USTAR_FORMAT) as archive,
+    ):
+        for rel, path in files:
+            info = archive.gettarinfo(str(path), arcname=f"zoneinfo/{rel}")
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            with path.open("rb") as data:
+                archive.addfile(info, data)
+    shutil.rmtree(zones)
+    return (
+        f"tzdata/zoneinfo/ (packed into {ZONE_BUNDLE}: one stream, read by handler/zones.py)",
+        len(files),
+        size,
+    )
 
 
 def _slim_metadata(stage: Path) -> tuple[str, int, int]:

@@ -204,8 +204,29 @@ def _member(record: Mapping[str, Any]) -> str:
     return str(check.get("member_id") or "") if isinstance(check, Mapping) else ""
 
 
+def _muted(state: Any, channels: Sequence[str], muting: Any) -> dict[str, Any]:
+    """Whether a time interval holds the alert now (`muted_by`, `muted_until`), or held it until it resolved.
+
+    `never_notified`: it resolved while every receiver's notification of it was muted, so none is sent.
+    """
+    from handler.domain import Notification  # noqa: PLC0415
+    from handler.windows import iso as window_iso  # noqa: PLC0415
+
+    holds = []
+    if muting is not None and state.state != "resolved":
+        notification = Notification.of(state.record)
+        holds = [hold for name in channels if (hold := muting(notification, name)) is not None]
+    entries = state.deliveries.values()
+    never = state.state == "resolved" and bool(entries) and all(e.status == "muted" for e in entries)
+    return {
+        "muted_by": holds[0].window if holds else None,
+        "muted_until": window_iso(holds[0].until) if holds and holds[0].until is not None else None,
+        "never_notified": never,
+    }
+
+
 def _alert_row(
-    state: Any, silences: list[Silence], channels: list[str], now: float, settings: Any
+    state: Any, silences: list[Silence], channels: list[str], now: float, settings: Any, *, muting: Any = None
 ) -> dict[str, Any]:
     """One alert as `alerts list` shows it."""
     from handler.lifecycle import pending_channels  # noqa: PLC0415
@@ -227,6 +248,7 @@ def _alert_row(
         "pending_channels": list(pending_channels(state, channels, now, settings)),
         "silenced_by": holder.id if holder else None,
         "silenced_until": iso(holder.ends_at) if holder else None,
+        **_muted(state, channels, muting),
         "title": record.get("title"),
     }
 
@@ -237,6 +259,7 @@ def alerts(
     include_resolved: bool,
     severities: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
+    now: float | None = None,
 ) -> int:
     """What the store holds: one row per alert (firing and pending; resolved ones with --all).
 
@@ -265,11 +288,15 @@ def alerts(
         store.close()
     for warning in loaded.warnings:
         _say(warning)
-    to = audience(read_receivers(env))
-    now = time.time()
+    from handler.routing import window_muting  # noqa: PLC0415
+
+    receivers = read_receivers(env)
+    to = audience(receivers)
+    now = time.time() if now is None else now
+    muting = window_muting(receivers.routes, now)
     shown = alerts_view.AlertFilter(severities=frozenset(severities or ()), include_resolved=include_resolved)
     every = [
-        _alert_row(state, silences, list(receivers_of(state, to)), now, settings)
+        _alert_row(state, silences, list(receivers_of(state, to)), now, settings, muting=muting)
         for state in loaded.states.values()
     ]
     rows = sorted((row for row in every if shown.wanted(row)), key=alerts_view.sort_key)

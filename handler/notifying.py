@@ -27,7 +27,7 @@ from handler.notify import build
 from handler.pipeline import ProcessResult, process
 from handler.reading import Reading
 from handler.receivers import audience, widen
-from handler.routing import decide_routes, with_route
+from handler.routing import decide_routes, window_muting, with_route
 from handler.sending import channel_layer
 from handler.state import StateStore, StoreUnavailable
 from handler.wiring import Wiring
@@ -179,6 +179,7 @@ def one_pass(
         lease_ms=lease_ms(run.deadline - time.monotonic()),
         allowed=allowed,
         audience=audience(wiring.receivers) if wiring.receivers.routes is not None else None,
+        muting=window_muting(wiring.receivers.routes, run.clock()),
     )
     return typed(done, {channel.name: channel.type for channel in receivers})
 

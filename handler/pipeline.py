@@ -5,6 +5,9 @@
     silence  what an active silence (`handler.silences`, kept in the store) matches is held: listed in
              `held` with the silence id and its end, recorded `silenced` (so it stays owed and goes
              out once the silence ends, if still firing), never sent
+    mute     what a route muted now by a time interval (`handler.windows`) routes is held for that
+             route's receivers: `muted`, owed, listed in `held` with the window and its end; a receiver
+             that was never told of the alert gets no resolved notice for it
     route    which of the due channels this event may use; the others stay owed (`skipped`)
     deliver  the channel layer (`Send`): group into digests, pace to each service's limits, send
     record   the per-channel ledger: only `sent` settles a channel; save, release the leases
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handler.domain import Notification
 from handler.lifecycle import (
@@ -33,6 +36,9 @@ from handler.lifecycle import (
 from handler.silences import Silence, iso, silencing
 from handler.state.base import Leased, Loaded, Settle, StateStore, StoreUnavailable
 
+if TYPE_CHECKING:
+    from handler.windows import Muted
+
 Pair = tuple[Notification, str]
 """One notification and one channel name: what the route, silence and deliver stages move."""
 
@@ -44,6 +50,11 @@ Allowed = Callable[[Notification], "Collection[str] | None"]
 
 Audience = Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]
 """Who gets a notification: (its record, its ledger by receiver) → receiver names (`receivers.audience`)."""
+
+Muting = Callable[[Notification, str], "Muted | None"]
+"""Whether a time interval holds a notification for a receiver now, and until when (`routing.muting`)."""
+
+MUTED = "muted"
 
 BUSY = "another invocation is notifying"
 NO_STORE = "no state store in use (ELB_WATCH_STATE=off, or the store failed earlier in this run)"
@@ -127,20 +138,44 @@ def _silenced_why(holder: Silence) -> str:
     return f"silenced by {holder.id} ({holder.describe()}) until {iso(holder.ends_at)}"
 
 
+def mute(pairs: list[Pair], muting: Muting | None, settled: Collection[int]) -> dict[int, dict[str, Any]]:
+    """Stage mute: a `muted` (owed) delivery, by index, for each pair a time interval holds now."""
+    muted: dict[int, dict[str, Any]] = {}
+    if muting is None:
+        return muted
+    for index, (notification, channel) in enumerate(pairs):
+        holder = None if index in settled else muting(notification, channel)
+        if holder is not None:
+            muted[index] = {
+                "fingerprint": notification.fingerprint,
+                "channel": channel,
+                "receiver": channel,
+                "status": MUTED,
+                "attempts": 0,
+                "error": holder.why,
+                "time_interval": holder.window,
+                "muted_until": iso(holder.until) if holder.until is not None else None,
+            }
+    return muted
+
+
 def _deliver(
     send: Send,
     pairs: list[Pair],
     log: Any,
     allowed: Allowed | None = None,
     held_by: Mapping[str, Silence] | None = None,
+    *,
+    muting: Muting | None = None,
 ) -> list[dict[str, Any]]:
-    """Stages silence + route + deliver: the channel layer is called once (never empty).
+    """Stages silence + mute + route + deliver: the channel layer is called once (never empty).
 
     What the channel layer gives no answer for is failed.
     """
     if not pairs:
         return []
     settled = silence(pairs, held_by or {})
+    settled.update(mute(pairs, muting, settled))
     rest = [index for index in range(len(pairs)) if index not in settled]
     wanted, skipped = route([pairs[index] for index in rest], allowed)
     settled.update((rest[position], entry) for position, entry in skipped.items())
@@ -227,8 +262,13 @@ def _without_state(
     log: Any,
     allowed: Allowed | None = None,
     audience: Audience | None = None,
+    muting: Muting | None = None,
 ) -> ProcessResult:
-    """Send every observed finding (and any decided resolution) to its receivers: nothing is lost."""
+    """Send every observed finding (and any decided resolution) to its receivers: nothing is lost.
+
+    What a time interval holds (`muting`) is not sent: without a store every run sends every finding,
+    so the first run after the window sends it.
+    """
     decided = {item.fingerprint: item.record for item in decision.outgoing} if decision else {}
     outgoing: list[dict[str, Any]] = []
     observed = _unique(records)
@@ -249,11 +289,12 @@ def _without_state(
         for notification, record in zip(notifications, outgoing, strict=True)
         for channel in _to(record, previous, channels, audience)
     ]
-    deliveries = _deliver(send, pairs, log, allowed)
+    deliveries = _deliver(send, pairs, log, allowed, muting=muting)
     lost = [
         {key: entry.get(key) for key in ("fingerprint", "channel", "receiver", "status", "error")}
         for entry in deliveries
-        if entry.get("status") not in {"sent", "dry_run"}  # a dry run sends nothing on purpose
+        # A dry run sends nothing on purpose; a muted finding goes out with the first run after its window.
+        if entry.get("status") not in {"sent", "dry_run", MUTED}
     ]
     if lost:
         # Nothing remembers what is owed: say so once, loudly, with what a person must look at.
@@ -294,8 +335,21 @@ def ledger(
         mine = deliveries[position : position + len(item.channels)]
         position += len(item.channels)
         base = states.get(item.fingerprint) or fresh.states[item.fingerprint]
-        states[item.fingerprint] = record_deliveries(base, item.key, mine, now)
+        kept = [entry for entry in mine if not _told(base, entry)]
+        states[item.fingerprint] = record_deliveries(base, item.key, kept, now)
     return states
+
+
+def _told(state: AlertState, entry: Mapping[str, Any]) -> bool:
+    """Whether a muted delivery goes to a receiver already told of this firing alert.
+
+    Its ledger then keeps that: the new notification is still owed to it (its key differs), and it
+    gets the resolved notice. A receiver whose ledger says muted was never told, and gets none.
+    """
+    if entry.get("status") != MUTED:
+        return False
+    earlier = state.deliveries.get(str(entry.get("receiver") or entry.get("channel", "")))
+    return earlier is not None and earlier.status != MUTED and ":firing:" in earlier.key
 
 
 def _scopes_of(fingerprints: Collection[str], decision: Decision, loaded: Loaded) -> set[str]:
@@ -561,6 +615,7 @@ def process(
     lease_ms: int = DEFAULT_LEASE_MS,
     allowed: Allowed | None = None,
     audience: Audience | None = None,
+    muting: Muting | None = None,
 ) -> ProcessResult:
     """Decide and deliver this run's notifications, de-duplicated through `store` when there is one.
 
@@ -571,6 +626,7 @@ def process(
     the time `send` may take. `allowed` narrows the channels per record (an event's `"channels"`); a
     channel narrowed out stays owed and gets the notification on the next run that may use it.
     `audience` says which of the `channels` (the receivers) each notification goes to (None: all).
+    `muting` says which receivers a time interval holds a notification for now (stage mute).
     """
     unique = tuple(dict.fromkeys(channels))
     warnings: list[str] = []
@@ -586,24 +642,85 @@ def process(
             log=log,
             allowed=allowed,
             audience=audience,
+            muting=muting,
         )
     run = _Pass(store, unique, send, now, settings, owner, log, lease_ms, allowed, audience)
     decided = _decide(run, records, set(assessed_scopes) | {scope_of(record) for record in records}, warnings)
     if isinstance(decided, ProcessResult):
         return decided
+    return _hold_and_deliver(run, decided, warnings, muting)
+
+
+def _hold_and_deliver(
+    run: _Pass, decided: _Decided, warnings: list[str], muting: Muting | None
+) -> ProcessResult:
+    """Stages silence, mute, route, deliver and record over what stage decide decided."""
     final = decided.final
-    held_by = _silenced(store, final.outgoing, now, warnings, log)
+    held_by = _silenced(run.store, final.outgoing, run.now, warnings, run.log)
     typed = {item.fingerprint: Notification.of(item.record) for item in final.outgoing}
     pairs = [(typed[item.fingerprint], channel) for item in final.outgoing for channel in item.channels]
-    deliveries = _deliver(send, pairs, log, allowed, held_by)
-    states = ledger(final, decided.fresh, deliveries, now)
+    deliveries = _deliver(run.send, pairs, run.log, run.allowed, held_by, muting=muting)
+    states = ledger(final, decided.fresh, deliveries, run.now)
     dedup = _save(run, states, decided, warnings)
-    busy_held, busy_deliveries = _busy(decided, log)
+    busy_held, busy_deliveries = _busy(decided, run.log)
+    muted, unsent = held_by_windows(final.outgoing, deliveries, states, muting)
     return ProcessResult(
-        notifications=[typed[item.fingerprint] for item in final.outgoing if item.fingerprint not in held_by],
+        notifications=[
+            typed[item.fingerprint]
+            for item in final.outgoing
+            if item.fingerprint not in held_by and item.fingerprint not in unsent
+        ],
         deliveries=[*deliveries, *busy_deliveries],
         dedup_available=dedup,
         warnings=warnings,
-        held=[*final.held, *_held_by_silences(final.outgoing, held_by, states), *busy_held],
+        held=[*final.held, *_held_by_silences(final.outgoing, held_by, states), *muted, *busy_held],
         unreadable=len(set(decided.loaded.warnings) | set(decided.fresh.warnings)),
     )
+
+
+def held_by_windows(
+    outgoing: Sequence[Outgoing],
+    deliveries: Sequence[Mapping[str, Any]],
+    states: Mapping[str, AlertState],
+    muting: Muting | None,
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The `held` entries of stage mute, and the fingerprints it kept from every receiver.
+
+    One entry per notification a window held for some receiver (which window, until when, for whom),
+    and one per resolved notice nobody gets: every receiver's firing one was muted, never sent.
+    """
+    if muting is None:
+        return [], set()
+    held, unsent = [], set()
+    position = 0
+    for item in outgoing:
+        mine = deliveries[position : position + len(item.channels)]
+        position += len(item.channels)
+        state = states.get(item.fingerprint)
+        muted = [entry for entry in mine if entry.get("status") == MUTED]
+        base = {"fingerprint": item.fingerprint, "scope": item.scope, "state": state.state if state else ""}
+        if muted:
+            held.append(
+                {
+                    **base,
+                    "why": muted[0]["error"],
+                    "time_interval": muted[0]["time_interval"],
+                    "muted_until": muted[0]["muted_until"],
+                    "receivers": [entry["receiver"] for entry in muted],
+                }
+            )
+            if len(muted) == len(mine):
+                unsent.add(item.fingerprint)
+        elif not mine and item.new and state is not None and _never_told(state):
+            held.append({**base, "why": NEVER_TOLD})
+            unsent.add(item.fingerprint)
+    return held, unsent
+
+
+NEVER_TOLD = "resolved while a time interval held it: it was never notified, so nothing is sent"
+
+
+def _never_told(state: AlertState) -> bool:
+    """A resolved state whose receivers' ledgers all say muted: nobody was told it fired."""
+    entries = state.deliveries.values()
+    return state.state == "resolved" and bool(entries) and all(entry.status == MUTED for entry in entries)

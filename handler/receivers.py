@@ -56,8 +56,9 @@ def audience(receivers: Receivers) -> Audience:
 
     No routes: every receiver. A watcher_error: the watcher receivers (absent: every receiver). A
     resolved notice: the receivers its ledger names (they got, or were owed, the firing one), even
-    when the routes changed meanwhile. Otherwise the receivers the publish stage routed it to (the
-    record's `route` block), else the default receivers.
+    when the routes changed meanwhile, except those a time interval muted it for before they got it.
+    Otherwise the receivers the publish stage routed it to (the record's `route` block), else the
+    default receivers.
     """
     everyone = receivers.names
     routes = receivers.routes
@@ -71,9 +72,11 @@ def audience(receivers: Receivers) -> Audience:
         if record.get("kind") == "watcher_error":
             return _names(watchers, everyone)
         if record.get("status") == "resolved":
+            # A receiver whose ledger says muted was never told the alert fired: it gets no notice.
             got = _names(list(ledger), everyone)
+            told = tuple(name for name in got if getattr(ledger[name], "status", None) != "muted")
             if got:
-                return got
+                return told
         block = record.get("route")
         if isinstance(block, Mapping) and isinstance(block.get("receivers"), list):
             return _names([str(name) for name in block["receivers"]], everyone)

@@ -4,6 +4,8 @@
     routes:             [{match: {key: value | [values]}, receivers: [names], continue?, runbook_url?}]
     default_receivers:  [names]   what no route matched; absent: the ELB_WATCH_<CHANNEL> channels
     watcher_receivers:  [names]   where watcher_error goes; absent: every receiver
+    time_intervals:     [{name, time_intervals: [...]}]   recurring windows (`handler.windows`); a
+                        route's mute_time_intervals / active_time_intervals name them
 
 `parse` reads the document (already decoded from YAML or JSON) and reports every problem at once,
 each with its place in the file (`routes[1].match.severity`). `${NAME}` in a string is replaced from
@@ -23,6 +25,7 @@ from urllib.parse import quote
 from handler.channels.config import Channel, Mention, check_url, parse_topic_urn
 from handler.config import ConfigError
 from handler.domain import CHANNEL_NAMES
+from handler.windows import Window, parse_windows
 
 RECEIVER_NAME = re.compile(r"[a-z0-9_-]{1,64}")
 # ${NAME}: an environment variable's name, as POSIX shells spell it.
@@ -53,9 +56,11 @@ CHANNEL_SETTINGS: dict[str, frozenset[str]] = {
     "welink": frozenset({"webhook", "url"}),
     "teams": frozenset({"webhook", "url"}),
 }
-TOP_KEYS = ("receivers", "routes", "default_receivers", "watcher_receivers")
+TOP_KEYS = ("receivers", "routes", "default_receivers", "watcher_receivers", "time_intervals")
 RECEIVER_KEYS = frozenset({"name", "mention", *CHANNEL_SETTINGS})
-ROUTE_KEYS = frozenset({"match", "receivers", "continue", "runbook_url"})
+ROUTE_KEYS = frozenset(
+    {"match", "receivers", "continue", "runbook_url", "mute_time_intervals", "active_time_intervals"}
+)
 MENTION_KEYS = frozenset({"mobiles", "user_ids", "all"})
 RUNBOOK_FIELDS = ("pool_id", "pool_name", "loadbalancer_id", "region")
 _RUNBOOK_FIELD = re.compile(r"\{(" + "|".join(RUNBOOK_FIELDS) + r")\}")
@@ -97,6 +102,9 @@ class Route:
     receivers: tuple[str, ...] = ()
     proceed: bool = False
     runbook_url: str = ""
+    # The names of the windows that hold what it routes (mute), or outside which it holds it (active).
+    mute: tuple[str, ...] = ()
+    active: tuple[str, ...] = ()
     # The match compiled once: per key a set of exact values or one regular expression of its globs.
     tests: tuple[tuple[str, frozenset[str] | re.Pattern[str]], ...] = field(
         default=(), repr=False, compare=False
@@ -122,6 +130,7 @@ class RouteConfig:
     default_receivers: tuple[str, ...] | None = None
     watcher_receivers: tuple[str, ...] | None = None
     source: str = ""
+    windows: Mapping[str, Window] = field(default_factory=dict)
     index: RouteIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -441,6 +450,20 @@ def _runbook(reader: _Reader, value: Any, place: str) -> str:
     return text
 
 
+def _window_names(reader: _Reader, value: Any, place: str) -> tuple[str, ...]:
+    """A route's mute_time_intervals or active_time_intervals: a list of time interval names."""
+    if not isinstance(value, list) or not value:
+        reader.problem(place, f"must be a non-empty list of time interval names, got {_kind(value)}")
+        return ()
+    names = []
+    for index, item in enumerate(value[:MAX_VALUES]):
+        if isinstance(item, str) and item:
+            names.append(item)
+        else:
+            reader.problem(f"{place}[{index}]", f"is not a time interval name: {_shown(item)}")
+    return tuple(dict.fromkeys(names))
+
+
 def _route(reader: _Reader, value: Any, place: str) -> Route | None:
     if not isinstance(value, Mapping):
         reader.problem(place, f"must be an object with match and receivers, got {_kind(value)}")
@@ -454,7 +477,20 @@ def _route(reader: _Reader, value: Any, place: str) -> Route | None:
         reader.problem(f"{place}.continue", f"must be true or false, got {_kind(proceed)}")
         proceed = False
     runbook = _runbook(reader, value["runbook_url"], f"{place}.runbook_url") if "runbook_url" in value else ""
-    return Route(place, match, tags, receivers, proceed, runbook)
+    windows = {
+        key: _window_names(reader, value[key], f"{place}.{key}") if key in value else ()
+        for key in ("mute_time_intervals", "active_time_intervals")
+    }
+    return Route(
+        place,
+        match,
+        tags,
+        receivers,
+        proceed,
+        runbook,
+        windows["mute_time_intervals"],
+        windows["active_time_intervals"],
+    )
 
 
 def _listed(reader: _Reader, document: Mapping[str, Any], key: str, limit: int) -> list[Any]:
@@ -523,8 +559,12 @@ def parse(
         for index, value in enumerate(_listed(reader, document, "routes", MAX_ROUTES))
         if (route := _route(reader, value, f"routes[{index}]")) is not None
     ]
+    windows = (
+        parse_windows(document["time_intervals"], reader.problem) if "time_intervals" in document else {}
+    )
     for route in routes:
         _check_names(reader, f"{route.place}.receivers", route.receivers, names)
+        _check_windows(reader, route, windows)
     chosen: dict[str, tuple[str, ...] | None] = {}
     for key in ("default_receivers", "watcher_receivers"):
         chosen[key] = reader.names(document[key], key) if key in document else None
@@ -532,8 +572,24 @@ def parse(
     if reader.problems:
         raise RoutesError(reader.problems, source, tuple(receivers))
     return RouteConfig(
-        tuple(receivers), tuple(routes), chosen["default_receivers"], chosen["watcher_receivers"], source
+        tuple(receivers),
+        tuple(routes),
+        chosen["default_receivers"],
+        chosen["watcher_receivers"],
+        source,
+        windows,
     )
+
+
+def _check_windows(reader: _Reader, route: Route, windows: Mapping[str, Window]) -> None:
+    for key, names in (("mute_time_intervals", route.mute), ("active_time_intervals", route.active)):
+        for name in names:
+            if name not in windows:
+                choices = ", ".join(sorted(windows)) or "none are defined"
+                reader.problem(
+                    f"{route.place}.{key}",
+                    f"names unknown time interval {name!r} (time_intervals: {choices})",
+                )
 
 
 # --- routing one record ------------------------------------------------------------------------------

@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from handler.domain import Notification
-from handler.routes import Routed, fields_from, route_fields
+from handler.routes import Route, RouteConfig, Routed, fields_from, route_fields
+from handler.windows import Muted, muting
 
 if TYPE_CHECKING:
+    from handler.pipeline import Muting
     from handler.receivers import Receivers
 
 NO_TAGS: Mapping[str, Mapping[str, str]] = {}
@@ -51,3 +53,39 @@ def with_route(record: dict[str, Any], decision: Routed | None) -> dict[str, Any
         links = [link for link in record.get("links") or [] if isinstance(link, Mapping)]
         record["links"] = [{"name": "runbook", "url": decision.runbook_url}, *links]
     return record
+
+
+def window_muting(config: RouteConfig | None, now: float) -> Muting | None:
+    """Stage mute's rule: which receivers a time interval holds a notification for at `now`.
+
+    A receiver is held when every route that matched the notification (its record's `route` block)
+    and names it is muted now (a `mute_time_intervals` window active, or outside all its
+    `active_time_intervals`); one route that is not gives it the notification, as in Alertmanager.
+    The watcher's own alerts and what no route matched are never held. None: no route has windows.
+    """
+    if config is None or not any(route.mute or route.active for route in config.routes):
+        return None
+    by_place = {route.place: route for route in config.routes}
+    windows = config.windows
+    decided: dict[str, Muted | None] = {}
+
+    def route_muted(route: Route) -> Muted | None:
+        if route.place not in decided:
+            mute = [windows[name] for name in route.mute if name in windows]
+            active = [windows[name] for name in route.active if name in windows]
+            decided[route.place] = muting(mute, active, now) if mute or active else None
+        return decided[route.place]
+
+    def held(notification: Notification, receiver: str) -> Muted | None:
+        block = notification.extra.get("route")
+        matched = block.get("matched") if isinstance(block, Mapping) else None
+        if notification.kind == "watcher_error" or not isinstance(matched, list):
+            return None
+        routes = [by_place[p] for p in matched if p in by_place and receiver in by_place[p].receivers]
+        holds = [route_muted(route) for route in routes]
+        if not holds or any(hold is None for hold in holds):
+            return None
+        # Held until the first of its routes lets it through.
+        return min((hold for hold in holds if hold is not None), key=lambda hold: hold.until or float("inf"))
+
+    return held

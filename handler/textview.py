@@ -140,6 +140,7 @@ _COLUMNS = {
     "deferred": "deferred",
     "skipped": "held",
     "silenced": "held",
+    "muted": "held",
     "failed": "failed",
     "throttled": "failed",
 }
@@ -199,6 +200,9 @@ def _held(held: Sequence[Mapping[str, Any]], cut: list[str]) -> list[str]:
     for entry in held[:HELD_ROWS]:
         if entry.get("silence_id"):
             why = f"silence {entry.get('silence_id')} until {entry.get('silenced_until')}"
+        elif entry.get("time_interval"):
+            until = entry.get("muted_until") or "no end ahead"
+            why = f"time interval {entry.get('time_interval')} until {until}"
         else:
             why = " ".join(str(entry.get("why") or "").split())
         lines.append(f"  {entry.get('fingerprint')}  {entry.get('state')}  {why}")
