@@ -125,12 +125,17 @@ def test_rendering_is_pure_and_leaves_the_record_alone(channel):
 ENTITY = re.compile(r"&(#\d+|lt|gt|amp);")
 
 
+OUR_LINKS = re.compile(r"\[[^\]\[()]+\]\(https?://[^()\s<>]+\)( · \[[^\]\[()]+\]\(https?://[^()\s<>]+\))*")
+
+
 def _without_our_markup(line: str) -> str:
     """A markdown line minus the markup our renderers add, keeping the text inside it.
 
     Our lines start with at most one prefix (heading, quote, bullet), then at most one bold label
     or tag, or one font colour; whatever markup is left can only have come from the cloud.
     """
+    if OUR_LINKS.fullmatch(line):  # the links line: "[Runbook](https://…) · [Open in console](https://…)"
+        return ""
     line = re.sub(r"^(#{1,6} |> |- )", "", line)
     if re.match(r'<font color="\w+">', line):
         line = re.sub(r'^<font color="\w+">', "", line).replace("</font>", "", 1)
