@@ -19,6 +19,7 @@ from handler import lifecycle, watcher_error
 from handler.channels import render
 from handler.channels import smn as smn_format
 from handler.channels import webhook as webhook_format
+from handler.channels.config import Mention
 from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
 from tests.builders import (
@@ -110,6 +111,23 @@ def assert_golden(name: str, payload: dict[str, Any]) -> None:
 def test_payload_matches_golden(channel, case):
     build, locale = CASES[case]
     assert_golden(f"{channel}_{case}", readable(channel, render(channel, build(), locale)))
+
+
+ROUTED_MENTION = Mention(
+    mobiles=("13800000000",), user_ids=("ou_7d8a6e6df7621556ce0d21922b676706",), all=True
+)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_routed_payload_with_mentions_and_runbook_matches_golden(channel):
+    record = demo_record()
+    runbook = {
+        "name": "runbook",
+        "url": "https://wiki.example.com/runbooks/elb?pool=36ce7086&region=cn-north-4",
+    }
+    record["links"] = [runbook, *record["links"]]
+    payload = render(channel, record, "en", ROUTED_MENTION)
+    assert_golden(f"{channel}_routed", readable(channel, payload))
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
