@@ -8,13 +8,15 @@ What a service counts as a mention or a link is read by the loopback receivers' 
 from __future__ import annotations
 
 import json
+import time
+import urllib.request
 from typing import Any
 
 import pytest
 
 from handler.channels import render
 from handler.channels.config import Channel, Mention
-from handler.channels.delivery import plan
+from handler.channels.delivery import WEBHOOKS, plan
 from handler.channels.message import safe_url, summarize
 from handler.console import console_links, console_url
 from tests.builders import demo_record, hostile_record
@@ -180,3 +182,21 @@ def test_a_digest_mentions_the_receiver_and_links_what_its_pools_share(channel):
         assert RECEIVERS[channel]().mentioned_in(payload) == EXPECTED[channel]
         assert RECEIVERS[channel]().linked_in(payload) == [console()]  # the runbooks differ: not shown
     assert console() in json.dumps(payload, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("channel", RECEIVERS)
+def test_a_receiver_mentioning_two_hundred_people_is_accepted_and_mentions_the_first_ten(channel):
+    crowd = Mention(
+        mobiles=tuple(f"+86-138{index:08d}" for index in range(200)),
+        user_ids=tuple(f"ou_{index:03d}" + "x" * 120 for index in range(200)),
+    )
+    payload = render(channel, routed_record(), "en", crowd)
+    with RECEIVERS[channel]() as receiver:  # the loopback service checks its own size limits
+        sent = WEBHOOKS[channel].request(Channel(channel, url=receiver.url), payload, time.time())
+        post = urllib.request.Request(sent.url, data=sent.body, headers=dict(sent.headers), method="POST")
+        with urllib.request.urlopen(post, timeout=5) as answer:
+            assert answer.status in {200, 202}
+        assert len(receiver.accepted) == 1, receiver.received[-1].body[:200]
+        users = {who for who in receiver.mentions[0] if who.startswith("user:")}
+    assert len(users) == 10
+    assert f"user:{crowd.user_ids[0]}" in users

@@ -27,6 +27,7 @@ from handler.channels.message import (
     Fact,
     Item,
     Message,
+    capped,
     common_links,
     plain,
     record_links,
@@ -171,7 +172,7 @@ def build(
             note="",
             observed_at=clip(observed, TAG_CHARS * 2),
             fingerprint=f"digest:{digest_id}",
-            mention=mention,
+            mention=capped(mention),
             links=common_links([record_links(record, locale) for record in members]),
         )
         digests.append(Digest(key, message, tuple(members), short=tuple(_short(r) for r in members)))

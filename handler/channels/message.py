@@ -28,6 +28,9 @@ TAG_CHARS = 24
 MAX_LINKS = 4
 URL_CHARS = 1000
 NOBODY = Mention()
+# Mobiles and user ids one message mentions, each list: enough for an on-call rota, and the mention
+# line then always fits beside the title in every channel's size limit (WeCom's 2048 bytes included).
+MAX_MENTIONED = 10
 
 LABELS: dict[str, dict[str, str]] = {"en": wording.labels("en"), "zh": wording.labels("zh")}
 """The channel labels per locale; the wording itself lives in `handler.wording`."""
@@ -323,6 +326,13 @@ def common_links(messages: Sequence[tuple[Link, ...]]) -> tuple[Link, ...]:
     return tuple(link for link in messages[0] if all(link in others for others in messages[1:]))
 
 
+def capped(mention: Mention) -> Mention:
+    """The mention with at most MAX_MENTIONED mobiles and user ids."""
+    if len(mention.mobiles) <= MAX_MENTIONED and len(mention.user_ids) <= MAX_MENTIONED:
+        return mention
+    return Mention(mention.mobiles[:MAX_MENTIONED], mention.user_ids[:MAX_MENTIONED], mention.all)
+
+
 def summarize(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> Message:
     """The channel-neutral message for one `elb-master-watch/v1` record (firing or resolved).
 
@@ -352,7 +362,7 @@ def summarize(record: Mapping[str, Any], locale: str = "en", mention: Mention = 
         note=labels["processing"] if processing else "",
         observed_at=clip(plain(record.get("observed_at")), TAG_CHARS * 2),
         fingerprint=clip(plain(record.get("fingerprint")), TAG_CHARS * 3),
-        mention=mention,
+        mention=capped(mention),
         links=record_links(record, locale),
     )
 
