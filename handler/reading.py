@@ -17,6 +17,7 @@ from handler.config import credentials_problem, resolve_project_id
 from handler.domain import CheckVerdict, ElbHealth, Finding, Sweep, Target
 from handler.elb import ElbGateway, region_problem
 from handler.lifecycle import job_scope
+from handler.metrics import PoolSample, pool_sample, with_check_items
 from handler.result import api_error_entry, error_entry
 from handler.tags import read_tags
 from handler.watch import MAX_LIST_CALLS_PER_EVENT, sweep_pools, watch_target
@@ -53,7 +54,8 @@ class Watched:
     `summary` is its entry of the result's `targets` or `sweeps`; `errors` its error entries, not yet
     logged; `scopes` the lifecycle scopes it assessed (pool ids, "job:<id>"); `pool_ids` the pools it
     read (an event's `channels` narrow their resolved notices too); `verdicts` the check jobs it read;
-    `would_start` the check jobs a dry run did not start.
+    `would_start` the check jobs a dry run did not start; `samples` each pool's metrics (only with
+    ELB_WATCH_METRICS on).
     """
 
     placed: Placed
@@ -65,6 +67,7 @@ class Watched:
     verdicts: tuple[CheckVerdict, ...] = ()
     elapsed: float = 0.0
     would_start: tuple[dict[str, str], ...] = ()
+    samples: tuple[PoolSample, ...] = ()
 
     @property
     def is_sweep(self) -> bool:
@@ -216,6 +219,7 @@ def _watch(spot: Placed, target: Target, gateway: ElbGateway, run: RunContext, m
             scopes.append(job_scope(outcome.verdict.job.job_id or target.job_id or ""))
         summary = outcome.summary()
         run.log.info("target.assessed", **summary)
+    measured = run.settings.metrics_namespace is not None
     return Watched(
         spot,
         summary,
@@ -226,6 +230,7 @@ def _watch(spot: Placed, target: Target, gateway: ElbGateway, run: RunContext, m
         verdicts=(outcome.verdict,) if outcome.verdict is not None else (),
         elapsed=run.budget.elapsed(),
         would_start=tuple(would_start),
+        samples=(pool_sample(outcome.pool, outcome.findings),) if measured and outcome.pool else (),
     )
 
 
@@ -240,7 +245,10 @@ def _sweep(
 ) -> Watched:
     """List and assess every pool a sweep matches from the list itself; diagnose the failed masters."""
     with logs.bound(sweep=sweep.filters()):
-        outcome = sweep_pools(sweep, gateway, spot.region, spot.project_id, max_pages=pages_left)
+        measured = run.settings.metrics_namespace is not None
+        outcome = sweep_pools(
+            sweep, gateway, spot.region, spot.project_id, max_pages=pages_left, samples=measured
+        )
         diagnosed = _diagnose(outcome.findings, gateway, run, memo)
         findings, diagnosis_errors = diagnosed.findings, diagnosed.errors
         outcome.findings = findings
@@ -256,6 +264,7 @@ def _sweep(
         scopes=tuple(outcome.assessed_pool_ids),
         elapsed=run.budget.elapsed(),
         would_start=tuple(diagnosed.would_start),
+        samples=tuple(with_check_items(outcome.samples, findings)),
     )
 
 

@@ -10,6 +10,7 @@ from handler.budget import Budget
 from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Sweep, Target
 from handler.elb import ElbReader
 from handler.limits import MAX_NAME_CHARS
+from handler.metrics import PoolSample, pool_sample
 from handler.text import clip
 from handler.threads import DeadlineExceeded, Pending, start
 
@@ -130,6 +131,8 @@ class SweepOutcome:
     assessed_pool_ids: list[str] = field(default_factory=list)
     pages: int = 0
     complete: bool = False
+    # Each pool's metrics (handler.metrics), kept only when asked for (ELB_WATCH_METRICS).
+    samples: list[PoolSample] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """One entry of the result's `sweeps` list."""
@@ -165,13 +168,20 @@ def _repeating(marker: str, outcome: SweepOutcome, pools: int, *, followed: bool
 
 
 def sweep_pools(
-    sweep: Sweep, reader: ElbReader, region: str, project_id: str, max_pages: int = MAX_LIST_CALLS_PER_EVENT
+    sweep: Sweep,
+    reader: ElbReader,
+    region: str,
+    project_id: str,
+    max_pages: int = MAX_LIST_CALLS_PER_EVENT,
+    *,
+    samples: bool = False,
 ) -> SweepOutcome:
     """List every pool the sweep matches, page by page, assessing each page from the list itself.
 
     No per-pool read: the list response carries the members. Pages are dropped once assessed, so
     memory stays flat however large the fleet. At most `max_pages` list calls (what the event has
     left of MAX_LIST_CALLS_PER_EVENT); then WATCH.LIST_LIMIT, the pools read so far still assessed.
+    `samples`: keep each pool's metrics too (a few numbers a pool, not the page).
     """
     outcome = SweepOutcome(sweep)
     marker: str | None = None
@@ -197,7 +207,10 @@ def sweep_pools(
                 new_pools += 1
                 outcome.assessed_pool_ids.append(pool.id)
                 target = Target(pool_id=pool.id, region=region, project_id=project_id)
-                outcome.findings.extend(assess_pool(pool, None, target))
+                found = assess_pool(pool, None, target)
+                outcome.findings.extend(found)
+                if samples:
+                    outcome.samples.append(pool_sample(pool, found))
         if page.next_marker is None:
             outcome.complete = True
             return outcome
