@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from handler import logs
 from handler.config import credentials_problem, resolve_project_id
-from handler.domain import CheckVerdict, ElbHealth, Finding, Sweep, Target
+from handler.domain import CheckVerdict, ElbHealth, Finding, Pool, Sweep, Target
 from handler.elb import ElbGateway, region_problem
 from handler.lifecycle import job_scope
-from handler.metrics import PoolSample, pool_sample, with_check_items
 from handler.result import api_error_entry, error_entry
 from handler.tags import read_tags
 from handler.watch import MAX_LIST_CALLS_PER_EVENT, sweep_pools, watch_target
@@ -25,6 +24,7 @@ from handler.wiring import WARM
 
 if TYPE_CHECKING:
     from handler.diagnose import Diagnosed
+    from handler.metrics import PoolSample
     from handler.run_context import RunContext
     from handler.state import StateStore
 
@@ -230,7 +230,7 @@ def _watch(spot: Placed, target: Target, gateway: ElbGateway, run: RunContext, m
         verdicts=(outcome.verdict,) if outcome.verdict is not None else (),
         elapsed=run.budget.elapsed(),
         would_start=tuple(would_start),
-        samples=(pool_sample(outcome.pool, outcome.findings),) if measured and outcome.pool else (),
+        samples=_samples(outcome.pool, outcome.findings) if measured else (),
     )
 
 
@@ -264,8 +264,26 @@ def _sweep(
         scopes=tuple(outcome.assessed_pool_ids),
         elapsed=run.budget.elapsed(),
         would_start=tuple(diagnosed.would_start),
-        samples=tuple(with_check_items(outcome.samples, findings)),
+        samples=_diagnosed_samples(outcome.samples, findings),
     )
+
+
+def _samples(pool: Pool | None, findings: Sequence[Finding]) -> tuple[PoolSample, ...]:
+    """A read pool's metrics (handler.metrics, imported only by runs that push metrics)."""
+    if pool is None:
+        return ()
+    from handler.metrics import pool_sample  # noqa: PLC0415
+
+    return (pool_sample(pool, findings),)
+
+
+def _diagnosed_samples(samples: Sequence[PoolSample], findings: Sequence[Finding]) -> tuple[PoolSample, ...]:
+    """A sweep's pool metrics with the failed check items diagnosis found (none without metrics)."""
+    if not samples:
+        return ()
+    from handler.metrics import with_check_items  # noqa: PLC0415
+
+    return tuple(with_check_items(samples, findings))
 
 
 def errors_of(watched: Sequence[Watched]) -> list[Logged]:

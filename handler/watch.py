@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handler.assess import assess_check_job, assess_pool, attach_check, member_state, watched_listeners
 from handler.budget import Budget
 from handler.domain import CheckVerdict, ElbApiError, Finding, Pool, Sweep, Target
 from handler.elb import ElbReader
 from handler.limits import MAX_NAME_CHARS
-from handler.metrics import PoolSample, pool_sample
 from handler.text import clip
 from handler.threads import DeadlineExceeded, Pending, start
+
+if TYPE_CHECKING:
+    from handler.metrics import PoolSample
 
 # ListMasterSlavePools calls one event may make over all its sweeps (2,000 pools each: 50,000 pools).
 MAX_LIST_CALLS_PER_EVENT = 25
@@ -167,6 +170,13 @@ def _repeating(marker: str, outcome: SweepOutcome, pools: int, *, followed: bool
     )
 
 
+def _measure() -> Callable[[Pool, list[Finding]], PoolSample]:
+    """handler.metrics.pool_sample, imported only by runs that push metrics (cold start)."""
+    from handler.metrics import pool_sample  # noqa: PLC0415
+
+    return pool_sample
+
+
 def sweep_pools(
     sweep: Sweep,
     reader: ElbReader,
@@ -190,6 +200,7 @@ def sweep_pools(
     # budget re-reading it. Pool ids are deduplicated, so `pools` counts each pool once.
     seen_markers: set[str] = set()
     seen_ids: set[str] = set()
+    measure = _measure() if samples else None
     while True:
         if outcome.pages >= max_pages:
             outcome.errors.append(_list_limit(outcome, len(seen_ids)))
@@ -209,8 +220,8 @@ def sweep_pools(
                 target = Target(pool_id=pool.id, region=region, project_id=project_id)
                 found = assess_pool(pool, None, target)
                 outcome.findings.extend(found)
-                if samples:
-                    outcome.samples.append(pool_sample(pool, found))
+                if measure is not None:
+                    outcome.samples.append(measure(pool, found))
         if page.next_marker is None:
             outcome.complete = True
             return outcome

@@ -306,13 +306,16 @@ def test_a_dry_run_and_a_run_with_metrics_off_push_nothing(simulator, ces, webho
     assert ces.received == []
 
 
-def test_a_watch_with_metrics_off_never_imports_the_cloud_eye_sdk(simulator, tmp_path):
+def test_a_watch_with_metrics_off_imports_neither_the_cloud_eye_sdk_nor_the_metrics_modules(
+    simulator, tmp_path
+):
     code = (
         "import sys, json\n"
         "from handler.app import invoke\n"
         f"result = invoke({{'pool_id': {DEMO_POOL!r}}}, None, log_to='stderr')\n"
         "kinds = [n['kind'] for n in result['notifications']]\n"
-        "print(json.dumps([kinds, [m for m in sys.modules if m.startswith('huaweicloudsdkces')]]))\n"
+        "names = ('huaweicloudsdkces', 'handler.metrics', 'handler.ces')\n"
+        "print(json.dumps([kinds, [m for m in sys.modules if m.startswith(names)]]))\n"
     )
     env = {**os.environ, "ELB_WATCH_STATE": "off", "ELB_WATCH_DIAGNOSE": "off", "TMPDIR": str(tmp_path)}
     done = subprocess.run(
