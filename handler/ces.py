@@ -29,6 +29,7 @@ _SDK_LOGGER = "HuaweiCloud-SDK-CesClient"
 RESULT_KEEP_SECONDS = 0.5
 # A request given less than this is not made: it could not finish.
 MIN_CALL_SECONDS = 0.2
+NO_TIME = "no time left for Cloud Eye"
 # Cloud Eye answers 201 with an empty body: anything much longer is not its answer.
 ANSWER_CAP_BYTES = 64 * 1024
 
@@ -108,6 +109,8 @@ def describe(exc: BaseException) -> tuple[str, int | None, str | None]:
     from handler.threads import DeadlineExceeded  # noqa: PLC0415
 
     if isinstance(exc, DeadlineExceeded):
+        if str(exc) == NO_TIME:
+            return "no time left in the run to call Cloud Eye", None, None
         return "no answer from Cloud Eye within the run's time left", None, None
     error = from_foreign(exc)
     if isinstance(error, ServiceError):
@@ -127,7 +130,7 @@ def _send(client: Any, config: Any, batch: Batch, run: RunContext) -> None:
 
     seconds = run.budget.slice(run.settings.connect_timeout + run.settings.read_timeout, RESULT_KEEP_SECONDS)
     if seconds < MIN_CALL_SECONDS:
-        raise DeadlineExceeded("no time left for Cloud Eye")
+        raise DeadlineExceeded(NO_TIME)
     config.timeout = (min(run.settings.connect_timeout, seconds), min(run.settings.read_timeout, seconds))
     # Plain dicts, as the SDK's models would serialize: 10,000 model objects would cost more than the call.
     request = CreateMetricDataRequest(body=list(batch))

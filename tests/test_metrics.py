@@ -286,6 +286,30 @@ def test_a_hanging_cloud_eye_neither_delays_nor_loses_the_alert_and_the_run_ends
     assert "no answer from Cloud Eye" in entry["message"]
 
 
+class NamedFunction(PlatformContext):
+    """FunctionGraph's context of a function with a name."""
+
+    def getFunctionName(self) -> str:  # noqa: N802 - platform method name
+        return "elb-watch-eu"
+
+
+def test_the_watcher_dimension_is_the_name_functiongraph_gives_the_function(simulator, ces, webhook):
+    invoke({"pool_id": DEMO_POOL}, NamedFunction())
+    assert {p["dimensions"]["watcher"] for p in ces.points() if "watcher" in p["dimensions"]} == {
+        "elb-watch-eu"
+    }
+
+
+def test_a_push_with_no_time_left_and_one_cut_at_the_deadline_say_which_it_was():
+    from handler.ces import NO_TIME, describe  # noqa: PLC0415
+    from handler.threads import DeadlineExceeded  # noqa: PLC0415
+
+    assert describe(DeadlineExceeded(NO_TIME))[0] == "no time left in the run to call Cloud Eye"
+    assert describe(DeadlineExceeded("no answer within 2.0 s"))[0] == (
+        "no answer from Cloud Eye within the run's time left"
+    )
+
+
 def test_a_bad_namespace_is_a_config_error_metrics_stay_off_and_the_watch_goes_on(
     simulator, ces, webhook, monkeypatch
 ):
