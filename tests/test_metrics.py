@@ -13,9 +13,11 @@ import pytest
 from handler import metrics
 from handler.app import invoke
 from handler.assess import assess_pool
+from handler.ces import NO_TIME, describe
 from handler.config import namespace_problem, read_settings
 from handler.domain import Pool
 from handler.elb_model import pool_from_api
+from handler.threads import DeadlineExceeded
 from tests.receivers import CesReceiver, Reply, WebhookReceiver
 from tests.support import DEMO_POOL, PlatformContext, api_member, api_pool
 
@@ -301,9 +303,6 @@ def test_the_watcher_dimension_is_the_name_functiongraph_gives_the_function(simu
 
 
 def test_a_push_with_no_time_left_and_one_cut_at_the_deadline_say_which_it_was():
-    from handler.ces import NO_TIME, describe  # noqa: PLC0415
-    from handler.threads import DeadlineExceeded  # noqa: PLC0415
-
     assert describe(DeadlineExceeded(NO_TIME))[0] == "no time left in the run to call Cloud Eye"
     assert describe(DeadlineExceeded("no answer within 2.0 s"))[0] == (
         "no answer from Cloud Eye within the run's time left"
