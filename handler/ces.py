@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from handler import sdk
@@ -150,10 +150,16 @@ def unavailable(message: str, pushed: int, total: int, **fields: Any) -> dict[st
 
 
 def push(
-    batches: Sequence[Batch], run: RunContext, where: tuple[str, str], clients: SdkClients | None
+    batches: Iterable[Batch],
+    total: int,
+    run: RunContext,
+    where: tuple[str, str],
+    clients: SdkClients | None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Push the batches to Cloud Eye in `where` (region, project); an entry if one failed, else none."""
-    total = sum(len(batch) for batch in batches)
+    """Push the batches (`total` data points) to Cloud Eye in `where` (region, project).
+
+    An entry if a request failed (the later batches are not built), else none.
+    """
     region, project = where
     missing = [
         text
@@ -166,17 +172,17 @@ def push(
     ]
     if missing or run.credentials is None:
         return [("metrics.unavailable", unavailable("; ".join(missing), 0, total))]
-    pushed = 0
+    pushed = requests = 0
     try:
         client, config = _client(region, project, run.credentials, clients)
         for batch in batches:
             _send(client, config, batch, run)
-            pushed += len(batch)
+            pushed, requests = pushed + len(batch), requests + 1
     except SetupError as exc:
         return [("metrics.unavailable", unavailable(str(exc), pushed, total))]
     except Exception as exc:  # noqa: BLE001 - every failed push is a warning, never a lost alert
         message, status, request_id = describe(exc)
         entry = unavailable(message, pushed, total, status=status, request_id=request_id)
         return [("metrics.unavailable", entry)]
-    run.log.info("metrics.pushed", points=pushed, requests=len(batches), region=region)
+    run.log.info("metrics.pushed", points=pushed, requests=requests, region=region)
     return []

@@ -127,12 +127,13 @@ def report_metrics(
     counts = metrics.RunCounts(
         errors=len(errors), sent=sum(1 for d in notified.deliveries if d.get("status") == "sent")
     )
-    samples = [sample for item in reading.watched for sample in item.samples]
+    samples = metrics.measurable(sample for item in reading.watched for sample in item.samples)
     points = metrics.data_points(samples, counts, function_name(context))
     collect_ms = int(context.clock() * 1000)
-    batches = list(metrics.batches(metrics.wire_item(p, namespace, collect_ms) for p in points))
+    batches = metrics.batches(metrics.wire_item(p, namespace, collect_ms) for p in points)
     scopes = [(item.placed.region, item.placed.project_id) for item in reading.watched]
-    return ces.push(batches, context, ces.home(context, scopes), WARM.ces_clients)
+    where = ces.home(context, scopes)
+    return ces.push(batches, metrics.point_count(samples), context, where, WARM.ces_clients)
 
 
 def function_name(context: RunContext) -> str:

@@ -113,18 +113,30 @@ def watcher_name(candidate: str) -> str:
     return candidate if _DIMENSION_VALUE.fullmatch(candidate) else DEFAULT_WATCHER
 
 
+def measurable(samples: Iterable[PoolSample]) -> list[PoolSample]:
+    """The samples Cloud Eye can take: each pool once (its first sample), ids that are dimension values."""
+    seen: set[str] = set()
+    kept: list[PoolSample] = []
+    for sample in samples:
+        values = (sample.pool_id, sample.loadbalancer_id)
+        if sample.pool_id not in seen and all(_DIMENSION_VALUE.fullmatch(value) for value in values):
+            seen.add(sample.pool_id)
+            kept.append(sample)
+    return kept
+
+
+def point_count(samples: Sequence[PoolSample]) -> int:
+    """How many data points `data_points` yields for these (measurable) samples."""
+    return len(RUN_METRICS) + len(POOL_METRICS) * len(samples)
+
+
 def data_points(samples: Iterable[PoolSample], counts: RunCounts, watcher: str) -> Iterator[DataPoint]:
-    """Every data point of a run: the run's three, then three per pool (a pool once, its first sample)."""
+    """Every data point of a run: the run's three, then three per (measurable) pool sample."""
     run = ((WATCHER_DIMENSION, watcher_name(watcher)),)
     yield DataPoint(WATCH_RUNS, run, 1, COUNT_UNIT)
     yield DataPoint(WATCH_ERRORS, run, counts.errors, COUNT_UNIT)
     yield DataPoint(NOTIFICATIONS_SENT, run, counts.sent, COUNT_UNIT)
-    seen: set[str] = set()
     for sample in samples:
-        values = (sample.pool_id, sample.loadbalancer_id)
-        if sample.pool_id in seen or not all(_DIMENSION_VALUE.fullmatch(value) for value in values):
-            continue
-        seen.add(sample.pool_id)
         dimensions = ((POOL_DIMENSION, sample.pool_id), (LOADBALANCER_DIMENSION, sample.loadbalancer_id))
         yield DataPoint(MASTER_UP, dimensions, sample.master_up)
         yield DataPoint(FAILOVER_ACTIVE, dimensions, sample.failover_active)
@@ -151,7 +163,10 @@ def wire_item(point: DataPoint, namespace: str, collect_ms: int) -> dict[str, An
 def batches(
     items: Iterable[Mapping[str, Any]], *, max_items: int = MAX_ITEMS_PER_CALL, max_bytes: int = BATCH_BYTES
 ) -> Iterator[list[Mapping[str, Any]]]:
-    """The items in as few requests as Cloud Eye takes: at most `max_items` and `max_bytes` of JSON each."""
+    """The items in as few requests as Cloud Eye takes: at most `max_items` and `max_bytes` of JSON each.
+
+    Lazy: one batch is built at a time (a 50,000-pool sweep's 150,000 items at once would be ~150 MB).
+    """
     batch: list[Mapping[str, Any]] = []
     size = 2  # the brackets of the array
     for item in items:

@@ -172,6 +172,15 @@ def test_batches_hold_at_most_the_items_and_bytes_cloud_eye_takes_and_lose_none(
     assert [len(batch) for batch in small] == [10, 10, 5]
 
 
+def test_a_pool_read_twice_is_measured_once_and_an_id_cloud_eye_refuses_is_left_out():
+    first = metrics.PoolSample("pool-a", "lb-1", 0, 1, 2)
+    samples = [first, metrics.PoolSample("pool-a", "lb-1", 1, 0), metrics.PoolSample("pool.b", "lb-1", 1, 0)]
+    kept = metrics.measurable(samples)
+    assert kept == [first]
+    points = list(metrics.data_points(kept, metrics.RunCounts(errors=0, sent=0), "w"))
+    assert len(points) == metrics.point_count(kept) == 6
+
+
 def test_a_function_name_cloud_eye_cannot_take_as_a_dimension_value_becomes_the_default():
     assert metrics.watcher_name("elb-master-watch-prod") == "elb-master-watch-prod"
     assert metrics.watcher_name("") == metrics.DEFAULT_WATCHER
