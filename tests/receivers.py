@@ -1,5 +1,5 @@
 """Loopback receivers that answer like Feishu, DingTalk, WeCom, Slack, a webhook consumer, SMN, WeLink
-and Teams.
+and Teams, and a loopback Cloud Eye (`CesReceiver`, CreateMetricData) for the metrics.
 
 Each is a real HTTP server on 127.0.0.1 (ephemeral port, one thread per request). It checks the
 signature exactly as the service documents it, rejects a wrong one the way the service does (Feishu
@@ -764,6 +764,102 @@ class SmnReceiver(Receiver):
         return Reply(
             200, {"request_id": request_id, "message_id": uuid.uuid4().hex}, {"X-Request-Id": request_id}
         )
+
+
+class CesReceiver(Receiver):
+    """Cloud Eye's CreateMetricData on loopback: POST /V1.0/{project_id}/metric-data.
+
+    Requests must carry the SDK-HMAC-SHA256 signature of the key pair (401 APIGW.0301 otherwise). The
+    body is checked against the API's limits (1 to 10,000 items, at most 512 KB, ttl 1..604800,
+    collect_time from 3 days before to 10 minutes after now, 1 to 3 dimensions of the documented
+    form): a wrong one gets 400 ces.0014. Accepted bodies are kept (`accepted`, one list per request);
+    `points()` flattens them. The answer is 201 with an empty body, as Cloud Eye's.
+    """
+
+    _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+    _VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}")
+    _NAMESPACE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
+
+    def __init__(
+        self,
+        *,
+        ak: str = "CESTESTACCESSKEY0001",
+        sk: str = "ces-test-secret-key-0123456789abcdef",
+        project_id: str = "04dd36f964000fe22f9ac00bc85b1a1d",
+        region: str = "cn-north-4",
+    ) -> None:
+        """A project's Cloud Eye in one region, reachable with one key pair."""
+        super().__init__()
+        self.ak, self.sk, self.project_id, self.region = ak, sk, project_id, region
+        self.path = f"/V1.0/{project_id}/metric-data"
+
+    def env(self) -> dict[str, str]:
+        """The SDK's endpoint override that points CesClient at this receiver."""
+        return {f"HUAWEICLOUD_SDK_REGION_CES_{self.region.replace('-', '_').upper()}": self.base}
+
+    def _item_problem(self, item: Any, now_ms: float) -> str | None:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        if not isinstance(metric, dict):
+            return "metric is missing"
+        namespace, dimensions = metric.get("namespace", ""), metric.get("dimensions")
+        if not (3 <= len(namespace) <= 32 and self._NAMESPACE.fullmatch(namespace)):
+            return f"namespace {namespace!r} is invalid"
+        if not isinstance(dimensions, list) or not 1 <= len(dimensions) <= 3:
+            return "dimensions must be 1 to 3"
+        for dimension in dimensions:
+            if not self._NAME.fullmatch(str(dimension.get("name"))) or not self._VALUE.fullmatch(
+                str(dimension.get("value"))
+            ):
+                return f"dimension {dimension!r} is invalid"
+        if not isinstance(item.get("ttl"), int) or not 1 <= item["ttl"] <= 604_800:
+            return "ttl must be 1..604800"
+        collect = item.get("collect_time")
+        if not isinstance(collect, int) or not now_ms - 3 * 86_400_000 < collect < now_ms + 600_000:
+            return "collect_time is out of range"
+        if isinstance(item.get("value"), bool) or not isinstance(item.get("value"), int | float):
+            return "value must be a number"
+        return None
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like Cloud Eye: 201 and no body, or an error body."""
+        rejection = verify_request(
+            method=request.method,
+            target=request.target,
+            headers=request.headers,
+            body=request.body,
+            credentials=[{"ak": self.ak, "sk": self.sk}],
+            now=datetime.now(timezone.utc),
+        )
+        if rejection is not None:
+            return Reply(401, {"error_code": "APIGW.0301", "error_msg": rejection})
+        if request.path != self.path:
+            return Reply(404, {"error_code": "APIGW.0101", "error_msg": "The API does not exist."})
+        if len(request.body) > 512 * 1024:
+            return Reply(413, {"error_code": "ces.0038", "error_msg": "Request body too large."})
+        body = request.json()
+        if not isinstance(body, list) or not 1 <= len(body) <= 10_000:
+            return Reply(400, {"error_code": "ces.0014", "error_msg": "1 to 10000 items expected."})
+        now_ms = time.time() * 1000
+        for item in body:
+            problem = self._item_problem(item, now_ms)
+            if problem is not None:
+                return Reply(400, {"error_code": "ces.0014", "error_msg": problem})
+        self.accepted.append(body)
+        return Reply(201, b"")
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every data point accepted, as {"metric", "dimensions": {name: value}, "value", ...}."""
+        return [
+            {
+                "namespace": item["metric"]["namespace"],
+                "metric": item["metric"]["metric_name"],
+                "dimensions": {d["name"]: d["value"] for d in item["metric"]["dimensions"]},
+                "value": item["value"],
+                "unit": item.get("unit"),
+            }
+            for body in self.accepted
+            for item in body
+        ]
 
 
 @dataclass

@@ -26,7 +26,7 @@ from elb_simulator.faults import Fault
 from elb_simulator.signature import verify_request
 from elb_tools import packaging, sdk_reach
 from handler.cli import main
-from tests.receivers import Received, Receiver, Reply, running_receivers
+from tests.receivers import CesReceiver, Received, Receiver, Reply, running_receivers
 from tests.support import DEMO_POOL, EVENTS, ROOT, demo_scenario
 
 pytest_plugins = ("tests.redis_server",)
@@ -805,3 +805,28 @@ def test_cutting_a_client_refuses_an_operation_the_sdk_lacks():
     assert "@classmethod" in kept
     with pytest.raises(sdk_reach.ReachError, match="no operation Pang"):
         sdk_reach.cut_client(source, ["Pang"], "c.py")
+
+
+def test_the_unpacked_zip_with_metrics_on_pushes_the_run_to_a_loopback_cloud_eye(unpacked, target, tmp_path):
+    """handler.ces's whole call path (client, region, trims, the request) through the SDK the zip ships."""
+    with ElbSimulator(demo_scenario()) as simulator:
+        ces = CesReceiver(
+            ak=simulator.credentials.ak,
+            sk=simulator.credentials.sk,
+            project_id=simulator.project_id,
+            region=simulator.region,
+        )
+        with ces:
+            extra = {"ELB_WATCH_METRICS": "on", "ELB_WATCH_STATE": "off", **ces.env()}
+            child = _run_unpacked(unpacked, target[1], tmp_path, simulator, extra)
+    assert child["result"]["ok"] is True, child["result"]["errors"]
+    values = {(p["metric"], p["dimensions"].get("pool_id")): p["value"] for p in ces.points()}
+    assert values == {
+        ("watch_runs", None): 1,
+        ("watch_errors", None): 0,
+        ("notifications_sent", None): 0,  # no channel configured in the child
+        ("master_up", DEMO_POOL): 0,
+        ("failover_active", DEMO_POOL): 1,
+        ("failed_check_items", DEMO_POOL): 2,
+    }
+    assert any(f.startswith(str(unpacked / "huaweicloudsdkces")) for f in child["files"])
