@@ -57,7 +57,10 @@ PLANNED_SETTINGS = {
     "ELB_WATCH_API_RATE",
 }
 # A webhook URL holds its token; a state URL may hold a password.
-SECRET_SETTING = re.compile(r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE)")
+SECRET_SETTING = re.compile(r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE|COC_INTEGRATION_KEY)")
+# SDK calls that need no IAM action: COC's custom-alarm intake is authorized by its integration key
+# (its API reference: "no identity policy-based permission required").
+CALLS_WITHOUT_ACTION = {"create_report_custom_event"}
 ENV_NAME = re.compile(r"ELB_WATCH_[A-Z][A-Z0-9_]*[A-Z0-9]")
 
 
@@ -689,3 +692,15 @@ def test_route_secrets_travel_encrypted_and_the_routing_file_as_a_setting(tf):
     assert tf["locals"]["settings"]["ELB_WATCH_ROUTES"] == "${var.routes}"
     assert "var.route_secrets" in _expression(tf["locals"]["encrypted_user_data"])
     assert tf["variable"]["route_secrets"]["sensitive"] in (True, "true")
+
+
+def test_the_coc_key_travels_encrypted_and_its_intake_needs_no_iam_action(tf):
+    plain, secret = tf["locals"]["settings"], tf["locals"]["secret_settings"]
+    assert _expression(secret["ELB_WATCH_COC_INTEGRATION_KEY"]) == "var.coc_integration_key"
+    assert tf["variable"]["coc_integration_key"].get("sensitive") in (True, "true")
+    assert _expression(plain["ELB_WATCH_COC_REGION"]) == "var.coc_region"
+    assert _expression(plain["ELB_WATCH_COC_APPLICATION_ID"]) == "var.coc_application_id"
+    assert _literals_and_names() >= CALLS_WITHOUT_ACTION, "the function reports to COC"
+    assert not set(CALLS_WITHOUT_ACTION) & set(ACTION_BY_SDK_CALL)
+    statements = tf["locals"]["iam_policy"]["Statement"]
+    assert not any("coc:" in _expression(statement["Action"]) for statement in statements)

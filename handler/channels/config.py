@@ -128,8 +128,8 @@ def _coc(variable: str, key: str, env: Mapping[str, str]) -> Channel:
     problem = coc_problem(key, region, application)
     if problem is not None:
         setting, what = problem
-        shown = variable if setting == "integration_key" else f"ELB_WATCH_COC_{setting.upper()}"
-        raise ConfigError(f"{shown} {what}")
+        shown = {"region": "ELB_WATCH_COC_REGION", "application_id": "ELB_WATCH_COC_APPLICATION_ID"}
+        raise ConfigError(f"{shown.get(setting, variable)} {what}")
     return Channel("coc", secret=key, region=region, application_id=application)
 
 
