@@ -13,6 +13,7 @@ from handler.app import WARM, invoke
 from handler.channels.coc import alarm_name, level, render
 from handler.channels.config import usable_channels
 from handler.channels.delivery import plan
+from handler.commands import channels_test
 from handler.routes import RoutesError, parse
 from tests.builders import critical_record, demo_record, hostile_record, resolved_record
 from tests.coc_receiver import CocReceiver, body_problem
@@ -232,3 +233,25 @@ def test_an_unknown_coc_region_is_a_failed_delivery_that_says_so(simulator, coc,
     assert delivery["status"] == "failed"
     assert "unknown COC region 'cn-south-1'" in delivery["error"]
     assert "HUAWEICLOUD_SDK_REGION_COC_CN_SOUTH_1" in delivery["error"]
+
+
+def test_channels_test_raises_a_test_alarm_in_coc_and_clears_it_at_once(capsys, monkeypatch):
+    with CocReceiver(integration_key=KEY) as intake:
+        for name, value in intake.env().items():  # the SDK reads its endpoint override itself
+            monkeypatch.setenv(name, value)
+        env = {
+            "ELB_WATCH_COC_INTEGRATION_KEY": KEY,
+            "HUAWEICLOUD_SDK_AK": intake.ak,
+            "HUAWEICLOUD_SDK_SK": intake.sk,
+            "HUAWEICLOUD_SDK_PROJECT_ID": "04dd36f964000fe22f9ac00bc85b1a1d",
+            "ELB_WATCH_REGION": "cn-north-4",
+        }
+        status = channels_test(only="coc", output="json", timeout=10, env=env)
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert [(r["receiver"], r["status"]) for r in report["channels"]] == [("coc", "sent")]
+    raised, cleared = intake.accepted
+    assert (raised["alarmStatus"], cleared["alarmStatus"]) == ("alarm", "ok")
+    assert raised["alarmId"] == cleared["alarmId"]
+    assert raised["alarmLevel"] == "Info"
+    assert raised["alarmDesc"].startswith("[TEST]")
