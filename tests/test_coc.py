@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -18,7 +21,7 @@ from handler.routes import RoutesError, parse
 from tests.builders import critical_record, demo_record, hostile_record, resolved_record
 from tests.coc_receiver import CocReceiver, body_problem
 from tests.receivers import Reply
-from tests.support import DEMO_POOL, PlatformContext, demo_scenario
+from tests.support import DEMO_POOL, ROOT, PlatformContext, demo_scenario
 
 T0 = 1_795_000_000.0
 HEALTHY_POOL = copy.deepcopy(demo_scenario()["pools"][0])
@@ -255,3 +258,36 @@ def test_channels_test_raises_a_test_alarm_in_coc_and_clears_it_at_once(capsys, 
     assert raised["alarmId"] == cleared["alarmId"]
     assert raised["alarmLevel"] == "Info"
     assert raised["alarmDesc"].startswith("[TEST]")
+
+
+IMPORTS_CHILD = """
+import json, os, sys
+from elb_simulator import ElbSimulator
+from tests.receivers import WebhookReceiver
+from tests.support import DEMO_POOL, ROOT, PlatformContext, demo_scenario
+with ElbSimulator(demo_scenario()) as sim, WebhookReceiver() as hook:
+    os.environ.update(sim.env())
+    os.environ.update(HUAWEICLOUD_SDK_AK=sim.credentials.ak, HUAWEICLOUD_SDK_SK=sim.credentials.sk,
+                      HUAWEICLOUD_SDK_PROJECT_ID=sim.project_id, ELB_WATCH_REGION=sim.region,
+                      ELB_WATCH_STATE="off", ELB_WATCH_DIAGNOSE="off", ELB_WATCH_WEBHOOK_URL=hook.url)
+    from handler.app import invoke
+    result = invoke({"pool_id": DEMO_POOL}, PlatformContext())
+loaded = sorted(m for m in sys.modules if m.startswith(("huaweicloudsdkcoc", "handler.channels.coc_")))
+print(json.dumps({"loaded": loaded, "sent": [d["status"] for d in result["deliveries"]]}))
+"""
+
+
+def test_without_a_coc_receiver_an_invocation_loads_no_coc_sdk():
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS_CHILD],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("ELB_WATCH_", "HUAWEICLOUD_"))},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    assert child["sent"] == ["sent"], "the invocation notified through its one channel"
+    assert child["loaded"] == []
