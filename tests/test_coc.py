@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from handler.app import WARM, invoke
-from handler.channels.coc import alarm_name, level, render
+from handler.channels.coc import ADDITIONAL_BYTES, alarm_name, level, render
 from handler.channels.config import usable_channels
 from handler.channels.delivery import plan
 from handler.commands import channels_test
 from handler.routes import RoutesError, parse
-from tests.builders import critical_record, demo_record, hostile_record, resolved_record
+from tests.builders import critical_record, demo_record, hostile_record, oversized_record, resolved_record
 from tests.coc_receiver import CocReceiver, body_problem
 from tests.receivers import Reply
 from tests.support import DEMO_POOL, ROOT, PlatformContext, demo_scenario
@@ -291,3 +291,15 @@ def test_without_a_coc_receiver_an_invocation_loads_no_coc_sdk():
     child = json.loads(done.stdout.strip().splitlines()[-1])
     assert child["sent"] == ["sent"], "the invocation notified through its one channel"
     assert child["loaded"] == []
+
+
+def test_a_huge_check_job_rides_in_additional_cut_by_whole_items_with_a_count():
+    record = oversized_record(300)
+    body = render(record)
+    check = body["additional"]["check"]
+    size = len(json.dumps(body["additional"], ensure_ascii=False).encode("utf-8"))
+    assert size <= ADDITIONAL_BYTES
+    assert 0 < len(check["failed_items"]) < 300
+    assert len(check["failed_items"]) + check["failed_items_omitted"] == 300
+    assert check["failed_items"][0] == record["check"]["failed_items"][0]
+    assert body_problem(body) is None

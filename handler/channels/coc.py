@@ -11,6 +11,7 @@ alarmDesc and URL are at most 255 characters each. One event per finding: COC ha
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from handler.channels.config import COC_DEFAULT_APPLICATION as DEFAULT_APPLICATION
-from handler.channels.message import plain
+from handler.channels.message import fit, plain
 from handler.channels.webhook import alertname
 from handler.limits import compact_record
 from handler.text import clip
@@ -35,6 +36,8 @@ _ALARM_ID = re.compile(r"[0-9A-Za-z]{1,255}")
 DIGESTS = False
 # No documented rate for the intake; the API gateway's 429 is retried like every channel's.
 RATE_LIMITS: tuple[tuple[int, float], ...] = ()
+# `additional` has no documented limit: the record rides whole up to this, then by whole failed items.
+ADDITIONAL_BYTES = 64 * 1024
 CONSOLE = "https://console.huaweicloud.com/vpc/?region={region}#/elb/detail/basicInfo?ulbId={lb}"
 
 
@@ -86,6 +89,28 @@ def console_url(record: Mapping[str, Any]) -> str:
     return url if len(url) <= FIELD_CHARS else ""
 
 
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def additional(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The v1 record as `additional`: cut like the result's, then by failed items to ADDITIONAL_BYTES."""
+    compact = compact_record(dict(record))
+    check = compact.get("check")
+    items = check.get("failed_items") if isinstance(check, Mapping) else None
+    if not isinstance(check, Mapping) or not isinstance(items, list):
+        return compact
+    omitted = int(check.get("failed_items_omitted") or 0)
+
+    def build(shown: int) -> dict[str, Any]:
+        if shown >= len(items):
+            return compact
+        cut = {**check, "failed_items": items[:shown], "failed_items_omitted": omitted + len(items) - shown}
+        return {**compact, "check": cut}
+
+    return fit(build, len(items), _json_bytes, ADDITIONAL_BYTES)
+
+
 def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
     """The ReportCustomEventRequestBody fields (COC's JSON names) for one record.
 
@@ -110,6 +135,6 @@ def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
         "URL": console_url(record),
         "alarmStatus": "ok" if record.get("status") == "resolved" else "alarm",
         "alarmSource": ALARM_SOURCE,
-        "additional": compact_record(dict(record)),
+        "additional": additional(record),
     }
     return {key: value for key, value in body.items() if value not in ("", None) or key == "time"}
