@@ -18,6 +18,7 @@ from handler.channels.config import usable_channels
 from handler.channels.delivery import plan
 from handler.commands import channels_test
 from handler.routes import RoutesError, parse
+from handler.routes_cli import describe
 from tests.builders import critical_record, demo_record, hostile_record, oversized_record, resolved_record
 from tests.coc_receiver import CocReceiver, body_problem
 from tests.receivers import Reply
@@ -303,3 +304,16 @@ def test_a_huge_check_job_rides_in_additional_cut_by_whole_items_with_a_count():
     assert len(check["failed_items"]) + check["failed_items_omitted"] == 300
     assert check["failed_items"][0] == record["check"]["failed_items"][0]
     assert body_problem(body) is None
+
+
+def test_config_check_shows_where_coc_alarms_go_never_the_key():
+    [channel], _ = usable_channels(
+        {"ELB_WATCH_COC_INTEGRATION_KEY": KEY, "ELB_WATCH_COC_REGION": "ap-southeast-3"}
+    )
+    shown = describe(channel)
+    assert shown == {
+        "name": "coc",
+        "channel": "coc",
+        "coc": "COC ap-southeast-3, application elb-master-watch",
+    }
+    assert KEY not in json.dumps(shown)
