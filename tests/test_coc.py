@@ -30,6 +30,7 @@ HEALTHY_POOL["members"][0]["status"] = []
 HEALTHY_POOL["members"][0]["reason"] = None
 FAILED_POOL = copy.deepcopy(demo_scenario()["pools"][0])
 KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+LB = FAILED_POOL["loadbalancers"][0]["id"]
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_failed_then_recovered_master_is_one_alarm_then_one_ok_with_the_same_ala
     )
     assert fired["alarmDesc"].startswith("[MAJOR] web-pool: master web-master-1 down")
     assert cleared["alarmDesc"].startswith("[RESOLVED] web-pool")
-    assert fired["URL"].startswith("https://console.huaweicloud.com/vpc/?region=cn-north-4#/elb/")
+    assert fired["URL"] == "https://console.huaweicloud.com/elb/?region=cn-north-4#/elb/detail/" + LB
     assert fired["time"] == T0 * 1000
     assert cleared["time"] == (T0 + 60 * sent[1]) * 1000
     assert (fired["nameSpace"], fired["alarmSource"], fired["applicationId"]) == (
@@ -317,3 +318,12 @@ def test_config_check_shows_where_coc_alarms_go_never_the_key():
         "coc": "COC ap-southeast-3, application elb-master-watch",
     }
     assert KEY not in json.dumps(shown)
+
+
+def test_the_records_console_link_is_the_alarms_url_and_a_long_one_is_left_out():
+    record = demo_record() | {"links": [{"name": "runbook", "url": "https://wiki.example.com/r"}]}
+    record["links"].append({"name": "console", "url": "https://console.example.com/pool"})
+    assert render(record)["URL"] == "https://console.example.com/pool"
+    record["links"] = [{"name": "console", "url": "https://console.example.com/" + "x" * 300}]
+    assert "URL" not in render(record)
+    assert body_problem(render(record)) is None

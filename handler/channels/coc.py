@@ -16,8 +16,8 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
+from handler import console
 from handler.channels.config import COC_DEFAULT_APPLICATION as DEFAULT_APPLICATION
 from handler.channels.message import fit, plain
 from handler.channels.webhook import alertname
@@ -38,7 +38,6 @@ DIGESTS = False
 RATE_LIMITS: tuple[tuple[int, float], ...] = ()
 # `additional` has no documented limit: the record rides whole up to this, then by whole failed items.
 ADDITIONAL_BYTES = 64 * 1024
-CONSOLE = "https://console.huaweicloud.com/vpc/?region={region}#/elb/detail/basicInfo?ulbId={lb}"
 
 
 def _block(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -78,15 +77,13 @@ def epoch_ms(observed_at: Any) -> int | None:
 
 def console_url(record: Mapping[str, Any]) -> str:
     """The record's console link (`links`, name console), else the pool's load balancer in the console."""
-    for link in record.get("links") or ():
-        if isinstance(link, Mapping) and link.get("name") == "console" and isinstance(link.get("url"), str):
-            return str(link["url"]) if len(link["url"]) <= FIELD_CHARS else ""
-    region = plain(record.get("region"))
-    balancers = _block(record, "pool").get("loadbalancer_ids")
-    if not region or not isinstance(balancers, list) or not balancers:
-        return ""
-    url = CONSOLE.format(region=quote(region, safe=""), lb=quote(plain(balancers[0]), safe=""))
-    return url if len(url) <= FIELD_CHARS else ""
+    links = [link for link in record.get("links") or () if isinstance(link, Mapping)]
+    found = next((plain(link.get("url")) for link in links if link.get("name") == "console"), "")
+    if not found:
+        balancers = _block(record, "pool").get("loadbalancer_ids")
+        first = plain(balancers[0]) if isinstance(balancers, list) and balancers else ""
+        found = console.console_url(plain(record.get("region")), first)
+    return found if len(found) <= FIELD_CHARS else ""
 
 
 def _json_bytes(value: Any) -> int:
