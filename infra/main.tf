@@ -78,6 +78,8 @@ locals {
     ELB_WATCH_ROUTES                = var.routes
     ELB_WATCH_METRICS               = var.metrics ? "on" : "off"
     ELB_WATCH_METRICS_NAMESPACE     = var.metrics_namespace
+    ELB_WATCH_COC_REGION            = var.coc_region
+    ELB_WATCH_COC_APPLICATION_ID    = var.coc_application_id
   }
 
   # Webhook URLs carry tokens and the state URL may carry a password: FunctionGraph keeps these
@@ -94,6 +96,8 @@ locals {
     ELB_WATCH_WEBHOOK_SECRET   = var.webhook_secret
     ELB_WATCH_WELINK_WEBHOOK   = var.welink_webhook
     ELB_WATCH_TEAMS_WEBHOOK    = var.teams_webhook
+    # COC's integration key sits in the intake's request path: a secret like a webhook token.
+    ELB_WATCH_COC_INTEGRATION_KEY = var.coc_integration_key
   }
 
   user_data = { for name, value in local.settings : name => tostring(value) if value != null }

@@ -408,6 +408,28 @@ variable "teams_webhook" {
   sensitive   = true
 }
 
+variable "coc_integration_key" {
+  description = <<-EOT
+    Key of a COC (Cloud Operations Center) custom alarm integration (ELB_WATCH_COC_INTEGRATION_KEY):
+    every finding becomes a COC alarm, its recovery clears it. COC's intake needs no IAM action.
+  EOT
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "coc_region" {
+  description = "COC site the alarms go to: cn-north-4, ap-southeast-3 or eu-west-101 (ELB_WATCH_COC_REGION)."
+  type        = string
+  default     = null
+}
+
+variable "coc_application_id" {
+  description = "applicationId of the COC alarms (ELB_WATCH_COC_APPLICATION_ID); null: elb-master-watch."
+  type        = string
+  default     = null
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Routing (ELB_WATCH_ROUTES): receivers and routes per team, see docs/reference.md
 # ---------------------------------------------------------------------------------------------------

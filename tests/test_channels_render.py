@@ -35,7 +35,7 @@ from tests.builders import (
 GOLDEN = Path(__file__).resolve().parent / "golden"
 OBSERVED = "2026-03-02T08:15:00Z"
 T_FIRST = 1_772_438_100.0  # 2026-03-02T07:55:00Z
-CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn", "welink", "teams")
+CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn", "welink", "teams", "coc")
 
 
 def watcher_error_record(locale: str = "en") -> dict[str, Any]:

@@ -58,7 +58,10 @@ PLANNED_SETTINGS = {
     "ELB_WATCH_API_RATE",
 }
 # A webhook URL holds its token; a state URL may hold a password.
-SECRET_SETTING = re.compile(r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE)")
+SECRET_SETTING = re.compile(r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE|COC_INTEGRATION_KEY)")
+# SDK calls that need no IAM action: COC's custom-alarm intake is authorized by its integration key
+# (its API reference: "no identity policy-based permission required").
+CALLS_WITHOUT_ACTION = {"create_report_custom_event"}
 ENV_NAME = re.compile(r"ELB_WATCH_[A-Z][A-Z0-9_]*[A-Z0-9]")
 
 
@@ -799,3 +802,16 @@ def test_the_namespace_variable_refuses_what_the_code_refuses(tmp_path, namespac
     done = _apply_scratch(tmp_path, "", [f"metrics_namespace={namespace}"])
     assert (done.returncode == 0) is ok, done.stderr
     assert (namespace_problem(namespace) is None) is ok
+
+
+def test_the_coc_key_travels_encrypted_and_its_intake_needs_no_iam_action(tf):
+    plain, secret = tf["locals"]["settings"], tf["locals"]["secret_settings"]
+    assert _expression(secret["ELB_WATCH_COC_INTEGRATION_KEY"]) == "var.coc_integration_key"
+    assert tf["variable"]["coc_integration_key"].get("sensitive") in (True, "true")
+    assert _expression(plain["ELB_WATCH_COC_REGION"]) == "var.coc_region"
+    assert _expression(plain["ELB_WATCH_COC_APPLICATION_ID"]) == "var.coc_application_id"
+    assert _literals_and_names() >= CALLS_WITHOUT_ACTION, "the function reports to COC"
+    assert not set(CALLS_WITHOUT_ACTION) & set(ACTION_BY_SDK_CALL)
+    statements = tf["locals"]["policy_statements"]
+    assert not any("coc:" in _expression(statement["Action"]) for statement in statements)
+    assert "coc:" not in _expression(tf["locals"]["metrics_statements"])

@@ -26,6 +26,7 @@ from elb_simulator.faults import Fault
 from elb_simulator.signature import verify_request
 from elb_tools import packaging, sdk_reach
 from handler.cli import main
+from tests.coc_receiver import CocReceiver
 from tests.receivers import CesReceiver, Received, Receiver, Reply, running_receivers
 from tests.support import DEMO_POOL, EVENTS, ROOT, demo_scenario
 
@@ -478,6 +479,23 @@ def test_unpacked_zip_publishes_to_smn(unpacked, target, tmp_path):
     assert accepted == 1
     assert "huaweicloudsdksmn.v2.model.publish_message_response" in child["models"]
     assert child["trims"]["smn"] == ["signing,environment"]
+
+
+def test_unpacked_zip_reports_an_alarm_to_coc(unpacked, target, tmp_path):
+    key = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    with ElbSimulator(demo_scenario()) as simulator:
+        coc = CocReceiver(ak=simulator.credentials.ak, sk=simulator.credentials.sk, integration_key=key)
+        with coc:
+            env = {**coc.env(), "ELB_WATCH_COC_INTEGRATION_KEY": key}
+            child = _run_unpacked(unpacked, target[1], tmp_path, simulator, env)
+            events = list(coc.accepted)
+    result = child["result"]
+    assert result["ok"] is True, result["errors"]
+    assert [(d["channel"], d["status"]) for d in result["deliveries"]] == [("coc", "sent")]
+    [event] = events  # signed and checked by the intake, sent by the handler's own COC sender
+    assert (event["alarmStatus"], event["alarmId"]) == ("alarm", result["notifications"][0]["fingerprint"])
+    assert "huaweicloudsdkcoc.v1.model.create_report_custom_event_response" in child["models"]
+    assert key not in json.dumps(result)
 
 
 ERROR_CASES = {

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from handler.channels import coc, dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
 from handler.channels import digest as digests
-from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
 from handler.channels.config import Channel, Mention, channel_secrets, shown_channel_url
 from handler.channels.context import DeliveryContext
 from handler.channels.pacing import Pacer
@@ -58,6 +58,7 @@ MODULES: dict[str, ModuleType] = {
     "webhook": webhook,
     "welink": welink,
     "teams": teams,
+    "coc": coc,
 }
 
 
@@ -84,6 +85,8 @@ def render(
     """
     if channel_name == "smn":
         return dict(smn.render(record, locale))
+    if channel_name == "coc":  # an alarm, not a chat message: nobody to mention
+        return coc.render(record, locale)
     return WEBHOOKS[channel_name].render(record, locale, mention or Mention())
 
 
@@ -133,7 +136,8 @@ def plan(
     """
     if not records:
         return []
-    if len(records) <= group_threshold or channel.type not in MODULES:
+    singles = channel.type not in MODULES or not getattr(MODULES[channel.type], "DIGESTS", True)
+    if len(records) <= group_threshold or singles:
         return [_single(channel, record, locale) for record in records]
     try:
         return _digest_units(channel, records, locale)
@@ -151,6 +155,10 @@ def _send(unit: Unit, ctx: DeliveryContext, progress: Progress) -> Outcome:
             from handler.channels.smn_publisher import publish  # noqa: PLC0415 - lazy: loads the SDK
 
             return publish(channel, {str(k): str(v) for k, v in unit.payload.items()}, ctx, progress)
+        if channel.type == "coc":
+            from handler.channels.coc_publisher import publish as report  # noqa: PLC0415 - lazy: loads the SDK
+
+            return report(channel, unit.payload, ctx, progress)
         form = WEBHOOKS.get(channel.type)
         if form is None:
             return Outcome("failed", 0, f"unknown channel {channel.type!r}")
@@ -174,8 +182,12 @@ def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
 
     `delivery.deferred` when it was not tried (no time or rate-limit slot left), else `delivery.failed`.
     """
-    smn = channel.type == "smn"
-    where = {"topic_urn": channel.topic_urn} if smn else {"url": shown_channel_url(channel.url)}
+    if channel.type == "smn":
+        where = {"topic_urn": channel.topic_urn}
+    elif channel.type == "coc":  # the integration key is a secret: only the intake's region is shown
+        where = {"coc_region": channel.region}
+    else:
+        where = {"url": shown_channel_url(channel.url)}
     fields = {**delivery, **where}
     try:
         if delivery["status"] == "sent":
