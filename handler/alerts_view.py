@@ -118,7 +118,7 @@ def _notes(row: Mapping[str, Any], now: float) -> list[str]:
         end = f" until {until} ({_until(until, now)})" if until else " (no end ahead)"
         notes.append(f"muted by time interval {row['muted_by']}{end}")
     if row.get("never_notified"):
-        notes.append("resolved while a time interval held it: never notified, nothing sent")
+        notes.append("resolved while a silence or time interval held it: never notified, nothing sent")
     pending = row.get("pending_channels") or []
     if pending:
         notes.append(f"still owed to: {', '.join(str(name) for name in pending)}")

@@ -207,9 +207,11 @@ def _member(record: Mapping[str, Any]) -> str:
 def _muted(state: Any, channels: Sequence[str], muting: Any) -> dict[str, Any]:
     """Whether a time interval holds the alert now (`muted_by`, `muted_until`), or held it until it resolved.
 
-    `never_notified`: it resolved while every receiver's notification of it was muted, so none is sent.
+    `never_notified`: it resolved while every receiver's notification of it was muted or silenced, so
+    none is sent.
     """
     from handler.domain import Notification  # noqa: PLC0415
+    from handler.pipeline import HELD_BACK  # noqa: PLC0415
     from handler.windows import iso as window_iso  # noqa: PLC0415
 
     holds = []
@@ -217,7 +219,7 @@ def _muted(state: Any, channels: Sequence[str], muting: Any) -> dict[str, Any]:
         notification = Notification.of(state.record)
         holds = [hold for name in channels if (hold := muting(notification, name)) is not None]
     entries = state.deliveries.values()
-    never = state.state == "resolved" and bool(entries) and all(e.status == "muted" for e in entries)
+    never = state.state == "resolved" and bool(entries) and all(e.status in HELD_BACK for e in entries)
     return {
         "muted_by": holds[0].window if holds else None,
         "muted_until": window_iso(holds[0].until) if holds and holds[0].until is not None else None,

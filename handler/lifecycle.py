@@ -25,9 +25,10 @@ State = Literal["pending", "firing", "resolved"]
 STATES: tuple[State, ...] = ("pending", "firing", "resolved")
 NotificationReason = Literal["first", "changed", "repeat", "resolved"]
 NOTIFICATION_REASONS: tuple[NotificationReason, ...] = ("first", "changed", "repeat", "resolved")
-DONE = frozenset({"sent"})
-"""Delivery statuses that settle a channel for a notification: only what was sent. Skipped (narrowed out
-by an event), throttled, deferred (out of time or rate-limit slots) and failed are all still owed."""
+DONE = frozenset({"sent", "acknowledged"})
+"""Delivery statuses that settle a channel for a notification: what was sent, and a repeat held because
+someone acknowledged the alert (`handler.acks`: the receiver has it). Skipped (narrowed out by an event),
+throttled, deferred (out of time or rate-limit slots) and failed are all still owed."""
 
 _MEMBER_KINDS = frozenset({"master_failed", "master_unknown", "no_monitor", "standby_failed"})
 

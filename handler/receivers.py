@@ -46,6 +46,10 @@ class Receivers:
         return self.routes is not None and self.routes.uses_tags
 
 
+NEVER_TOLD = frozenset({"muted", "silenced"})
+"""Ledger statuses that say the receiver never got the firing notification (`pipeline.HELD_BACK`)."""
+
+
 def _names(wanted: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
     present = set(known)
     return tuple(name for name in dict.fromkeys(wanted) if name in present)
@@ -56,7 +60,8 @@ def audience(receivers: Receivers) -> Audience:
 
     No routes: every receiver. A watcher_error: the watcher receivers (absent: every receiver). A
     resolved notice: the receivers its ledger names (they got, or were owed, the firing one), even
-    when the routes changed meanwhile, except those a time interval muted it for before they got it.
+    when the routes changed meanwhile, except those a time interval or a silence held it from before
+    they got it.
     Otherwise the receivers the publish stage routed it to (the record's `route` block), else the
     default receivers.
     """
@@ -72,9 +77,9 @@ def audience(receivers: Receivers) -> Audience:
         if record.get("kind") == "watcher_error":
             return _names(watchers, everyone)
         if record.get("status") == "resolved":
-            # A receiver whose ledger says muted was never told the alert fired: it gets no notice.
+            # A receiver whose ledger says muted or silenced was never told the alert fired: no notice.
             got = _names(list(ledger), everyone)
-            told = tuple(name for name in got if getattr(ledger[name], "status", None) != "muted")
+            told = tuple(name for name in got if getattr(ledger[name], "status", None) not in NEVER_TOLD)
             if got:
                 return told
         block = record.get("route")
