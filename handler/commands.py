@@ -266,6 +266,27 @@ def _alert_row(
     }
 
 
+def _read_alerts(env: Mapping[str, str]) -> tuple[Any, list[Silence], dict[str, Any]] | int:
+    """The stored states, silences and the acknowledgements that still hold; an exit status on failure."""
+    from handler.acks import holding  # noqa: PLC0415
+
+    store = _open(env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        loaded = store.all_states()
+        silences = store.silences()
+        acks = holding(store.acks(), loaded.states)
+    except (StoreUnavailable, ConfigError) as exc:
+        _say(exc.message if isinstance(exc, StoreUnavailable) else str(exc))
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    for warning in loaded.warnings:
+        _say(warning)
+    return loaded, silences, acks
+
+
 def alerts(
     *,
     output: str,
@@ -282,37 +303,23 @@ def alerts(
     the alert's record) and `receivers` (`--receiver`: routed to, or in the ledger of) narrow it.
     """
     from handler import alerts_view  # noqa: PLC0415
-    from handler.acks import holding  # noqa: PLC0415
     from handler.config import read_lifecycle_settings  # noqa: PLC0415
     from handler.lifecycle import receivers_of  # noqa: PLC0415
     from handler.receivers import audience  # noqa: PLC0415
     from handler.routes_cli import read_receivers  # noqa: PLC0415
+    from handler.routing import window_muting  # noqa: PLC0415
 
     env = os.environ if env is None else env
-    try:
-        matchers = parse_matchers(match or ())
-    except MatcherError as exc:
-        _say(str(exc))
-        return EXIT_BAD_MATCHER
-    store = _open(env)
-    if store is None:
-        return EXIT_UNAVAILABLE
+    matchers = _parsed(match)
+    if isinstance(matchers, int):
+        return matchers
     settings, fallbacks = read_lifecycle_settings(env)
     for fallback in fallbacks:
         _say(fallback)
-    try:
-        loaded = store.all_states()
-        silences = store.silences()
-        acks = holding(store.acks(), loaded.states)
-    except (StoreUnavailable, ConfigError) as exc:
-        _say(exc.message if isinstance(exc, StoreUnavailable) else str(exc))
-        return EXIT_UNAVAILABLE
-    finally:
-        store.close()
-    for warning in loaded.warnings:
-        _say(warning)
-    from handler.routing import window_muting  # noqa: PLC0415
-
+    read = _read_alerts(env)
+    if isinstance(read, int):
+        return read
+    loaded, silences, acks = read
     configured = read_receivers(env)
     to = audience(configured)
     now = time.time() if now is None else now
@@ -323,25 +330,18 @@ def alerts(
         matchers=matchers,
         receivers=frozenset(receivers or ()),
     )
-    every = [
-        (
-            state,
-            _alert_row(
-                state, silences, list(receivers_of(state, to)), now, settings, muting=muting, acks=acks
-            ),
+    rows = []
+    for state in loaded.states.values():
+        row = _alert_row(
+            state, silences, list(receivers_of(state, to)), now, settings, muting=muting, acks=acks
         )
-        for state in loaded.states.values()
-    ]
-    rows = sorted(
-        (row for state, row in every if shown.wanted(row, state.record, state.deliveries)),
-        key=alerts_view.sort_key,
-    )
+        if shown.wanted(row, state.record, state.deliveries):
+            rows.append(row)
+    rows.sort(key=alerts_view.sort_key)
     if output == "json":
         emit(dumps(rows))
-    elif not rows:
-        emit(_none_shown(shown))
     else:
-        emit(alerts_view.render(rows, now))
+        emit(alerts_view.render(rows, now) if rows else _none_shown(shown))
     return EXIT_OK
 
 
