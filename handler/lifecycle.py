@@ -560,9 +560,24 @@ def _absent(
     return _notify(resolved, "resolved", now, notice), "resolved"
 
 
-def _everyone(channels: tuple[str, ...]) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]:
-    """Every notification to every channel: the audience without a routing file."""
-    return lambda _record, _ledger: channels
+NEVER_TOLD = frozenset({"muted", "silenced"})
+"""Ledger statuses that say a time interval or a silence kept the firing notification from a receiver."""
+
+
+def every_receiver(
+    channels: tuple[str, ...],
+) -> Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[str, ...]]:
+    """Every notification to every channel, but a resolved notice to none that was never told it fired.
+
+    The audience without a routing file.
+    """
+
+    def to(record: Mapping[str, Any], ledger: Mapping[str, Any]) -> tuple[str, ...]:
+        if record.get("status") != "resolved":
+            return channels
+        return tuple(name for name in channels if getattr(ledger.get(name), "status", None) not in NEVER_TOLD)
+
+    return to
 
 
 def receivers_of(
@@ -591,7 +606,7 @@ def decide(
     (the ones this invocation holds a lease on); the other records still serve as context. `channels`:
     the receivers, or who gets a record given its ledger (`receivers.audience`).
     """
-    audience = channels if callable(channels) else _everyone(tuple(channels))
+    audience = channels if callable(channels) else every_receiver(tuple(channels))
     observed: dict[str, dict[str, Any]] = {}
     for record in records:
         observed.setdefault(str(record.get("fingerprint", "")), record)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from handler.acks import Ack, holding, stale
 from handler.domain import Notification
+from handler.lifecycle import NEVER_TOLD as UNTOLD
 from handler.lifecycle import (
     AlertState,
     Decision,
@@ -62,7 +63,7 @@ Muting = Callable[[Notification, str], "Muted | None"]
 MUTED = "muted"
 SILENCED = "silenced"
 ACKNOWLEDGED = "acknowledged"
-HELD_BACK = frozenset({MUTED, SILENCED})
+HELD_BACK = UNTOLD
 """Ledger statuses of a notification a window or silence kept from a receiver: it was never told."""
 
 BUSY = "another invocation is notifying"

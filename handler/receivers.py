@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from handler.channels.config import Channel
+from handler.lifecycle import NEVER_TOLD, every_receiver
 
 if TYPE_CHECKING:
     from handler.routes import RouteConfig
@@ -46,10 +47,6 @@ class Receivers:
         return self.routes is not None and self.routes.uses_tags
 
 
-NEVER_TOLD = frozenset({"muted", "silenced"})
-"""Ledger statuses that say the receiver never got the firing notification (`pipeline.HELD_BACK`)."""
-
-
 def _names(wanted: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
     present = set(known)
     return tuple(name for name in dict.fromkeys(wanted) if name in present)
@@ -68,7 +65,7 @@ def audience(receivers: Receivers) -> Audience:
     everyone = receivers.names
     routes = receivers.routes
     if routes is None:
-        return lambda _record, _ledger: everyone
+        return every_receiver(everyone)
     env_names = tuple(c.name for c in receivers.channels if c not in routes.receivers)
     default = routes.default_receivers if routes.default_receivers is not None else env_names
     watchers = routes.watcher_receivers if routes.watcher_receivers is not None else everyone
