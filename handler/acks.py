@@ -120,6 +120,19 @@ def holding(acks: Iterable[Ack], states: Mapping[str, AlertState]) -> dict[str, 
     return {ack.fingerprint: ack for ack in acks if ack.holds(states.get(ack.fingerprint))}
 
 
+def told(state: AlertState) -> frozenset[str]:
+    """The receivers that have a firing notification of the alert (sent, or a repeat acknowledged).
+
+    An acknowledgement holds repeats for them only: a receiver never told (its first delivery failed,
+    or it was added since) still gets the alert once.
+    """
+    return frozenset(
+        name
+        for name, entry in state.deliveries.items()
+        if entry.status in {"sent", "acknowledged"} and ":firing:" in entry.key
+    )
+
+
 def stale(acks: Iterable[Ack], states: Mapping[str, AlertState]) -> list[Ack]:
     """The acknowledgements of these states that no longer hold: the alert changed or resolved."""
     return [ack for ack in acks if ack.fingerprint in states and not ack.holds(states[ack.fingerprint])]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from handler.acks import Ack, holding, stale
+from handler.acks import Ack, holding, stale, told
 from handler.domain import Notification
 from handler.lifecycle import NEVER_TOLD as UNTOLD
 from handler.lifecycle import (
@@ -57,6 +57,9 @@ Allowed = Callable[[Notification], "Collection[str] | None"]
 Audience = Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]
 """Who gets a notification: (its record, its ledger by receiver) → receiver names (`receivers.audience`)."""
 
+Acked = Mapping[str, tuple[Ack, frozenset[str]]]
+"""The acknowledgements that hold an outgoing alert, by fingerprint, with the receivers they hold it for."""
+
 Muting = Callable[[Notification, str], "Muted | None"]
 """Whether a time interval holds a notification for a receiver now, and until when (`routing.muting`)."""
 
@@ -78,9 +81,10 @@ class ProcessResult:
 
     `notifications`: the records notified this run (each with `notification_reason`), for the result
     and the log. `deliveries`: one entry per (record, channel): {"fingerprint", "channel", "status",
-    "attempts", "error"}; status sent | failed | throttled | deferred | skipped | silenced | dry_run.
-    `held`: observed findings not notified this run and why ({"fingerprint", "scope", "state", "why"},
-    + "silence_id" and "silenced_until" when a silence holds it). `warnings`: what went wrong with the
+    "attempts", "error"}; status sent | failed | throttled | deferred | skipped | silenced | muted |
+    acknowledged | dry_run. `held`: observed findings not notified this run and why ({"fingerprint",
+    "scope", "state", "why"}, + "silence_id" and "silenced_until" when a silence holds it,
+    "acknowledged_by", "acknowledged_at" and "receivers" when an acknowledgement does). `warnings`: what went wrong with the
     store, each already logged once. `unreadable`: stored states this run could not read (their
     findings were decided as new), so de-duplication was only partial.
     """
@@ -148,14 +152,15 @@ def _silenced_why(holder: Silence) -> str:
     return f"silenced by {holder.id} ({holder.describe()}) until {iso(holder.ends_at)}"
 
 
-def acknowledge(
-    pairs: list[Pair], acked: Mapping[str, Ack], settled: Collection[int]
-) -> dict[int, dict[str, Any]]:
-    """Stage acknowledge: an `acknowledged` (settled) delivery, by index, per pair of an acked alert."""
+def acknowledge(pairs: list[Pair], acked: Acked, settled: Collection[int]) -> dict[int, dict[str, Any]]:
+    """Stage acknowledge: an `acknowledged` (settled) delivery, by index, per pair of an acked alert.
+
+    Only for the receivers already told of the alert: one never told still gets it once.
+    """
     held: dict[int, dict[str, Any]] = {}
     for index, (notification, channel) in enumerate(pairs):
-        ack = None if index in settled else acked.get(notification.fingerprint)
-        if ack is not None:
+        ack, receivers = acked.get(notification.fingerprint, (None, frozenset()))
+        if ack is not None and index not in settled and channel in receivers:
             held[index] = {
                 "fingerprint": notification.fingerprint,
                 "channel": channel,
@@ -197,7 +202,7 @@ def _deliver(
     held_by: Mapping[str, Silence] | None = None,
     *,
     muting: Muting | None = None,
-    acked: Mapping[str, Ack] | None = None,
+    acked: Acked | None = None,
 ) -> list[dict[str, Any]]:
     """Stages silence + acknowledge + mute + route + deliver: the channel layer is called once (never empty).
 
@@ -709,7 +714,8 @@ def _hold_and_deliver(
         notifications=[
             typed[item.fingerprint]
             for item in final.outgoing
-            if not {item.fingerprint} & (held_by.keys() | acked.keys() | unsent)
+            if not {item.fingerprint}
+            & (held_by.keys() | _all_acknowledged(final.outgoing, deliveries) | unsent)
         ],
         deliveries=[*deliveries, *busy_deliveries],
         dedup_available=dedup,
@@ -717,7 +723,7 @@ def _hold_and_deliver(
         held=[
             *final.held,
             *_held_by_silences(final.outgoing, held_by, states),
-            *_held_by_acks(final.outgoing, acked, states),
+            *_held_by_acks(final.outgoing, acked, deliveries, states),
             *muted,
             *busy_held,
         ],
@@ -727,7 +733,7 @@ def _hold_and_deliver(
 
 def _acknowledged(
     run: _Pass, final: Decision, fresh: Loaded, warnings: list[str]
-) -> tuple[dict[str, Ack], dict[str, Ack]]:
+) -> tuple[dict[str, tuple[Ack, frozenset[str]]], dict[str, Ack]]:
     """Stage acknowledge's inputs: the acks that hold an outgoing alert, and those it outgrew (to drop).
 
     The store is asked only when something is outgoing; without readable acks nothing is held.
@@ -745,8 +751,8 @@ def _acknowledged(
         fp: state for fp in wanted if (state := final.states.get(fp) or fresh.states.get(fp)) is not None
     }
     mine = [ack for ack in kept if ack.fingerprint in wanted]
-    acked = holding(mine, states)
-    for fingerprint, ack in acked.items():
+    acked = {fp: (ack, told(states[fp])) for fp, ack in holding(mine, states).items()}
+    for fingerprint, (ack, _) in acked.items():
         run.log.info("notification.acknowledged", fingerprint=fingerprint, by=ack.by)
     return acked, {ack.fingerprint: ack for ack in stale(mine, states)}
 
@@ -762,14 +768,38 @@ def _drop_acks(run: _Pass, cleared: Mapping[str, Ack], warnings: list[str]) -> N
         run.log.warning("acks.unavailable", reason=exc.message)
 
 
-def _held_by_acks(
-    outgoing: Sequence[Outgoing], acked: Mapping[str, Ack], states: Mapping[str, AlertState]
-) -> list[dict[str, Any]]:
-    """The `held` entries of the acknowledged notifications: who acknowledged them, when, why."""
-    held = []
+def _by_notification(
+    outgoing: Sequence[Outgoing], deliveries: Sequence[Mapping[str, Any]]
+) -> list[tuple[Outgoing, Sequence[Mapping[str, Any]]]]:
+    """Each outgoing notification with its deliveries (they are in the order of its channels)."""
+    grouped, position = [], 0
     for item in outgoing:
-        ack = acked.get(item.fingerprint)
-        if ack is not None:
+        grouped.append((item, deliveries[position : position + len(item.channels)]))
+        position += len(item.channels)
+    return grouped
+
+
+def _all_acknowledged(outgoing: Sequence[Outgoing], deliveries: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The notifications an acknowledgement kept from every receiver: not notified this run."""
+    return {
+        item.fingerprint
+        for item, mine in _by_notification(outgoing, deliveries)
+        if mine and all(entry.get("status") == ACKNOWLEDGED for entry in mine)
+    }
+
+
+def _held_by_acks(
+    outgoing: Sequence[Outgoing],
+    acked: Acked,
+    deliveries: Sequence[Mapping[str, Any]],
+    states: Mapping[str, AlertState],
+) -> list[dict[str, Any]]:
+    """The `held` entries of the acknowledged notifications: who acknowledged them, when, for whom."""
+    held = []
+    for item, mine in _by_notification(outgoing, deliveries):
+        ack = acked[item.fingerprint][0] if item.fingerprint in acked else None
+        receivers = [entry["receiver"] for entry in mine if entry.get("status") == ACKNOWLEDGED]
+        if ack is not None and receivers:
             state = states.get(item.fingerprint)
             held.append(
                 {
@@ -779,6 +809,7 @@ def _held_by_acks(
                     "why": ack.why(),
                     "acknowledged_by": ack.by,
                     "acknowledged_at": iso(ack.at),
+                    "receivers": receivers,
                 }
             )
     return held

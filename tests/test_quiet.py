@@ -21,6 +21,8 @@ from handler.matchers import MAX_PATTERN, MatcherError, match_all, parse_matcher
 from handler.silences import decode_silences, encode_silence, new_silence
 from tests.builders import pool_records
 
+pytest_plugins = ("tests.redis_server",)
+
 RECORD = pool_records()[0]  # pool "pool-1", master_failed; the builders name it web-master-1
 
 
@@ -319,3 +321,41 @@ def test_a_digest_line_says_who_had_acknowledged_the_alert():
     assert sum("acknowledged by bob" in line for line in lines) == 1
     [zh] = build([acked, *others], locale="zh")
     assert any("已由 bob 确认" in item.text for item in zh.message.items)
+
+
+# -- the acknowledge stage against real stores ------------------------------------------------------
+
+
+def test_an_ack_holds_repeats_for_told_receivers_but_one_never_told_still_gets_it_once(state_url):
+    from handler.acking import acknowledge  # noqa: PLC0415
+    from handler.lifecycle import LifecycleSettings  # noqa: PLC0415
+    from tests.builders import ACL_PORT, Channels, at, opened, run  # noqa: PLC0415
+
+    store, channels = opened(state_url), Channels()
+    settings = LifecycleSettings(repeat_interval=600)
+    records = pool_records(failures=ACL_PORT)
+    channels.failing = {"email"}
+    run(store, channels, 0, records, settings=settings)
+    ack = acknowledge(store, records[0]["fingerprint"], by="bob", comment="", now=at(1))
+    assert ack.by == "bob"
+    channels.failing = set()
+    caught_up = run(store, channels, 2, records, settings=settings)  # email was never told: it gets it
+    assert channels.sent("email") == [(2, "first")]
+    assert [n.reason for n in caught_up.notifications] == ["first"]
+    repeat = run(store, channels, 12, records, settings=settings)  # after the repeat interval: held
+    assert channels.sent("chat") == [(0, "first")]
+    assert channels.sent("email") == [(2, "first")]
+    assert repeat.notifications == []
+    [held] = [entry for entry in repeat.held if entry.get("acknowledged_by")]
+    assert sorted(held["receivers"]) == ["chat", "email"]
+    assert {d["status"] for d in repeat.deliveries} == {"acknowledged"}
+    quiet = run(store, channels, 13, records, settings=settings)  # acknowledged settles: nothing owed
+    assert quiet.deliveries == []
+
+
+def test_acknowledge_refuses_an_unknown_alert(state_url):
+    from handler.acking import acknowledge  # noqa: PLC0415
+    from tests.builders import opened  # noqa: PLC0415
+
+    with pytest.raises(LookupError, match="no alert 'nope'"):
+        acknowledge(opened(state_url), "nope", by="x", now=0)
