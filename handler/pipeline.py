@@ -85,8 +85,8 @@ class ProcessResult:
     acknowledged | dry_run. `held`: observed findings not notified this run and why ({"fingerprint",
     "scope", "state", "why"}, + "silence_id" and "silenced_until" when a silence holds it,
     "acknowledged_by", "acknowledged_at" and "receivers" when an acknowledgement does).
-    `warnings`: what went wrong with the store, each already logged once. `unreadable`: stored states this run could not read (their
-    findings were decided as new), so de-duplication was only partial.
+    `warnings`: what went wrong with the store, each already logged once. `unreadable`: stored states
+    this run could not read (their findings were decided as new), so de-duplication was only partial.
     """
 
     notifications: list[Notification] = field(default_factory=list)
