@@ -744,6 +744,16 @@ def test_stores_keep_replace_list_and_drop_acknowledgements(ack_store):
     assert ack_store.unacknowledge([]) == []
 
 
+def test_an_old_acknowledgement_of_an_alert_no_longer_kept_is_dropped_when_another_is_kept(store):
+    from handler.acks import Ack  # noqa: PLC0415
+
+    store.save([state("fp-live")])
+    store.acknowledge(Ack("fp-gone", "bob", time.time() - 40 * 86400, 1.0, "m1.c"))
+    live = Ack("fp-live", "eve", time.time(), 1.0, "m1.c")
+    store.acknowledge(live)
+    assert store.acks() == [live]
+
+
 def test_a_matcher_silence_and_its_update_are_kept(backend, store):
     from dataclasses import replace  # noqa: PLC0415
 

@@ -252,10 +252,21 @@ class RedisStore:
         return True
 
     def acknowledge(self, ack: Ack) -> None:
-        """HSET the acknowledgement into the acks hash (one field per fingerprint)."""
-        self._run(
-            "acknowledge", lambda: self._client.hset(f"{self.prefix}acks", ack.fingerprint, encode_ack(ack))
-        )
+        """Drop acknowledgements older than `retention`, then HSET this one into the acks hash."""
+        key = f"{self.prefix}acks"
+        cutoff = time.time() - self.retention
+        stale = [
+            old.fingerprint for old in self.acks() if old.at < cutoff and old.fingerprint != ack.fingerprint
+        ]
+
+        def work() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hset(key, ack.fingerprint, encode_ack(ack))
+            if stale:
+                pipe.hdel(key, *stale)
+            pipe.execute()
+
+        self._run("acknowledge", work)
 
     def acks(self) -> list[Ack]:
         """HVALS of the acks hash, the readable ones."""
