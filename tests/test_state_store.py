@@ -731,12 +731,13 @@ def ack_store(request, tmp_path) -> Iterator[StateStore]:
 def test_stores_keep_replace_list_and_drop_acknowledgements(ack_store):
     from handler.acks import Ack  # noqa: PLC0415
 
+    now = time.time()
     ack_store.save([state("fp-1"), state("fp-2")])
     assert ack_store.acks() == []
-    ack_store.acknowledge(Ack("fp-1", "bob", 1.0, 100.0, "m1.c", "on it 主"))
-    eve = Ack("fp-2", "eve", 2.0, 100.0, "m1.c")
+    ack_store.acknowledge(Ack("fp-1", "bob", now, 100.0, "m1.c", "on it 主"))
+    eve = Ack("fp-2", "eve", now + 1, 100.0, "m1.c")
     ack_store.acknowledge(eve)
-    alice = Ack("fp-1", "alice", 3.0, 100.0, "m1.c")
+    alice = Ack("fp-1", "alice", now + 2, 100.0, "m1.c")
     ack_store.acknowledge(alice)  # replaces bob's
     assert ack_store.acks() == [alice, eve]
     assert ack_store.unacknowledge(["fp-1", "fp-9"]) == ["fp-1"]
