@@ -73,11 +73,56 @@ def matcher(key: str, op: str, value: str) -> Matcher:
             test: re.Pattern[str] | None = re.compile(value)
         except (re.error, RecursionError, OverflowError) as exc:
             raise MatcherError(f"--match {written!r}: not a regular expression: {exc}") from None
+        if _nested_repeat(value):
+            raise MatcherError(
+                f"--match {written!r}: a repeat inside a repeat (like (a+)+) can take exponential time "
+                "on every run; write it without nesting, e.g. (ab)+ or a+"
+            )
     elif key in GLOB_KEYS:
         test = re.compile(fnmatch.translate(value))
     else:
         test = None
     return Matcher(key, op, value, test)
+
+
+def _regex_parser() -> Any:
+    """The parser `re` itself uses (`re._parser` since Python 3.11, `sre_parse` before)."""
+    import importlib  # noqa: PLC0415
+
+    try:
+        return importlib.import_module("re._parser")
+    except ImportError:  # pragma: no cover - Python 3.10
+        return importlib.import_module("sre_parse")
+
+
+def _nested_repeat(pattern: str) -> bool:
+    """Whether a regular expression repeats something that itself repeats without bound: (a+)+, (a*){2,}.
+
+    That is the shape of catastrophic backtracking; a silence's pattern runs in every invocation.
+    """
+    parser = _regex_parser()
+    repeats = {parser.MAX_REPEAT, parser.MIN_REPEAT, getattr(parser, "POSSESSIVE_REPEAT", parser.MAX_REPEAT)}
+
+    def walk(items: Any, *, repeated: bool) -> bool:
+        for op, av in items:
+            if op in repeats:
+                _, most, body = av
+                if (repeated and most == parser.MAXREPEAT) or walk(body, repeated=repeated or most > 1):
+                    return True
+                continue
+            if op is parser.SUBPATTERN:
+                children = [av[-1]]
+            elif op is parser.BRANCH:
+                children = list(av[1])
+            elif op in {parser.ASSERT, parser.ASSERT_NOT}:
+                children = [av[1]]
+            else:
+                children = []
+            if any(walk(child, repeated=repeated) for child in children):
+                return True
+        return False
+
+    return walk(parser.parse(pattern), repeated=False)
 
 
 def parse_matcher(text: str) -> Matcher:

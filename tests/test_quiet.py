@@ -51,6 +51,11 @@ def test_matcher_operators_follow_amtool(text, pool_name, hit):
     assert match_all(parse_matchers([text]), record(name=pool_name)) is hit
 
 
+@pytest.mark.parametrize("pattern", ["(pay|web)-.*", "(ab)+", "(?:a{1,3})+", ".*-api-.*", "[a-z]+-[0-9]{2}"])
+def test_ordinary_regular_expressions_are_taken(pattern):
+    assert str(parse_matcher(f"pool_name=~{pattern}")) == f"pool_name=~{pattern}"
+
+
 def test_equality_is_exact_on_keys_that_are_not_globs():
     sev = RECORD["severity"]
     assert match_all(parse_matchers([f"severity={sev}"]), RECORD)
@@ -80,6 +85,8 @@ def test_a_key_with_several_values_matches_when_one_does_and_negation_when_none_
         ("pool_name=", "the value is empty"),
         ("pool_name=~pay-(", "not a regular expression"),
         ("pool_name=~" + "a" * (MAX_PATTERN + 1), f"longer than {MAX_PATTERN}"),
+        ("pool_name=~(a+)+", "a repeat inside a repeat"),
+        ("pool_name!~(x|.*y){2,}", "a repeat inside a repeat"),
     ],
 )
 def test_a_bad_matcher_is_refused_naming_it(text, problem):
