@@ -17,6 +17,7 @@ from handler.acks import Ack, new_ack
 from handler.commands import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, _open, _say, default_name
 from handler.lifecycle import AlertState
 from handler.matchers import Matcher, MatcherError, match_all, parse_matchers
+from handler.silences import MAX_COMMENT
 from handler.state.base import StateStore, StoreUnavailable
 from handler.textview import dumps, emit
 
@@ -73,6 +74,9 @@ def alerts_ack(
     if (fingerprint is None) == (not matchers):
         _say("name the alert: alerts ack FINGERPRINT, or alerts ack --match KEY=VALUE (not both)")
         return EXIT_USAGE
+    if len(comment) > MAX_COMMENT:
+        _say(f"--comment is longer than {MAX_COMMENT} characters")
+        return EXIT_USAGE
     store = _open(env)
     if store is None:
         return EXIT_UNAVAILABLE
@@ -84,9 +88,9 @@ def alerts_ack(
             ack = new_ack(state, by=name, comment=comment, now=now)
             store.acknowledge(ack)
             done.append(ack)
-    except ValueError as exc:
+    except ValueError as exc:  # the alert is not firing
         _say(str(exc))
-        return EXIT_UNAVAILABLE if fingerprint is not None else EXIT_USAGE
+        return EXIT_UNAVAILABLE
     except StoreUnavailable as exc:
         _say(exc.message)
         return EXIT_UNAVAILABLE
