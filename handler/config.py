@@ -135,11 +135,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return settings
 
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+_DURATION = re.compile(
+    r"(?:(\d+(?:\.\d+)?)w)?(?:(\d+(?:\.\d+)?)d)?"
+    r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?"
+)
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in "900", "15m", "4h", "1h30m" or "90s"; None if the text is not a duration."""
+    """Seconds in "900", "15m", "4h", "1h30m", "90s", "1d12h" or "1w"; None if the text is not a duration."""
     text = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         value = float(text)
@@ -147,8 +150,8 @@ def parse_duration(text: str) -> float | None:
     match = _DURATION.fullmatch(text)
     if not text or match is None:
         return None
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
+    weeks, days, hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
+    total = weeks * 604800 + days * 86400 + hours * 3600 + minutes * 60 + seconds
     return total if math.isfinite(total) else None
 
 

@@ -1,10 +1,13 @@
 """Silences: hold a pool's (or one finding's) notifications for a while, e.g. during maintenance. Pure.
 
-A silence matches records by pool id (`{"pool": ID}`) or by fingerprint (`{"fingerprint": FP}`) and
-is active from `starts_at` until `ends_at` (epoch seconds). It lives in the state store
-(`StateStore.add_silence`, `silences`, `expire_silence`); the notification pipeline's `silence` stage
-holds what an active silence matches, and the held notification stays owed, so it goes out once the
-silence ends if the finding is still firing.
+A silence matches records by matchers (`pool_name=pay-*`, `severity!=info`, see `handler.matchers`,
+all ANDed), or, as the first version did, by pool id (`{"pool": ID}`) or fingerprint
+(`{"fingerprint": FP}`), and is active from `starts_at` until `ends_at` (epoch seconds). The stored
+form has a `version`: rows without one are the first version (one `matcher` key) and still match.
+It lives in the state store (`StateStore.add_silence`, `silences`, `expire_silence`; `silence update`
+adds it again under its id); the notification pipeline's `silence` stage holds what an active silence
+matches, and the held notification stays owed, so it goes out once the silence ends if the finding is
+still firing; if it resolved meanwhile, a receiver the silence kept it from gets nothing (as windows).
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from handler.matchers import Matcher, from_stored, match_all, matcher, mentions
+
+SILENCE_FORMAT = 2
+"""The stored form's `version`: 2 added `matchers` and `created_by`; a row without one is version 1."""
 MATCHER_KEYS = ("pool", "fingerprint")
 MAX_COMMENT = 500
 MAX_SILENCE_SECONDS = 90 * 86400.0
@@ -39,22 +46,37 @@ class Silence:
     ends_at: float
     comment: str = ""
     created_at: float = 0.0
+    matchers: tuple[Matcher, ...] = ()
+    created_by: str = ""
 
     def active(self, now: float) -> bool:
         """Whether the silence holds notifications at `now`."""
         return self.starts_at <= now < self.ends_at
 
     def matches(self, record: Mapping[str, Any]) -> bool:
-        """Whether a notification record falls under this silence."""
+        """Whether a notification record falls under this silence (its matcher and every matcher)."""
         if "fingerprint" in self.matcher:
-            return str(record.get("fingerprint", "")) == self.matcher["fingerprint"]
-        pool = record.get("pool")
-        pool_id = pool.get("id") if isinstance(pool, Mapping) else None
-        return bool(pool_id) and str(pool_id) == self.matcher.get("pool")
+            if str(record.get("fingerprint", "")) != self.matcher["fingerprint"]:
+                return False
+        elif "pool" in self.matcher:
+            pool = record.get("pool")
+            pool_id = pool.get("id") if isinstance(pool, Mapping) else None
+            if not pool_id or str(pool_id) != self.matcher["pool"]:
+                return False
+        return match_all(self.matchers, record)
 
     def describe(self) -> str:
-        """The matcher as people write it: "pool=<id>" or "fingerprint=<fp>"."""
-        return ", ".join(f"{key}={value}" for key, value in self.matcher.items())
+        """The matchers as people write them: "pool=<id>", "pool_name=pay-*, severity=critical"."""
+        return ", ".join(
+            [*(f"{key}={value}" for key, value in self.matcher.items()), *map(str, self.matchers)]
+        )
+
+    def mentions(self, wanted: tuple[Matcher, ...]) -> bool:
+        """Whether this silence's matchers name each wanted key with a value it accepts (`list --match`)."""
+        own = list(self.matchers)
+        if "pool" in self.matcher:  # the first version's pool matcher is a pool_id one
+            own.append(matcher("pool_id", "=", self.matcher["pool"]))
+        return mentions(own, wanted)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored JSON form (epoch seconds)."""
@@ -65,6 +87,9 @@ class Silence:
             "ends_at": self.ends_at,
             "comment": self.comment,
             "created_at": self.created_at,
+            "version": SILENCE_FORMAT,
+            "matchers": [item.to_dict() for item in self.matchers],
+            "created_by": self.created_by,
         }
 
     def public(self, now: float) -> dict[str, Any]:
@@ -76,6 +101,8 @@ class Silence:
             "ends_at": iso(self.ends_at),
             "comment": self.comment,
             "active": self.active(now),
+            "matchers": [str(item) for item in self.matchers],
+            "created_by": self.created_by,
         }
 
     @classmethod
@@ -83,12 +110,14 @@ class Silence:
         """Read the stored form; ValueError or TypeError when it is not one."""
         if not isinstance(data, dict):
             raise TypeError("a silence is not an object")
-        matcher = data.get("matcher")
-        if not isinstance(matcher, dict) or len(matcher) != 1:
-            raise ValueError("matcher must be an object with one key")
-        ((key, value),) = matcher.items()
-        if key not in MATCHER_KEYS or not isinstance(value, str) or not value:
-            raise ValueError(f"matcher {key!r} is not one of {', '.join(MATCHER_KEYS)}")
+        version = data.get("version", 1)
+        legacy = data.get("matcher", {})
+        matchers = from_stored(data.get("matchers", [])) if version != 1 else ()
+        if not isinstance(legacy, dict) or len(legacy) != (0 if matchers else 1):
+            raise ValueError("matcher must be an object with one key, or matchers a non-empty list")
+        for key, value in legacy.items():
+            if key not in MATCHER_KEYS or not isinstance(value, str) or not value:
+                raise ValueError(f"matcher {key!r} is not one of {', '.join(MATCHER_KEYS)}")
         times = {}
         for name in ("starts_at", "ends_at", "created_at"):
             number = data.get(name, 0.0)
@@ -96,20 +125,42 @@ class Silence:
                 raise ValueError(f"{name} is not a number")
             times[name] = float(number)
         silence_id, comment = data.get("id"), data.get("comment", "")
+        created_by = data.get("created_by", "")
         if not isinstance(silence_id, str) or not silence_id or not isinstance(comment, str):
             raise ValueError("id and comment must be strings")
-        return cls(silence_id, {key: value}, comment=comment, **times)
+        if not isinstance(created_by, str):
+            raise TypeError("created_by must be a string")
+        return cls(
+            silence_id, dict(legacy), comment=comment, matchers=matchers, created_by=created_by, **times
+        )
 
 
-def new_silence(matcher: Mapping[str, str], *, now: float, duration: float, comment: str = "") -> Silence:
-    """A silence starting now for `duration` seconds; ValueError naming what is wrong."""
-    pairs = [(key, str(value).strip()) for key, value in matcher.items() if value]
-    if len(pairs) != 1 or pairs[0][0] not in MATCHER_KEYS or not pairs[0][1]:
-        raise ValueError("a silence needs exactly one matcher: --pool ID or --fingerprint FP")
-    if not math.isfinite(duration) or not 0 < duration <= MAX_SILENCE_SECONDS:
-        raise ValueError("--for must be a duration from 1s to 90 days, such as 30m, 2h or 1h30m")
-    if len(comment) > MAX_COMMENT:
-        raise ValueError(f"--comment is longer than {MAX_COMMENT} characters")
+DURATION_PROBLEM = "--for must be a duration from 1s to 90 days, such as 30m, 2h, 1d, 1w or 1d12h"
+
+
+def new_silence(
+    matcher: Mapping[str, str] | None = None,
+    *,
+    now: float,
+    duration: float,
+    comment: str = "",
+    matchers: tuple[Matcher, ...] = (),
+    created_by: str = "",
+) -> Silence:
+    """A silence starting now for `duration` seconds; ValueError naming what is wrong.
+
+    It matches by `matchers` (one or more, ANDed), or by exactly one of `matcher`'s pool / fingerprint.
+    """
+    pairs = [(key, str(value).strip()) for key, value in (matcher or {}).items() if value]
+    if matchers and pairs:
+        raise ValueError("--match cannot be combined with --pool or --fingerprint: use --match pool_id=ID")
+    if not matchers and (len(pairs) != 1 or pairs[0][0] not in MATCHER_KEYS or not pairs[0][1]):
+        raise ValueError(
+            "a silence needs --match KEY=VALUE (one or more) "
+            "or exactly one matcher: --pool ID or --fingerprint FP"
+        )
+    check_duration(duration)
+    check_comment(comment)
     return Silence(
         id=str(uuid.uuid4()),
         matcher=dict(pairs),
@@ -117,7 +168,24 @@ def new_silence(matcher: Mapping[str, str], *, now: float, duration: float, comm
         ends_at=now + duration,
         comment=comment,
         created_at=now,
+        matchers=matchers,
+        created_by=created_by[:MAX_NAME],
     )
+
+
+MAX_NAME = 100
+
+
+def check_duration(duration: float) -> None:
+    """ValueError unless `duration` is from 1 s to 90 days."""
+    if not math.isfinite(duration) or not 0 < duration <= MAX_SILENCE_SECONDS:
+        raise ValueError(DURATION_PROBLEM)
+
+
+def check_comment(comment: str) -> None:
+    """ValueError when a comment is too long."""
+    if len(comment) > MAX_COMMENT:
+        raise ValueError(f"--comment is longer than {MAX_COMMENT} characters")
 
 
 def encode_silence(silence: Silence) -> str:

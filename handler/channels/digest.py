@@ -80,7 +80,7 @@ def _rank(record: Mapping[str, Any]) -> tuple[int, int, str, str]:
 
 
 def _line(record: Mapping[str, Any], labels: Mapping[str, str]) -> str:
-    """pool: what happened · why (in words) · the first failed check item."""
+    """pool: what happened · why (in words) · the first failed check item · who had acknowledged it."""
     parts = [_TAG.sub("", plain(record.get("title"))) or plain(record.get("kind")) or "?"]
     if band(record)[0] == "firing":
         role = "standby" if plain(record.get("kind")) == "standby_failed" else "master"
@@ -94,6 +94,9 @@ def _line(record: Mapping[str, Any], labels: Mapping[str, str]) -> str:
             group = plain(first.get("group"))
             what = plain(first.get("reason")) or plain(first.get("name")) or "?"
             parts.append(f"{labels.get(f'group_{group}', group)}: {what}")
+    acked = _block(record, "acknowledged")
+    if acked.get("by"):  # a changed or resolved alert someone had acknowledged (handler.acks)
+        parts.append(labels["digest_acknowledged"].format(by=plain(acked.get("by"))))
     return clip(" · ".join(parts), ITEM_CHARS)
 
 

@@ -102,6 +102,7 @@ CHANNEL: dict[str, str] = {
     "group_security_group": "security group",
     "digest_kind": "digest",
     "digest_items": "Pools",
+    "digest_acknowledged": "acknowledged by {by}",
     "digest_one": "1 pool",
     "digest_many": "{n} pools",
     "digest_master_failed_critical": "master down, no failover",
