@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from handler.budget import Budget
+from handler.history import Episode, HistoryBounds
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.state.base import Leased, Loaded, Settle, StateStore, StoreUnavailable
@@ -147,6 +148,15 @@ class BoundedStore:
 
     def close(self) -> None:
         """The wrapped store lives across invocations: closing the bound closes nothing."""
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """Keep these episodes (merged with what is kept), within `bounds`."""
+        rows = list(episodes)
+        self._call("record_episodes", lambda: self.store.record_episodes(rows, now=now, bounds=bounds))
+
+    def episodes(self) -> list[Episode]:
+        """The kept episodes."""
+        return self._call("episodes", self.store.episodes)
 
 
 def bounded(

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from handler.history import Episode, HistoryBounds, dropped, merge
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.state.base import Leased, Loaded, Settle
@@ -27,6 +28,7 @@ class MemoryStore:
         self._clock = clock
         self._states: dict[str, AlertState] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+        self._episodes: dict[str, Episode] = {}
 
     def __repr__(self) -> str:
         """What the log says about it."""
@@ -107,3 +109,19 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """Merge each episode into the one kept, then drop what `bounds` drop."""
+        with self._lock:
+            for episode in episodes:
+                self._episodes[episode.id] = merge(self._episodes.get(episode.id), episode)
+            began = {key: episode.first_seen for key, episode in self._episodes.items()}
+            for key in dropped(began, now, bounds):
+                del self._episodes[key]
+
+    def episodes(self) -> list[Episode]:
+        """Every kept episode, oldest first."""
+        with self._lock:
+            return sorted(
+                self._episodes.values(), key=lambda episode: (episode.first_seen, episode.fingerprint)
+            )
