@@ -321,6 +321,31 @@ def _alerts_parser(commands: _Commands) -> None:
         help="only alerts of this severity (repeat for several)",
     )
     _add_globals(listing)
+    _history_parser(alerts)
+
+
+def _history_parser(alerts: Any) -> None:
+    example = (
+        "elb-master-watch alerts history --since 30d",
+        "elb-master-watch alerts history --match pool_name=pay-* -o json",
+    )
+    variables = (STORE_VARIABLES, "ELB_WATCH_HISTORY_DAYS, ELB_WATCH_HISTORY_MAX (what the store keeps)")
+    history = alerts.add_parser(
+        "history",
+        help="past episodes, and per pool: failovers, outages, MTTR, top cause",
+        epilog=epilog(example, variables, STORE_EXITS),
+    )
+    history.add_argument(
+        "--since", default="7d", metavar="AGE", help="episodes open in the last AGE (7d, 2w, 36h; default 7d)"
+    )
+    history.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only episodes whose route match key fits (a glob: pool_name=pay-*); repeat to AND",
+    )
+    _add_globals(history)
 
 
 def _silence_parser(commands: _Commands) -> None:
@@ -499,6 +524,8 @@ def _operate(args: argparse.Namespace, output: str | None, *, quiet: bool) -> in
         return commands.channels_test(
             only=args.channel, output=_output(output), timeout=args.timeout, receiver=args.receiver
         )
+    if args.command == "alerts" and args.action == "history":
+        return commands.alerts_history(output=_output(output), since=args.since, match=args.match)
     if args.command == "alerts":
         return commands.alerts(output=_output(output), include_resolved=args.all, severities=args.severity)
     if args.action == "add":

@@ -8,7 +8,8 @@
     route     each finding to the receivers of the routes its pool matches (handler.routing)
     decide    the lifecycle against the store, the watcher's own problems with them; then hold
               (silences), route (the event's channels), pace and deliver (handler.sending), record
-              the ledger (handler.pipeline, through handler.notifying)
+              the ledger, keep each episode's history (handler.pipeline, through handler.notifying)
+    report    a `{"report": "weekly"}` event: the history's summary to the receivers (handler.reporting)
     result    the v1 result, scrubbed and bounded, and the one summary line
 
 `run` lists them; each stage takes the run's fixed context (`RunContext`, frozen) and the values the
@@ -100,6 +101,11 @@ def run(event: Any, config_error: str | None, context: RunContext, wiring: Wirin
     )
     published = route_findings(publish(reading, context), wiring.receivers, reading.tags)
     notified = notify(published, errors, reading, context, wiring)
+    if parsed.report is not None:
+        from handler.reporting import send_report  # noqa: PLC0415 - only a report event needs it
+
+        notified, failed = send_report(parsed.report, notified, context, wiring)
+        errors.extend(failed)
     return Outcome(parsed, tuple(errors), reading, notified)
 
 
