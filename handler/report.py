@@ -48,7 +48,7 @@ def parse_matchers(values: Iterable[str]) -> list[tuple[str, str]]:
     for value in values:
         key, equals, wanted = value.partition("=")
         key = key.strip()
-        if not equals or not wanted.strip() or key.endswith(("!", "~")):
+        if not equals or not wanted.strip() or key.endswith(("!", "~")) or wanted.startswith("~"):
             raise ValueError(f"--match {value!r}: write KEY=VALUE (only '=', VALUE may be a glob like pay-*)")
         if key not in MATCH_KEYS or key == "tag":
             keys = ", ".join(k for k in MATCH_KEYS if k != "tag")
@@ -169,9 +169,11 @@ def summary(episodes: Iterable[Episode]) -> dict[str, Any]:
 
 
 def _lasted(seconds: Any, say: Mapping[str, str] | None = None) -> str:
+    """A duration for the text view ("20min", narrow) or, with the wording `say`, for a message."""
     if seconds is None:
         return say["none"] if say else "-"
-    return format_duration(float(seconds)).replace(" ", "")
+    shown = format_duration(float(seconds))
+    return shown if say else shown.replace(" ", "")
 
 
 def _fit(line: str) -> str:
