@@ -14,13 +14,41 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from handler.text import clean
 
 if TYPE_CHECKING:
-    from handler.lifecycle import AlertState
     from handler.silences import Silence
+
+
+class StoredAlert(Protocol):
+    """What an episode is read from: `handler.lifecycle.AlertState` (which imports this module)."""
+
+    @property
+    def fingerprint(self) -> str:
+        """The alert's fingerprint."""
+
+    @property
+    def state(self) -> str:
+        """pending, firing or resolved."""
+
+    @property
+    def first_seen(self) -> float:
+        """When this firing began."""
+
+    @property
+    def absent_since(self) -> float | None:
+        """The first run that did not see it."""
+
+    @property
+    def resolved_at(self) -> float | None:
+        """The run that resolved it."""
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The last firing record."""
+
 
 EPISODE_SCHEMA = 1
 """Version of the stored episode JSON; rows of another version are left out of the history."""
@@ -197,7 +225,7 @@ def subject_of(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def episode_of(
-    state: AlertState, *, now: float, sent: bool, silence: Silence | None = None
+    state: StoredAlert, *, now: float, sent: bool, silence: Silence | None = None
 ) -> Episode | None:
     """The episode a saved state is in, as this run sees it; None for a state that never fired.
 

@@ -234,25 +234,33 @@ def report_record(
         "failovers": sum(row["failovers"] for row in pools),
         "outages": sum(row["outages"] for row in pools),
     }
-    lines = [say["span"].format(start=iso(since), end=iso(now))]
-    lines += [_pool_line(row, say) for row in pools[:MAX_REPORT_POOLS]]
+    rows = [_pool_line(row, say) for row in pools[:MAX_REPORT_POOLS]]
     if len(pools) > MAX_REPORT_POOLS:
-        lines.append(say["more"].format(more=len(pools) - MAX_REPORT_POOLS, days=days))
+        rows.append(say["more"].format(more=len(pools) - MAX_REPORT_POOLS, days=days))
     if not found["episodes"]:
-        lines.append(say["quiet"])
+        rows.append(say["quiet"])
+    span = say["span"].format(start=iso(since), end=iso(now))
     return {
         "status": "firing",
         "severity": "info",
         "kind": "report",
         "fingerprint": f"report-{days}d-{iso(now)[:10]}",
         "title": say["title" if totals["episodes"] else "quiet_title"].format(**totals),
-        "text": "\n".join(lines),
+        "text": "\n".join([span, *rows]),
         "pool": None,
         "master": None,
         "standby": None,
         "check": None,
         "observed_at": iso(now),
-        "report": {"since": iso(since), "until": iso(now), "pools": pools, **totals},
+        # What the chat renderers show (`channels.message`): the totals, then one line per pool.
+        "report": {
+            "since": iso(since),
+            "until": iso(now),
+            **totals,
+            "pools_total": len(pools),
+            "pools": pools[:MAX_REPORT_POOLS],
+            "lines": rows,
+        },
     }
 
 

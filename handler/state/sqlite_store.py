@@ -461,11 +461,12 @@ class SqliteStore:
             rows = [(key, e.first_seen, encode_episode(merge(kept.get(key), e))) for key, e in seen.items()]
             conn.executemany("INSERT OR REPLACE INTO episode (id, first_seen, body) VALUES (?, ?, ?)", rows)
             conn.execute("DELETE FROM episode WHERE first_seen < ?", (now - bounds.seconds,))
-            conn.execute(
-                "DELETE FROM episode WHERE id IN (SELECT id FROM episode "
-                "ORDER BY first_seen DESC, id DESC LIMIT -1 OFFSET ?)",
-                (bounds.count,),
-            )
+            if any(key not in kept for key in seen):  # only a new episode can take it over the count
+                conn.execute(
+                    "DELETE FROM episode WHERE id IN (SELECT id FROM episode ORDER BY first_seen, id "
+                    "LIMIT max(0, (SELECT COUNT(*) FROM episode) - ?))",
+                    (bounds.count,),
+                )
             conn.execute("COMMIT")
 
         if seen:

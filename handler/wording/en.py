@@ -207,4 +207,9 @@ REPORT: dict[str, str] = {
     "open": "still open",
     "more": "… and {more} more pools (elb-master-watch alerts history --since {days}d)",
     "none": "-",
+    "period": "Period",
+    "period_value": "{start} → {end}",
+    "totals": "Totals",
+    "totals_value": "{episodes} episodes · {failovers} failovers · {outages} outages · {pools} pools",
+    "pools": "Pools",
 }

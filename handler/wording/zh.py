@@ -199,4 +199,9 @@ REPORT: dict[str, str] = {
     "open": "未恢复",
     "more": "… 另有 {more} 个后端服务器组（elb-master-watch alerts history --since {days}d）",
     "none": "-",
+    "period": "统计区间",
+    "period_value": "{start} → {end}",
+    "totals": "合计",
+    "totals_value": "{episodes} 次事件 · {failovers} 次切换到备 · {outages} 次中断 · {pools} 个后端服务器组",
+    "pools": "后端服务器组",
 }
