@@ -304,7 +304,9 @@ def _alerts_parser(commands: _Commands) -> None:
     example = ("elb-master-watch alerts list", "elb-master-watch alerts list --severity critical -o json")
     variables = (STORE_VARIABLES, "ELB_WATCH_REPEAT_INTERVAL, ELB_WATCH_FIRE_AFTER/_RESOLVE_AFTER, channels")
     group = commands.add_parser(
-        "alerts", help="the alerts the state store holds", epilog=epilog(example, variables, STORE_EXITS)
+        "alerts",
+        help="the alerts the state store holds, and their history",
+        epilog=epilog((*example, "elb-master-watch alerts history --since 30d"), variables, STORE_EXITS),
     )
     _add_globals(group)
     alerts = group.add_subparsers(dest="action", required=True)

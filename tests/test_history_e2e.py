@@ -20,6 +20,7 @@ from handler.state.sqlite_store import SqliteStore
 from tests.builders import point_at
 from tests.receivers import SlackReceiver, WebhookReceiver
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario, load_event
+from tests.test_cli import SCENARIO, cli
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 MINUTE = 60.0
@@ -210,3 +211,18 @@ def test_a_failing_history_write_is_a_warning_and_never_a_lost_alert(watched, ca
     # The state was saved before the history: the next run does not page again.
     assert run_at(START + MINUTE)["notifications"] == []
     assert len(slack.accepted) == 1
+
+
+def test_the_cli_lists_the_history_an_invoke_left_in_the_store(tmp_path):
+    env = {"ELB_WATCH_STATE": f"sqlite:///{tmp_path / 'cli.db'}"}
+    assert cli("invoke", "events/direct.json", "--simulate", SCENARIO, env=env).returncode == 0
+    done = cli("alerts", "history", "--match", "pool_name=web-*", "-o", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert [(row["pool_name"], row["episodes"], row["failovers"]) for row in found["pools"]] == [
+        ("web-pool", 1, 1)
+    ]
+    assert found["episodes"][0]["state"] == "open"
+    bad = cli("alerts", "history", "--since", "forever", env=env)
+    assert bad.returncode == 64
+    assert "--since 'forever'" in bad.stderr

@@ -4,6 +4,7 @@ When the configured store fails, the watcher still sends `WATCH.STATE` (and `WAT
 could not write that it did: every run would page again, and once the store came back nothing said so.
 These states are kept here instead, de-duplicated like any other, and written to the store once it
 answers again (`handler.invocation`), so the next run there resolves them: one "works again" per channel.
+The episodes of those alerts' history are kept here too (the history contract of every store).
 Nothing else is kept here; per-instance memory is no substitute for a shared store.
 """
 
