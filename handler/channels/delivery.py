@@ -17,7 +17,7 @@ from typing import Any
 
 from handler.channels import digest as digests
 from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
-from handler.channels.config import Channel, channel_secrets, shown_channel_url
+from handler.channels.config import Channel, Mention, channel_secrets, shown_channel_url
 from handler.channels.context import DeliveryContext
 from handler.channels.pacing import Pacer
 from handler.channels.protocol import HttpRequest, Verdict
@@ -35,7 +35,7 @@ OWED = frozenset({"failed", "throttled", "deferred", "skipped"})
 class WebhookFormat:
     """A chat webhook: how a record is rendered, how the POST is built (signed), how answers are judged."""
 
-    render: Callable[[Mapping[str, Any], str], dict[str, Any]]
+    render: Callable[[Mapping[str, Any], str, Mention], dict[str, Any]]
     request: Callable[[Channel, Mapping[str, Any], float], HttpRequest]
     judge: Callable[[str], Verdict]
 
@@ -75,11 +75,16 @@ def sent_note(channel_name: str) -> str | None:
     return note
 
 
-def render(channel_name: str, record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
-    """The payload a channel would send for a record (for previews and tests); KeyError if unknown."""
+def render(
+    channel_name: str, record: Mapping[str, Any], locale: str = "en", mention: Mention | None = None
+) -> dict[str, Any]:
+    """The payload a channel would send for a record (for previews and tests); KeyError if unknown.
+
+    `mention`: the receiver's, from the routing file (nobody by default).
+    """
     if channel_name == "smn":
         return dict(smn.render(record, locale))
-    return WEBHOOKS[channel_name].render(record, locale)
+    return WEBHOOKS[channel_name].render(record, locale, mention or Mention())
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,7 @@ def _single(channel: Channel, record: Mapping[str, Any], locale: str) -> Unit:
     if channel.type not in MODULES:
         return Unit(channel, (record,), None, error=f"unknown channel {channel.type!r}")
     try:
-        return Unit(channel, (record,), render(channel.type, record, locale))
+        return Unit(channel, (record,), render(channel.type, record, locale, channel.mention))
     except Exception as exc:  # noqa: BLE001 - one record's rendering bug must not cost the others
         return Unit(channel, (record,), None, error=f"internal error while rendering ({type(exc).__name__})")
 
@@ -108,7 +113,7 @@ def _single(channel: Channel, record: Mapping[str, Any], locale: str) -> Unit:
 def _digest_units(channel: Channel, records: Sequence[Mapping[str, Any]], locale: str) -> list[Unit]:
     module = MODULES[channel.type]
     units = []
-    for whole in digests.build(records, locale):
+    for whole in digests.build(records, locale, channel.mention):
         for part in digests.split(whole, module.digest_fits):
             about = {"title": part.message.title, "part": part.part, "parts": part.parts}
             units.append(Unit(channel, part.records, module.render_digest(part), about))

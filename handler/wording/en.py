@@ -117,6 +117,9 @@ CHANNEL: dict[str, str] = {
     "watcher_code": "Error code",
     "watcher_message": "Error",
     "watcher_action": "What to do",
+    "link_runbook": "Runbook",
+    "link_console": "Open in console",
+    "links": "Links",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
 

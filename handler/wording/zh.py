@@ -115,6 +115,9 @@ CHANNEL: dict[str, str] = {
     "watcher_code": "错误码",
     "watcher_message": "错误",
     "watcher_action": "处理方法",
+    "link_runbook": "处理手册",
+    "link_console": "在控制台查看",
+    "links": "链接",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
 
