@@ -263,7 +263,9 @@ def _report(body: Mapping[str, Any], where: str) -> ReportRequest:
         raise _InvalidEventError(where or "event", f"unknown field(s) {extra} beside 'report'")
     if body["report"] not in REPORTS:
         place = f"{where}.report" if where else "report"
-        raise _InvalidEventError(place, f"must be one of {list(REPORTS)}, got {_describe(body['report'])}")
+        asked = body["report"]
+        got = repr(asked[:40]) if isinstance(asked, str) else _describe(asked)
+        raise _InvalidEventError(place, f"must be one of {list(REPORTS)}, got {got}")
     return ReportRequest(str(body["report"]), _channels(body, where))
 
 

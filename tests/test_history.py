@@ -16,6 +16,7 @@ from handler import report
 from handler.channels.delivery import render
 from handler.channels.protocol import json_bytes
 from handler.config import read_lifecycle_settings
+from handler.events import parse_event
 from handler.history import (
     FAILED_OVER,
     NO_FAILOVER,
@@ -29,6 +30,7 @@ from handler.history import (
 from handler.lifecycle import AlertState
 from handler.silences import new_silence
 from handler.wording import report as report_words
+from tests.support import load_event
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -245,3 +247,33 @@ def test_a_report_says_how_many_pools_it_left_out():
     assert record["report"]["lines"][-1].startswith("… and 180 more pools")
     assert record["severity"] == "info"
     assert record["kind"] == "report"
+
+
+# ---- the report event -----------------------------------------------------------------------------------
+
+
+def test_a_report_event_is_read_from_a_direct_call_or_a_timer_and_names_no_target():
+    direct = parse_event({"report": "weekly", "channels": ["ops-mail"]})
+    assert direct.errors == ()
+    assert direct.targets == ()
+    assert direct.report is not None
+    assert (direct.report.kind, direct.report.channels) == ("weekly", ("ops-mail",))
+    timer = parse_event(load_event("report_weekly.json"))
+    assert timer.source == "timer"
+    assert timer.report is not None
+    assert timer.report.channels is None
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({"report": "daily"}, "report must be one of ['weekly'], got 'daily'"),
+        ({"report": "weekly", "pool_id": "p"}, "unknown field(s) ['pool_id'] beside 'report'"),
+        ({"report": "weekly", "channels": "ops"}, "must be a list of receiver names"),
+    ],
+)
+def test_a_bad_report_event_says_what_is_wrong(event, problem):
+    parsed = parse_event(event)
+    assert parsed.report is None
+    assert len(parsed.errors) == 1
+    assert problem in f"{parsed.errors[0].where} {parsed.errors[0].message}"
