@@ -208,6 +208,8 @@ def test_a_failing_history_write_is_a_warning_and_never_a_lost_alert(watched, ca
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     (warning,) = [line for line in logged if line.get("event") == "history.unavailable"]
     assert "no history" in warning["reason"]
+    # A refused history write says nothing of the states: the store is not given up for the run.
+    assert not [line for line in logged if line.get("event") == "dedup.unavailable"]
     # The state was saved before the history: the next run does not page again.
     assert run_at(START + MINUTE)["notifications"] == []
     assert len(slack.accepted) == 1
