@@ -329,7 +329,9 @@ def _alerts_parser(commands: _Commands) -> None:
         "64 usage error",
     )
     group = commands.add_parser(
-        "alerts", help="the alerts the state store holds", epilog=epilog(example, ALERTS_VARIABLES, exits)
+        "alerts",
+        help="the alerts the state store holds, and their history",
+        epilog=epilog((*example, "elb-master-watch alerts history --since 30d"), ALERTS_VARIABLES, exits),
     )
     _add_globals(group)
     alerts = group.add_subparsers(dest="action", required=True)
@@ -385,6 +387,31 @@ def _ack_parsers(alerts: _Commands) -> None:
         "--match", action="append", metavar="MATCHER", help=f"every alert matching: {MATCH_HELP}"
     )
     _add_globals(unack)
+    _history_parser(alerts)
+
+
+def _history_parser(alerts: Any) -> None:
+    example = (
+        "elb-master-watch alerts history --since 30d",
+        "elb-master-watch alerts history --match pool_name=pay-* -o json",
+    )
+    variables = (STORE_VARIABLES, "ELB_WATCH_HISTORY_DAYS, ELB_WATCH_HISTORY_MAX (what the store keeps)")
+    history = alerts.add_parser(
+        "history",
+        help="past episodes, and per pool: failovers, outages, MTTR, top cause",
+        epilog=epilog(example, variables, STORE_EXITS),
+    )
+    history.add_argument(
+        "--since", default="7d", metavar="AGE", help="episodes open in the last AGE (7d, 2w, 36h; default 7d)"
+    )
+    history.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only episodes whose route match key fits (a glob: pool_name=pay-*); repeat to AND",
+    )
+    _add_globals(history)
 
 
 def _silence_parser(commands: _Commands) -> None:
@@ -614,6 +641,8 @@ def _operate(args: argparse.Namespace, output: str | None, *, quiet: bool) -> in
         return commands.channels_test(
             only=args.channel, output=_output(output), timeout=args.timeout, receiver=args.receiver
         )
+    if args.command == "alerts" and args.action == "history":
+        return commands.alerts_history(output=_output(output), since=args.since, match=args.match)
     if args.command == "alerts":
         return _alerts(args, output, quiet=quiet)
     if args.action == "add":

@@ -362,6 +362,48 @@ def _none_shown(shown: Any) -> str:
     return "No alert is firing." if not shown.include_resolved else "The store holds no alert."
 
 
+# -- alerts history -------------------------------------------------------------------------------
+
+
+def alerts_history(
+    *,
+    output: str,
+    since: str = "7d",
+    match: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    now: float | None = None,
+) -> int:
+    """The episodes the store keeps (`handler.history`) over the last `since`, and per pool their sums.
+
+    `match` (`--match KEY=VALUE`, repeatable, ANDed): route match keys, VALUE a shell glob.
+    """
+    from handler import report  # noqa: PLC0415
+
+    try:
+        seconds = report.parse_since(since)
+        matchers = report.parse_matchers(match)
+    except ValueError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    store = _open(os.environ if env is None else env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        kept = store.episodes()
+    except StoreUnavailable as exc:
+        _say(exc.message)
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    now = time.time() if now is None else now
+    found = report.summary(report.matching(report.within(kept, now - seconds), matchers))
+    if output == "json":
+        emit(dumps(found))
+    else:
+        emit(report.render(found, since=now - seconds, now=now))
+    return EXIT_OK
+
+
 # -- silences ---------------------------------------------------------------------------------------
 
 

@@ -298,8 +298,34 @@ def read_lifecycle_settings(env: Mapping[str, str]) -> tuple[LifecycleSettings, 
         ),
         fire_after=take(lambda: _lifecycle_count(env, "ELB_WATCH_FIRE_AFTER", 1), 1, "1"),
         resolve_after=take(lambda: _lifecycle_count(env, "ELB_WATCH_RESOLVE_AFTER", 2), 2, "2"),
+        history=_history(env, take),
     )
     return settings, problems
+
+
+def _history(env: Mapping[str, str], take: Callable[..., Any]) -> Any:
+    """`ELB_WATCH_HISTORY_DAYS` (1-366, default 90) and `ELB_WATCH_HISTORY_MAX` (100-1,000,000, 10,000)."""
+    from handler.history import DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_MAX, HistoryBounds  # noqa: PLC0415
+
+    def whole(name: str, low: int, high: int, default: int) -> int:
+        raw = env.get(name, "").strip().replace("_", "")
+        if not raw:
+            return default
+        if not whole_number(raw) or len(raw) > 7 or not low <= int(raw) <= high:
+            raise ConfigError(f"{name}={shown(raw)} must be a whole number from {low} to {high}")
+        return int(raw)
+
+    days = take(
+        lambda: whole("ELB_WATCH_HISTORY_DAYS", 1, 366, DEFAULT_HISTORY_DAYS),
+        DEFAULT_HISTORY_DAYS,
+        str(DEFAULT_HISTORY_DAYS),
+    )
+    count = take(
+        lambda: whole("ELB_WATCH_HISTORY_MAX", 100, 1_000_000, DEFAULT_HISTORY_MAX),
+        DEFAULT_HISTORY_MAX,
+        str(DEFAULT_HISTORY_MAX),
+    )
+    return HistoryBounds(seconds=days * 86400.0, count=count)
 
 
 def _repeat_interval(env: Mapping[str, str], default: float) -> float:

@@ -11,7 +11,8 @@ Accepted shapes (samples in `events/`):
 - EventGrid: CloudEvents, `{"events": [...]}` or a single event, with a direct call in `data`.
 
 Anywhere a direct call goes, `{"sweep": {"loadbalancer_id": [...], "name": [...],
-"enterprise_project_id": [...]}}` asks for every active/standby pool of the project that matches.
+"enterprise_project_id": [...]}}` asks for every active/standby pool of the project that matches,
+and `{"report": "weekly"}` (`"channels"` optional) asks for the weekly report (`handler.reporting`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ class EventError:
     message: str
 
 
+REPORTS = ("weekly",)
+"""What `{"report": ...}` may ask for."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """`{"report": "weekly", "channels"?: [...]}`: send the history's summary to the receivers."""
+
+    kind: str
+    channels: tuple[str, ...] | None = None
+
+
+Entry = Target | Sweep | EventError | ReportRequest
+"""What an event reader yields."""
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedEvent:
     """The targets an event names, the parts of it that could not be read, and its trigger type."""
@@ -67,6 +84,7 @@ class ParsedEvent:
     targets: tuple[Target, ...] = ()
     errors: tuple[EventError, ...] = ()
     sweeps: tuple[Sweep, ...] = ()
+    report: ReportRequest | None = None
 
     @property
     def is_apig(self) -> bool:
@@ -238,10 +256,26 @@ def _sweeps(body: Mapping[str, Any], where: str) -> Iterator[Sweep | EventError]
             yield invalid.error
 
 
-def _direct(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
-    """A direct call: one target, `targets` with optional shared `region`/`project_id`, or a sweep."""
+def _report(body: Mapping[str, Any], where: str) -> ReportRequest:
+    """`{"report": "weekly", "channels"?: [...]}`."""
+    extra = sorted(str(k) for k in body if k not in {"report", "channels"})
+    if extra:
+        raise _InvalidEventError(where or "event", f"unknown field(s) {extra} beside 'report'")
+    if body["report"] not in REPORTS:
+        place = f"{where}.report" if where else "report"
+        asked = body["report"]
+        got = repr(asked[:40]) if isinstance(asked, str) else _describe(asked)
+        raise _InvalidEventError(place, f"must be one of {list(REPORTS)}, got {got}")
+    return ReportRequest(str(body["report"]), _channels(body, where))
+
+
+def _direct(data: Any, where: str) -> Iterator[Entry]:
+    """A direct call: one target, `targets` with optional shared `region`/`project_id`, a sweep, a report."""
     try:
         body = _require_mapping(data, where or "event")
+        if "report" in body:
+            yield _report(body, where)
+            return
         if "sweep" in body:
             yield _sweep(body, where)
             return
@@ -270,7 +304,7 @@ def _direct(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
             yield invalid.error
 
 
-def _embedded(text: Any, where: str) -> Iterator[Target | Sweep | EventError]:
+def _embedded(text: Any, where: str) -> Iterator[Entry]:
     """A direct call carried as a JSON string (or, leniently, as an object) inside an envelope."""
     if isinstance(text, Mapping):
         yield from _direct(text, where)
@@ -283,14 +317,14 @@ def _embedded(text: Any, where: str) -> Iterator[Target | Sweep | EventError]:
     yield from _direct(data, where)
 
 
-def _timer(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
+def _timer(event: Mapping[str, Any]) -> Iterator[Entry]:
     if "user_event" not in event or event["user_event"] in (None, ""):
         yield EventError("user_event", "is empty: put the watch request in the timer's additional info")
         return
     yield from _embedded(event["user_event"], "user_event")
 
 
-def _smn(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
+def _smn(event: Mapping[str, Any]) -> Iterator[Entry]:
     try:
         records = _require_list(event["record"], "record")
     except _InvalidEventError as invalid:
@@ -315,7 +349,7 @@ def _smn(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
         yield from _embedded(smn.get("message"), f"{where}.message")
 
 
-def _apig(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
+def _apig(event: Mapping[str, Any]) -> Iterator[Entry]:
     body = event.get("body")
     if body in (None, ""):
         yield EventError("body", "is empty: POST the watch request as JSON")
@@ -335,7 +369,7 @@ def _apig(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
     yield from _embedded(body, "body")
 
 
-def _kafka(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
+def _kafka(event: Mapping[str, Any]) -> Iterator[Entry]:
     if "records" not in event and "messages" in event:
         # The flat DMS-for-Kafka event: {"trigger_type": "KAFKA", "messages": [...], "topic_id": ...}.
         messages = event["messages"]
@@ -363,7 +397,7 @@ def _kafka(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
             yield from _embedded(message, f"{where}[{position}]")
 
 
-def _cloudevent(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
+def _cloudevent(data: Any, where: str) -> Iterator[Entry]:
     if not isinstance(data, Mapping):
         yield EventError(where, f"must be a CloudEvent object, got {_describe(data)}")
         return
@@ -382,7 +416,7 @@ def _cloudevent(data: Any, where: str) -> Iterator[Target | Sweep | EventError]:
     yield from _embedded(data["data"], f"{where}.data")
 
 
-def _eventgrid(event: Mapping[str, Any]) -> Iterator[Target | Sweep | EventError]:
+def _eventgrid(event: Mapping[str, Any]) -> Iterator[Entry]:
     try:
         events = _require_list(event["events"], "events")
     except _InvalidEventError as invalid:
@@ -410,7 +444,7 @@ def detect_source(event: Mapping[str, Any]) -> str:
     return "direct"
 
 
-_READERS: dict[str, Callable[[Mapping[str, Any]], Iterator[Target | Sweep | EventError]]] = {
+_READERS: dict[str, Callable[[Mapping[str, Any]], Iterator[Entry]]] = {
     "timer": _timer,
     "kafka": _kafka,
     "smn": _smn,
@@ -432,14 +466,14 @@ def _too_large(event: Any) -> bool:
 
 
 def _collect(
-    entries: Iterator[Target | Sweep | EventError],
-) -> tuple[dict[Target, None], dict[Sweep, None], list[EventError]]:
+    entries: Iterator[Entry],
+) -> tuple[dict[Target, None], dict[Sweep | ReportRequest, None], list[EventError]]:
     """Targets and sweeps without duplicates, the first MAX_ERRORS errors and one "… and N more".
 
     Dicts keep the order and find a duplicate in constant time, so this stays linear in the input.
     """
     targets: dict[Target, None] = {}
-    sweeps: dict[Sweep, None] = {}
+    sweeps: dict[Sweep | ReportRequest, None] = {}
     errors: list[EventError] = []
     hidden = 0
     for entry in entries:
@@ -448,7 +482,7 @@ def _collect(
                 errors.append(entry)
             else:
                 hidden += 1
-        elif isinstance(entry, Sweep):
+        elif isinstance(entry, Sweep | ReportRequest):
             sweeps.setdefault(entry, None)
         else:
             targets.setdefault(entry, None)
@@ -476,7 +510,8 @@ def parse_event(event: Any) -> ParsedEvent:
     if len(targets) > MAX_TARGETS:
         errors.append(EventError("event", f"names {len(targets)} targets; at most {MAX_TARGETS} per event"))
         targets = {}
-    kept = collapse_sweeps(list(sweeps))
+    report = next((entry for entry in sweeps if isinstance(entry, ReportRequest)), None)
+    kept = collapse_sweeps([entry for entry in sweeps if isinstance(entry, Sweep)])
     if len(kept) > MAX_SWEEPS:
         hidden = len(kept) - MAX_SWEEPS
         message = (
@@ -484,7 +519,7 @@ def parse_event(event: Any) -> ParsedEvent:
         )
         errors.append(EventError("event", message))
         kept = kept[:MAX_SWEEPS]
-    return ParsedEvent(source, tuple(targets), tuple(errors), tuple(kept))
+    return ParsedEvent(source, tuple(targets), tuple(errors), tuple(kept), report)
 
 
 def collapse_sweeps(sweeps: list[Sweep]) -> list[Sweep]:

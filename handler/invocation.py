@@ -11,6 +11,8 @@
               the ledger (handler.pipeline, through handler.notifying)
     metrics   with ELB_WATCH_METRICS on, the run's and each pool's metrics to Cloud Eye, after delivery
               (handler.metrics, handler.ces): a failed push is a warning, never a lost alert
+              the ledger, keep each episode's history (handler.pipeline, through handler.notifying)
+    report    a `{"report": "weekly"}` event: the history's summary to the receivers (handler.reporting)
     result    the v1 result, scrubbed and bounded, and the one summary line
 
 `run` lists them; each stage takes the run's fixed context (`RunContext`, frozen) and the values the
@@ -102,6 +104,11 @@ def run(event: Any, config_error: str | None, context: RunContext, wiring: Wirin
     )
     published = route_findings(publish(reading, context), wiring.receivers, reading.tags)
     notified = notify(published, errors, reading, context, wiring)
+    if parsed.report is not None:
+        from handler.reporting import send_report  # noqa: PLC0415 - only a report event needs it
+
+        notified, failed = send_report(parsed.report, notified, context, wiring)
+        errors.extend(failed)
     errors += logged(report_metrics(parsed, reading, (errors, notified), context, wiring), context.log)
     return Outcome(parsed, tuple(errors), reading, notified)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
+from handler.history import HistoryBounds
 from handler.wording import phrases
 
 STATE_SCHEMA = 1
@@ -45,6 +46,8 @@ class LifecycleSettings:
     resolve_after: int = 2
     # The language of the resolved notices this module writes (ELB_WATCH_LOCALE, read by handler.config).
     locale: str = "en"
+    # How much episode history the store keeps (ELB_WATCH_HISTORY_DAYS, ELB_WATCH_HISTORY_MAX).
+    history: HistoryBounds = field(default_factory=HistoryBounds)
 
 
 @dataclass(frozen=True, slots=True)

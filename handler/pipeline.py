@@ -15,6 +15,8 @@
     route    which of the due channels this event may use; the others stay owed (`skipped`)
     deliver  the channel layer (`Send`): group into digests, pace to each service's limits, send
     record   the per-channel ledger: only `sent` settles a channel; save, release the leases
+    chronicle  each saved state's episode (`handler.history`) merged into the store's history; a
+             store that fails here is a warning, the alerts are sent and recorded already
 
 It never raises for a store problem: without a usable store every observed finding is sent to every
 channel, the result says de-duplication was unavailable, and what was not sent is listed as lost.
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from handler.acks import Ack, holding, stale, told
 from handler.domain import Notification
+from handler.history import Episode, episode_of
 from handler.lifecycle import NEVER_TOLD as UNTOLD
 from handler.lifecycle import (
     AlertState,
@@ -708,6 +711,10 @@ def _hold_and_deliver(
     states = ledger(final, decided.fresh, deliveries, run.now)
     dedup = _save(run, states, decided, warnings)
     _drop_acks(run, cleared, warnings)
+    if dedup:
+        acks = {**{fp: ack for fp, (ack, _) in acked.items()}, **cleared}
+        episodes = chronicle(states, decided.fresh.states, deliveries, held_by, run.now, acks=acks)
+        _keep_episodes(run, episodes, warnings)
     busy_held, busy_deliveries = _busy(decided, run.log)
     muted, unsent = held_by_windows(final.outgoing, deliveries, states, muting)
     return ProcessResult(
@@ -813,6 +820,51 @@ def _held_by_acks(
                 }
             )
     return held
+
+
+def chronicle(
+    states: Mapping[str, AlertState],
+    previous: Mapping[str, AlertState],
+    deliveries: Sequence[Mapping[str, Any]],
+    held_by: Mapping[str, Silence],
+    now: float,
+    *,
+    acks: Mapping[str, Ack] | None = None,
+) -> list[Episode]:
+    """Stage chronicle: the episode of each saved state whose history this run adds to.
+
+    A state that is still firing as before (only seen again: nothing sent, nothing holds it, same
+    failover state and cause) adds nothing, so a quiet run writes no history. `acks`: the
+    acknowledgements this run held or cleared, by fingerprint (who acknowledged goes into the episode).
+    """
+    acks = acks or {}
+    sent = {str(entry.get("fingerprint")) for entry in deliveries if entry.get("status") == "sent"}
+    episodes = []
+    for fingerprint, state in states.items():
+        ack = acks.get(fingerprint)
+        by = ack.by if ack is not None and ack.first_seen == state.first_seen else ""
+        episode = episode_of(
+            state, now=now, sent=fingerprint in sent, silence=held_by.get(fingerprint), acked_by=by
+        )
+        if episode is None:
+            continue
+        prev = previous.get(fingerprint)
+        same = prev is not None and episode_of(prev, now=now, sent=False, acked_by=by) == episode
+        if not same:
+            episodes.append(episode)
+    return episodes
+
+
+def _keep_episodes(run: _Pass, episodes: list[Episode], warnings: list[str]) -> None:
+    """Write the episodes to the store's history; a failure is one warning, never a lost alert."""
+    if not episodes:
+        return
+    try:
+        run.store.record_episodes(episodes, now=run.now, bounds=run.settings.history)
+    except Exception as exc:  # noqa: BLE001 - the history is a record of what was sent: never a crash
+        why = exc.message if isinstance(exc, StoreUnavailable) else type(exc).__name__
+        warnings.append(f"history not kept this run: {why}")
+        run.log.warning("history.unavailable", reason=why, episodes=len(episodes))
 
 
 def held_by_windows(

@@ -80,6 +80,8 @@ locals {
     ELB_WATCH_METRICS_NAMESPACE     = var.metrics_namespace
     ELB_WATCH_COC_REGION            = var.coc_region
     ELB_WATCH_COC_APPLICATION_ID    = var.coc_application_id
+    ELB_WATCH_HISTORY_DAYS          = var.history_days
+    ELB_WATCH_HISTORY_MAX           = var.history_max
   }
 
   # Webhook URLs carry tokens and the state URL may carry a password: FunctionGraph keeps these
@@ -246,6 +248,26 @@ resource "huaweicloud_fgs_function_trigger" "timer" {
 moved {
   from = huaweicloud_fgs_function_trigger.timer
   to   = huaweicloud_fgs_function_trigger.timer[0]
+}
+
+# ---- the weekly report: a second timer sends the history's summary (alerts history) to the receivers ----
+# Cron in FunctionGraph's standard format, "seconds minutes hours day-of-month month day-of-week", in the
+# region's time zone. The event is {"report":"weekly"}: the function reads no ELB, it sums up the
+# episodes the store keeps (so the store must be one every run shares: a Redis/DCS or SQLite-on-SFS URL).
+
+resource "huaweicloud_fgs_function_trigger" "weekly_report" {
+  count = var.report_enabled ? 1 : 0
+
+  function_urn = huaweicloud_fgs_function.watch.urn
+  type         = "TIMER"
+  status       = "ACTIVE"
+
+  event_data = jsonencode({
+    name          = "${var.function_name}-weekly-report"
+    schedule_type = "Cron"
+    schedule      = var.report_schedule
+    user_event    = jsonencode({ report = "weekly" })
+  })
 }
 
 # ---- the watcher's own health: Cloud Eye alarm on the function's errors, to the same SMN topic ---------

@@ -121,6 +121,23 @@ variable "timer_enabled" {
   default     = true
 }
 
+variable "report_enabled" {
+  description = "Whether a second, weekly timer sends the history's summary ({\"report\":\"weekly\"}) to the receivers."
+  type        = bool
+  default     = true
+}
+
+variable "report_schedule" {
+  description = "When the weekly report goes out: a FunctionGraph cron (seconds minutes hours day month weekday), region time. Default Monday 09:00."
+  type        = string
+  default     = "0 0 9 * * Mon"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.report_schedule))) >= 5
+    error_message = "report_schedule must be a cron line: seconds minutes hours day-of-month month [day-of-week]."
+  }
+}
+
 variable "error_alarm" {
   description = <<-EOT
     A Cloud Eye alarm on the function's own errors (SYS.FunctionGraph failcount: crashes, timeouts,
@@ -177,6 +194,18 @@ variable "fire_after" {
 
 variable "resolve_after" {
   description = "Consecutive absences before a finding resolves (ELB_WATCH_RESOLVE_AFTER)."
+  type        = number
+  default     = null
+}
+
+variable "history_days" {
+  description = "Days of episodes the store keeps for alerts history and the weekly report (ELB_WATCH_HISTORY_DAYS, default 90)."
+  type        = number
+  default     = null
+}
+
+variable "history_max" {
+  description = "At most this many episodes are kept, oldest dropped first (ELB_WATCH_HISTORY_MAX, default 10000)."
   type        = number
   default     = null
 }

@@ -285,11 +285,8 @@ def test_agency_is_delegated_to_functiongraph_with_the_custom_policy_only(tf):
 
 
 def test_timer_fires_every_minute_with_the_watch_request(tf):
-    (trigger,) = [
-        body
-        for (kind, _), body in tf["resource"].items()
-        if kind == "huaweicloud_fgs_function_trigger" and _text(body["type"]) == "TIMER"
-    ]
+    trigger = tf["resource"][("huaweicloud_fgs_function_trigger", "timer")]
+    assert _text(trigger["type"]) == "TIMER"
     event_data = _expression(trigger["event_data"])
     assert "user_event = local.watch_request" in event_data
     assert "schedule_type = var.schedule_type" in event_data
@@ -815,3 +812,53 @@ def test_the_coc_key_travels_encrypted_and_its_intake_needs_no_iam_action(tf):
     statements = tf["locals"]["policy_statements"]
     assert not any("coc:" in _expression(statement["Action"]) for statement in statements)
     assert "coc:" not in _expression(tf["locals"]["metrics_statements"])
+
+
+# ---- issue 24: the weekly report timer -----------------------------------------------------------------
+
+
+def test_a_second_weekly_cron_timer_asks_for_the_weekly_report(tf):
+    timers = sorted(
+        name
+        for (kind, name), body in tf["resource"].items()
+        if kind == "huaweicloud_fgs_function_trigger" and _text(body["type"]) == "TIMER"
+    )
+    assert timers == ["timer", "weekly_report"]
+    report = tf["resource"][("huaweicloud_fgs_function_trigger", "weekly_report")]
+    assert _expression(report["count"]) == "var.report_enabled ? 1 : 0"
+    event_data = _expression(report["event_data"])
+    assert 'schedule_type = "Cron"' in event_data
+    assert (
+        "schedule      = var.report_schedule" in event_data or "schedule = var.report_schedule" in event_data
+    )
+    assert 'user_event = jsonencode({report = "weekly"})' in event_data
+    assert _text(tf["variable"]["report_schedule"]["default"]) == "0 0 9 * * Mon"
+
+
+def test_the_weekly_report_user_event_is_the_sample_event_the_handler_reads(tf, tmp_path):
+    binary = _terraform()
+    (tmp_path / "main.tf").write_text(
+        'output "user_event" {\n  value = jsonencode({ report = "weekly" })\n}\n', encoding="utf-8"
+    )
+    for command in (
+        ["init", "-input=false", "-no-color"],
+        ["apply", "-auto-approve", "-input=false", "-no-color"],
+    ):
+        done = subprocess.run(
+            [binary, *command], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    user_event = subprocess.run(
+        [binary, "output", "-raw", "user_event"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    sample = json.loads((ROOT / "events" / "report_weekly.json").read_text(encoding="utf-8"))
+    assert json.loads(user_event) == json.loads(sample["user_event"])
+    parsed = parse_event({**sample, "user_event": user_event})
+    assert parsed.errors == ()
+    assert parsed.report is not None
+    assert parsed.report.kind == "weekly"

@@ -20,9 +20,11 @@ import pytest
 import redis
 
 from handler.config import ConfigError
+from handler.history import FAILED_OVER, OUTAGE, Episode, HistoryBounds
 from handler.lifecycle import AlertState, Delivery
 from handler.silences import new_silence
 from handler.state import StateStore, StoreUnavailable, open_store, shown_store_url, url_secrets
+from handler.state.memory import MemoryStore
 from handler.state.redis_store import RedisStore
 from handler.state.sqlite_store import SqliteStore
 
@@ -783,3 +785,126 @@ def test_the_default_instance_store_is_one_file_per_user_of_the_machine():
 
     # A fixed name in the shared temp dir let every user of a jump host resolve the others' alerts.
     assert instance_store_url().endswith(f"/elb-master-watch-state-{os.getuid()}.db")
+
+
+# ---- the history (issue 24 item 4): every store keeps episodes, merged and bounded -------------------
+
+NOW = 1_800_000_000.0
+DAY = 86400.0
+
+
+def episode(index: int, *, began: float | None = None, **changes: Any) -> Episode:
+    base = Episode(
+        fingerprint=f"fp-{index:05d}",
+        first_seen=NOW - 3600 + index if began is None else began,
+        subject={
+            "pool": {"id": "pool-a", "name": "pay-db", "loadbalancer_ids": ["lb-1"]},
+            "severity": "major",
+        },
+        failover=FAILED_OVER,
+        cause={"failed_groups": [], "failed_items": [], "reason_code": "CONNECT_FAILED"},
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def history_store(request, tmp_path) -> Iterator[StateStore]:
+    if request.param == "memory":
+        opened: StateStore = MemoryStore()
+    elif request.param == "sqlite":
+        opened = SqliteStore(str(tmp_path / "state.db"))
+    else:
+        found = open_store(request.getfixturevalue("redis_url"))
+        assert found is not None
+        opened = found
+    yield opened
+    opened.close()
+
+
+def test_recorded_episodes_list_back_equal_oldest_first(history_store):
+    later, earlier = episode(2), episode(1)
+    history_store.record_episodes([later, earlier], now=NOW, bounds=HistoryBounds())
+    assert history_store.episodes() == [earlier, later]
+
+
+def test_an_episode_recorded_again_is_merged_never_forgetting_what_was_known(history_store):
+    first = episode(1, notified_at=NOW - 3000, silenced_by=({"id": "s-1", "by": "ops", "comment": "x"},))
+    history_store.record_episodes([first], now=NOW, bounds=HistoryBounds())
+    worse = replace(
+        first,
+        notified_at=None,
+        failover=OUTAGE,
+        subject={**first.subject, "severity": "critical"},
+        cause={
+            "failed_groups": ["acl"],
+            "failed_items": [{"group": "acl", "name": "acl_deny"}],
+            "reason_code": None,
+        },
+        silenced_by=(),
+    )
+    history_store.record_episodes([worse], now=NOW, bounds=HistoryBounds())
+    back = replace(worse, failover=FAILED_OVER, resolved_at=NOW - 600, subject=first.subject)
+    history_store.record_episodes([back], now=NOW, bounds=HistoryBounds())
+    (kept,) = history_store.episodes()
+    assert kept.notified_at == NOW - 3000
+    assert kept.failover == OUTAGE  # the worst it went through
+    assert kept.subject["severity"] == "critical"
+    assert kept.cause == {
+        "failed_groups": ["acl"],
+        "failed_items": [{"group": "acl", "name": "acl_deny"}],
+        "reason_code": "CONNECT_FAILED",
+    }
+    assert [entry["id"] for entry in kept.silenced_by] == ["s-1"]
+    assert kept.resolved_at == NOW - 600
+
+
+def test_the_store_keeps_at_most_the_count_dropping_the_oldest_first(history_store):
+    history_store.record_episodes([episode(i) for i in range(5)], now=NOW, bounds=HistoryBounds(count=3))
+    assert [e.fingerprint for e in history_store.episodes()] == ["fp-00002", "fp-00003", "fp-00004"]
+    history_store.record_episodes([episode(9)], now=NOW, bounds=HistoryBounds(count=3))
+    assert [e.fingerprint for e in history_store.episodes()] == ["fp-00003", "fp-00004", "fp-00009"]
+
+
+def test_the_store_drops_episodes_that_began_before_the_days_kept(history_store):
+    old = episode(1, began=NOW - 91 * DAY)
+    recent = episode(2, began=NOW - 89 * DAY)
+    history_store.record_episodes([old, recent], now=NOW, bounds=HistoryBounds())
+    assert history_store.episodes() == [recent]
+    history_store.record_episodes([episode(3)], now=NOW + 2 * DAY, bounds=HistoryBounds())
+    assert [e.fingerprint for e in history_store.episodes()] == ["fp-00003"]
+
+
+def test_ten_thousand_episodes_are_kept_and_the_next_one_drops_the_oldest(history_store):
+    bounds = HistoryBounds()  # 90 days or 10,000 episodes: the defaults
+    many = [episode(i, began=NOW - 10_001 + i) for i in range(10_000)]
+    started = time.perf_counter()
+    history_store.record_episodes(many, now=NOW, bounds=bounds)
+    history_store.record_episodes([episode(10_000, began=NOW)], now=NOW, bounds=bounds)
+    elapsed = time.perf_counter() - started
+    kept = history_store.episodes()
+    assert len(kept) == 10_000
+    assert kept[0].fingerprint == "fp-00001"
+    assert kept[-1].fingerprint == "fp-10000"
+    assert elapsed < 10, f"writing 10,001 episodes took {elapsed:.1f} s"
+
+
+def test_a_second_handle_sees_the_same_history(tmp_path, redis_url, closing):
+    for url in (f"sqlite:///{tmp_path / 'shared.db'}", redis_url):
+        one, two = open_store(url), open_store(url)
+        assert one is not None
+        assert two is not None
+        one.record_episodes([episode(1)], now=NOW, bounds=HistoryBounds())
+        assert two.episodes() == [episode(1)]
+        one.close()
+        two.close()
+
+
+def test_an_unreadable_episode_row_is_left_out(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.hset("elb-master-watch:episodes", mapping={"bad": b"{not json", "old": json.dumps({"schema": 0})})
+    client.close()
+    store = open_store(redis_url)
+    assert store is not None
+    store.record_episodes([episode(1)], now=NOW, bounds=HistoryBounds())
+    assert store.episodes() == [episode(1)]
+    store.close()

@@ -187,6 +187,24 @@ def _watcher_facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list
     return [fact for fact in facts if fact.value]
 
 
+def _report_facts(record: Mapping[str, Any], locale: str) -> list[Fact]:
+    """A report's (`{"report": "weekly"}`, handler.report) period and totals."""
+    report = _block(record, "report")
+    if not report:
+        return []
+    say = wording.report(locale)
+    counts = {key: plain(report.get(key)) for key in ("episodes", "failovers", "outages")}
+    period = say["period_value"].format(start=plain(report.get("since")), end=plain(report.get("until")))
+    totals = say["totals_value"].format(pools=plain(report.get("pools_total")), **counts)
+    return [Fact(say["period"], clip(period, FACT_CHARS)), Fact(say["totals"], clip(totals, FACT_CHARS))]
+
+
+def _report_items(record: Mapping[str, Any]) -> tuple[Item, ...]:
+    """A report's lines, one per pool, as the items list (trimmed by whole lines like failed items)."""
+    lines = _list(_block(record, "report").get("lines"))
+    return tuple(Item("", clip(plain(_head(line)), ITEM_CHARS)) for line in lines if plain(line))
+
+
 def _facts(record: Mapping[str, Any], labels: Mapping[str, str]) -> list[Fact]:
     facts: list[Fact] = _watcher_facts(record, labels)
     for role in ("master", "standby"):
@@ -347,6 +365,7 @@ def summarize(record: Mapping[str, Any], locale: str = "en", mention: Mention = 
     reason = plain(record.get("notification_reason")).lower()
     check = _block(record, "check")
     processing = plain(check.get("status")).lower() == "processing"
+    reported = _report_items(record)
     return Message(
         locale=locale,
         title=clip(plain(record.get("title")) or plain(record.get("kind")) or "?", TITLE_CHARS),
@@ -356,9 +375,9 @@ def summarize(record: Mapping[str, Any], locale: str = "en", mention: Mention = 
         severity_label=severity_label,
         kind=clip(plain(record.get("kind")), TAG_CHARS * 2),
         reason_label=labels.get(f"reason_{reason}", ""),
-        facts=tuple(_facts(record, labels)),
-        items_heading=labels["items"],
-        items=_items(check, labels),
+        facts=(*_report_facts(record, locale), *_facts(record, labels)),
+        items_heading=wording.report(locale)["pools"] if reported else labels["items"],
+        items=reported or _items(check, labels),
         note=labels["processing"] if processing else "",
         observed_at=clip(plain(record.get("observed_at")), TAG_CHARS * 2),
         fingerprint=clip(plain(record.get("fingerprint")), TAG_CHARS * 3),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from handler.acks import Ack
+from handler.history import Episode, HistoryBounds
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.text import clean, clip
@@ -123,6 +124,18 @@ class StateStore(Protocol):
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
+        ...
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """Merge each episode into the one kept with its id (`history.merge`), then drop what `bounds` drop.
+
+        Episodes that began more than `bounds.seconds` before `now` go first, then the oldest beyond
+        `bounds.count`.
+        """
+        ...
+
+    def episodes(self) -> list[Episode]:
+        """Every kept episode, oldest first; an unreadable one is left out."""
         ...
 
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from handler.acks import Ack
 from handler.budget import Budget
+from handler.history import Episode, HistoryBounds
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.state.base import Leased, Loaded, Settle, StateStore, StoreUnavailable
@@ -74,7 +75,8 @@ class BoundedStore:
                 self._abandoned = why
         return StoreUnavailable(why)
 
-    def _call(self, what: str, work: Callable[[], T]) -> T:
+    def _call(self, what: str, work: Callable[[], T], *, refused_abandons: bool = True) -> T:
+        """One store call within its slice; `refused_abandons` False: an answered error keeps the store."""
         if self._abandoned is not None:
             raise StoreUnavailable(f"{self._abandoned} (store given up for this invocation)")
         seconds = self.budget.slice(self.cap, self.keep)
@@ -88,9 +90,10 @@ class BoundedStore:
         except DeadlineExceeded:
             raise self._abandon(f"{self.store!r}: {what} got no answer within {seconds:.1f} s") from None
         except StoreUnavailable as exc:
-            raise self._abandon(exc.message) from None
+            raise (self._abandon(exc.message) if refused_abandons else exc) from None
         except Exception as exc:  # noqa: BLE001 - a store bug is a store failure, never a crash
-            raise self._abandon(f"{self.store!r}: {what} failed ({type(exc).__name__})") from None
+            why = f"{self.store!r}: {what} failed ({type(exc).__name__})"
+            raise (self._abandon(why) if refused_abandons else StoreUnavailable(why)) from None
 
     def load(self, scopes: Iterable[str]) -> Loaded:
         """The states of these scopes."""
@@ -161,6 +164,23 @@ class BoundedStore:
 
     def close(self) -> None:
         """The wrapped store lives across invocations: closing the bound closes nothing."""
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """Keep these episodes (merged with what is kept), within `bounds`.
+
+        The store just saved the run's states: a refused history write (a bad row, a full table) says
+        nothing of the states, so it does not give the store up for the rest of the run; no answer does.
+        """
+        rows = list(episodes)
+        self._call(
+            "record_episodes",
+            lambda: self.store.record_episodes(rows, now=now, bounds=bounds),
+            refused_abandons=False,
+        )
+
+    def episodes(self) -> list[Episode]:
+        """The kept episodes."""
+        return self._call("episodes", self.store.episodes)
 
 
 def bounded(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from handler.acks import Ack
+from handler.history import Episode, HistoryBounds
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.state.base import Leased, Loaded, Settle, StateStore
@@ -85,3 +86,10 @@ class DryRunStore:
 
     def close(self) -> None:
         """The wrapped store is closed by its owner."""
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """Dropped."""
+
+    def episodes(self) -> list[Episode]:
+        """The wrapped store's episodes."""
+        return self.store.episodes()

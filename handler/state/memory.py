@@ -4,6 +4,7 @@ When the configured store fails, the watcher still sends `WATCH.STATE` (and `WAT
 could not write that it did: every run would page again, and once the store came back nothing said so.
 These states are kept here instead, de-duplicated like any other, and written to the store once it
 answers again (`handler.invocation`), so the next run there resolves them: one "works again" per channel.
+The episodes of those alerts' history are kept here too (the history contract of every store).
 Nothing else is kept here; per-instance memory is no substitute for a shared store.
 """
 
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from handler.acks import Ack
+from handler.history import Episode, HistoryBounds, dropped, merge
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.state.base import Leased, Loaded, Settle
@@ -29,6 +31,7 @@ class MemoryStore:
         self._states: dict[str, AlertState] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._acks: dict[str, Ack] = {}
+        self._episodes: dict[str, Episode] = {}
 
     def __repr__(self) -> str:
         """What the log says about it."""
@@ -124,3 +127,19 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """Merge each episode into the one kept, then drop what `bounds` drop."""
+        with self._lock:
+            for episode in episodes:
+                self._episodes[episode.id] = merge(self._episodes.get(episode.id), episode)
+            began = {key: episode.first_seen for key, episode in self._episodes.items()}
+            for key in dropped(began, now, bounds):
+                del self._episodes[key]
+
+    def episodes(self) -> list[Episode]:
+        """Every kept episode, oldest first."""
+        with self._lock:
+            return sorted(
+                self._episodes.values(), key=lambda episode: (episode.first_seen, episode.fingerprint)
+            )

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from handler.acks import Ack, decode_acks, encode_ack
+from handler.history import Episode, HistoryBounds, decode_episodes, encode_episode, merge
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
 from handler.state.base import (
@@ -29,6 +30,19 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
     return redis.call("DEL", KEYS[1])
 end
 return 0
+"""
+
+# The history's bounds: drop episodes that began before ARGV[1], then the oldest beyond ARGV[2] kept.
+TRIM_EPISODES_SCRIPT = """
+local old = redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", "(" .. ARGV[1])
+for _, id in ipairs(old) do redis.call("HDEL", KEYS[1], id) end
+redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", "(" .. ARGV[1])
+local over = redis.call("ZCARD", KEYS[2]) - tonumber(ARGV[2])
+if over > 0 then
+    for _, id in ipairs(redis.call("ZRANGE", KEYS[2], 0, over - 1)) do redis.call("HDEL", KEYS[1], id) end
+    redis.call("ZREMRANGEBYRANK", KEYS[2], 0, over - 1)
+end
+return #old
 """
 
 T = TypeVar("T")
@@ -286,6 +300,35 @@ class RedisStore:
             return [fp for fp, gone in zip(wanted, pipe.execute(), strict=True) if gone]
 
         return self._run("unacknowledge", work)
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """HMGET the kept episodes, merge, then HSET + ZADD (by first seen) + trim in one round trip.
+
+        Episodes are written after the run's states, by the run that held their leases; a run that took
+        a lease meanwhile merges its own view in the same way, at worst one view of one run is lost.
+        """
+        seen = {episode.id: episode for episode in episodes}
+        if not seen:
+            return
+        body, began = f"{self.prefix}episodes", f"{self.prefix}episodes:began"
+        ids = list(seen)
+        raw = self._run("read episodes", lambda: self._client.hmget(body, ids))
+        kept = {e.id: e for e in decode_episodes(bytes(row) for row in raw if row is not None)}
+        rows = {key: encode_episode(merge(kept.get(key), e)) for key, e in seen.items()}
+
+        def work() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(body, mapping=rows)
+            pipe.zadd(began, {key: e.first_seen for key, e in seen.items()})
+            pipe.eval(TRIM_EPISODES_SCRIPT, 2, body, began, repr(now - bounds.seconds), bounds.count)
+            pipe.execute()
+
+        self._run("record episodes", work)
+
+    def episodes(self) -> list[Episode]:
+        """HVALS of the episodes hash, the readable ones, oldest first."""
+        rows = self._run("list episodes", lambda: self._client.hvals(f"{self.prefix}episodes"))
+        return decode_episodes(bytes(row) if isinstance(row, bytes) else str(row) for row in rows)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from handler.acks import Ack, decode_acks, encode_ack
+from handler.history import Episode, HistoryBounds, decode_episodes, encode_episode, merge
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
 from handler.state.base import (
@@ -38,6 +39,9 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS silence (
         id TEXT PRIMARY KEY, body TEXT NOT NULL, ends_at REAL NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS ack (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS episode (
+        id TEXT PRIMARY KEY, first_seen REAL NOT NULL, body TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS episode_first_seen ON episode (first_seen)",
 )
 _CHUNK = 500  # stays under SQLite's host-parameter limit on old builds (999)
 SWEEP_SECONDS = 600.0  # how often a store drops states past their retention and expired leases
@@ -476,6 +480,42 @@ class SqliteStore:
             return gone
 
         return self._run("unacknowledge", work) if wanted else []
+
+    def record_episodes(self, episodes: Iterable[Episode], *, now: float, bounds: HistoryBounds) -> None:
+        """Merge each episode into its row, drop the old and the oldest over the count, in one transaction."""
+        seen = {episode.id: episode for episode in episodes}
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            kept: dict[str, Episode] = {}
+            ids = list(seen)
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT CAST(body AS BLOB) FROM episode WHERE id IN ({marks})"  # noqa: S608 - only "?" marks are interpolated
+                kept.update(
+                    (e.id, e) for e in decode_episodes(bytes(row[0]) for row in conn.execute(query, chunk))
+                )
+            rows = [(key, e.first_seen, encode_episode(merge(kept.get(key), e))) for key, e in seen.items()]
+            conn.executemany("INSERT OR REPLACE INTO episode (id, first_seen, body) VALUES (?, ?, ?)", rows)
+            conn.execute("DELETE FROM episode WHERE first_seen < ?", (now - bounds.seconds,))
+            if any(key not in kept for key in seen):  # only a new episode can take it over the count
+                conn.execute(
+                    "DELETE FROM episode WHERE id IN (SELECT id FROM episode ORDER BY first_seen, id "
+                    "LIMIT max(0, (SELECT COUNT(*) FROM episode) - ?))",
+                    (bounds.count,),
+                )
+            conn.execute("COMMIT")
+
+        if seen:
+            self._run("record episodes", work)
+
+    def episodes(self) -> list[Episode]:
+        """Every episode row that can be read, oldest first."""
+        rows = self._run(
+            "list episodes", lambda conn: conn.execute("SELECT CAST(body AS BLOB) FROM episode").fetchall()
+        )
+        return decode_episodes(bytes(row[0]) for row in rows)
 
     def close(self) -> None:
         """Close the connection."""

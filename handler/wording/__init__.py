@@ -15,6 +15,7 @@ _REASON_CODES = {"en": en.REASON_CODES, "zh": zh.REASON_CODES}
 _REASON = {"en": en.REASON, "zh": zh.REASON}
 _WATCHER = {"en": en.WATCHER, "zh": zh.WATCHER}
 _WATCHER_ADVICE = {"en": en.WATCHER_ADVICE, "zh": zh.WATCHER_ADVICE}
+_REPORT = {"en": en.REPORT, "zh": zh.REPORT}
 
 
 def locale_or_default(locale: str) -> str:
@@ -50,3 +51,8 @@ def watcher(locale: str) -> dict[str, str]:
 def watcher_advice(locale: str) -> dict[str, str]:
     """What to do per error code or HTTP status ("" when neither has a row), in a locale."""
     return _WATCHER_ADVICE[locale_or_default(locale)]
+
+
+def report(locale: str) -> dict[str, str]:
+    """How the weekly report's title and lines are said, in a locale."""
+    return _REPORT[locale_or_default(locale)]

@@ -198,3 +198,22 @@ WATCHER_ADVICE: dict[str, str] = {
     ),
     "": "See the Troubleshooting table of docs/reference.md and the log line of this run.",
 }
+
+# The weekly report (`{"report": "weekly"}`, handler.report): one message with the history's summary.
+REPORT: dict[str, str] = {
+    "title": "[REPORT] ELB master watch, last {days} days: {episodes} episodes, {failovers} failovers, "
+    "{outages} outages",
+    "quiet_title": "[REPORT] ELB master watch, last {days} days: no episode",
+    "span": "From {start} to {end}.",
+    "quiet": "No pool failed: nothing fired in these days.",
+    "pool": "{pool}: {episodes} episodes, {failovers} failovers, {outages} outages, MTTR {mean} "
+    "(p90 {p90}), top cause: {cause}",
+    "open": "still open",
+    "more": "… and {more} more pools (elb-master-watch alerts history --since {days}d)",
+    "none": "-",
+    "period": "Period",
+    "period_value": "{start} → {end}",
+    "totals": "Totals",
+    "totals_value": "{episodes} episodes · {failovers} failovers · {outages} outages · {pools} pools",
+    "pools": "Pools",
+}

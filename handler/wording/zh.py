@@ -190,3 +190,22 @@ WATCHER_ADVICE: dict[str, str] = {
     ),
     "": "请参阅 docs/reference.md 的故障排查表(Troubleshooting)和本次运行的日志。",
 }
+
+# The weekly report (`{"report": "weekly"}`, handler.report): one message with the history's summary.
+REPORT: dict[str, str] = {
+    "title": "[报告] ELB 主备监控，最近 {days} 天：{episodes} 次事件，{failovers} 次切换到备，"
+    "{outages} 次中断",
+    "quiet_title": "[报告] ELB 主备监控，最近 {days} 天：无事件",
+    "span": "统计区间 {start} 至 {end}。",
+    "quiet": "这些天没有后端服务器组故障。",
+    "pool": "{pool}：{episodes} 次事件，{failovers} 次切换到备，{outages} 次中断，平均恢复 {mean}"
+    "（p90 {p90}），最常见原因：{cause}",
+    "open": "未恢复",
+    "more": "… 另有 {more} 个后端服务器组（elb-master-watch alerts history --since {days}d）",
+    "none": "-",
+    "period": "统计区间",
+    "period_value": "{start} → {end}",
+    "totals": "合计",
+    "totals_value": "{episodes} 次事件 · {failovers} 次切换到备 · {outages} 次中断 · {pools} 个后端服务器组",
+    "pools": "后端服务器组",
+}
