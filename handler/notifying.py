@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from handler import logs
 from handler import watcher_error as watcher
+from handler.actions.links import linker
 from handler.config import request_id, resolve_project_id
 from handler.domain import Notification
 from handler.lifecycle import scope_of
@@ -180,6 +181,7 @@ def one_pass(
         allowed=allowed,
         audience=audience(wiring.receivers) if wiring.receivers.routes is not None else None,
         muting=window_muting(wiring.receivers.routes, run.clock()),
+        link=linker(run.settings, run.env, wiring.store_kind, run.clock()),
     )
     return typed(done, {channel.name: channel.type for channel in receivers})
 

@@ -1,10 +1,13 @@
 """Silences: hold a pool's (or one finding's) notifications for a while, e.g. during maintenance. Pure.
 
 A silence matches records by pool id (`{"pool": ID}`) or by fingerprint (`{"fingerprint": FP}`) and
-is active from `starts_at` until `ends_at` (epoch seconds). It lives in the state store
-(`StateStore.add_silence`, `silences`, `expire_silence`); the notification pipeline's `silence` stage
-holds what an active silence matches, and the held notification stays owed, so it goes out once the
-silence ends if the finding is still firing.
+is active from `starts_at` until `ends_at` (epoch seconds). `created_by` says who made it (an action
+link's typed name, or "link"). An `until_resolved` silence (a link's "Silence until resolved") holds
+one fingerprint's firing notifications, never its resolved notice, and is ended by the run that
+records the resolution (`handler.pipeline`); its `ends_at` (90 days) only bounds a forgotten one.
+It lives in the state store (`StateStore.add_silence`, `silences`, `expire_silence`); the notification
+pipeline's `silence` stage holds what an active silence matches, and the held notification stays
+owed, so it goes out once the silence ends if the finding is still firing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 MATCHER_KEYS = ("pool", "fingerprint")
 MAX_COMMENT = 500
+MAX_NAME = 80
 MAX_SILENCE_SECONDS = 90 * 86400.0
 """The longest silence `silence add` accepts: anything longer is a forgotten silence."""
 
@@ -39,6 +43,8 @@ class Silence:
     ends_at: float
     comment: str = ""
     created_at: float = 0.0
+    created_by: str = ""
+    until_resolved: bool = False
 
     def active(self, now: float) -> bool:
         """Whether the silence holds notifications at `now`."""
@@ -46,6 +52,8 @@ class Silence:
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether a notification record falls under this silence."""
+        if self.until_resolved and str(record.get("status", "")) == "resolved":
+            return False  # the resolution is told; the run that records it ends the silence
         if "fingerprint" in self.matcher:
             return str(record.get("fingerprint", "")) == self.matcher["fingerprint"]
         pool = record.get("pool")
@@ -65,6 +73,8 @@ class Silence:
             "ends_at": self.ends_at,
             "comment": self.comment,
             "created_at": self.created_at,
+            "created_by": self.created_by,
+            "until_resolved": self.until_resolved,
         }
 
     def public(self, now: float) -> dict[str, Any]:
@@ -75,6 +85,8 @@ class Silence:
             "starts_at": iso(self.starts_at),
             "ends_at": iso(self.ends_at),
             "comment": self.comment,
+            "created_by": self.created_by,
+            "until_resolved": self.until_resolved,
             "active": self.active(now),
         }
 
@@ -96,13 +108,36 @@ class Silence:
                 raise ValueError(f"{name} is not a number")
             times[name] = float(number)
         silence_id, comment = data.get("id"), data.get("comment", "")
+        created_by, until_resolved = data.get("created_by", ""), data.get("until_resolved", False)
         if not isinstance(silence_id, str) or not silence_id or not isinstance(comment, str):
             raise ValueError("id and comment must be strings")
-        return cls(silence_id, {key: value}, comment=comment, **times)
+        if not isinstance(created_by, str) or not isinstance(until_resolved, bool):
+            raise TypeError("created_by must be a string and until_resolved a boolean")
+        return cls(
+            silence_id,
+            {key: value},
+            comment=comment,
+            created_by=created_by,
+            until_resolved=until_resolved,
+            **times,
+        )
 
 
-def new_silence(matcher: Mapping[str, str], *, now: float, duration: float, comment: str = "") -> Silence:
-    """A silence starting now for `duration` seconds; ValueError naming what is wrong."""
+def new_silence(
+    matcher: Mapping[str, str],
+    *,
+    now: float,
+    duration: float,
+    comment: str = "",
+    created_by: str = "",
+    until_resolved: bool = False,
+    silence_id: str | None = None,
+) -> Silence:
+    """A silence starting now for `duration` seconds; ValueError naming what is wrong.
+
+    `silence_id` (default: a new uuid4) lets an action link make the same silence however often
+    its request is retried.
+    """
     pairs = [(key, str(value).strip()) for key, value in matcher.items() if value]
     if len(pairs) != 1 or pairs[0][0] not in MATCHER_KEYS or not pairs[0][1]:
         raise ValueError("a silence needs exactly one matcher: --pool ID or --fingerprint FP")
@@ -110,13 +145,17 @@ def new_silence(matcher: Mapping[str, str], *, now: float, duration: float, comm
         raise ValueError("--for must be a duration from 1s to 90 days, such as 30m, 2h or 1h30m")
     if len(comment) > MAX_COMMENT:
         raise ValueError(f"--comment is longer than {MAX_COMMENT} characters")
+    if until_resolved and pairs[0][0] != "fingerprint":
+        raise ValueError("a silence until resolved matches one alert: --fingerprint FP")
     return Silence(
-        id=str(uuid.uuid4()),
+        id=silence_id or str(uuid.uuid4()),
         matcher=dict(pairs),
         starts_at=now,
         ends_at=now + duration,
         comment=comment,
         created_at=now,
+        created_by=created_by[:MAX_NAME],
+        until_resolved=until_resolved,
     )
 
 

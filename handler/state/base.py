@@ -93,16 +93,18 @@ class StateStore(Protocol):
         ...
 
     def claim(self, key: str, value: str, ttl: float) -> str | None:
-        """Keep `value` under `key` for `ttl` seconds unless a value is kept there: None when this call
-        kept it, else the value kept first (atomic: of two callers exactly one gets None).
+        """Keep `value` under `key` for `ttl` seconds unless a value is kept there (atomic).
 
+        None when this call kept it, else the value kept first: of two callers exactly one gets None.
         The actions' "done once" (`handler.actions`): a link acts once, a replay reads who did it.
         """
         ...
 
     def count(self, key: str, ttl: float) -> int:
-        """Add one to the counter under `key` (started, with a life of `ttl` seconds, by its first count)
-        and return the new count (atomic). The actions' limit of failed tokens per source address.
+        """Add one to the counter under `key` and return the new count (atomic).
+
+        The first count starts the counter with a life of `ttl` seconds: the actions' limit of failed
+        tokens per source address.
         """
         ...
 

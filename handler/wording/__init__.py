@@ -50,3 +50,18 @@ def watcher(locale: str) -> dict[str, str]:
 def watcher_advice(locale: str) -> dict[str, str]:
     """What to do per error code or HTTP status ("" when neither has a row), in a locale."""
     return _WATCHER_ADVICE[locale_or_default(locale)]
+
+
+# Action links (issue 23).
+_LINK_LABELS = {"en": en.LINK_LABELS, "zh": zh.LINK_LABELS}
+_ACTIONS = {"en": en.ACTIONS, "zh": zh.ACTIONS}
+
+
+def link_labels(locale: str) -> dict[str, str]:
+    """The labels of the action links (by link name: ack, silence_1h, ...), in a locale."""
+    return _LINK_LABELS[locale_or_default(locale)]
+
+
+def actions(locale: str) -> dict[str, str]:
+    """The sentences of the action pages and of the announcement of what a link did, in a locale."""
+    return _ACTIONS[locale_or_default(locale)]
