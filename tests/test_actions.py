@@ -1,0 +1,223 @@
+"""Action links end to end without a browser: real handler, ELB simulator, a loopback webhook, a real store.
+
+A link is taken from the message the webhook receiver got, then its APIG requests go through
+`handler.handler` exactly as API Gateway would send them.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from handler import handler as entry
+from handler.actions import token as tokens
+from handler.actions.links import LINKED, off_because
+from handler.config import read_settings
+from handler.state import open_store
+from tests.receivers import WebhookReceiver
+from tests.support import DEMO_POOL, PlatformContext, demo_scenario
+
+KEY = "k" * 40
+BASE = "https://actions.example.com"
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@pytest.fixture
+def hook(simulator, monkeypatch, tmp_path):
+    """The simulator's failed master, a webhook receiver, a SQLite store file, links on."""
+    with WebhookReceiver() as receiver:
+        monkeypatch.setenv("ELB_WATCH_WEBHOOK_URL", receiver.url)
+        monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "off")
+        monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite://{tmp_path}/state.db")
+        monkeypatch.setenv("ELB_WATCH_ACTIONS_URL", BASE)
+        monkeypatch.setenv("ELB_WATCH_ACTIONS_KEY", KEY)
+        yield receiver
+
+
+def fire() -> dict[str, Any]:
+    return entry({"pool_id": DEMO_POOL}, PlatformContext())
+
+
+def links_of(envelope: dict[str, Any]) -> dict[str, str]:
+    return {link["name"]: link["url"] for link in envelope["alerts"][0]["record"].get("links", [])}
+
+
+def path_of(url: str) -> str:
+    assert url.startswith(BASE + "/a/")
+    return url[len(BASE) :]
+
+
+def apig(
+    method: str, path: str, form: dict[str, str] | None = None, ip: str = "198.51.100.7"
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "httpMethod": method,
+        "path": path,
+        "headers": {"host": "actions.example.com", "x-forwarded-proto": "https"},
+        "requestContext": {"apiId": "a1", "requestId": "r1", "stage": "RELEASE", "sourceIp": ip},
+        "queryStringParameters": {},
+        "pathParameters": {"token": path.rsplit("/", 1)[-1]},
+        "isBase64Encoded": True,
+        "body": base64.b64encode(urlencode(form or {}).encode()).decode() if form is not None else "",
+    }
+    return entry(event, PlatformContext())
+
+
+def csrf_of(page: dict[str, Any]) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page["body"])
+    assert found, page["body"][:500]
+    return found.group(1)
+
+
+def silences(tmp_path) -> list[Any]:
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    assert store is not None
+    try:
+        return store.silences()
+    finally:
+        store.close()
+
+
+def test_a_firing_message_carries_the_linked_actions_and_the_result_no_token(hook):
+    result = fire()
+    [envelope] = hook.accepted
+    links = links_of(envelope)
+    assert list(links) == list(LINKED) == ["silence_1h", "silence_4h", "silence_resolved"]
+    assert "ack" not in links  # switched off until the acknowledge command is merged
+    assert all(url.startswith(f"{BASE}/a/") for url in links.values())
+    assert "/a/" not in json.dumps(result)  # only the copies sent carry tokens
+    assert KEY not in json.dumps(result)
+
+
+def test_a_preview_get_shows_the_alert_and_changes_nothing(hook, tmp_path):
+    fire()
+    path = path_of(links_of(hook.accepted[0])["silence_1h"])
+    for _ in range(3):  # unfurlers fetch every link, sometimes more than once
+        page = apig("GET", path)
+        assert page["statusCode"] == 200
+        assert page["headers"] == PAGE_HEADERS
+        assert page["isBase64Encoded"] is False
+    assert "web-pool" in page["body"] and "web-master-1" in page["body"]
+    assert 'name="name"' in page["body"] and 'name="comment"' in page["body"]
+    assert '<form method="post">' in page["body"] and "<script" not in page["body"]
+    assert 'name="viewport"' in page["body"]
+    assert silences(tmp_path) == []
+
+
+def test_post_silences_once_and_a_replay_says_who_did_it(hook, tmp_path):
+    fire()
+    path = path_of(links_of(hook.accepted[0])["silence_1h"])
+    value = csrf_of(apig("GET", path))
+    done = apig("POST", path, {"csrf": value, "name": "Li Lei", "comment": "on it"})
+    assert done["statusCode"] == 200, done["body"]
+    assert "silenced for 1h by Li Lei" in done["body"]
+    [silence] = silences(tmp_path)
+    assert silence.created_by == "Li Lei" and silence.comment == "on it"
+    assert 3599 <= silence.ends_at - silence.starts_at <= 3601
+    announced = hook.accepted[1]["alerts"][0]["annotations"]["summary"]
+    assert announced.endswith("silenced for 1h by Li Lei via link")
+    again = apig("POST", path, {"csrf": value, "name": "Han Meimei"})
+    assert again["statusCode"] == 409
+    assert "Already done by Li Lei at" in again["body"]
+    assert apig("GET", path)["statusCode"] == 200 and "Already done by Li Lei" in apig("GET", path)["body"]
+    assert len(silences(tmp_path)) == 1
+    assert len(hook.accepted) == 2  # announced once
+
+
+def test_a_post_without_the_forms_value_is_refused_and_changes_nothing(hook, tmp_path):
+    fire()
+    path = path_of(links_of(hook.accepted[0])["silence_4h"])
+    page = apig("POST", path, {"csrf": "forged", "name": "Mallory"})
+    assert page["statusCode"] == 403
+    assert silences(tmp_path) == []
+
+
+def test_a_tampered_token_gets_403_and_an_expired_one_410_and_nothing_changes(hook, tmp_path):
+    fire()
+    path = path_of(links_of(hook.accepted[0])["silence_1h"])
+    encoded, tag = path[len("/a/") :].split(".")
+    payload = base64.urlsafe_b64decode(encoded + "==").decode().replace("silence_1h", "silence_4h")
+    forged = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    assert apig("GET", f"/a/{forged}.{tag}")["statusCode"] == 403
+    assert apig("POST", f"/a/{forged}.{tag}", {"csrf": "x"})["statusCode"] == 403
+    fingerprint = payload.split("|")[2]
+    old = tokens.sign(tokens.Claims("silence_1h", fingerprint, 1, 1_000_000_000), KEY.encode())
+    expired = apig("GET", f"/a/{old}")
+    assert expired["statusCode"] == 410 and "expired" in expired["body"]
+    assert silences(tmp_path) == []
+
+
+def test_a_link_of_an_unknown_alert_gets_404_and_one_of_an_older_message_410(hook):
+    fire()
+    far = tokens.expiry(2_000_000_000)
+    unknown = tokens.sign(tokens.Claims("silence_1h", "0123456789abcdef", 1, far), KEY.encode())
+    assert apig("GET", f"/a/{unknown}")["statusCode"] == 404
+    path = path_of(links_of(hook.accepted[0])["silence_1h"])
+    fingerprint = base64.urlsafe_b64decode(path[3:].split(".")[0] + "==").decode().split("|")[2]
+    older = tokens.sign(tokens.Claims("silence_1h", fingerprint, 0, far), KEY.encode())
+    changed = apig("GET", f"/a/{older}")
+    assert changed["statusCode"] == 410 and "changed" in changed["body"]
+
+
+def test_a_hostile_pool_name_is_rendered_escaped(hook, simulator):
+    pool = copy.deepcopy(demo_scenario()["pools"][0])
+    pool["name"] = '<script>alert(1)</script>"><img src=x>'
+    simulator.set_pool(pool)
+    fire()
+    page = apig("GET", path_of(links_of(hook.accepted[0])["silence_1h"]))
+    assert page["statusCode"] == 200
+    assert "<script>" not in page["body"] and "<img" not in page["body"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x&gt;" in page["body"]
+
+
+def test_too_many_bad_tokens_from_one_address_are_refused_for_a_while(hook):
+    fire()
+    good = path_of(links_of(hook.accepted[0])["silence_1h"])
+    for index in range(20):
+        assert apig("GET", f"/a/bad{index}.x", ip="203.0.113.9")["statusCode"] == 403
+    assert apig("GET", good, ip="203.0.113.9")["statusCode"] == 429
+    assert apig("GET", good, ip="198.51.100.7")["statusCode"] == 200  # another address is not held
+
+
+def test_the_instance_store_turns_links_off_with_a_clear_message(hook, monkeypatch):
+    monkeypatch.delenv("ELB_WATCH_STATE")
+    fire()
+    assert links_of(hook.accepted[0]) == {}
+    settings, _ = read_settings({"ELB_WATCH_ACTIONS_URL": BASE, "ELB_WATCH_ACTIONS_KEY": KEY})
+    why = off_because(settings, {}, "instance")
+    assert why is not None and "instance store" in why and "redis://" in why
+    page = apig("GET", "/a/anything.x")
+    assert page["statusCode"] == 404 and "instance store" in page["body"]
+
+
+def test_a_short_key_is_a_config_problem_and_links_are_off(hook, monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_ACTIONS_KEY", "short-key")
+    result = fire()
+    problems = [e["message"] for e in result["errors"] if e["code"] == "CONFIG.INVALID"]
+    assert any("ELB_WATCH_ACTIONS_KEY is 9 bytes; at least 32" in p for p in problems)
+    assert "short-key" not in json.dumps(result)
+    assert links_of(hook.accepted[0]) == {}
+
+
+def test_the_watch_path_of_apig_is_unchanged(hook):
+    event = {
+        "httpMethod": "POST",
+        "path": "/elb-master-watch",
+        "isBase64Encoded": False,
+        "body": json.dumps({"pool_id": DEMO_POOL}),
+    }
+    response = entry(event, PlatformContext())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["schema"] == "elb-master-watch/v1"
