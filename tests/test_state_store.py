@@ -23,6 +23,7 @@ from handler.config import ConfigError
 from handler.lifecycle import AlertState, Delivery
 from handler.silences import new_silence
 from handler.state import StateStore, StoreUnavailable, open_store, shown_store_url, url_secrets
+from handler.state.memory import MemoryStore
 from handler.state.redis_store import RedisStore
 from handler.state.sqlite_store import SqliteStore
 
@@ -735,8 +736,6 @@ def test_the_default_instance_store_is_one_file_per_user_of_the_machine():
 
 @pytest.fixture(params=["sqlite", "redis", "memory"])
 def any_store(request, tmp_path) -> Iterator[Any]:
-    from handler.state.memory import MemoryStore
-
     if request.param == "memory":
         yield MemoryStore()
         return
