@@ -389,13 +389,17 @@ def silence_list(*, output: str, include_ended: bool, env: Mapping[str, str] | N
             s.id,
             s.describe(),
             iso(s.starts_at),
-            iso(s.ends_at),
+            "until resolved" if s.until_resolved and s.ends_at > now else iso(s.ends_at),
             "active" if s.active(now) else "ended",
             s.comment,
+            s.created_by,
         )
         for s in shown
     ]
-    emit("\n".join(table(("id", "matcher", "starts at", "ends at", "state", "comment"), rows, indent="")))
+    heads = ("id", "matcher", "starts at", "ends at", "state", "comment", "created by")
+    # The "created by" column only when some silence says who made it (an action link's name).
+    width = len(heads) if any(s.created_by for s in shown) else len(heads) - 1
+    emit("\n".join(table(heads[:width], [row[:width] for row in rows], indent="")))
     return EXIT_OK
 
 

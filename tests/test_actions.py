@@ -10,6 +10,7 @@ import base64
 import copy
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,9 @@ from tests.receivers import WebhookReceiver
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
 
 KEY = "k" * 40
+HEALTHY_POOL = copy.deepcopy(demo_scenario()["pools"][0])
+HEALTHY_POOL["members"][0]["status"] = []
+HEALTHY_POOL["members"][0]["reason"] = None
 BASE = "https://actions.example.com"
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -233,3 +237,69 @@ def test_the_watch_path_of_apig_is_unchanged(hook):
     response = entry(event, PlatformContext())
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["schema"] == "elb-master-watch/v1"
+
+
+def test_silence_until_resolved_holds_the_repeats_then_ends_with_the_resolution(
+    hook, simulator, monkeypatch, tmp_path
+):
+    from handler.app import invoke
+
+    monkeypatch.setenv("ELB_WATCH_REPEAT_INTERVAL", "60s")
+    fire()
+    path = path_of(links_of(hook.accepted[0])["silence_resolved"])
+    done = apig("POST", path, {"csrf": csrf_of(apig("GET", path)), "name": "Li Lei"})
+    assert done["statusCode"] == 200
+    [silence] = silences(tmp_path)
+    assert silence.until_resolved
+    assert silence.matcher == {"fingerprint": silence.matcher["fingerprint"]}
+    told = len(hook.accepted)
+    later = time.time() + 120  # the repeat is due: the silence holds it
+    held = invoke({"pool_id": DEMO_POOL}, PlatformContext(), wall_clock=lambda: later)
+    assert [entry["silence_id"] for entry in held["held"] if "silence_id" in entry] == [silence.id]
+    assert len(hook.accepted) == told
+    simulator.set_pool(HEALTHY_POOL)
+    for step in (180, 240):  # ELB_WATCH_RESOLVE_AFTER=2 healthy runs
+        result = invoke(
+            {"pool_id": DEMO_POOL}, PlatformContext(), wall_clock=lambda step=step: time.time() + step
+        )
+    assert [n["notification_reason"] for n in result["notifications"]] == ["resolved"]
+    assert hook.accepted[-1]["status"] == "resolved"  # the resolution is told, not held
+    [ended] = silences(tmp_path)
+    assert ended.ends_at <= time.time() + 240
+
+
+def test_config_check_and_a_startup_warning_say_why_the_instance_store_turns_links_off(
+    hook, monkeypatch, capsys
+):
+    from structlog.testing import capture_logs
+
+    from handler import logs
+    from handler.routes_cli import config_check
+    from handler.wiring import WARM
+
+    monkeypatch.delenv("ELB_WATCH_STATE")
+    assert config_check(output="json") == 2
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert any("instance store" in problem and "action links are off" in problem for problem in problems)
+    monkeypatch.setattr(WARM, "_said", set())
+    with logs.held(), capture_logs() as captured:
+        fire()
+        fire()
+    warned = [entry for entry in captured if entry["event"] == "actions.off"]
+    assert len(warned) == 1
+    assert "instance store" in warned[0]["why"]
+
+
+def test_silence_list_shows_who_silenced_through_a_link(hook, tmp_path, capsys):
+    from handler.commands import silence_list
+
+    fire()
+    path = path_of(links_of(hook.accepted[0])["silence_4h"])
+    apig("POST", path, {"csrf": csrf_of(apig("GET", path)), "name": "Han Meimei"})
+    assert silence_list(output="text", include_ended=False) == 0
+    text = capsys.readouterr().out
+    assert "CREATED BY" in text
+    assert "Han Meimei" in text
+    assert silence_list(output="json", include_ended=False) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["created_by"] == "Han Meimei"
