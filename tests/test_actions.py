@@ -15,12 +15,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from structlog.testing import capture_logs
 
 from handler import handler as entry
+from handler import logs
 from handler.actions import token as tokens
 from handler.actions.links import LINKED, off_because
+from handler.app import invoke
+from handler.commands import silence_list
 from handler.config import read_settings
+from handler.routes_cli import config_check
 from handler.state import open_store
+from handler.wiring import WARM
 from tests.receivers import WebhookReceiver
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
 
@@ -242,8 +248,6 @@ def test_the_watch_path_of_apig_is_unchanged(hook):
 def test_silence_until_resolved_holds_the_repeats_then_ends_with_the_resolution(
     hook, simulator, monkeypatch, tmp_path
 ):
-    from handler.app import invoke
-
     monkeypatch.setenv("ELB_WATCH_REPEAT_INTERVAL", "60s")
     fire()
     path = path_of(links_of(hook.accepted[0])["silence_resolved"])
@@ -271,12 +275,6 @@ def test_silence_until_resolved_holds_the_repeats_then_ends_with_the_resolution(
 def test_config_check_and_a_startup_warning_say_why_the_instance_store_turns_links_off(
     hook, monkeypatch, capsys
 ):
-    from structlog.testing import capture_logs
-
-    from handler import logs
-    from handler.routes_cli import config_check
-    from handler.wiring import WARM
-
     monkeypatch.delenv("ELB_WATCH_STATE")
     assert config_check(output="json") == 2
     problems = json.loads(capsys.readouterr().out)["problems"]
@@ -291,8 +289,6 @@ def test_config_check_and_a_startup_warning_say_why_the_instance_store_turns_lin
 
 
 def test_silence_list_shows_who_silenced_through_a_link(hook, tmp_path, capsys):
-    from handler.commands import silence_list
-
     fire()
     path = path_of(links_of(hook.accepted[0])["silence_4h"])
     apig("POST", path, {"csrf": csrf_of(apig("GET", path)), "name": "Han Meimei"})
