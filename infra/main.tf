@@ -74,6 +74,7 @@ locals {
     ELB_WATCH_RETRY_BASE_SECONDS    = var.retry_base_seconds
     ELB_WATCH_POLL_INTERVAL_SECONDS = var.poll_interval_seconds
     ELB_WATCH_ROUTES                = var.routes
+    ELB_WATCH_ACTIONS_URL           = local.actions_url
   }
 
   # Webhook URLs carry tokens and the state URL may carry a password: FunctionGraph keeps these
@@ -90,6 +91,7 @@ locals {
     ELB_WATCH_WEBHOOK_SECRET   = var.webhook_secret
     ELB_WATCH_WELINK_WEBHOOK   = var.welink_webhook
     ELB_WATCH_TEAMS_WEBHOOK    = var.teams_webhook
+    ELB_WATCH_ACTIONS_KEY      = var.actions_key
   }
 
   user_data = { for name, value in local.settings : name => tostring(value) if value != null }

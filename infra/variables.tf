@@ -440,3 +440,37 @@ variable "route_secrets" {
     error_message = "route_secrets names must be environment variable names ([A-Za-z_][A-Za-z0-9_]*), not ELB_WATCH_*, HUAWEICLOUD_* or RUNTIME_*."
   }
 }
+
+# ---------------------------------------------------------------------------------------------------
+# Action links (issue 23): acknowledge or silence an alert from its message (actions.tf)
+# ---------------------------------------------------------------------------------------------------
+
+variable "actions_apig_instance_id" {
+  description = "An existing dedicated APIG gateway for the action links' API (ANY /a/{token}). null: no links."
+  type        = string
+  default     = null
+}
+
+variable "actions_key" {
+  description = "ELB_WATCH_ACTIONS_KEY: the links' signing key, at least 32 bytes (openssl rand -base64 48). Sensitive."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = try(length(var.actions_key) >= 32, var.actions_key == null)
+    error_message = "actions_key must be at least 32 bytes (openssl rand -base64 48)."
+  }
+}
+
+variable "actions_domain" {
+  description = "A domain of your own for the links (bind its certificate to the group); null: the group's debugging domain."
+  type        = string
+  default     = null
+}
+
+variable "actions_requests_per_minute" {
+  description = "Throttling of the action API: requests per minute in all (per source address: at most 20)."
+  type        = number
+  default     = 60
+}
