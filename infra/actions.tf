@@ -8,17 +8,17 @@ locals {
   actions_on = var.actions_apig_instance_id != null
   # The group and API names allow letters, digits and '-'; the environment's letters, digits and '_'.
   actions_name = replace(var.function_name, "_", "-")
-  # The links' public base: the group's own domain when one is given, else its debugging domain.
+  # The links' public base: a domain of your own bound to the group (with its certificate: the console,
+  # or huaweicloud_apig_group_domain_associate from provider 1.73.4), else the group's debugging domain.
   actions_url = !local.actions_on ? null : var.actions_domain != null ? "https://${var.actions_domain}" : "https://${data.huaweicloud_apig_groups.actions[0].groups[0].sl_domain}"
 }
 
 resource "huaweicloud_apig_group" "actions" {
   count = local.actions_on ? 1 : 0
 
-  instance_id           = var.actions_apig_instance_id
-  name                  = "${local.actions_name}-actions"
-  description           = "elb-master-watch action links: acknowledge or silence an alert from its message"
-  domain_access_enabled = var.actions_domain == null # the debugging domain only without a domain of your own
+  instance_id = var.actions_apig_instance_id
+  name        = "${local.actions_name}-actions"
+  description = "elb-master-watch action links: acknowledge or silence an alert from its message"
 }
 
 data "huaweicloud_apig_groups" "actions" {
@@ -26,18 +26,6 @@ data "huaweicloud_apig_groups" "actions" {
 
   instance_id = var.actions_apig_instance_id
   group_id    = huaweicloud_apig_group.actions[0].id
-}
-
-resource "huaweicloud_apig_group_domain_associate" "actions" {
-  count = local.actions_on && var.actions_domain != null ? 1 : 0
-
-  instance_id               = var.actions_apig_instance_id
-  group_id                  = huaweicloud_apig_group.actions[0].id
-  url_domain                = var.actions_domain
-  min_ssl_version           = "TLSv1.2"
-  ingress_http_port         = 80
-  ingress_https_port        = 443
-  is_http_redirect_to_https = true
 }
 
 resource "huaweicloud_apig_environment" "actions" {
@@ -73,7 +61,6 @@ resource "huaweicloud_apig_api" "actions" {
   func_graph {
     function_urn    = huaweicloud_fgs_function.watch.urn
     version         = "latest"
-    network_type    = var.vpc_id != null ? "V2" : "V1"
     timeout         = min(var.timeout, 60) * 1000
     invocation_type = "sync"
   }

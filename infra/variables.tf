@@ -464,7 +464,7 @@ variable "actions_key" {
 }
 
 variable "actions_domain" {
-  description = "A domain of your own for the links (bind its certificate to the group); null: the group's debugging domain."
+  description = "A domain of your own for the links, bound to the group with its certificate (console); null: the group's debugging domain."
   type        = string
   default     = null
 }
