@@ -10,13 +10,16 @@ import base64
 import copy
 import json
 import re
+import threading
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import requests
 from structlog.testing import capture_logs
 
+from elb_tools import serve
 from handler import handler as entry
 from handler import logs
 from handler.actions import token as tokens
@@ -299,3 +302,44 @@ def test_silence_list_shows_who_silenced_through_a_link(hook, tmp_path, capsys):
     assert silence_list(output="json", include_ended=False) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["created_by"] == "Han Meimei"
+
+
+def test_the_page_speaks_the_configured_locale(hook, monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_LOCALE", "zh")
+    fire()
+    page = apig("GET", path_of(links_of(hook.accepted[0])["silence_4h"]))
+    assert page["statusCode"] == 200
+    assert '<html lang="zh-CN">' in page["body"]
+    assert "静默 4 小时" in page["body"]
+
+
+def test_a_head_request_answers_the_headers_and_no_body(hook):
+    fire()
+    page = apig("HEAD", path_of(links_of(hook.accepted[0])["silence_1h"]))
+    assert page["statusCode"] == 200
+    assert page["headers"] == PAGE_HEADERS
+    assert page["body"] == ""
+
+
+def test_the_development_server_turns_http_into_apig_events(hook, tmp_path):
+    fire()
+    path = path_of(links_of(hook.accepted[0])["silence_1h"])
+    httpd = serve.server(0, lambda event: entry(event, PlatformContext()))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        page = requests.get(base + path, timeout=30)
+        assert page.status_code == 200
+        assert {name: page.headers[name] for name in PAGE_HEADERS} == PAGE_HEADERS
+        value = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        done = requests.post(base + path, data={"csrf": value, "name": "Li Lei"}, timeout=30)
+        assert done.status_code == 200
+        assert "silenced for 1h by Li Lei" in done.text
+        watch = requests.post(base + "/elb-master-watch", json={"pool_id": DEMO_POOL}, timeout=30)
+        assert watch.json()["schema"] == "elb-master-watch/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert httpd.server_address[0] == "127.0.0.1"
+    assert [s.created_by for s in silences(tmp_path)] == ["Li Lei"]

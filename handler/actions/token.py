@@ -86,6 +86,8 @@ def verify(token: str, key: bytes, now: float) -> Claims | Refused:
         payload, given = _unb64(encoded), _unb64(tag)
     except (binascii.Error, ValueError):
         return Refused("forged")
+    if _b64(payload) != encoded or _b64(given) != tag:  # one spelling per token: a replay is the same token
+        return Refused("forged")
     if not hmac.compare_digest(_tag(key, payload), given):
         return Refused("forged")
     claims = _claims(payload)
