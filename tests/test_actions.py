@@ -30,7 +30,7 @@ from handler.config import read_settings
 from handler.routes_cli import config_check
 from handler.state import open_store
 from handler.wiring import WARM
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, running_receivers
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
 
 KEY = "k" * 40
@@ -343,3 +343,20 @@ def test_the_development_server_turns_http_into_apig_events(hook, tmp_path):
         httpd.server_close()
     assert httpd.server_address[0] == "127.0.0.1"
     assert [s.created_by for s in silences(tmp_path)] == ["Li Lei"]
+
+
+def test_every_receiver_that_got_the_alert_is_told_once(simulator, monkeypatch, tmp_path):
+    with running_receivers(smn_ak=simulator.credentials.ak, smn_sk=simulator.credentials.sk) as running:
+        for name, value in running.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("ELB_WATCH_DIAGNOSE", "off")
+        monkeypatch.setenv("ELB_WATCH_STATE", f"sqlite://{tmp_path}/state.db")
+        monkeypatch.setenv("ELB_WATCH_ACTIONS_URL", BASE)
+        monkeypatch.setenv("ELB_WATCH_ACTIONS_KEY", KEY)
+        fire()
+        path = path_of(links_of(running.webhook.accepted[0])["silence_1h"])
+        done = apig("POST", path, {"csrf": csrf_of(apig("GET", path)), "name": "Li Lei"})
+        assert done["statusCode"] == 200
+        for receiver in running.all():
+            assert len(receiver.accepted) == 2, type(receiver).__name__
+        assert "smn, feishu, dingtalk, wecom, slack, webhook, welink, teams" in done["body"]
