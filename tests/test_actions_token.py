@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from handler.actions.request import read_request
 from handler.actions.token import (
     Claims,
     Refused,
@@ -67,3 +70,26 @@ def test_the_forms_value_is_bound_to_its_token():
     assert not form_value_ok(token, KEY, "")
     assert token_id(token) != token_id(other)
     assert token not in token_id(token)
+
+
+@given(st.text(max_size=300))
+def test_any_text_as_a_token_is_refused_or_verified_never_raised(text):
+    assert isinstance(verify(text, KEY, NOW), Refused | Claims)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["httpMethod", "path", "headers", "body", "isBase64Encoded", "requestContext"]),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.text(max_size=50),
+            st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3),
+        ),
+    )
+)
+def test_any_apig_event_reads_as_a_request_never_raised(event):
+    request = read_request(event)
+    assert isinstance(request.token, str)
+    assert request.source
