@@ -130,7 +130,7 @@ def _actions(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
     if not url:
         return {}
     local = re.match(r"http://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", url)
-    if not (url.startswith("https://") or local) or any(c in url for c in "?#\"' <>") or len(url) > 300:
+    if not (re.match(r"https://[^/]+", url) or local) or any(c in url for c in "?#\"' <>") or len(url) > 300:
         problems.append(
             f"ELB_WATCH_ACTIONS_URL={shown(url)} must be the https:// base of the actions API (no query): "
             "the action links are off"
@@ -139,7 +139,7 @@ def _actions(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
     size = len(key.encode("utf-8"))
     if size < MIN_ACTIONS_KEY_BYTES:
         problems.append(
-            f"ELB_WATCH_ACTIONS_KEY is {'unset' if not size else f'{size} bytes'}; at least "
+            f"ELB_WATCH_ACTIONS_KEY is {'unset' if not size else f'{size} bytes'}, at least "
             f"{MIN_ACTIONS_KEY_BYTES} bytes are needed (openssl rand -base64 48): the action links are off"
         )
         return {}

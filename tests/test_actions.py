@@ -231,7 +231,7 @@ def test_a_short_key_is_a_config_problem_and_links_are_off(hook, monkeypatch):
     monkeypatch.setenv("ELB_WATCH_ACTIONS_KEY", "short-key")
     result = fire()
     problems = [e["message"] for e in result["errors"] if e["code"] == "CONFIG.INVALID"]
-    assert any("ELB_WATCH_ACTIONS_KEY is 9 bytes; at least 32" in p for p in problems)
+    assert any("ELB_WATCH_ACTIONS_KEY is 9 bytes, at least 32 bytes are needed" in p for p in problems)
     assert "short-key" not in json.dumps(result)
     assert links_of(hook.accepted[0]) == {}
 
@@ -360,3 +360,22 @@ def test_every_receiver_that_got_the_alert_is_told_once(simulator, monkeypatch, 
         for receiver in running.all():
             assert len(receiver.accepted) == 2, type(receiver).__name__
         assert "smn, feishu, dingtalk, wecom, slack, webhook, welink, teams" in done["body"]
+
+
+@pytest.mark.parametrize(
+    ("url", "usable"),
+    [
+        ("https://abc.apig.cn-north-4.huaweicloudapis.com", True),
+        ("https://actions.example.com/", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://actions.example.com", False),
+        ("https://", False),
+        ("https://x.example.com/?next=evil", False),
+        ('https://x.example.com/"><script>', False),
+    ],
+)
+def test_the_actions_url_must_be_an_https_base(url, usable):
+    settings, problems = read_settings({"ELB_WATCH_ACTIONS_URL": url, "ELB_WATCH_ACTIONS_KEY": KEY})
+    assert bool(settings.actions_url) == usable
+    assert (problems == []) == usable
+    assert KEY not in repr(settings)
