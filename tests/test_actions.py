@@ -25,7 +25,7 @@ from handler import logs
 from handler.actions import token as tokens
 from handler.actions.links import LINKED, off_because
 from handler.app import invoke
-from handler.commands import silence_list
+from handler.commands import alerts, silence_list
 from handler.config import read_settings
 from handler.routes_cli import config_check
 from handler.state import open_store
@@ -302,6 +302,9 @@ def test_silence_list_shows_who_silenced_through_a_link(hook, tmp_path, capsys):
     assert silence_list(output="json", include_ended=False) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["created_by"] == "Han Meimei"
+    assert alerts(output="json", include_resolved=False) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["silenced_by"] == listed["id"]
 
 
 def test_the_page_speaks_the_configured_locale(hook, monkeypatch):
