@@ -1,12 +1,14 @@
 """Signed action tokens: HMAC-SHA256 over the action, fingerprint, alert sequence and expiry. Pure.
 
-A token is `base64url(payload) "." base64url(tag)`, the payload `v1|action|fingerprint|sequence|expires`
-(expiry in epoch seconds), the tag the first 16 bytes of HMAC-SHA256(key, payload): 128 bits, compared
-with `hmac.compare_digest`. A token says nothing secret (anyone holding it sees which alert it is
-about); what makes it a credential is that nobody without the key can make or change one. It is good
-until `expires` (24 h after the message) and only while the alert's sequence is the one it names:
-every new notification of the alert (changed, repeated, resolved) moves the sequence on, and the
-links of the older message stop working (the newer message carries fresh ones).
+A token is 46 base64url characters: 18 bytes of claims (version 1, the action's index in ACTIONS, the
+fingerprint's 8 bytes, the sequence and the expiry in epoch seconds, both unsigned 32-bit) and a tag,
+the first 16 bytes of HMAC-SHA256(key, "link" 0x00 claims): 128 bits, compared with
+`hmac.compare_digest`. Short, so three links fit beside an alert in a 500-character message. A token
+says nothing secret (anyone holding it sees which alert it is about); what makes it a credential is
+that nobody without the key can make or change one. It is good until its expiry (24 h after the
+message) and only while the alert's sequence is the one it names: every new notification of the alert
+(changed, repeated, resolved) moves the sequence on, and the links of the older message stop working
+(the newer message carries fresh ones).
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ import binascii
 import hashlib
 import hmac
 import re
+import struct
 from dataclasses import dataclass
 
 ACTIONS = ("ack", "silence_1h", "silence_4h", "silence_resolved")
 """Every action a link can name (handler.actions.links.LINKED says which are on)."""
 LIFETIME_SECONDS = 24 * 3600.0
 MIN_KEY_BYTES = 32
-VERSION = "v1"
+VERSION = 1
 TAG_BYTES = 16
-MAX_TOKEN_CHARS = 200
-_FINGERPRINT = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,160}\.[A-Za-z0-9_-]{1,40}")
+_CLAIMS = struct.Struct(">BB8sII")
+TOKEN_CHARS = 46  # base64url of the 18 bytes of claims and the 16 of the tag, unpadded
+_FINGERPRINT = re.compile(r"[0-9a-f]{16}")  # handler.notify.fingerprint: 16 hex digits
+_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_CHARS}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,36 +67,36 @@ def sign(claims: Claims, key: bytes) -> str:
     """The token for these claims; ValueError for an action or fingerprint a token cannot carry."""
     if claims.action not in ACTIONS or not _FINGERPRINT.fullmatch(claims.fingerprint):
         raise ValueError("not an action token")
-    payload = f"{VERSION}|{claims.action}|{claims.fingerprint}|{claims.sequence}|{claims.expires_at}"
-    raw = payload.encode("ascii")
-    return f"{_b64(raw)}.{_b64(_tag(key, raw))}"
-
-
-def _claims(payload: bytes) -> Claims | None:
-    parts = payload.decode("ascii", "replace").split("|")
-    if len(parts) != 5 or parts[0] != VERSION or parts[1] not in ACTIONS:
-        return None
-    if not _FINGERPRINT.fullmatch(parts[2]) or not parts[3].isdigit() or not parts[4].isdigit():
-        return None
-    return Claims(parts[1], parts[2], int(parts[3]), int(parts[4]))
+    if not (0 <= claims.sequence < 2**32 and 0 <= claims.expires_at < 2**32):
+        raise ValueError("not an action token")
+    raw = _CLAIMS.pack(
+        VERSION,
+        ACTIONS.index(claims.action),
+        bytes.fromhex(claims.fingerprint),
+        claims.sequence,
+        claims.expires_at,
+    )
+    return _b64(raw + _tag(key, raw))
 
 
 def verify(token: str, key: bytes, now: float) -> Claims | Refused:
     """The claims of a token this key signed that has not expired, or why it is refused."""
-    if len(token) > MAX_TOKEN_CHARS or not _TOKEN.fullmatch(token):
+    if not _TOKEN.fullmatch(token):
         return Refused("forged")
-    encoded, _, tag = token.partition(".")
     try:
-        payload, given = _unb64(encoded), _unb64(tag)
+        whole = _unb64(token)
     except (binascii.Error, ValueError):
         return Refused("forged")
-    if _b64(payload) != encoded or _b64(given) != tag:  # one spelling per token: a replay is the same token
+    # One spelling per token: a variant of a used link's unused base64 bits is not a second token.
+    if _b64(whole) != token or len(whole) != _CLAIMS.size + TAG_BYTES:
         return Refused("forged")
-    if not hmac.compare_digest(_tag(key, payload), given):
+    raw, given = whole[: _CLAIMS.size], whole[_CLAIMS.size :]
+    if not hmac.compare_digest(_tag(key, raw), given):
         return Refused("forged")
-    claims = _claims(payload)
-    if claims is None:
+    version, action, fingerprint, sequence, expires_at = _CLAIMS.unpack(raw)
+    if version != VERSION or action >= len(ACTIONS):
         return Refused("forged")
+    claims = Claims(ACTIONS[action], fingerprint.hex(), sequence, expires_at)
     if now >= claims.expires_at:
         return Refused("expired", claims)
     return claims
