@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from handler.matchers import Matcher, match_all
 from handler.textview import table
 
 WIDTH = 100
@@ -24,18 +25,27 @@ SEVERITIES = ("critical", "major", "warning", "info")
 class AlertFilter:
     """Which alerts `alerts list` shows. Every field narrows; an empty one lets everything through.
 
-    `severities` (`--severity`, repeatable); resolved alerts only with `include_resolved` (`--all`).
-    The place for `--match` and `--receiver` filters: a field here and a test in `wanted`.
+    `severities` (`--severity`, repeatable); resolved alerts only with `include_resolved` (`--all`);
+    `matchers` (`--match`, over the alert's record, as silences read it); `receivers` (`--receiver`:
+    alerts routed to one of them, or whose ledger names one).
     """
 
     severities: frozenset[str] = frozenset()
     include_resolved: bool = False
+    matchers: tuple[Matcher, ...] = ()
+    receivers: frozenset[str] = frozenset()
 
-    def wanted(self, row: Mapping[str, Any]) -> bool:
-        """Whether `alerts list` shows this row."""
+    def wanted(
+        self, row: Mapping[str, Any], record: Mapping[str, Any] | None = None, ledger: Any = ()
+    ) -> bool:
+        """Whether `alerts list` shows this row (of this record, with this ledger of receiver names)."""
         if not self.include_resolved and row.get("state") == "resolved":
             return False
-        return not self.severities or row.get("severity") in self.severities
+        if self.severities and row.get("severity") not in self.severities:
+            return False
+        if self.receivers and self.receivers.isdisjoint({*(row.get("receivers") or ()), *ledger}):
+            return False
+        return match_all(self.matchers, record if record is not None else {})
 
 
 def sort_key(row: Mapping[str, Any]) -> tuple[int, str, str]:
@@ -117,8 +127,12 @@ def _notes(row: Mapping[str, Any], now: float) -> list[str]:
         until = row.get("muted_until")
         end = f" until {until} ({_until(until, now)})" if until else " (no end ahead)"
         notes.append(f"muted by time interval {row['muted_by']}{end}")
+    acked = row.get("acknowledged")
+    if isinstance(acked, Mapping):
+        said = f"acknowledged by {acked.get('by')} {ago(acked.get('at'), now)}"
+        notes.append(f"{said}: {acked['comment']}" if acked.get("comment") else said)
     if row.get("never_notified"):
-        notes.append("resolved while a time interval held it: never notified, nothing sent")
+        notes.append("resolved while a silence or time interval held it: never notified, nothing sent")
     pending = row.get("pending_channels") or []
     if pending:
         notes.append(f"still owed to: {', '.join(str(name) for name in pending)}")

@@ -300,18 +300,43 @@ def _channels_parser(commands: _Commands) -> None:
     _add_globals(test)
 
 
+MATCH_HELP = (
+    "KEY=VALUE, KEY!=VALUE, KEY=~REGEX or KEY!~REGEX over pool_name (= is a glob there), pool_id, "
+    "loadbalancer_id, listener_id, enterprise_project_id, region, project_id, kind, severity; "
+    "repeat to AND them"
+)
+ALERTS_VARIABLES = (
+    STORE_VARIABLES,
+    "ELB_WATCH_REPEAT_INTERVAL, ELB_WATCH_FIRE_AFTER/_RESOLVE_AFTER, channels",
+)
+MATCHER_EXITS = (
+    "0 done",
+    "1 no store configured, the store is unavailable, or no such alert / acknowledgement",
+    "2 a bad --match (named in the message)",
+    "64 usage error",
+)
+
+
 def _alerts_parser(commands: _Commands) -> None:
-    example = ("elb-master-watch alerts list", "elb-master-watch alerts list --severity critical -o json")
-    variables = (STORE_VARIABLES, "ELB_WATCH_REPEAT_INTERVAL, ELB_WATCH_FIRE_AFTER/_RESOLVE_AFTER, channels")
+    example = (
+        "elb-master-watch alerts list --match 'pool_name=pay-*' --receiver oncall",
+        "elb-master-watch alerts list --severity critical -o json",
+    )
+    exits = (
+        "0 done",
+        "1 no store configured, or the store is unavailable",
+        "2 a bad --match",
+        "64 usage error",
+    )
     group = commands.add_parser(
-        "alerts", help="the alerts the state store holds", epilog=epilog(example, variables, STORE_EXITS)
+        "alerts", help="the alerts the state store holds", epilog=epilog(example, ALERTS_VARIABLES, exits)
     )
     _add_globals(group)
     alerts = group.add_subparsers(dest="action", required=True)
     listing = alerts.add_parser(
         "list",
         help="firing and pending alerts (ELB_WATCH_STATE)",
-        epilog=epilog(example, variables, STORE_EXITS),
+        epilog=epilog(example, ALERTS_VARIABLES, exits),
     )
     listing.add_argument("--all", action="store_true", help="resolved alerts too")
     listing.add_argument(
@@ -320,7 +345,46 @@ def _alerts_parser(commands: _Commands) -> None:
         choices=("critical", "major", "warning", "info"),
         help="only alerts of this severity (repeat for several)",
     )
+    listing.add_argument(
+        "--match", action="append", metavar="MATCHER", help=f"only matching alerts: {MATCH_HELP}"
+    )
+    listing.add_argument(
+        "--receiver", action="append", metavar="NAME", help="only alerts routed to (or owed to) this receiver"
+    )
     _add_globals(listing)
+    _ack_parsers(alerts)
+
+
+def _ack_parsers(alerts: _Commands) -> None:
+    ack = alerts.add_parser(
+        "ack",
+        help="acknowledge a firing alert: no repeat until it changes or resolves",
+        epilog=epilog(
+            (
+                'elb-master-watch alerts ack FINGERPRINT --comment "on it" --by alice',
+                "elb-master-watch alerts ack --match 'pool_name=pay-*' --match severity=critical",
+            ),
+            STORE_VARIABLES,
+            MATCHER_EXITS,
+        ),
+    )
+    ack.add_argument("fingerprint", nargs="?", metavar="FINGERPRINT", help="the alert (alerts list shows it)")
+    ack.add_argument(
+        "--match", action="append", metavar="MATCHER", help=f"every firing alert matching: {MATCH_HELP}"
+    )
+    ack.add_argument("--comment", default="", metavar="TEXT", help="why (shown by alerts list and in held)")
+    ack.add_argument("--by", metavar="NAME", help="who acknowledges (default: the OS user, else cli)")
+    _add_globals(ack)
+    unack = alerts.add_parser(
+        "unack",
+        help="drop an acknowledgement: the alert's repeats resume",
+        epilog=epilog("elb-master-watch alerts unack FINGERPRINT", STORE_VARIABLES, MATCHER_EXITS),
+    )
+    unack.add_argument("fingerprint", nargs="?", metavar="FINGERPRINT", help="the alert")
+    unack.add_argument(
+        "--match", action="append", metavar="MATCHER", help=f"every alert matching: {MATCH_HELP}"
+    )
+    _add_globals(unack)
 
 
 def _silence_parser(commands: _Commands) -> None:
@@ -329,39 +393,38 @@ def _silence_parser(commands: _Commands) -> None:
         "1 no such silence, it had already ended, or the store is unavailable",
         "64 usage error",
     )
+    add_example = (
+        "elb-master-watch silence add --match 'pool_name=pay-*' --match severity=critical --for 1d12h",
+        'ID=$(elb-master-watch silence add --pool ID --for 2h --comment "maintenance")',
+    )
     group = commands.add_parser(
         "silence",
-        help="hold a pool's notifications, e.g. during maintenance",
-        epilog=epilog(
-            'elb-master-watch silence add --pool ID --for 2h --comment "maintenance"',
-            STORE_VARIABLES,
-            expire_exits,
-        ),
+        help="hold matching notifications for a while, e.g. during maintenance",
+        epilog=epilog(add_example, STORE_VARIABLES, expire_exits),
     )
     _add_globals(group)
     actions = group.add_subparsers(dest="action", required=True)
     add = actions.add_parser(
         "add",
-        help="silence a pool or one finding for a while; prints the id",
-        epilog=epilog(
-            'ID=$(elb-master-watch silence add --pool ID --for 2h --comment "maintenance")',
-            STORE_VARIABLES,
-            STORE_EXITS,
-        ),
+        help="silence matching alerts (or a pool, or one finding) for a while; prints the id",
+        epilog=epilog(add_example, STORE_VARIABLES, (*STORE_EXITS[:2], "2 a bad --match", STORE_EXITS[2])),
     )
     matcher = add.add_mutually_exclusive_group(required=True)
+    matcher.add_argument("--match", action="append", metavar="MATCHER", help=MATCH_HELP)
     matcher.add_argument("--pool", metavar="ID", help="the pool id")
     matcher.add_argument("--fingerprint", metavar="FP", help="one finding's fingerprint (alerts list)")
-    add.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 30m, 2h, 1h30m")
-    add.add_argument("--comment", default="", metavar="TEXT", help="why (shown by silence list)")
-    _add_globals(add)
-    silences = actions.add_parser(
-        "list",
-        help="the active silences",
-        epilog=epilog("elb-master-watch silence list --all", STORE_VARIABLES, STORE_EXITS),
+    add.add_argument(
+        "--for",
+        dest="duration",
+        required=True,
+        metavar="DURATION",
+        help="e.g. 30m, 2h, 1d, 1w, 1d12h (max 90d)",
     )
-    silences.add_argument("--all", action="store_true", help="ended silences too")
-    _add_globals(silences)
+    add.add_argument("--comment", default="", metavar="TEXT", help="why (shown by silence list)")
+    add.add_argument("--by", metavar="NAME", help="who silences (default: the OS user, else cli)")
+    _add_globals(add)
+    _silence_list_parser(actions)
+    _silence_update_parser(actions)
     expire = actions.add_parser(
         "expire",
         help="end a silence now",
@@ -369,6 +432,58 @@ def _silence_parser(commands: _Commands) -> None:
     )
     expire.add_argument("id", help="the silence id")
     _add_globals(expire, output=False)
+
+
+def _silence_list_parser(actions: _Commands) -> None:
+    silences = actions.add_parser(
+        "list",
+        help="the active silences",
+        epilog=epilog(
+            (
+                "elb-master-watch silence list --all",
+                "elb-master-watch silence list --match 'pool_name=pay-*'",
+            ),
+            STORE_VARIABLES,
+            (*STORE_EXITS[:2], "2 a bad --match", STORE_EXITS[2]),
+        ),
+    )
+    silences.add_argument("--all", action="store_true", help="ended silences too")
+    silences.add_argument(
+        "--match",
+        action="append",
+        metavar="MATCHER",
+        help="only silences whose matchers name a value it accepts",
+    )
+    _add_globals(silences)
+
+
+def _silence_update_parser(actions: _Commands) -> None:
+    update = actions.add_parser(
+        "update",
+        help="extend, shorten or re-comment an active silence; prints its id",
+        epilog=epilog(
+            (
+                'elb-master-watch silence update "$ID" --for 4h',
+                'elb-master-watch silence update "$ID" --comment "longer"',
+            ),
+            STORE_VARIABLES,
+            (
+                "0 updated",
+                "1 no such silence, it has ended, or the store is unavailable",
+                "64 usage error (nothing to update, a bad --for or --until)",
+            ),
+        ),
+    )
+    update.add_argument("id", help="the silence id")
+    end = update.add_mutually_exclusive_group()
+    end.add_argument(
+        "--for", dest="duration", metavar="DURATION", help="a new end, counted from now (e.g. 4h, 1d)"
+    )
+    end.add_argument(
+        "--until", metavar="TIME", help="a new end: ISO 8601, e.g. 2026-12-07T02:00:00Z (UTC if no zone)"
+    )
+    update.add_argument("--comment", metavar="TEXT", help="a new comment")
+    _add_globals(update)
 
 
 def _package_parser(commands: _Commands) -> None:
@@ -526,7 +641,7 @@ def _routes(args: argparse.Namespace, output: str | None) -> int:
 
 
 def _operate(args: argparse.Namespace, output: str | None, *, quiet: bool) -> int:
-    """Run `channels test`, `alerts list` or `silence add|list|expire`."""
+    """Run `channels test`, `alerts list|ack|unack` or `silence add|list|update|expire`."""
     from handler import commands  # noqa: PLC0415
 
     if args.command == "channels":
@@ -534,19 +649,58 @@ def _operate(args: argparse.Namespace, output: str | None, *, quiet: bool) -> in
             only=args.channel, output=_output(output), timeout=args.timeout, receiver=args.receiver
         )
     if args.command == "alerts":
-        return commands.alerts(output=_output(output), include_resolved=args.all, severities=args.severity)
+        return _alerts(args, output, quiet=quiet)
     if args.action == "add":
         return commands.silence_add(
             pool=args.pool,
             fingerprint=args.fingerprint,
+            match=args.match,
             duration=args.duration,
             comment=args.comment,
+            by=args.by,
             output=output or "text",  # the id alone, also when piped: ID=$(... silence add ...)
             quiet=quiet,
         )
+    if args.action == "update":
+        return commands.silence_update(
+            args.id,
+            duration=args.duration,
+            until=args.until,
+            comment=args.comment,
+            output=output or "text",
+            quiet=quiet,
+        )
     if args.action == "list":
-        return commands.silence_list(output=_output(output), include_ended=args.all)
+        return commands.silence_list(output=_output(output), include_ended=args.all, match=args.match)
     return commands.silence_expire(args.id, quiet=quiet)
+
+
+def _alerts(args: argparse.Namespace, output: str | None, *, quiet: bool) -> int:
+    """Run `alerts list`, `alerts ack` or `alerts unack`."""
+    if args.action == "list":
+        from handler import commands  # noqa: PLC0415
+
+        return commands.alerts(
+            output=_output(output),
+            include_resolved=args.all,
+            severities=args.severity,
+            match=args.match,
+            receivers=args.receiver,
+        )
+    from handler import acking  # noqa: PLC0415
+
+    if args.action == "ack":
+        return acking.alerts_ack(
+            fingerprint=args.fingerprint,
+            match=args.match,
+            comment=args.comment,
+            by=args.by,
+            output=output or "text",
+            quiet=quiet,
+        )
+    return acking.alerts_unack(
+        fingerprint=args.fingerprint, match=args.match, output=output or "text", quiet=quiet
+    )
 
 
 def _quietly(output: str | None, stack: ExitStack, *, quiet: bool) -> None:
@@ -565,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet: bool = getattr(args, "quiet", False)
     if args.command in {"channels", "alerts", "silence"}:
         with ExitStack() as stack:
-            if not (args.command == "silence" and args.action == "add"):  # the id is the answer
+            if not (args.command == "silence" and args.action in {"add", "update"}):  # the id is the answer
                 _quietly(output, stack, quiet=quiet)
             return _operate(args, output, quiet=quiet)
     if args.command in {"config", "routes"}:

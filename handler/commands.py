@@ -1,9 +1,10 @@
-"""The operator's commands: `channels test`, `alerts list`, `silence add|list|expire`.
+"""The operator's commands: `channels test`, `alerts list`, `silence add|list|update|expire`.
 
 They read the same variables as the function (`ELB_WATCH_STATE`, the channel variables), so run them
 with the function's configuration exported. Each returns the process exit status:
 0 done, 1 the store or a channel's configuration cannot be used (or the silence is unknown or ended),
-3 a test message was not delivered, 64 usage error.
+2 a bad `--match` matcher, 3 a test message was not delivered, 64 usage error.
+(`alerts ack|unack` live in `handler.acking`.)
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handler.config import ConfigError, parse_duration, resolve_credentials, resolve_project_id
-from handler.silences import Silence, iso, new_silence, silencing
+from handler.matchers import Matcher, MatcherError, parse_matchers
+from handler.silences import MAX_SILENCE_SECONDS, Silence, iso, new_silence, silencing
 from handler.state import StateStore, StoreUnavailable, open_store
 from handler.textview import dumps, emit, table
 
 EXIT_OK = 0
 EXIT_UNAVAILABLE = 1
+EXIT_BAD_MATCHER = 2
 EXIT_NOT_DELIVERED = 3
 EXIT_USAGE = 64
 NO_STORE = (
@@ -207,9 +210,11 @@ def _member(record: Mapping[str, Any]) -> str:
 def _muted(state: Any, channels: Sequence[str], muting: Any) -> dict[str, Any]:
     """Whether a time interval holds the alert now (`muted_by`, `muted_until`), or held it until it resolved.
 
-    `never_notified`: it resolved while every receiver's notification of it was muted, so none is sent.
+    `never_notified`: it resolved while every receiver's notification of it was muted or silenced, so
+    none is sent.
     """
     from handler.domain import Notification  # noqa: PLC0415
+    from handler.pipeline import HELD_BACK  # noqa: PLC0415
     from handler.windows import iso as window_iso  # noqa: PLC0415
 
     holds = []
@@ -217,7 +222,7 @@ def _muted(state: Any, channels: Sequence[str], muting: Any) -> dict[str, Any]:
         notification = Notification.of(state.record)
         holds = [hold for name in channels if (hold := muting(notification, name)) is not None]
     entries = state.deliveries.values()
-    never = state.state == "resolved" and bool(entries) and all(e.status == "muted" for e in entries)
+    never = state.state == "resolved" and bool(entries) and all(e.status in HELD_BACK for e in entries)
     return {
         "muted_by": holds[0].window if holds else None,
         "muted_until": window_iso(holds[0].until) if holds and holds[0].until is not None else None,
@@ -226,9 +231,16 @@ def _muted(state: Any, channels: Sequence[str], muting: Any) -> dict[str, Any]:
 
 
 def _alert_row(
-    state: Any, silences: list[Silence], channels: list[str], now: float, settings: Any, *, muting: Any = None
+    state: Any,
+    silences: list[Silence],
+    channels: list[str],
+    now: float,
+    settings: Any,
+    *,
+    muting: Any = None,
+    acks: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One alert as `alerts list` shows it."""
+    """One alert as `alerts list` shows it (`acknowledged`: who, when, why, while the ack holds)."""
     from handler.lifecycle import pending_channels  # noqa: PLC0415
 
     record = state.record
@@ -250,7 +262,29 @@ def _alert_row(
         "silenced_until": iso(holder.ends_at) if holder else None,
         **_muted(state, channels, muting),
         "title": record.get("title"),
+        "acknowledged": ack.block() if (ack := (acks or {}).get(state.fingerprint)) is not None else None,
     }
+
+
+def _read_alerts(env: Mapping[str, str]) -> tuple[Any, list[Silence], dict[str, Any]] | int:
+    """The stored states, silences and the acknowledgements that still hold; an exit status on failure."""
+    from handler.acks import holding  # noqa: PLC0415
+
+    store = _open(env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        loaded = store.all_states()
+        silences = store.silences()
+        acks = holding(store.acks(), loaded.states)
+    except (StoreUnavailable, ConfigError) as exc:
+        _say(exc.message if isinstance(exc, StoreUnavailable) else str(exc))
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    for warning in loaded.warnings:
+        _say(warning)
+    return loaded, silences, acks
 
 
 def alerts(
@@ -260,57 +294,67 @@ def alerts(
     severities: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
     now: float | None = None,
+    match: Sequence[str] | None = None,
+    receivers: Sequence[str] | None = None,
 ) -> int:
     """What the store holds: one row per alert (firing and pending; resolved ones with --all).
 
-    Most severe first, then oldest first; `severities` (`--severity`) narrows to those.
+    Most severe first, then oldest first; `severities` (`--severity`), `match` (`--match`, matchers over
+    the alert's record) and `receivers` (`--receiver`: routed to, or in the ledger of) narrow it.
     """
     from handler import alerts_view  # noqa: PLC0415
     from handler.config import read_lifecycle_settings  # noqa: PLC0415
     from handler.lifecycle import receivers_of  # noqa: PLC0415
     from handler.receivers import audience  # noqa: PLC0415
     from handler.routes_cli import read_receivers  # noqa: PLC0415
+    from handler.routing import window_muting  # noqa: PLC0415
 
     env = os.environ if env is None else env
-    store = _open(env)
-    if store is None:
-        return EXIT_UNAVAILABLE
+    matchers = _parsed(match)
+    if isinstance(matchers, int):
+        return matchers
     settings, fallbacks = read_lifecycle_settings(env)
     for fallback in fallbacks:
         _say(fallback)
-    try:
-        loaded = store.all_states()
-        silences = store.silences()
-    except (StoreUnavailable, ConfigError) as exc:
-        _say(exc.message if isinstance(exc, StoreUnavailable) else str(exc))
-        return EXIT_UNAVAILABLE
-    finally:
-        store.close()
-    for warning in loaded.warnings:
-        _say(warning)
-    from handler.routing import window_muting  # noqa: PLC0415
-
-    receivers = read_receivers(env)
-    to = audience(receivers)
+    read = _read_alerts(env)
+    if isinstance(read, int):
+        return read
+    loaded, silences, acks = read
+    configured = read_receivers(env)
+    to = audience(configured)
     now = time.time() if now is None else now
-    muting = window_muting(receivers.routes, now)
-    shown = alerts_view.AlertFilter(severities=frozenset(severities or ()), include_resolved=include_resolved)
-    every = [
-        _alert_row(state, silences, list(receivers_of(state, to)), now, settings, muting=muting)
-        for state in loaded.states.values()
-    ]
-    rows = sorted((row for row in every if shown.wanted(row)), key=alerts_view.sort_key)
+    muting = window_muting(configured.routes, now)
+    shown = alerts_view.AlertFilter(
+        severities=frozenset(severities or ()),
+        include_resolved=include_resolved,
+        matchers=matchers,
+        receivers=frozenset(receivers or ()),
+    )
+    rows = []
+    for state in loaded.states.values():
+        row = _alert_row(
+            state, silences, list(receivers_of(state, to)), now, settings, muting=muting, acks=acks
+        )
+        if shown.wanted(row, state.record, state.deliveries):
+            rows.append(row)
+    rows.sort(key=alerts_view.sort_key)
     if output == "json":
         emit(dumps(rows))
-    elif not rows:
-        emit(_none_shown(shown))
     else:
-        emit(alerts_view.render(rows, now))
+        emit(alerts_view.render(rows, now) if rows else _none_shown(shown))
     return EXIT_OK
 
 
 def _none_shown(shown: Any) -> str:
     """What `alerts list` says when no row is left."""
+    if shown.matchers or shown.receivers:
+        return (
+            "No alert matches "
+            + ", ".join(
+                [*map(str, shown.matchers), *(f"receiver={name}" for name in sorted(shown.receivers))]
+            )
+            + (" in the store." if shown.include_resolved else " among the firing ones.")
+        )
     if shown.severities:
         return f"No {' or '.join(sorted(shown.severities))} alert" + (
             " in the store." if shown.include_resolved else " is firing."
@@ -319,6 +363,29 @@ def _none_shown(shown: Any) -> str:
 
 
 # -- silences ---------------------------------------------------------------------------------------
+
+
+def _parsed(match: Sequence[str] | None) -> tuple[Matcher, ...] | int:
+    """The `--match` matchers, or EXIT_BAD_MATCHER after naming the bad one."""
+    try:
+        return parse_matchers(match or ())
+    except MatcherError as exc:
+        _say(str(exc))
+        return EXIT_BAD_MATCHER
+
+
+def default_name() -> str:
+    """Who acknowledges or silences when `--by` is not given: the OS user, else "cli"."""
+    import getpass  # noqa: PLC0415
+
+    try:
+        return getpass.getuser() or "cli"
+    except (OSError, KeyError, ImportError):
+        return "cli"
+
+
+def _creator(by: str | None) -> str:
+    return (by or "").strip() or default_name()
 
 
 def silence_add(
@@ -330,9 +397,14 @@ def silence_add(
     output: str,
     quiet: bool = False,
     env: Mapping[str, str] | None = None,
+    match: Sequence[str] | None = None,
+    by: str | None = None,
 ) -> int:
     """Keep a new silence in the store and print its id (`quiet`: only the id)."""
     env = os.environ if env is None else env
+    matchers = _parsed(match)
+    if isinstance(matchers, int):
+        return matchers
     seconds = parse_duration(duration)
     try:
         silence = new_silence(
@@ -340,10 +412,17 @@ def silence_add(
             now=time.time(),
             duration=seconds if seconds is not None else float("nan"),
             comment=comment,
+            matchers=matchers,
+            created_by=_creator(by),
         )
     except ValueError as exc:
         _say(str(exc))
         return EXIT_USAGE
+    return _keep(silence, output, f"silenced {silence.describe()}", quiet=quiet, env=env)
+
+
+def _keep(silence: Silence, output: str, said: str, *, quiet: bool, env: Mapping[str, str]) -> int:
+    """Write a silence (new, or updated under its id) and print its id, or its JSON form."""
     store = _open(env)
     if store is None:
         return EXIT_UNAVAILABLE
@@ -359,13 +438,114 @@ def silence_add(
     else:
         emit(silence.id)
         if not quiet:
-            _say(f"silenced {silence.describe()} until {iso(silence.ends_at)}")
+            _say(f"{said} until {iso(silence.ends_at)}")
     return EXIT_OK
 
 
-def silence_list(*, output: str, include_ended: bool, env: Mapping[str, str] | None = None) -> int:
-    """The silences in the store: active ones (ended ones too with --all)."""
+def parse_until(text: str, now: float) -> float | None:
+    """`--until`: an ISO 8601 time ("2026-12-07T02:00:00Z"; no zone: UTC) as epoch seconds, else None."""
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    value = moment.timestamp()
+    return value if value > now else None
+
+
+def _new_end(duration: str | None, until: str | None, now: float, kept: Silence) -> float | str:
+    """The updated silence's end, or what is wrong with --for / --until."""
+    if duration is None and until is None:
+        return kept.ends_at
+    if duration is not None:
+        seconds = parse_duration(duration)
+        end = now + seconds if seconds is not None and seconds > 0 else None
+    else:
+        end = parse_until(until or "", now)
+    if end is None or end - now > MAX_SILENCE_SECONDS:
+        what = f"--for {duration}" if duration is not None else f"--until {until}"
+        return (
+            f"{what}: give a duration from 1s to 90 days (30m, 2h, 1d, 1w, 1d12h) or a future ISO 8601 "
+            "time within 90 days (2026-12-07T02:00:00Z)"
+        )
+    return end
+
+
+def silence_update(
+    silence_id: str,
+    *,
+    duration: str | None,
+    until: str | None,
+    comment: str | None,
+    output: str,
+    quiet: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Extend, shorten or re-comment an active silence; `--for` counts from now.
+
+    An unknown id, or a silence that has ended, is exit 1: add a new one instead.
+    """
+    from dataclasses import replace  # noqa: PLC0415
+
     env = os.environ if env is None else env
+    if duration is None and until is None and comment is None:
+        _say("nothing to update: give --for DURATION, --until TIME or --comment TEXT")
+        return EXIT_USAGE
+    kept = _find_silence(silence_id, env)
+    if isinstance(kept, int):
+        return kept
+    now = time.time()
+    if kept.ends_at <= now:
+        _say(
+            f"silence {silence_id} ended at {iso(kept.ends_at)}: nothing to update (`silence add` a new one)"
+        )
+        return EXIT_UNAVAILABLE
+    end = _new_end(duration, until, now, kept)
+    if isinstance(end, str):
+        _say(end)
+        return EXIT_USAGE
+    if comment is not None and len(comment) > 500:
+        _say("--comment is longer than 500 characters")
+        return EXIT_USAGE
+    updated = replace(kept, ends_at=end, comment=kept.comment if comment is None else comment)
+    return _keep(
+        updated, output, f"silence {silence_id} ({updated.describe()}) now lasts", quiet=quiet, env=env
+    )
+
+
+def _find_silence(silence_id: str, env: Mapping[str, str]) -> Silence | int:
+    """The stored silence with this id, or an exit status after saying why there is none."""
+    store = _open(env)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        kept = next((silence for silence in store.silences() if silence.id == silence_id), None)
+    except StoreUnavailable as exc:
+        _say(exc.message)
+        return EXIT_UNAVAILABLE
+    finally:
+        store.close()
+    if kept is None:
+        _say(f"no silence {silence_id!r} in the store (`silence list --all` shows them)")
+        return EXIT_UNAVAILABLE
+    return kept
+
+
+def silence_list(
+    *,
+    output: str,
+    include_ended: bool,
+    env: Mapping[str, str] | None = None,
+    match: Sequence[str] | None = None,
+) -> int:
+    """The silences in the store: active ones (ended ones too with --all); `match`: those that name it."""
+    env = os.environ if env is None else env
+    wanted = _parsed(match)
+    if isinstance(wanted, int):
+        return wanted
     store = _open(env)
     if store is None:
         return EXIT_UNAVAILABLE
@@ -377,12 +557,16 @@ def silence_list(*, output: str, include_ended: bool, env: Mapping[str, str] | N
     finally:
         store.close()
     now = time.time()
-    shown = [silence for silence in kept if include_ended or silence.ends_at > now]
+    shown = [s for s in kept if (include_ended or s.ends_at > now) and (not wanted or s.mentions(wanted))]
     if output == "json":
         emit(dumps([silence.public(now) for silence in shown]))
         return EXIT_OK
     if not shown:
-        emit("No active silence.")
+        emit(
+            "No active silence."
+            if not wanted
+            else "No active silence names " + ", ".join(map(str, wanted)) + "."
+        )
         return EXIT_OK
     rows = [
         (
@@ -391,15 +575,13 @@ def silence_list(*, output: str, include_ended: bool, env: Mapping[str, str] | N
             iso(s.starts_at),
             "until resolved" if s.until_resolved and s.ends_at > now else iso(s.ends_at),
             "active" if s.active(now) else "ended",
+            s.created_by or "-",
             s.comment,
-            s.created_by,
         )
         for s in shown
     ]
-    heads = ("id", "matcher", "starts at", "ends at", "state", "comment", "created by")
-    # The "created by" column only when some silence says who made it (an action link's name).
-    width = len(heads) if any(s.created_by for s in shown) else len(heads) - 1
-    emit("\n".join(table(heads[:width], [row[:width] for row in rows], indent="")))
+    heads = ("id", "matcher", "starts at", "ends at", "state", "by", "comment")
+    emit("\n".join(table(heads, rows, indent="")))
     return EXIT_OK
 
 

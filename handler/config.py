@@ -37,6 +37,8 @@ class Settings:
     diagnose_ttl: float = 900.0
     concurrency: int = 8
     api_rate: float = 10.0
+    # Cloud Eye custom metrics (ELB_WATCH_METRICS, ELB_WATCH_METRICS_NAMESPACE): the namespace, None off.
+    metrics_namespace: str | None = None
     # Action links (issue 23, handler.actions): the public base URL and the signing key; "" is off.
     actions_url: str = ""
     actions_key: str = field(default="", repr=False)
@@ -112,6 +114,7 @@ def read_settings(env: Mapping[str, str]) -> tuple[Settings, list[str]]:
         diagnose_ttl=take(lambda: _duration(env, "ELB_WATCH_DIAGNOSE_TTL", 900.0), 900.0),
         concurrency=int(take(lambda: _number(env, "ELB_WATCH_CONCURRENCY", 8, 1, 64), 8.0)),
         api_rate=take(lambda: _number(env, "ELB_WATCH_API_RATE", 10.0, 0, 1000), 10.0),
+        metrics_namespace=take(lambda: metrics_namespace(env), None),
         **_actions(env, problems),
     )
     return settings, problems
@@ -147,7 +150,9 @@ def _actions(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
 
 
 def _default_text(value: object) -> str:
-    """A default as the docs write it: `on`, `en`, `3`, `900`."""
+    """A default as the docs write it: `on`, `en`, `3`, `900` (None: `off`)."""
+    if value is None:
+        return "off"
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float) and value.is_integer():
@@ -163,11 +168,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return settings
 
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+_DURATION = re.compile(
+    r"(?:(\d+(?:\.\d+)?)w)?(?:(\d+(?:\.\d+)?)d)?"
+    r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?"
+)
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in "900", "15m", "4h", "1h30m" or "90s"; None if the text is not a duration."""
+    """Seconds in "900", "15m", "4h", "1h30m", "90s", "1d12h" or "1w"; None if the text is not a duration."""
     text = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         value = float(text)
@@ -175,8 +183,8 @@ def parse_duration(text: str) -> float | None:
     match = _DURATION.fullmatch(text)
     if not text or match is None:
         return None
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
+    weeks, days, hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
+    total = weeks * 604800 + days * 86400 + hours * 3600 + minutes * 60 + seconds
     return total if math.isfinite(total) else None
 
 
@@ -346,3 +354,39 @@ def load_lifecycle_settings(env: Mapping[str, str]) -> LifecycleSettings:
     if problems:
         raise ConfigError(problems[0].rsplit("; using the default", 1)[0])
     return settings
+
+
+# ---- Cloud Eye custom metrics (issue 24) ----------------------------------------------------------------
+METRICS_VARIABLE = "ELB_WATCH_METRICS"
+NAMESPACE_VARIABLE = "ELB_WATCH_METRICS_NAMESPACE"
+DEFAULT_METRICS_NAMESPACE = "ELB.MasterWatch"
+# Cloud Eye's rule for a custom namespace: service.item, each starting with a letter, 3 to 32 in all.
+_NAMESPACE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
+# Services Cloud Eye keeps for itself (SYS.*: cloud services, AGT.*: the agent, SRE.*), and one namespace.
+_RESERVED_SERVICES = frozenset({"SYS", "AGT", "SRE"})
+_RESERVED_NAMESPACES = frozenset({"SERVICE.BMS"})
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why Cloud Eye would refuse `namespace` as a custom namespace, or None when it is fine."""
+    if not 3 <= len(namespace) <= 32 or not _NAMESPACE.fullmatch(namespace):
+        return (
+            "must be service.item: two names starting with a letter, of letters, digits and _, "
+            "3 to 32 characters in all (e.g. ELB.MasterWatch)"
+        )
+    service = namespace.split(".", 1)[0].upper()
+    if service in _RESERVED_SERVICES or namespace.upper() in _RESERVED_NAMESPACES:
+        return f"is reserved by Cloud Eye (no custom namespace starts with {service}. or is SERVICE.BMS)"
+    return None
+
+
+def metrics_namespace(env: Mapping[str, str]) -> str | None:
+    """The Cloud Eye namespace metrics are pushed to with ELB_WATCH_METRICS=on, else None (off)."""
+    if not _switch(env, METRICS_VARIABLE, default=False):
+        return None
+    raw = env.get(NAMESPACE_VARIABLE, "").strip()
+    namespace = raw or DEFAULT_METRICS_NAMESPACE
+    problem = namespace_problem(namespace)
+    if problem is not None:
+        raise ConfigError(f"{NAMESPACE_VARIABLE}={shown(raw)} {problem}")
+    return namespace

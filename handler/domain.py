@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # Every delivery channel, in the order deliveries are listed (events name them, channels configure them).
-CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams")
+CHANNEL_NAMES = ("smn", "feishu", "dingtalk", "wecom", "slack", "webhook", "welink", "teams", "coc")
 
 SCHEMA = "elb-master-watch/v1"
 

@@ -65,6 +65,7 @@ class Instance:
         """Start empty; the diagnosis memo and the stores are made on first use (cold start)."""
         self.elb_clients = SdkClients()
         self.smn_clients = SdkClients()
+        self.ces_clients = SdkClients()
         self._started_jobs: StartedJobs | None = None
         self._tags: TagCache | None = None
         self._stores: dict[str, StateStore | None] = {}

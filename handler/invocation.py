@@ -9,6 +9,8 @@
     decide    the lifecycle against the store, the watcher's own problems with them; then hold
               (silences), route (the event's channels), pace and deliver (handler.sending), record
               the ledger (handler.pipeline, through handler.notifying)
+    metrics   with ELB_WATCH_METRICS on, the run's and each pool's metrics to Cloud Eye, after delivery
+              (handler.metrics, handler.ces): a failed push is a warning, never a lost alert
     result    the v1 result, scrubbed and bounded, and the one summary line
 
 `run` lists them; each stage takes the run's fixed context (`RunContext`, frozen) and the values the
@@ -100,7 +102,52 @@ def run(event: Any, config_error: str | None, context: RunContext, wiring: Wirin
     )
     published = route_findings(publish(reading, context), wiring.receivers, reading.tags)
     notified = notify(published, errors, reading, context, wiring)
+    errors += logged(report_metrics(parsed, reading, (errors, notified), context, wiring), context.log)
     return Outcome(parsed, tuple(errors), reading, notified)
+
+
+def report_metrics(
+    parsed: ParsedEvent,
+    reading: Reading,
+    done: tuple[Sequence[Mapping[str, Any]], Notified],
+    context: RunContext,
+    wiring: Wiring,
+) -> list[Logged]:
+    """Stage metrics: a watch run's metrics to Cloud Eye (ELB_WATCH_METRICS); its METRICS.UNAVAILABLE entry.
+
+    `done`: the run's error entries so far and what it notified. A dry run pushes nothing, and nor
+    does a run whose event asked for no watch (no target, no sweep).
+    """
+    namespace = context.settings.metrics_namespace
+    if namespace is None or wiring.dry_run or not (parsed.targets or parsed.sweeps):
+        return []
+    from handler import ces, metrics  # noqa: PLC0415 - only runs that push metrics pay
+
+    errors, notified = done
+    counts = metrics.RunCounts(
+        errors=len(errors), sent=sum(1 for d in notified.deliveries if d.get("status") == "sent")
+    )
+    samples = metrics.measurable(sample for item in reading.watched for sample in item.samples)
+    points = metrics.data_points(samples, counts, function_name(context))
+    collect_ms = int(context.clock() * 1000)
+    batches = metrics.batches(metrics.wire_item(p, namespace, collect_ms) for p in points)
+    scopes = [(item.placed.region, item.placed.project_id) for item in reading.watched]
+    where = ces.home(context, scopes)
+    return ces.push(batches, metrics.point_count(samples), context, where, WARM.ces_clients)
+
+
+def function_name(context: RunContext) -> str:
+    """The function's name (FunctionGraph's context, else its RUNTIME_FUNC_NAME), or "" outside it."""
+    getter = getattr(context.platform, "getFunctionName", None)
+    name = ""
+    if callable(getter):
+        try:
+            name = getter()
+        except Exception:  # noqa: BLE001 - a broken context must not break the invocation
+            name = ""
+    if not isinstance(name, str) or not name.strip():
+        name = context.env.get("RUNTIME_FUNC_NAME", "")
+    return name.strip()
 
 
 def unusable_settings(wiring: Wiring, config_error: str | None) -> list[Logged]:

@@ -25,9 +25,10 @@ State = Literal["pending", "firing", "resolved"]
 STATES: tuple[State, ...] = ("pending", "firing", "resolved")
 NotificationReason = Literal["first", "changed", "repeat", "resolved"]
 NOTIFICATION_REASONS: tuple[NotificationReason, ...] = ("first", "changed", "repeat", "resolved")
-DONE = frozenset({"sent"})
-"""Delivery statuses that settle a channel for a notification: only what was sent. Skipped (narrowed out
-by an event), throttled, deferred (out of time or rate-limit slots) and failed are all still owed."""
+DONE = frozenset({"sent", "acknowledged"})
+"""Delivery statuses that settle a channel for a notification: what was sent, and a repeat held because
+someone acknowledged the alert (`handler.acks`: the receiver has it). Skipped (narrowed out by an event),
+throttled, deferred (out of time or rate-limit slots) and failed are all still owed."""
 
 _MEMBER_KINDS = frozenset({"master_failed", "master_unknown", "no_monitor", "standby_failed"})
 
@@ -559,9 +560,24 @@ def _absent(
     return _notify(resolved, "resolved", now, notice), "resolved"
 
 
-def _everyone(channels: tuple[str, ...]) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]:
-    """Every notification to every channel: the audience without a routing file."""
-    return lambda _record, _ledger: channels
+NEVER_TOLD = frozenset({"muted", "silenced"})
+"""Ledger statuses that say a time interval or a silence kept the firing notification from a receiver."""
+
+
+def every_receiver(
+    channels: tuple[str, ...],
+) -> Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[str, ...]]:
+    """Every notification to every channel, but a resolved notice to none that was never told it fired.
+
+    The audience without a routing file.
+    """
+
+    def to(record: Mapping[str, Any], ledger: Mapping[str, Any]) -> tuple[str, ...]:
+        if record.get("status") != "resolved":
+            return channels
+        return tuple(name for name in channels if getattr(ledger.get(name), "status", None) not in NEVER_TOLD)
+
+    return to
 
 
 def receivers_of(
@@ -590,7 +606,7 @@ def decide(
     (the ones this invocation holds a lease on); the other records still serve as context. `channels`:
     the receivers, or who gets a record given its ledger (`receivers.audience`).
     """
-    audience = channels if callable(channels) else _everyone(tuple(channels))
+    audience = channels if callable(channels) else every_receiver(tuple(channels))
     observed: dict[str, dict[str, Any]] = {}
     for record in records:
         observed.setdefault(str(record.get("fingerprint", "")), record)

@@ -10,6 +10,7 @@ from typing import Any
 
 from handler import wording
 from handler.assess import OFFLINE, ONLINE
+from handler.console import console_links
 from handler.domain import CheckVerdict, Finding, MemberState, Notification, Pool
 from handler.reasons import describe_reason_code
 
@@ -251,7 +252,9 @@ def build(
     observed_at: str,
     locale: str = "en",
 ) -> Notification:
-    """The notification for one finding (its v1 record is `to_record()`)."""
+    """The notification for one finding (its v1 record is `to_record()`), with its console link."""
+    pool = pool_block(finding.pool)
+    links = console_links(pool, region)
     return Notification(
         status="firing",
         severity=finding.severity,
@@ -259,13 +262,14 @@ def build(
         fingerprint=fingerprint(finding),
         title=title(finding, locale),
         text=text(finding, region, project_id, locale),
-        pool=pool_block(finding.pool),
+        pool=pool,
         master=member_block(finding.master, locale),
         standby=member_block(finding.standby, locale),
         check=check_block(finding.check),
         project_id=project_id,
         region=region,
         observed_at=observed_at,
+        extra={"links": links} if links else {},
     )
 
 

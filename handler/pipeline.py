@@ -4,7 +4,11 @@
              (first / changed / repeat / resolved, flap control, catch-ups of what is still owed)
     silence  what an active silence (`handler.silences`, kept in the store) matches is held: listed in
              `held` with the silence id and its end, recorded `silenced` (so it stays owed and goes
-             out once the silence ends, if still firing), never sent
+             out once the silence ends, if still firing), never sent; a receiver it kept the alert
+             from gets no resolved notice for it (as with mute)
+    acknowledge  a repeat (or catch-up) of an alert someone acknowledged (`handler.acks`) and that has
+             not changed since is held: recorded `acknowledged` (settled), listed in `held` with who;
+             a changed or resolved notification carries the `acknowledged` block and drops the ack
     link     the action links (`handler.actions.links`) of each firing notification sent, bound to
              its alert's sequence: only the copies sent carry them
     mute     what a route muted now by a time interval (`handler.windows`) routes is held for that
@@ -24,7 +28,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from handler.acks import Ack, holding, stale, told
 from handler.domain import Notification
+from handler.lifecycle import NEVER_TOLD as UNTOLD
 from handler.lifecycle import (
     AlertState,
     Decision,
@@ -53,6 +59,9 @@ Allowed = Callable[[Notification], "Collection[str] | None"]
 Audience = Callable[[Mapping[str, Any], Mapping[str, Any]], Sequence[str]]
 """Who gets a notification: (its record, its ledger by receiver) → receiver names (`receivers.audience`)."""
 
+Acked = Mapping[str, tuple[Ack, frozenset[str]]]
+"""The acknowledgements that hold an outgoing alert, by fingerprint, with the receivers they hold it for."""
+
 Muting = Callable[[Notification, str], "Muted | None"]
 """Whether a time interval holds a notification for a receiver now, and until when (`routing.muting`)."""
 
@@ -60,6 +69,10 @@ Link = Callable[[Notification, int], Notification]
 """Stage link: a notification about to be sent and its alert's sequence → with its action links."""
 
 MUTED = "muted"
+SILENCED = "silenced"
+ACKNOWLEDGED = "acknowledged"
+HELD_BACK = UNTOLD
+"""Ledger statuses of a notification a window or silence kept from a receiver: it was never told."""
 
 BUSY = "another invocation is notifying"
 NO_STORE = "no state store in use (ELB_WATCH_STATE=off, or the store failed earlier in this run)"
@@ -73,11 +86,12 @@ class ProcessResult:
 
     `notifications`: the records notified this run (each with `notification_reason`), for the result
     and the log. `deliveries`: one entry per (record, channel): {"fingerprint", "channel", "status",
-    "attempts", "error"}; status sent | failed | throttled | deferred | skipped | silenced | dry_run.
-    `held`: observed findings not notified this run and why ({"fingerprint", "scope", "state", "why"},
-    + "silence_id" and "silenced_until" when a silence holds it). `warnings`: what went wrong with the
-    store, each already logged once. `unreadable`: stored states this run could not read (their
-    findings were decided as new), so de-duplication was only partial.
+    "attempts", "error"}; status sent | failed | throttled | deferred | skipped | silenced | muted |
+    acknowledged | dry_run. `held`: observed findings not notified this run and why ({"fingerprint",
+    "scope", "state", "why"}, + "silence_id" and "silenced_until" when a silence holds it,
+    "acknowledged_by", "acknowledged_at" and "receivers" when an acknowledgement does).
+    `warnings`: what went wrong with the store, each already logged once. `unreadable`: stored states
+    this run could not read (their findings were decided as new), so de-duplication was only partial.
     """
 
     notifications: list[Notification] = field(default_factory=list)
@@ -132,7 +146,7 @@ def silence(pairs: list[Pair], held_by: Mapping[str, Silence]) -> dict[int, dict
                 "fingerprint": notification.fingerprint,
                 "channel": channel,
                 "receiver": channel,
-                "status": "silenced",
+                "status": SILENCED,
                 "attempts": 0,
                 "error": _silenced_why(holder),
             }
@@ -141,6 +155,27 @@ def silence(pairs: list[Pair], held_by: Mapping[str, Silence]) -> dict[int, dict
 
 def _silenced_why(holder: Silence) -> str:
     return f"silenced by {holder.id} ({holder.describe()}) until {iso(holder.ends_at)}"
+
+
+def acknowledge(pairs: list[Pair], acked: Acked, settled: Collection[int]) -> dict[int, dict[str, Any]]:
+    """Stage acknowledge: an `acknowledged` (settled) delivery, by index, per pair of an acked alert.
+
+    Only for the receivers already told of the alert: one never told still gets it once.
+    """
+    held: dict[int, dict[str, Any]] = {}
+    for index, (notification, channel) in enumerate(pairs):
+        ack, receivers = acked.get(notification.fingerprint, (None, frozenset()))
+        if ack is not None and index not in settled and channel in receivers:
+            held[index] = {
+                "fingerprint": notification.fingerprint,
+                "channel": channel,
+                "receiver": channel,
+                "status": ACKNOWLEDGED,
+                "attempts": 0,
+                "error": ack.why(),
+                "acknowledged_by": ack.by,
+            }
+    return held
 
 
 def mute(pairs: list[Pair], muting: Muting | None, settled: Collection[int]) -> dict[int, dict[str, Any]]:
@@ -172,14 +207,16 @@ def _deliver(
     held_by: Mapping[str, Silence] | None = None,
     *,
     muting: Muting | None = None,
+    acked: Acked | None = None,
 ) -> list[dict[str, Any]]:
-    """Stages silence + mute + route + deliver: the channel layer is called once (never empty).
+    """Stages silence + acknowledge + mute + route + deliver: the channel layer is called once (never empty).
 
     What the channel layer gives no answer for is failed.
     """
     if not pairs:
         return []
     settled = silence(pairs, held_by or {})
+    settled.update(acknowledge(pairs, acked or {}, settled))
     settled.update(mute(pairs, muting, settled))
     rest = [index for index in range(len(pairs)) if index not in settled]
     wanted, skipped = route([pairs[index] for index in rest], allowed)
@@ -371,15 +408,15 @@ def ledger(
 
 
 def _told(state: AlertState, entry: Mapping[str, Any]) -> bool:
-    """Whether a muted delivery goes to a receiver already told of this firing alert.
+    """Whether a muted or silenced delivery goes to a receiver already told of this firing alert.
 
     Its ledger then keeps that: the new notification is still owed to it (its key differs), and it
-    gets the resolved notice. A receiver whose ledger says muted was never told, and gets none.
+    gets the resolved notice. A receiver whose ledger says muted or silenced was never told, and gets none.
     """
-    if entry.get("status") != MUTED:
+    if entry.get("status") not in HELD_BACK:
         return False
     earlier = state.deliveries.get(str(entry.get("receiver") or entry.get("channel", "")))
-    return earlier is not None and earlier.status != MUTED and ":firing:" in earlier.key
+    return earlier is not None and earlier.status not in HELD_BACK and ":firing:" in earlier.key
 
 
 def _scopes_of(fingerprints: Collection[str], decision: Decision, loaded: Loaded) -> set[str]:
@@ -705,26 +742,126 @@ def _hold_and_deliver(
     """Stages silence, mute, link, route, deliver and record over what stage decide decided."""
     final = decided.final
     held_by = _silenced(run.store, final.outgoing, run.now, warnings, run.log)
-    typed = {item.fingerprint: Notification.of(item.record) for item in final.outgoing}
+    acked, cleared = _acknowledged(run, final, decided.fresh, warnings)
+    typed = {
+        item.fingerprint: Notification.of(
+            {**item.record, "acknowledged": cleared[item.fingerprint].block()}
+            if item.fingerprint in cleared
+            else item.record
+        )
+        for item in final.outgoing
+    }
     sent = linked(typed, decided, link)
     pairs = [(sent[item.fingerprint], channel) for item in final.outgoing for channel in item.channels]
-    deliveries = _deliver(run.send, pairs, run.log, run.allowed, held_by, muting=muting)
+    deliveries = _deliver(run.send, pairs, run.log, run.allowed, held_by, muting=muting, acked=acked)
     states = ledger(final, decided.fresh, deliveries, run.now)
     dedup = _save(run, states, decided, warnings)
+    _drop_acks(run, cleared, warnings)
     busy_held, busy_deliveries = _busy(decided, run.log)
     muted, unsent = held_by_windows(final.outgoing, deliveries, states, muting)
     return ProcessResult(
         notifications=[
             typed[item.fingerprint]
             for item in final.outgoing
-            if item.fingerprint not in held_by and item.fingerprint not in unsent
+            if not {item.fingerprint}
+            & (held_by.keys() | _all_acknowledged(final.outgoing, deliveries) | unsent)
         ],
         deliveries=[*deliveries, *busy_deliveries],
         dedup_available=dedup,
         warnings=warnings,
-        held=[*final.held, *_held_by_silences(final.outgoing, held_by, states), *muted, *busy_held],
+        held=[
+            *final.held,
+            *_held_by_silences(final.outgoing, held_by, states),
+            *_held_by_acks(final.outgoing, acked, deliveries, states),
+            *muted,
+            *busy_held,
+        ],
         unreadable=len(set(decided.loaded.warnings) | set(decided.fresh.warnings)),
     )
+
+
+def _acknowledged(
+    run: _Pass, final: Decision, fresh: Loaded, warnings: list[str]
+) -> tuple[dict[str, tuple[Ack, frozenset[str]]], dict[str, Ack]]:
+    """Stage acknowledge's inputs: the acks that hold an outgoing alert, and those it outgrew (to drop).
+
+    The store is asked only when something is outgoing; without readable acks nothing is held.
+    """
+    if not final.outgoing:
+        return {}, {}
+    try:
+        kept = run.store.acks()
+    except StoreUnavailable as exc:
+        warnings.append(f"acknowledgements unavailable, nothing is held by one this run: {exc.message}")
+        run.log.warning("acks.unavailable", reason=exc.message)
+        return {}, {}
+    wanted = {item.fingerprint for item in final.outgoing}
+    states = {
+        fp: state for fp in wanted if (state := final.states.get(fp) or fresh.states.get(fp)) is not None
+    }
+    mine = [ack for ack in kept if ack.fingerprint in wanted]
+    acked = {fp: (ack, told(states[fp])) for fp, ack in holding(mine, states).items()}
+    for fingerprint, (ack, _) in acked.items():
+        run.log.info("notification.acknowledged", fingerprint=fingerprint, by=ack.by)
+    return acked, {ack.fingerprint: ack for ack in stale(mine, states)}
+
+
+def _drop_acks(run: _Pass, cleared: Mapping[str, Ack], warnings: list[str]) -> None:
+    """A changed or resolved alert clears its acknowledgement (the store forgets it)."""
+    if not cleared:
+        return
+    try:
+        run.store.unacknowledge(list(cleared))
+    except StoreUnavailable as exc:  # it no longer holds anything anyway: the next run tries again
+        warnings.append(f"acknowledgements not cleared: {exc.message}")
+        run.log.warning("acks.unavailable", reason=exc.message)
+
+
+def _by_notification(
+    outgoing: Sequence[Outgoing], deliveries: Sequence[Mapping[str, Any]]
+) -> list[tuple[Outgoing, Sequence[Mapping[str, Any]]]]:
+    """Each outgoing notification with its deliveries (they are in the order of its channels)."""
+    grouped, position = [], 0
+    for item in outgoing:
+        grouped.append((item, deliveries[position : position + len(item.channels)]))
+        position += len(item.channels)
+    return grouped
+
+
+def _all_acknowledged(outgoing: Sequence[Outgoing], deliveries: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The notifications an acknowledgement kept from every receiver: not notified this run."""
+    return {
+        item.fingerprint
+        for item, mine in _by_notification(outgoing, deliveries)
+        if mine and all(entry.get("status") == ACKNOWLEDGED for entry in mine)
+    }
+
+
+def _held_by_acks(
+    outgoing: Sequence[Outgoing],
+    acked: Acked,
+    deliveries: Sequence[Mapping[str, Any]],
+    states: Mapping[str, AlertState],
+) -> list[dict[str, Any]]:
+    """The `held` entries of the acknowledged notifications: who acknowledged them, when, for whom."""
+    held = []
+    for item, mine in _by_notification(outgoing, deliveries):
+        ack = acked[item.fingerprint][0] if item.fingerprint in acked else None
+        receivers = [entry["receiver"] for entry in mine if entry.get("status") == ACKNOWLEDGED]
+        if ack is not None and receivers:
+            state = states.get(item.fingerprint)
+            held.append(
+                {
+                    "fingerprint": item.fingerprint,
+                    "scope": item.scope,
+                    "state": state.state if state else "",
+                    "why": ack.why(),
+                    "acknowledged_by": ack.by,
+                    "acknowledged_at": iso(ack.at),
+                    "receivers": receivers,
+                }
+            )
+    return held
 
 
 def held_by_windows(
@@ -736,17 +873,16 @@ def held_by_windows(
     """The `held` entries of stage mute, and the fingerprints it kept from every receiver.
 
     One entry per notification a window held for some receiver (which window, until when, for whom),
-    and one per resolved notice nobody gets: every receiver's firing one was muted, never sent.
+    and one per resolved notice nobody gets: every receiver's firing one was muted or silenced, never sent.
     """
-    if muting is None:
-        return [], set()
-    held, unsent = [], set()
+    held: list[dict[str, Any]] = []
+    unsent: set[str] = set()
     position = 0
     for item in outgoing:
         mine = deliveries[position : position + len(item.channels)]
         position += len(item.channels)
         state = states.get(item.fingerprint)
-        muted = [entry for entry in mine if entry.get("status") == MUTED]
+        muted = [entry for entry in mine if muting is not None and entry.get("status") == MUTED]
         base = {"fingerprint": item.fingerprint, "scope": item.scope, "state": state.state if state else ""}
         if muted:
             held.append(
@@ -761,15 +897,17 @@ def held_by_windows(
             if len(muted) == len(mine):
                 unsent.add(item.fingerprint)
         elif not mine and item.new and state is not None and _never_told(state):
-            held.append({**base, "why": NEVER_TOLD})
+            windowed = any(entry.status == MUTED for entry in state.deliveries.values())
+            held.append({**base, "why": NEVER_TOLD if windowed else NEVER_TOLD_SILENCED})
             unsent.add(item.fingerprint)
     return held, unsent
 
 
 NEVER_TOLD = "resolved while a time interval held it: it was never notified, so nothing is sent"
+NEVER_TOLD_SILENCED = "resolved while a silence held it: it was never notified, so nothing is sent"
 
 
 def _never_told(state: AlertState) -> bool:
-    """A resolved state whose receivers' ledgers all say muted: nobody was told it fired."""
+    """A resolved state whose receivers' ledgers all say muted or silenced: nobody was told it fired."""
     entries = state.deliveries.values()
-    return state.state == "resolved" and bool(entries) and all(entry.status == MUTED for entry in entries)
+    return state.state == "resolved" and bool(entries) and all(entry.status in HELD_BACK for entry in entries)

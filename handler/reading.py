@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from handler import logs
 from handler.config import credentials_problem, resolve_project_id
-from handler.domain import CheckVerdict, ElbHealth, Finding, Sweep, Target
+from handler.domain import CheckVerdict, ElbHealth, Finding, Pool, Sweep, Target
 from handler.elb import ElbGateway, region_problem
 from handler.lifecycle import job_scope
 from handler.result import api_error_entry, error_entry
@@ -24,6 +24,7 @@ from handler.wiring import WARM
 
 if TYPE_CHECKING:
     from handler.diagnose import Diagnosed
+    from handler.metrics import PoolSample
     from handler.run_context import RunContext
     from handler.state import StateStore
 
@@ -53,7 +54,8 @@ class Watched:
     `summary` is its entry of the result's `targets` or `sweeps`; `errors` its error entries, not yet
     logged; `scopes` the lifecycle scopes it assessed (pool ids, "job:<id>"); `pool_ids` the pools it
     read (an event's `channels` narrow their resolved notices too); `verdicts` the check jobs it read;
-    `would_start` the check jobs a dry run did not start.
+    `would_start` the check jobs a dry run did not start; `samples` each pool's metrics (only with
+    ELB_WATCH_METRICS on).
     """
 
     placed: Placed
@@ -65,6 +67,7 @@ class Watched:
     verdicts: tuple[CheckVerdict, ...] = ()
     elapsed: float = 0.0
     would_start: tuple[dict[str, str], ...] = ()
+    samples: tuple[PoolSample, ...] = ()
 
     @property
     def is_sweep(self) -> bool:
@@ -216,6 +219,7 @@ def _watch(spot: Placed, target: Target, gateway: ElbGateway, run: RunContext, m
             scopes.append(job_scope(outcome.verdict.job.job_id or target.job_id or ""))
         summary = outcome.summary()
         run.log.info("target.assessed", **summary)
+    measured = run.settings.metrics_namespace is not None
     return Watched(
         spot,
         summary,
@@ -226,6 +230,7 @@ def _watch(spot: Placed, target: Target, gateway: ElbGateway, run: RunContext, m
         verdicts=(outcome.verdict,) if outcome.verdict is not None else (),
         elapsed=run.budget.elapsed(),
         would_start=tuple(would_start),
+        samples=_samples(outcome.pool, outcome.findings) if measured else (),
     )
 
 
@@ -240,7 +245,10 @@ def _sweep(
 ) -> Watched:
     """List and assess every pool a sweep matches from the list itself; diagnose the failed masters."""
     with logs.bound(sweep=sweep.filters()):
-        outcome = sweep_pools(sweep, gateway, spot.region, spot.project_id, max_pages=pages_left)
+        measured = run.settings.metrics_namespace is not None
+        outcome = sweep_pools(
+            sweep, gateway, spot.region, spot.project_id, max_pages=pages_left, samples=measured
+        )
         diagnosed = _diagnose(outcome.findings, gateway, run, memo)
         findings, diagnosis_errors = diagnosed.findings, diagnosed.errors
         outcome.findings = findings
@@ -256,7 +264,26 @@ def _sweep(
         scopes=tuple(outcome.assessed_pool_ids),
         elapsed=run.budget.elapsed(),
         would_start=tuple(diagnosed.would_start),
+        samples=_diagnosed_samples(outcome.samples, findings),
     )
+
+
+def _samples(pool: Pool | None, findings: Sequence[Finding]) -> tuple[PoolSample, ...]:
+    """A read pool's metrics (handler.metrics, imported only by runs that push metrics)."""
+    if pool is None:
+        return ()
+    from handler.metrics import pool_sample  # noqa: PLC0415
+
+    return (pool_sample(pool, findings),)
+
+
+def _diagnosed_samples(samples: Sequence[PoolSample], findings: Sequence[Finding]) -> tuple[PoolSample, ...]:
+    """A sweep's pool metrics with the failed check items diagnosis found (none without metrics)."""
+    if not samples:
+        return ()
+    from handler.metrics import with_check_items  # noqa: PLC0415
+
+    return tuple(with_check_items(samples, findings))
 
 
 def errors_of(watched: Sequence[Watched]) -> list[Logged]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from handler.channels.config import Channel
+from handler.lifecycle import NEVER_TOLD, every_receiver
 
 if TYPE_CHECKING:
     from handler.routes import RouteConfig
@@ -56,14 +57,15 @@ def audience(receivers: Receivers) -> Audience:
 
     No routes: every receiver. A watcher_error: the watcher receivers (absent: every receiver). A
     resolved notice: the receivers its ledger names (they got, or were owed, the firing one), even
-    when the routes changed meanwhile, except those a time interval muted it for before they got it.
+    when the routes changed meanwhile, except those a time interval or a silence held it from before
+    they got it.
     Otherwise the receivers the publish stage routed it to (the record's `route` block), else the
     default receivers.
     """
     everyone = receivers.names
     routes = receivers.routes
     if routes is None:
-        return lambda _record, _ledger: everyone
+        return every_receiver(everyone)
     env_names = tuple(c.name for c in receivers.channels if c not in routes.receivers)
     default = routes.default_receivers if routes.default_receivers is not None else env_names
     watchers = routes.watcher_receivers if routes.watcher_receivers is not None else everyone
@@ -72,9 +74,9 @@ def audience(receivers: Receivers) -> Audience:
         if record.get("kind") == "watcher_error":
             return _names(watchers, everyone)
         if record.get("status") == "resolved":
-            # A receiver whose ledger says muted was never told the alert fired: it gets no notice.
+            # A receiver whose ledger says muted or silenced was never told the alert fired: no notice.
             got = _names(list(ledger), everyone)
-            told = tuple(name for name in got if getattr(ledger[name], "status", None) != "muted")
+            told = tuple(name for name in got if getattr(ledger[name], "status", None) not in NEVER_TOLD)
             if got:
                 return told
         block = record.get("route")

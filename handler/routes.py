@@ -19,10 +19,19 @@ import fnmatch
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as with_fields
 from typing import Any
 from urllib.parse import quote
 
-from handler.channels.config import Channel, Mention, check_url, parse_topic_urn
+from handler.channels.config import (
+    COC_DEFAULT_APPLICATION,
+    COC_DEFAULT_REGION,
+    Channel,
+    Mention,
+    check_url,
+    coc_problem,
+    parse_topic_urn,
+)
 from handler.config import ConfigError
 from handler.domain import CHANNEL_NAMES
 from handler.windows import Window, parse_windows
@@ -55,6 +64,7 @@ CHANNEL_SETTINGS: dict[str, frozenset[str]] = {
     "webhook": frozenset({"webhook", "url", "secret"}),
     "welink": frozenset({"webhook", "url"}),
     "teams": frozenset({"webhook", "url"}),
+    "coc": frozenset({"integration_key", "region", "application_id"}),
 }
 TOP_KEYS = ("receivers", "routes", "default_receivers", "watcher_receivers", "time_intervals")
 RECEIVER_KEYS = frozenset({"name", "mention", *CHANNEL_SETTINGS})
@@ -346,6 +356,8 @@ def _destination(reader: _Reader, name: str, kind: str, value: Any, place: str) 
             reader.problem(f"{place}.topic_urn", "must look like urn:smn:<region>:<project_id>:<topic_name>")
             return None
         return Channel(name, topic_urn=urn, kind=kind)
+    if kind == "coc":
+        return _coc_destination(reader, name, settings, place)
     if "webhook" in settings and "url" in settings:
         reader.problem(place, "has both webhook and url: give one")
         return None
@@ -356,6 +368,20 @@ def _destination(reader: _Reader, name: str, kind: str, value: Any, place: str) 
         reader.problems.append(str(exc))
         return None
     return Channel(name, url=url, secret=settings.get("secret") or "", kind=kind)
+
+
+def _coc_destination(
+    reader: _Reader, name: str, settings: Mapping[str, str | None], place: str
+) -> Channel | None:
+    """A COC receiver: its integration key (a secret: never echoed), region and application id."""
+    key = settings.get("integration_key") or ""
+    region = settings.get("region") or COC_DEFAULT_REGION
+    application = settings.get("application_id") or COC_DEFAULT_APPLICATION
+    problem = coc_problem(key, region, application)
+    if problem is not None:
+        reader.problem(f"{place}.{problem[0]}", problem[1])
+        return None
+    return Channel(name, secret=key, kind="coc", region=region, application_id=application)
 
 
 def _receiver(reader: _Reader, value: Any, place: str) -> Channel | None:
@@ -383,7 +409,7 @@ def _receiver(reader: _Reader, value: Any, place: str) -> Channel | None:
         return None
     if "mention" in value:
         mention = _mention(reader, value["mention"], f"{place}.mention")
-        return Channel(channel.name, channel.url, channel.secret, channel.topic_urn, channel.kind, mention)
+        return with_fields(channel, mention=mention)
     return channel
 
 

@@ -71,6 +71,9 @@ def describe(channel: Channel) -> dict[str, Any]:
     shown: dict[str, Any] = {"name": channel.name, "channel": channel.type}
     if channel.type == "smn":
         shown["topic_urn"] = channel.topic_urn
+    elif channel.type == "coc":
+        # The integration key is a secret: only where the alarms go.
+        shown["coc"] = f"COC {channel.region}, application {channel.application_id}"
     else:
         shown["url"] = shown_channel_url(channel.url)
         shown["signed"] = bool(channel.secret)
@@ -127,7 +130,12 @@ def _config_text(report: Mapping[str, Any]) -> str:
     source = report["routes_file"] or "none (ELB_WATCH_ROUTES unset): every receiver gets every alert"
     lines = [f"Routing file: {source}"]
     rows = [
-        [r["name"], r["channel"], r.get("topic_urn") or r.get("url"), _mention_text(r.get("mention"))]
+        [
+            r["name"],
+            r["channel"],
+            r.get("topic_urn") or r.get("url") or r.get("coc"),
+            _mention_text(r.get("mention")),
+        ]
         for r in report["receivers"]
     ]
     lines += [

@@ -1,13 +1,17 @@
 """Silences: hold a pool's (or one finding's) notifications for a while, e.g. during maintenance. Pure.
 
-A silence matches records by pool id (`{"pool": ID}`) or by fingerprint (`{"fingerprint": FP}`) and
-is active from `starts_at` until `ends_at` (epoch seconds). `created_by` says who made it (an action
-link's typed name, or "link"). An `until_resolved` silence (a link's "Silence until resolved") holds
-one fingerprint's firing notifications, never its resolved notice, and is ended by the run that
-records the resolution (`handler.pipeline`); its `ends_at` (90 days) only bounds a forgotten one.
-It lives in the state store (`StateStore.add_silence`, `silences`, `expire_silence`); the notification
-pipeline's `silence` stage holds what an active silence matches, and the held notification stays
-owed, so it goes out once the silence ends if the finding is still firing.
+A silence matches records by matchers (`pool_name=pay-*`, `severity!=info`, see `handler.matchers`,
+all ANDed), or, as the first version did, by pool id (`{"pool": ID}`) or fingerprint
+(`{"fingerprint": FP}`), and is active from `starts_at` until `ends_at` (epoch seconds). The stored
+form has a `version`: rows without one are the first version (one `matcher` key) and still match.
+It lives in the state store (`StateStore.add_silence`, `silences`, `expire_silence`; `silence update`
+adds it again under its id); the notification pipeline's `silence` stage holds what an active silence
+matches, and the held notification stays owed, so it goes out once the silence ends if the finding is
+still firing; if it resolved meanwhile, a receiver the silence kept it from gets nothing (as windows).
+`created_by` says who made it (an action link's typed name, or "link"). An `until_resolved` silence
+(an action link's "Silence until resolved") holds one fingerprint's firing notifications, never its
+resolved notice, and is ended by the run that records the resolution (`handler.pipeline`); its
+`ends_at` (90 days) only bounds one whose alert never resolves.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from handler.matchers import Matcher, from_stored, match_all, matcher, mentions
+
+SILENCE_FORMAT = 2
+"""The stored form's `version`: 2 added `matchers` and `created_by`; a row without one is version 1."""
 MATCHER_KEYS = ("pool", "fingerprint")
 MAX_COMMENT = 500
-MAX_NAME = 80
 MAX_SILENCE_SECONDS = 90 * 86400.0
 """The longest silence `silence add` accepts: anything longer is a forgotten silence."""
 
@@ -43,6 +50,7 @@ class Silence:
     ends_at: float
     comment: str = ""
     created_at: float = 0.0
+    matchers: tuple[Matcher, ...] = ()
     created_by: str = ""
     until_resolved: bool = False
 
@@ -51,18 +59,31 @@ class Silence:
         return self.starts_at <= now < self.ends_at
 
     def matches(self, record: Mapping[str, Any]) -> bool:
-        """Whether a notification record falls under this silence."""
+        """Whether a notification record falls under this silence (its matcher and every matcher)."""
         if self.until_resolved and str(record.get("status", "")) == "resolved":
             return False  # the resolution is told; the run that records it ends the silence
         if "fingerprint" in self.matcher:
-            return str(record.get("fingerprint", "")) == self.matcher["fingerprint"]
-        pool = record.get("pool")
-        pool_id = pool.get("id") if isinstance(pool, Mapping) else None
-        return bool(pool_id) and str(pool_id) == self.matcher.get("pool")
+            if str(record.get("fingerprint", "")) != self.matcher["fingerprint"]:
+                return False
+        elif "pool" in self.matcher:
+            pool = record.get("pool")
+            pool_id = pool.get("id") if isinstance(pool, Mapping) else None
+            if not pool_id or str(pool_id) != self.matcher["pool"]:
+                return False
+        return match_all(self.matchers, record)
 
     def describe(self) -> str:
-        """The matcher as people write it: "pool=<id>" or "fingerprint=<fp>"."""
-        return ", ".join(f"{key}={value}" for key, value in self.matcher.items())
+        """The matchers as people write them: "pool=<id>", "pool_name=pay-*, severity=critical"."""
+        return ", ".join(
+            [*(f"{key}={value}" for key, value in self.matcher.items()), *map(str, self.matchers)]
+        )
+
+    def mentions(self, wanted: tuple[Matcher, ...]) -> bool:
+        """Whether this silence's matchers name each wanted key with a value it accepts (`list --match`)."""
+        own = list(self.matchers)
+        if "pool" in self.matcher:  # the first version's pool matcher is a pool_id one
+            own.append(matcher("pool_id", "=", self.matcher["pool"]))
+        return mentions(own, wanted)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored JSON form (epoch seconds)."""
@@ -73,6 +94,8 @@ class Silence:
             "ends_at": self.ends_at,
             "comment": self.comment,
             "created_at": self.created_at,
+            "version": SILENCE_FORMAT,
+            "matchers": [item.to_dict() for item in self.matchers],
             "created_by": self.created_by,
             "until_resolved": self.until_resolved,
         }
@@ -85,9 +108,10 @@ class Silence:
             "starts_at": iso(self.starts_at),
             "ends_at": iso(self.ends_at),
             "comment": self.comment,
+            "active": self.active(now),
+            "matchers": [str(item) for item in self.matchers],
             "created_by": self.created_by,
             "until_resolved": self.until_resolved,
-            "active": self.active(now),
         }
 
     @classmethod
@@ -95,12 +119,14 @@ class Silence:
         """Read the stored form; ValueError or TypeError when it is not one."""
         if not isinstance(data, dict):
             raise TypeError("a silence is not an object")
-        matcher = data.get("matcher")
-        if not isinstance(matcher, dict) or len(matcher) != 1:
-            raise ValueError("matcher must be an object with one key")
-        ((key, value),) = matcher.items()
-        if key not in MATCHER_KEYS or not isinstance(value, str) or not value:
-            raise ValueError(f"matcher {key!r} is not one of {', '.join(MATCHER_KEYS)}")
+        version = data.get("version", 1)
+        legacy = data.get("matcher", {})
+        matchers = from_stored(data.get("matchers", [])) if version != 1 else ()
+        if not isinstance(legacy, dict) or len(legacy) != (0 if matchers else 1):
+            raise ValueError("matcher must be an object with one key, or matchers a non-empty list")
+        for key, value in legacy.items():
+            if key not in MATCHER_KEYS or not isinstance(value, str) or not value:
+                raise ValueError(f"matcher {key!r} is not one of {', '.join(MATCHER_KEYS)}")
         times = {}
         for name in ("starts_at", "ends_at", "created_at"):
             number = data.get(name, 0.0)
@@ -115,37 +141,46 @@ class Silence:
             raise TypeError("created_by must be a string and until_resolved a boolean")
         return cls(
             silence_id,
-            {key: value},
+            dict(legacy),
             comment=comment,
+            matchers=matchers,
             created_by=created_by,
             until_resolved=until_resolved,
             **times,
         )
 
 
+DURATION_PROBLEM = "--for must be a duration from 1s to 90 days, such as 30m, 2h, 1d, 1w or 1d12h"
+
+
 def new_silence(
-    matcher: Mapping[str, str],
+    matcher: Mapping[str, str] | None = None,
     *,
     now: float,
     duration: float,
     comment: str = "",
+    matchers: tuple[Matcher, ...] = (),
     created_by: str = "",
     until_resolved: bool = False,
     silence_id: str | None = None,
 ) -> Silence:
     """A silence starting now for `duration` seconds; ValueError naming what is wrong.
 
-    `silence_id` (default: a new uuid4) lets an action link make the same silence however often
-    its request is retried.
+    It matches by `matchers` (one or more, ANDed), or by exactly one of `matcher`'s pool / fingerprint.
+    `until_resolved` (one fingerprint only) ends with the alert's resolution; `silence_id` (default: a
+    new uuid4) lets an action link make the same silence however often its request is retried.
     """
-    pairs = [(key, str(value).strip()) for key, value in matcher.items() if value]
-    if len(pairs) != 1 or pairs[0][0] not in MATCHER_KEYS or not pairs[0][1]:
-        raise ValueError("a silence needs exactly one matcher: --pool ID or --fingerprint FP")
-    if not math.isfinite(duration) or not 0 < duration <= MAX_SILENCE_SECONDS:
-        raise ValueError("--for must be a duration from 1s to 90 days, such as 30m, 2h or 1h30m")
-    if len(comment) > MAX_COMMENT:
-        raise ValueError(f"--comment is longer than {MAX_COMMENT} characters")
-    if until_resolved and pairs[0][0] != "fingerprint":
+    pairs = [(key, str(value).strip()) for key, value in (matcher or {}).items() if value]
+    if matchers and pairs:
+        raise ValueError("--match cannot be combined with --pool or --fingerprint: use --match pool_id=ID")
+    if not matchers and (len(pairs) != 1 or pairs[0][0] not in MATCHER_KEYS or not pairs[0][1]):
+        raise ValueError(
+            "a silence needs --match KEY=VALUE (one or more) "
+            "or exactly one matcher: --pool ID or --fingerprint FP"
+        )
+    check_duration(duration)
+    check_comment(comment)
+    if until_resolved and (matchers or pairs[0][0] != "fingerprint"):
         raise ValueError("a silence until resolved matches one alert: --fingerprint FP")
     return Silence(
         id=silence_id or str(uuid.uuid4()),
@@ -154,9 +189,25 @@ def new_silence(
         ends_at=now + duration,
         comment=comment,
         created_at=now,
+        matchers=matchers,
         created_by=created_by[:MAX_NAME],
         until_resolved=until_resolved,
     )
+
+
+MAX_NAME = 100
+
+
+def check_duration(duration: float) -> None:
+    """ValueError unless `duration` is from 1 s to 90 days."""
+    if not math.isfinite(duration) or not 0 < duration <= MAX_SILENCE_SECONDS:
+        raise ValueError(DURATION_PROBLEM)
+
+
+def check_comment(comment: str) -> None:
+    """ValueError when a comment is too long."""
+    if len(comment) > MAX_COMMENT:
+        raise ValueError(f"--comment is longer than {MAX_COMMENT} characters")
 
 
 def encode_silence(silence: Silence) -> str:

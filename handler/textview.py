@@ -141,6 +141,7 @@ _COLUMNS = {
     "skipped": "held",
     "silenced": "held",
     "muted": "held",
+    "acknowledged": "held",
     "failed": "failed",
     "throttled": "failed",
 }

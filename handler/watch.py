@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handler.assess import assess_check_job, assess_pool, attach_check, member_state, watched_listeners
 from handler.budget import Budget
@@ -12,6 +13,9 @@ from handler.elb import ElbReader
 from handler.limits import MAX_NAME_CHARS
 from handler.text import clip
 from handler.threads import DeadlineExceeded, Pending, start
+
+if TYPE_CHECKING:
+    from handler.metrics import PoolSample
 
 # ListMasterSlavePools calls one event may make over all its sweeps (2,000 pools each: 50,000 pools).
 MAX_LIST_CALLS_PER_EVENT = 25
@@ -130,6 +134,8 @@ class SweepOutcome:
     assessed_pool_ids: list[str] = field(default_factory=list)
     pages: int = 0
     complete: bool = False
+    # Each pool's metrics (handler.metrics), kept only when asked for (ELB_WATCH_METRICS).
+    samples: list[PoolSample] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """One entry of the result's `sweeps` list."""
@@ -164,14 +170,28 @@ def _repeating(marker: str, outcome: SweepOutcome, pools: int, *, followed: bool
     )
 
 
+def _measure() -> Callable[[Pool, list[Finding]], PoolSample]:
+    """handler.metrics.pool_sample, imported only by runs that push metrics (cold start)."""
+    from handler.metrics import pool_sample  # noqa: PLC0415
+
+    return pool_sample
+
+
 def sweep_pools(
-    sweep: Sweep, reader: ElbReader, region: str, project_id: str, max_pages: int = MAX_LIST_CALLS_PER_EVENT
+    sweep: Sweep,
+    reader: ElbReader,
+    region: str,
+    project_id: str,
+    max_pages: int = MAX_LIST_CALLS_PER_EVENT,
+    *,
+    samples: bool = False,
 ) -> SweepOutcome:
     """List every pool the sweep matches, page by page, assessing each page from the list itself.
 
     No per-pool read: the list response carries the members. Pages are dropped once assessed, so
     memory stays flat however large the fleet. At most `max_pages` list calls (what the event has
     left of MAX_LIST_CALLS_PER_EVENT); then WATCH.LIST_LIMIT, the pools read so far still assessed.
+    `samples`: keep each pool's metrics too (a few numbers a pool, not the page).
     """
     outcome = SweepOutcome(sweep)
     marker: str | None = None
@@ -180,6 +200,7 @@ def sweep_pools(
     # budget re-reading it. Pool ids are deduplicated, so `pools` counts each pool once.
     seen_markers: set[str] = set()
     seen_ids: set[str] = set()
+    measure = _measure() if samples else None
     while True:
         if outcome.pages >= max_pages:
             outcome.errors.append(_list_limit(outcome, len(seen_ids)))
@@ -197,7 +218,10 @@ def sweep_pools(
                 new_pools += 1
                 outcome.assessed_pool_ids.append(pool.id)
                 target = Target(pool_id=pool.id, region=region, project_id=project_id)
-                outcome.findings.extend(assess_pool(pool, None, target))
+                found = assess_pool(pool, None, target)
+                outcome.findings.extend(found)
+                if measure is not None:
+                    outcome.samples.append(measure(pool, found))
         if page.next_marker is None:
             outcome.complete = True
             return outcome

@@ -17,19 +17,21 @@ locals {
 
   elb_actions = var.auto_diagnosis ? concat(local.iam_read_actions, local.iam_diagnosis_actions) : local.iam_read_actions
 
+  policy_statements = [
+    {
+      Effect = "Allow"
+      Action = local.elb_actions
+    },
+    {
+      Effect   = "Allow"
+      Action   = local.iam_publish_actions
+      Resource = ["smn:${var.region}:*:topic:${huaweicloud_smn_topic.alerts.name}"]
+    },
+  ]
+  # CreateMetricData with metrics on (infra/metrics.tf): Cloud Eye takes no resource in the policy.
   iam_policy = {
-    Version = "1.1"
-    Statement = [
-      {
-        Effect = "Allow"
-        Action = local.elb_actions
-      },
-      {
-        Effect   = "Allow"
-        Action   = local.iam_publish_actions
-        Resource = ["smn:${var.region}:*:topic:${huaweicloud_smn_topic.alerts.name}"]
-      },
-    ]
+    Version   = "1.1"
+    Statement = concat(local.policy_statements, local.metrics_statements)
   }
 
   # ---- what the timer sends: the watch request as the TIMER event's user_event (a JSON string) --
@@ -74,6 +76,10 @@ locals {
     ELB_WATCH_RETRY_BASE_SECONDS    = var.retry_base_seconds
     ELB_WATCH_POLL_INTERVAL_SECONDS = var.poll_interval_seconds
     ELB_WATCH_ROUTES                = var.routes
+    ELB_WATCH_METRICS               = var.metrics ? "on" : "off"
+    ELB_WATCH_METRICS_NAMESPACE     = var.metrics_namespace
+    ELB_WATCH_COC_REGION            = var.coc_region
+    ELB_WATCH_COC_APPLICATION_ID    = var.coc_application_id
     ELB_WATCH_ACTIONS_URL           = local.actions_url
   }
 
@@ -91,7 +97,9 @@ locals {
     ELB_WATCH_WEBHOOK_SECRET   = var.webhook_secret
     ELB_WATCH_WELINK_WEBHOOK   = var.welink_webhook
     ELB_WATCH_TEAMS_WEBHOOK    = var.teams_webhook
-    ELB_WATCH_ACTIONS_KEY      = var.actions_key
+    # COC's integration key sits in the intake's request path: a secret like a webhook token.
+    ELB_WATCH_COC_INTEGRATION_KEY = var.coc_integration_key
+    ELB_WATCH_ACTIONS_KEY         = var.actions_key
   }
 
   user_data = { for name, value in local.settings : name => tostring(value) if value != null }

@@ -20,7 +20,7 @@ output "agency_name" {
 
 output "iam_actions" {
   description = "Every action the custom policy allows."
-  value       = concat(local.elb_actions, local.iam_publish_actions)
+  value       = concat(local.elb_actions, local.iam_publish_actions, var.metrics ? local.iam_metrics_actions : [])
 }
 
 output "timer_user_event" {

@@ -408,6 +408,28 @@ variable "teams_webhook" {
   sensitive   = true
 }
 
+variable "coc_integration_key" {
+  description = <<-EOT
+    Key of a COC (Cloud Operations Center) custom alarm integration (ELB_WATCH_COC_INTEGRATION_KEY):
+    every finding becomes a COC alarm, its recovery clears it. COC's intake needs no IAM action.
+  EOT
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "coc_region" {
+  description = "COC site the alarms go to: cn-north-4, ap-southeast-3 or eu-west-101 (ELB_WATCH_COC_REGION)."
+  type        = string
+  default     = null
+}
+
+variable "coc_application_id" {
+  description = "applicationId of the COC alarms (ELB_WATCH_COC_APPLICATION_ID); null: elb-master-watch."
+  type        = string
+  default     = null
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Routing (ELB_WATCH_ROUTES): receivers and routes per team, see docs/reference.md
 # ---------------------------------------------------------------------------------------------------
@@ -438,6 +460,60 @@ variable "route_secrets" {
       can(regex("^[A-Za-z_][A-Za-z0-9_]{0,127}$", name)) && !startswith(name, "ELB_WATCH_") && !startswith(name, "HUAWEICLOUD_") && !startswith(name, "RUNTIME_")
     ])
     error_message = "route_secrets names must be environment variable names ([A-Za-z_][A-Za-z0-9_]*), not ELB_WATCH_*, HUAWEICLOUD_* or RUNTIME_*."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Cloud Eye custom metrics and the heartbeat (infra/metrics.tf, ELB_WATCH_METRICS*)
+# ---------------------------------------------------------------------------------------------------
+
+variable "metrics" {
+  description = "Push Cloud Eye custom metrics every run (ELB_WATCH_METRICS): per pool master_up, failover_active, failed_check_items; per run watch_runs, watch_errors, notifications_sent. Grants ces:metricData:create."
+  type        = bool
+  default     = false
+}
+
+variable "metrics_namespace" {
+  description = "Cloud Eye namespace of the metrics (ELB_WATCH_METRICS_NAMESPACE): service.item, 3-32 characters, not SYS., AGT. or SRE."
+  type        = string
+  default     = "ELB.MasterWatch"
+
+  validation {
+    condition = (
+      can(regex("^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z][A-Za-z0-9_]*$", var.metrics_namespace))
+      && length(var.metrics_namespace) >= 3 && length(var.metrics_namespace) <= 32
+      && !contains(["SYS", "AGT", "SRE"], upper(split(".", var.metrics_namespace)[0]))
+      && upper(var.metrics_namespace) != "SERVICE.BMS"
+    )
+    error_message = "metrics_namespace must be service.item (letters, digits, '_', each part starting with a letter), 3 to 32 characters, not SYS.*, AGT.*, SRE.* or SERVICE.BMS."
+  }
+}
+
+variable "heartbeat_alarm" {
+  description = "With metrics and the timer on: a Cloud Eye alarm on watch_runs when the function runs fewer times than its timer asks, to the SMN topic."
+  type        = bool
+  default     = true
+}
+
+variable "heartbeat_min_runs" {
+  description = "Runs per heartbeat period below which the heartbeat fires. null: half of what a Rate schedule makes (required for a Cron schedule, whose period is an hour)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.heartbeat_min_runs == null ? true : var.heartbeat_min_runs >= 1
+    error_message = "heartbeat_min_runs must be at least 1."
+  }
+}
+
+variable "heartbeat_periods" {
+  description = "Consecutive periods with too few runs before the heartbeat fires (1..5)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.heartbeat_periods >= 1 && var.heartbeat_periods <= 5
+    error_message = "heartbeat_periods must be between 1 and 5."
   }
 }
 

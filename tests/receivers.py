@@ -1,5 +1,5 @@
 """Loopback receivers that answer like Feishu, DingTalk, WeCom, Slack, a webhook consumer, SMN, WeLink
-and Teams.
+and Teams, and a loopback Cloud Eye (`CesReceiver`, CreateMetricData) for the metrics.
 
 Each is a real HTTP server on 127.0.0.1 (ephemeral port, one thread per request). It checks the
 signature exactly as the service documents it, rejects a wrong one the way the service does (Feishu
@@ -43,6 +43,10 @@ from elb_simulator.signature import verify_request
 
 LOOPBACK = "127.0.0.1"
 ONE_HOUR = 3600
+# How each service spells a mention in text it parses, and a markdown link.
+FEISHU_AT = re.compile(r"<at id=([A-Za-z0-9_@.:-]+)></at>")
+WECOM_AT = re.compile(r"<@([A-Za-z0-9_@.:-]+)>")
+MARKDOWN_LINK = re.compile(r"\]\((https?://[^)\s]+)\)")
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,28 @@ class Receiver:
         self._thread: threading.Thread | None = None
 
     # -- the service's behaviour (subclasses) ------------------------------------------------------
+    def mentioned_in(self, payload: Any) -> frozenset[str]:
+        """Who an accepted message mentions, read only where the service reads mentions.
+
+        "user:<id>", "mobile:<number>", "all". A mention put anywhere else (a markdown type's list,
+        escaped text, plain_text) is not one, as for the real service.
+        """
+        return frozenset()
+
+    @property
+    def mentions(self) -> list[frozenset[str]]:
+        """Who each accepted message mentions, in order."""
+        return [self.mentioned_in(payload) for payload in self.accepted]
+
+    @property
+    def links(self) -> list[list[str]]:
+        """The URLs each accepted message offers as links or buttons (the service's own mechanism)."""
+        return [self.linked_in(payload) for payload in self.accepted]
+
+    def linked_in(self, payload: Any) -> list[str]:
+        """The URLs a message shows as links (subclasses read their service's link or button fields)."""
+        return []
+
     def answer(self, request: Received) -> Reply:
         """How the service answers a request that no scripted reply took."""
         return Reply(200, "ok")
@@ -277,6 +303,25 @@ class FeishuReceiver(Receiver):
         self.accepted.append(payload)
         return Reply(200, {"code": 0, "msg": "success", "data": {}})
 
+    def mentioned_in(self, payload: Any) -> frozenset[str]:
+        """`<at id=…></at>` in the card's markdown elements (escaped `&lt;at` is text, not a mention)."""
+        found: set[str] = set()
+        for element in payload["card"]["elements"]:
+            if element.get("tag") in {"markdown", "lark_md"}:
+                for who in FEISHU_AT.findall(element.get("content", "")):
+                    found.add("all" if who == "all" else f"user:{who}")
+        return frozenset(found)
+
+    def linked_in(self, payload: Any) -> list[str]:
+        """The `url` of each button of the card's action elements."""
+        return [
+            action["url"]
+            for element in payload["card"]["elements"]
+            if element.get("tag") == "action"
+            for action in element.get("actions", [])
+            if action.get("tag") == "button" and action.get("url")
+        ]
+
 
 class DingTalkReceiver(Receiver):
     """A DingTalk custom robot: POST /robot/send?access_token=<token>, `errcode` in the answer.
@@ -319,8 +364,25 @@ class DingTalkReceiver(Receiver):
         markdown = payload.get("markdown") if isinstance(payload, dict) else None
         if not isinstance(markdown, dict) or payload.get("msgtype") != "markdown" or not markdown.get("text"):
             return Reply(200, {"errcode": 40035, "errmsg": "缺少参数 json"})
+        at = payload.get("at", {})
+        if not isinstance(at, dict) or not all(
+            isinstance(at.get(key, []), list) and all(isinstance(v, str) for v in at.get(key, []))
+            for key in ("atMobiles", "atUserIds")
+        ):
+            return Reply(200, {"errcode": 40035, "errmsg": "缺少参数 at"})
         self.accepted.append(payload)
         return Reply(200, {"errcode": 0, "errmsg": "ok"})
+
+    def mentioned_in(self, payload: Any) -> frozenset[str]:
+        """`at.atMobiles` / `at.atUserIds` with their "@…" in the text (as DingTalk shows them), `isAtAll`."""
+        at, text = payload.get("at", {}), payload["markdown"]["text"]
+        found = {f"mobile:{m}" for m in at.get("atMobiles", []) if f"@{m}" in text}
+        found |= {f"user:{u}" for u in at.get("atUserIds", []) if f"@{u}" in text}
+        return frozenset(found | ({"all"} if at.get("isAtAll") is True else set()))
+
+    def linked_in(self, payload: Any) -> list[str]:
+        """The targets of markdown links in the text."""
+        return MARKDOWN_LINK.findall(payload["markdown"]["text"])
 
 
 class WeComReceiver(Receiver):
@@ -328,6 +390,7 @@ class WeComReceiver(Receiver):
 
     KEY = "693a91f6-7aoc-4bc4-97a0-0ec2sifa5aaa"
     MAX_CONTENT_BYTES = 4096
+    MAX_TEXT_BYTES = 2048
     LIMITS = ((20, 60.0),)
 
     def throttled(self) -> Reply:
@@ -344,15 +407,32 @@ class WeComReceiver(Receiver):
         if request.path != "/cgi-bin/webhook/send" or request.query.get("key") != [self.KEY]:
             return Reply(200, {"errcode": 93000, "errmsg": "invalid webhook url, hint: [test]"})
         payload = request.json()
-        markdown = payload.get("markdown") if isinstance(payload, dict) else None
-        if not isinstance(markdown, dict) or payload.get("msgtype") != "markdown":
+        kind = payload.get("msgtype") if isinstance(payload, dict) else None
+        body = payload.get(kind) if kind in {"markdown", "text"} else None
+        if not isinstance(body, dict):
             return Reply(200, {"errcode": 40008, "errmsg": "invalid message type"})
-        content = markdown.get("content")
-        if not isinstance(content, str) or len(content.encode("utf-8")) > self.MAX_CONTENT_BYTES:
-            message = "markdown.content exceed max length 4096. invalid Request Parameter"
+        content = body.get("content")
+        limit = self.MAX_CONTENT_BYTES if kind == "markdown" else self.MAX_TEXT_BYTES
+        if not isinstance(content, str) or len(content.encode("utf-8")) > limit:
+            message = f"{kind}.content exceed max length {limit}. invalid Request Parameter"
             return Reply(200, {"errcode": 40058, "errmsg": message})
         self.accepted.append(payload)
         return Reply(200, {"errcode": 0, "errmsg": "ok"})
+
+    def mentioned_in(self, payload: Any) -> frozenset[str]:
+        """markdown: `<@userid>` in the content only; text: `mentioned_list` and `mentioned_mobile_list`."""
+        if payload["msgtype"] == "markdown":
+            return frozenset(f"user:{who}" for who in WECOM_AT.findall(payload["markdown"]["content"]))
+        text = payload["text"]
+        found = {"all" if who == "@all" else f"user:{who}" for who in text.get("mentioned_list", [])}
+        found |= {"all" if m == "@all" else f"mobile:{m}" for m in text.get("mentioned_mobile_list", [])}
+        return frozenset(found)
+
+    def linked_in(self, payload: Any) -> list[str]:
+        """markdown links in a markdown content; URLs in a text content (WeCom links them)."""
+        if payload["msgtype"] == "markdown":
+            return MARKDOWN_LINK.findall(payload["markdown"]["content"])
+        return re.findall(r"https?://\S+", payload["text"]["content"])
 
 
 class SlackReceiver(Receiver):
@@ -382,6 +462,12 @@ class SlackReceiver(Receiver):
                 or len(text.get("text", "")) > 150
             ):
                 return False
+            if block.get("type") == "actions" and any(
+                element.get("type") == "button"
+                and (len(element.get("text", {}).get("text", "")) > 75 or len(element.get("url", "")) > 3000)
+                for element in block.get("elements", [])
+            ):
+                return False
             if block.get("type") == "section":
                 fields = block.get("fields", [])
                 if isinstance(text, dict) and len(text.get("text", "")) > 3000:
@@ -403,6 +489,32 @@ class SlackReceiver(Receiver):
             return Reply(400, "invalid_blocks")
         self.accepted.append(payload)
         return Reply(200, "ok")
+
+    @staticmethod
+    def _mrkdwn(blocks: list[Any]) -> Iterator[str]:
+        for block in blocks:
+            for text in (block.get("text"), *block.get("fields", []), *block.get("elements", [])):
+                if isinstance(text, dict) and text.get("type") == "mrkdwn":
+                    yield text.get("text", "")
+
+    def mentioned_in(self, payload: Any) -> frozenset[str]:
+        """`<@U…>` and `<!channel>`/`<!here>` in mrkdwn text objects (plain_text is never parsed)."""
+        found: set[str] = set()
+        for text in self._mrkdwn(payload.get("blocks", [])):
+            found |= {f"user:{who}" for who in re.findall(r"<@([A-Za-z0-9_@.:-]+)>", text)}
+            if re.search(r"<!(channel|here|everyone)>", text):
+                found.add("all")
+        return frozenset(found)
+
+    def linked_in(self, payload: Any) -> list[str]:
+        """The `url` of each button in actions blocks."""
+        return [
+            element["url"]
+            for block in payload.get("blocks", [])
+            if block.get("type") == "actions"
+            for element in block.get("elements", [])
+            if element.get("type") == "button" and element.get("url")
+        ]
 
 
 class WebhookReceiver(Receiver):
@@ -479,11 +591,25 @@ class WeLinkReceiver(Receiver):
         unique = payload.get("uuid")
         if not isinstance(unique, str) or not unique or unique in self.uuids:
             return self._error("58601", "uuid is invalid or repeated")
-        if payload.get("isAt") or payload.get("isAtAll") or payload.get("atAccounts"):
+        accounts = payload.get("atAccounts")
+        if payload.get("isAt") and (not isinstance(accounts, list) or not accounts):
             return self._error("58601", "atAccounts is required when isAt is true")
+        if not isinstance(payload.get("isAt", False), bool) or not isinstance(
+            payload.get("isAtAll", False), bool
+        ):
+            return self._error("58601", "isAt and isAtAll must be booleans")
         self.uuids.add(unique)
         self.accepted.append(payload)
         return Reply(200, {"code": "0", "data": "success", "message": "ok"})
+
+    def mentioned_in(self, payload: Any) -> frozenset[str]:
+        """`atAccounts` when `isAt` is true, and `isAtAll` (an "@" in the text mentions nobody)."""
+        found = {f"user:{who}" for who in payload.get("atAccounts", [])} if payload.get("isAt") else set()
+        return frozenset(found | ({"all"} if payload.get("isAtAll") else set()))
+
+    def linked_in(self, payload: Any) -> list[str]:
+        """URLs in the text (WeLink shows them as links)."""
+        return re.findall(r"https?://\S+", payload["content"]["text"])
 
 
 class TeamsReceiver(Receiver):
@@ -557,6 +683,22 @@ class TeamsReceiver(Receiver):
         self.accepted.append(payload)
         return Reply(202, b"")
 
+    def mentioned_in(self, payload: Any) -> frozenset[str]:
+        """A `msteams.entities` mention whose `<at>…</at>` is in a TextBlock (else Teams drops it)."""
+        card = payload["attachments"][0]["content"]
+        texts = " ".join(e.get("text", "") for e in card["body"] if e.get("type") == "TextBlock")
+        entities = card.get("msteams", {}).get("entities", [])
+        return frozenset(
+            f"user:{entity['mentioned']['id']}"
+            for entity in entities
+            if entity.get("type") == "mention" and entity.get("text", "\0") in texts
+        )
+
+    def linked_in(self, payload: Any) -> list[str]:
+        """The `url` of each Action.OpenUrl of the card."""
+        card = payload["attachments"][0]["content"]
+        return [a["url"] for a in card.get("actions", []) if a.get("type") == "Action.OpenUrl"]
+
 
 class SmnReceiver(Receiver):
     """SMN's PublishMessage on loopback: POST /v2/{project_id}/notifications/topics/{topic_urn}/publish.
@@ -622,6 +764,102 @@ class SmnReceiver(Receiver):
         return Reply(
             200, {"request_id": request_id, "message_id": uuid.uuid4().hex}, {"X-Request-Id": request_id}
         )
+
+
+class CesReceiver(Receiver):
+    """Cloud Eye's CreateMetricData on loopback: POST /V1.0/{project_id}/metric-data.
+
+    Requests must carry the SDK-HMAC-SHA256 signature of the key pair (401 APIGW.0301 otherwise). The
+    body is checked against the API's limits (1 to 10,000 items, at most 512 KB, ttl 1..604800,
+    collect_time from 3 days before to 10 minutes after now, 1 to 3 dimensions of the documented
+    form): a wrong one gets 400 ces.0014. Accepted bodies are kept (`accepted`, one list per request);
+    `points()` flattens them. The answer is 201 with an empty body, as Cloud Eye's.
+    """
+
+    _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+    _VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}")
+    _NAMESPACE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*")
+
+    def __init__(
+        self,
+        *,
+        ak: str = "CESTESTACCESSKEY0001",
+        sk: str = "ces-test-secret-key-0123456789abcdef",
+        project_id: str = "04dd36f964000fe22f9ac00bc85b1a1d",
+        region: str = "cn-north-4",
+    ) -> None:
+        """A project's Cloud Eye in one region, reachable with one key pair."""
+        super().__init__()
+        self.ak, self.sk, self.project_id, self.region = ak, sk, project_id, region
+        self.path = f"/V1.0/{project_id}/metric-data"
+
+    def env(self) -> dict[str, str]:
+        """The SDK's endpoint override that points CesClient at this receiver."""
+        return {f"HUAWEICLOUD_SDK_REGION_CES_{self.region.replace('-', '_').upper()}": self.base}
+
+    def _item_problem(self, item: Any, now_ms: float) -> str | None:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        if not isinstance(metric, dict):
+            return "metric is missing"
+        namespace, dimensions = metric.get("namespace", ""), metric.get("dimensions")
+        if not (3 <= len(namespace) <= 32 and self._NAMESPACE.fullmatch(namespace)):
+            return f"namespace {namespace!r} is invalid"
+        if not isinstance(dimensions, list) or not 1 <= len(dimensions) <= 3:
+            return "dimensions must be 1 to 3"
+        for dimension in dimensions:
+            if not self._NAME.fullmatch(str(dimension.get("name"))) or not self._VALUE.fullmatch(
+                str(dimension.get("value"))
+            ):
+                return f"dimension {dimension!r} is invalid"
+        if not isinstance(item.get("ttl"), int) or not 1 <= item["ttl"] <= 604_800:
+            return "ttl must be 1..604800"
+        collect = item.get("collect_time")
+        if not isinstance(collect, int) or not now_ms - 3 * 86_400_000 < collect < now_ms + 600_000:
+            return "collect_time is out of range"
+        if isinstance(item.get("value"), bool) or not isinstance(item.get("value"), int | float):
+            return "value must be a number"
+        return None
+
+    def answer(self, request: Received) -> Reply:
+        """Answer like Cloud Eye: 201 and no body, or an error body."""
+        rejection = verify_request(
+            method=request.method,
+            target=request.target,
+            headers=request.headers,
+            body=request.body,
+            credentials=[{"ak": self.ak, "sk": self.sk}],
+            now=datetime.now(timezone.utc),
+        )
+        if rejection is not None:
+            return Reply(401, {"error_code": "APIGW.0301", "error_msg": rejection})
+        if request.path != self.path:
+            return Reply(404, {"error_code": "APIGW.0101", "error_msg": "The API does not exist."})
+        if len(request.body) > 512 * 1024:
+            return Reply(413, {"error_code": "ces.0038", "error_msg": "Request body too large."})
+        body = request.json()
+        if not isinstance(body, list) or not 1 <= len(body) <= 10_000:
+            return Reply(400, {"error_code": "ces.0014", "error_msg": "1 to 10000 items expected."})
+        now_ms = time.time() * 1000
+        for item in body:
+            problem = self._item_problem(item, now_ms)
+            if problem is not None:
+                return Reply(400, {"error_code": "ces.0014", "error_msg": problem})
+        self.accepted.append(body)
+        return Reply(201, b"")
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every data point accepted, as {"metric", "dimensions": {name: value}, "value", ...}."""
+        return [
+            {
+                "namespace": item["metric"]["namespace"],
+                "metric": item["metric"]["metric_name"],
+                "dimensions": {d["name"]: d["value"] for d in item["metric"]["dimensions"]},
+                "value": item["value"],
+                "unit": item.get("unit"),
+            }
+            for body in self.accepted
+            for item in body
+        ]
 
 
 @dataclass

@@ -64,7 +64,9 @@ def fire() -> dict[str, Any]:
 
 
 def links_of(envelope: dict[str, Any]) -> dict[str, str]:
-    return {link["name"]: link["url"] for link in envelope["alerts"][0]["record"].get("links", [])}
+    """The action links of a message (the record's other links, such as `console`, left out)."""
+    every = envelope["alerts"][0]["record"].get("links", [])
+    return {link["name"]: link["url"] for link in every if link["name"] in tokens.ACTIONS}
 
 
 def path_of(url: str) -> str:
@@ -107,8 +109,9 @@ def test_a_firing_message_carries_the_linked_actions_and_the_result_no_token(hoo
     result = fire()
     [envelope] = hook.accepted
     links = links_of(envelope)
-    assert list(links) == list(LINKED) == ["silence_1h", "silence_4h", "silence_resolved"]
-    assert "ack" not in links  # switched off until the acknowledge command is merged
+    assert list(links) == list(LINKED) == ["ack", "silence_1h", "silence_4h", "silence_resolved"]
+    names = [link["name"] for link in envelope["alerts"][0]["record"]["links"]]
+    assert names == ["console", *LINKED]  # after the links the record had
     assert all(url.startswith(f"{BASE}/a/") for url in links.values())
     assert "/a/" not in json.dumps(result)  # only the copies sent carry tokens
     assert KEY not in json.dumps(result)
@@ -301,7 +304,8 @@ def test_silence_list_shows_who_silenced_through_a_link(hook, tmp_path, capsys):
     apig("POST", path, {"csrf": csrf_of(apig("GET", path)), "name": "Han Meimei"})
     assert silence_list(output="text", include_ended=False) == 0
     text = capsys.readouterr().out
-    assert "CREATED BY" in text
+    [header] = [line for line in text.splitlines() if line.startswith("ID ")]
+    assert header.split()[-2:] == ["BY", "COMMENT"]
     assert "Han Meimei" in text
     assert silence_list(output="json", include_ended=False) == 0
     [listed] = json.loads(capsys.readouterr().out)
@@ -386,3 +390,29 @@ def test_the_actions_url_must_be_an_https_base(url, usable):
     assert bool(settings.actions_url) == usable
     assert (problems == []) == usable
     assert KEY not in repr(settings)
+
+
+def test_acknowledge_from_a_link_holds_the_repeats_and_says_who(hook, tmp_path, monkeypatch):
+    monkeypatch.setenv("ELB_WATCH_REPEAT_INTERVAL", "60s")
+    fire()
+    path = path_of(links_of(hook.accepted[0])["ack"])
+    page = apig("GET", path)
+    assert "Acknowledge this alert" in page["body"]
+    done = apig("POST", path, {"csrf": csrf_of(page), "name": "Li Lei", "comment": "mine"})
+    assert done["statusCode"] == 200
+    assert "acknowledged by Li Lei" in done["body"]
+    store = open_store(f"sqlite://{tmp_path}/state.db")
+    assert store is not None
+    try:
+        [ack] = store.acks()
+    finally:
+        store.close()
+    assert (ack.by, ack.comment) == ("Li Lei", "mine")
+    assert hook.accepted[1]["alerts"][0]["annotations"]["summary"].endswith("acknowledged by Li Lei via link")
+    again = apig("POST", path, {"csrf": csrf_of(page), "name": "Han Meimei"})
+    assert again["statusCode"] == 409
+    assert "Already done by Li Lei" in again["body"]
+    later = time.time() + 120  # the repeat is due: the acknowledgement holds it
+    held = invoke({"pool_id": DEMO_POOL}, PlatformContext(), wall_clock=lambda: later)
+    assert [d["status"] for d in held["deliveries"]] == ["acknowledged"]
+    assert len(hook.accepted) == 2

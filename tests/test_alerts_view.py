@@ -78,3 +78,24 @@ def test_the_filter_narrows_by_severity_and_keeps_resolved_out_unless_asked():
     assert [r["fingerprint"] for r in rows if AlertFilter().wanted(r)] == ["a", "b"]
     only = AlertFilter(severities=frozenset({"critical", "info"}), include_resolved=True)
     assert [r["fingerprint"] for r in rows if only.wanted(r)] == ["a", "c"]
+
+
+def test_an_acknowledged_alert_says_who_and_when_below_its_row():
+    acked = row("a", "critical", 600, acknowledged={"by": "bob", "at": iso(NOW - 300), "comment": "on it"})
+    text = render([acked, row("b", "major", 60, acknowledged=None)], NOW)
+    assert "    acknowledged by bob 5m ago: on it" in text.splitlines()
+    assert text.count("acknowledged by") == 1
+
+
+def test_filters_by_receiver_routed_or_in_the_ledger_and_by_matcher():
+    from handler.matchers import parse_matchers  # noqa: PLC0415
+
+    mine = row("a", "critical", 60, receivers=["oncall"])
+    owed = row("b", "critical", 60, receivers=[])
+    shown = AlertFilter(receivers=frozenset({"oncall"}))
+    assert shown.wanted(mine)
+    assert not shown.wanted(owed)
+    assert shown.wanted(owed, {}, {"oncall": object()})  # its ledger names the receiver
+    pay = AlertFilter(matchers=parse_matchers(["pool_name=pay-*"]))
+    assert pay.wanted(mine, {"pool": {"name": "pay-api"}})
+    assert not pay.wanted(mine, {"pool": {"name": "web-api"}})

@@ -19,6 +19,7 @@ from handler import lifecycle, watcher_error
 from handler.channels import render
 from handler.channels import smn as smn_format
 from handler.channels import webhook as webhook_format
+from handler.channels.config import Mention
 from handler.channels.message import summarize
 from handler.channels.protocol import json_bytes
 from tests.builders import (
@@ -34,7 +35,7 @@ from tests.builders import (
 GOLDEN = Path(__file__).resolve().parent / "golden"
 OBSERVED = "2026-03-02T08:15:00Z"
 T_FIRST = 1_772_438_100.0  # 2026-03-02T07:55:00Z
-CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn", "welink", "teams")
+CHANNELS = ("feishu", "dingtalk", "wecom", "slack", "webhook", "smn", "welink", "teams", "coc")
 
 
 def watcher_error_record(locale: str = "en") -> dict[str, Any]:
@@ -112,6 +113,23 @@ def test_payload_matches_golden(channel, case):
     assert_golden(f"{channel}_{case}", readable(channel, render(channel, build(), locale)))
 
 
+ROUTED_MENTION = Mention(
+    mobiles=("13800000000",), user_ids=("ou_7d8a6e6df7621556ce0d21922b676706",), all=True
+)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_routed_payload_with_mentions_and_runbook_matches_golden(channel):
+    record = demo_record()
+    runbook = {
+        "name": "runbook",
+        "url": "https://wiki.example.com/runbooks/elb?pool=36ce7086&region=cn-north-4",
+    }
+    record["links"] = [runbook, *record["links"]]
+    payload = render(channel, record, "en", ROUTED_MENTION)
+    assert_golden(f"{channel}_routed", readable(channel, payload))
+
+
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_rendering_is_pure_and_leaves_the_record_alone(channel):
     record = critical_record()
@@ -125,12 +143,17 @@ def test_rendering_is_pure_and_leaves_the_record_alone(channel):
 ENTITY = re.compile(r"&(#\d+|lt|gt|amp);")
 
 
+OUR_LINKS = re.compile(r"\[[^\]\[()]+\]\(https?://[^()\s<>]+\)( · \[[^\]\[()]+\]\(https?://[^()\s<>]+\))*")
+
+
 def _without_our_markup(line: str) -> str:
     """A markdown line minus the markup our renderers add, keeping the text inside it.
 
     Our lines start with at most one prefix (heading, quote, bullet), then at most one bold label
     or tag, or one font colour; whatever markup is left can only have come from the cloud.
     """
+    if OUR_LINKS.fullmatch(line):  # the links line: "[Runbook](https://…) · [Open in console](https://…)"
+        return ""
     line = re.sub(r"^(#{1,6} |> |- )", "", line)
     if re.match(r'<font color="\w+">', line):
         line = re.sub(r'^<font color="\w+">', "", line).replace("</font>", "", 1)

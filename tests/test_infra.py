@@ -33,6 +33,7 @@ ACTION_BY_SDK_CALL = {
     "create_member_health_check_job": "elb:members:create",
     "list_load_balancers": "elb:loadbalancers:list",
     "publish_message": "smn:topic:publish",
+    "create_metric_data": "ces:metricData:create",
 }
 # Settings the issues plan that the code may not read yet; Terraform wires them already. A name in
 # infra/ outside the code and this list is a typo.
@@ -57,7 +58,12 @@ PLANNED_SETTINGS = {
     "ELB_WATCH_API_RATE",
 }
 # A webhook URL holds its token; a state URL may hold a password.
-SECRET_SETTING = re.compile(r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE|ACTIONS_KEY)")
+SECRET_SETTING = re.compile(
+    r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE|COC_INTEGRATION_KEY|ACTIONS_KEY)"
+)
+# SDK calls that need no IAM action: COC's custom-alarm intake is authorized by its integration key
+# (its API reference: "no identity policy-based permission required").
+CALLS_WITHOUT_ACTION = {"create_report_custom_event"}
 ENV_NAME = re.compile(r"ELB_WATCH_[A-Z][A-Z0-9_]*[A-Z0-9]")
 
 
@@ -224,7 +230,12 @@ def test_policy_allows_exactly_the_actions_the_code_calls(tf):
     local_values = tf["locals"]
     granted = {
         action
-        for name in ("iam_read_actions", "iam_diagnosis_actions", "iam_publish_actions")
+        for name in (
+            "iam_read_actions",
+            "iam_diagnosis_actions",
+            "iam_publish_actions",
+            "iam_metrics_actions",
+        )
         for action in _resolve(tf, local_values[name])
     }
     needed = code_iam_actions()
@@ -233,7 +244,10 @@ def test_policy_allows_exactly_the_actions_the_code_calls(tf):
     # Nothing beyond the calls the function makes (or is planned to make: the same table).
     assert granted == set(ACTION_BY_SDK_CALL.values())
     assert not any("*" in action for action in granted)
-    statements = local_values["iam_policy"]["Statement"]
+    assert _expression(local_values["iam_policy"]["Statement"]) == (
+        "concat(local.policy_statements, local.metrics_statements)"
+    )
+    statements = local_values["policy_statements"]
     assert [_expression(statement["Action"]) for statement in statements] == [
         "local.elb_actions",
         "local.iam_publish_actions",
@@ -689,6 +703,120 @@ def test_route_secrets_travel_encrypted_and_the_routing_file_as_a_setting(tf):
     assert tf["locals"]["settings"]["ELB_WATCH_ROUTES"] == "${var.routes}"
     assert "var.route_secrets" in _expression(tf["locals"]["encrypted_user_data"])
     assert tf["variable"]["route_secrets"]["sensitive"] in (True, "true")
+
+
+# ---- issue 24: Cloud Eye metrics and the heartbeat ------------------------------------------------------
+
+
+def test_heartbeat_alarm_watches_the_codes_watch_runs_metric_and_notifies_the_ops_topic(tf):
+    from handler import config, metrics  # noqa: PLC0415
+
+    alarm = tf["resource"][("huaweicloud_ces_alarmrule", "heartbeat")]
+    assert _expression(alarm["count"]) == "local.heartbeat ? 1 : 0"
+    # Only with metrics on (nothing to watch otherwise) and a timer (nothing to expect otherwise).
+    assert _expression(tf["locals"]["heartbeat"]) == "var.metrics && var.heartbeat_alarm && var.timer_enabled"
+    (metric,) = alarm["metric"]
+    assert _expression(metric["namespace"]) == "var.metrics_namespace"
+    assert _text(tf["variable"]["metrics_namespace"]["default"]) == config.DEFAULT_METRICS_NAMESPACE
+    assert _text(tf["variable"]["metrics"]["default"]) in (False, "false")
+    (resources,) = alarm["resources"]
+    (dimension,) = resources["dimensions"]
+    assert _text(dimension["name"]) == metrics.WATCHER_DIMENSION
+    assert _expression(dimension["value"]) == "huaweicloud_fgs_function.watch.name"
+    (condition,) = alarm["condition"]
+    assert _text(condition["metric_name"]) == metrics.WATCH_RUNS
+    assert (_text(condition["filter"]), _text(condition["comparison_operator"])) == ("sum", "<")
+    assert _expression(condition["period"]) == "local.heartbeat_period"
+    assert _expression(condition["value"]) == "local.heartbeat_min_runs"
+    for actions in ("alarm_actions", "ok_actions"):
+        (action,) = alarm[actions]
+        assert [_expression(u) for u in action["notification_list"]] == [
+            "huaweicloud_smn_topic.alerts.topic_urn"
+        ]
+    settings = tf["locals"]["settings"]
+    assert _expression(settings["ELB_WATCH_METRICS"]) == 'var.metrics ? "on" : "off"'
+    assert _expression(settings["ELB_WATCH_METRICS_NAMESPACE"]) == "var.metrics_namespace"
+
+
+def _metrics_locals(tmp_path: Path, outputs: str, assignments: list[str]) -> dict[str, Any]:
+    """infra/metrics.tf's locals evaluated by Terraform (provider-less), with these variables."""
+    text = (INFRA / "metrics.tf").read_text(encoding="utf-8")
+    start = text.index("locals {")
+    block = text[start : text.index("\n}\n", start) + 3]
+    done = _apply_scratch(tmp_path, block + outputs, assignments)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = _run(_terraform(), tmp_path, "output", "-json")
+    return {name: value["value"] for name, value in json.loads(shown.stdout).items()}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "period", "min_runs"),
+    [("1m", 300, 3), ("5m", 1200, 2), ("7m", 3600, 4), ("1h", 14400, 2), ("6h", 86400, 2)],
+)
+def test_heartbeat_fires_below_half_the_runs_a_rate_schedule_makes_in_a_cloud_eye_period(
+    tmp_path, schedule, period, min_runs
+):
+    outputs = (
+        'output "period" { value = local.heartbeat_period }\n'
+        'output "min_runs" { value = local.heartbeat_min_runs }\n'
+        'output "heartbeat" { value = local.heartbeat }\n'
+    )
+    found = _metrics_locals(tmp_path, outputs, [f"schedule={schedule}", "metrics=true"])
+    assert (found["period"], found["min_runs"], found["heartbeat"]) == (period, min_runs, True)
+    assert period in (300, 1200, 3600, 14400, 86400)  # the periods the provider takes
+
+
+@pytest.mark.parametrize(
+    ("assignments", "heartbeat", "statements"),
+    [
+        ([], False, []),
+        (["metrics=true"], True, [{"Effect": "Allow", "Action": ["ces:metricData:create"]}]),
+        (
+            ["metrics=true", "timer_enabled=false"],
+            False,
+            [{"Effect": "Allow", "Action": ["ces:metricData:create"]}],
+        ),
+        (
+            ["metrics=true", "heartbeat_alarm=false"],
+            False,
+            [{"Effect": "Allow", "Action": ["ces:metricData:create"]}],
+        ),
+    ],
+)
+def test_metrics_grant_create_metric_data_and_the_heartbeat_exists_only_with_metrics_and_a_timer(
+    tmp_path, assignments, heartbeat, statements
+):
+    outputs = (
+        'output "heartbeat" { value = local.heartbeat }\n'
+        'output "statements" { value = local.metrics_statements }\n'
+    )
+    found = _metrics_locals(tmp_path, outputs, assignments)
+    assert (found["heartbeat"], found["statements"]) == (heartbeat, statements)
+
+
+@pytest.mark.parametrize(
+    ("namespace", "ok"),
+    [("ELB.MasterWatch", True), ("Shop.watch_1", True), ("SYS.ELB", False), ("ELB", False)],
+)
+def test_the_namespace_variable_refuses_what_the_code_refuses(tmp_path, namespace, ok):
+    from handler.config import namespace_problem  # noqa: PLC0415
+
+    done = _apply_scratch(tmp_path, "", [f"metrics_namespace={namespace}"])
+    assert (done.returncode == 0) is ok, done.stderr
+    assert (namespace_problem(namespace) is None) is ok
+
+
+def test_the_coc_key_travels_encrypted_and_its_intake_needs_no_iam_action(tf):
+    plain, secret = tf["locals"]["settings"], tf["locals"]["secret_settings"]
+    assert _expression(secret["ELB_WATCH_COC_INTEGRATION_KEY"]) == "var.coc_integration_key"
+    assert tf["variable"]["coc_integration_key"].get("sensitive") in (True, "true")
+    assert _expression(plain["ELB_WATCH_COC_REGION"]) == "var.coc_region"
+    assert _expression(plain["ELB_WATCH_COC_APPLICATION_ID"]) == "var.coc_application_id"
+    assert _literals_and_names() >= CALLS_WITHOUT_ACTION, "the function reports to COC"
+    assert not set(CALLS_WITHOUT_ACTION) & set(ACTION_BY_SDK_CALL)
+    statements = tf["locals"]["policy_statements"]
+    assert not any("coc:" in _expression(statement["Action"]) for statement in statements)
+    assert "coc:" not in _expression(tf["locals"]["metrics_statements"])
 
 
 # ---- issue 23: the action links' API ----------------------------------------------------------------

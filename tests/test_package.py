@@ -26,7 +26,8 @@ from elb_simulator.faults import Fault
 from elb_simulator.signature import verify_request
 from elb_tools import packaging, sdk_reach
 from handler.cli import main
-from tests.receivers import Received, Receiver, Reply, running_receivers
+from tests.coc_receiver import CocReceiver
+from tests.receivers import CesReceiver, Received, Receiver, Reply, running_receivers
 from tests.support import DEMO_POOL, EVENTS, ROOT, demo_scenario
 
 pytest_plugins = ("tests.redis_server",)
@@ -480,6 +481,23 @@ def test_unpacked_zip_publishes_to_smn(unpacked, target, tmp_path):
     assert child["trims"]["smn"] == ["signing,environment"]
 
 
+def test_unpacked_zip_reports_an_alarm_to_coc(unpacked, target, tmp_path):
+    key = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    with ElbSimulator(demo_scenario()) as simulator:
+        coc = CocReceiver(ak=simulator.credentials.ak, sk=simulator.credentials.sk, integration_key=key)
+        with coc:
+            env = {**coc.env(), "ELB_WATCH_COC_INTEGRATION_KEY": key}
+            child = _run_unpacked(unpacked, target[1], tmp_path, simulator, env)
+            events = list(coc.accepted)
+    result = child["result"]
+    assert result["ok"] is True, result["errors"]
+    assert [(d["channel"], d["status"]) for d in result["deliveries"]] == [("coc", "sent")]
+    [event] = events  # signed and checked by the intake, sent by the handler's own COC sender
+    assert (event["alarmStatus"], event["alarmId"]) == ("alarm", result["notifications"][0]["fingerprint"])
+    assert "huaweicloudsdkcoc.v1.model.create_report_custom_event_response" in child["models"]
+    assert key not in json.dumps(result)
+
+
 ERROR_CASES = {
     404: (None, {}, "ELB.8907"),
     401: (None, {"HUAWEICLOUD_SDK_SK": "not-the-right-secret"}, "APIGW.0301"),
@@ -805,3 +823,28 @@ def test_cutting_a_client_refuses_an_operation_the_sdk_lacks():
     assert "@classmethod" in kept
     with pytest.raises(sdk_reach.ReachError, match="no operation Pang"):
         sdk_reach.cut_client(source, ["Pang"], "c.py")
+
+
+def test_the_unpacked_zip_with_metrics_on_pushes_the_run_to_a_loopback_cloud_eye(unpacked, target, tmp_path):
+    """handler.ces's whole call path (client, region, trims, the request) through the SDK the zip ships."""
+    with ElbSimulator(demo_scenario()) as simulator:
+        ces = CesReceiver(
+            ak=simulator.credentials.ak,
+            sk=simulator.credentials.sk,
+            project_id=simulator.project_id,
+            region=simulator.region,
+        )
+        with ces:
+            extra = {"ELB_WATCH_METRICS": "on", "ELB_WATCH_STATE": "off", **ces.env()}
+            child = _run_unpacked(unpacked, target[1], tmp_path, simulator, extra)
+    assert child["result"]["ok"] is True, child["result"]["errors"]
+    values = {(p["metric"], p["dimensions"].get("pool_id")): p["value"] for p in ces.points()}
+    assert values == {
+        ("watch_runs", None): 1,
+        ("watch_errors", None): 0,
+        ("notifications_sent", None): 0,  # no channel configured in the child
+        ("master_up", DEMO_POOL): 0,
+        ("failover_active", DEMO_POOL): 1,
+        ("failed_check_items", DEMO_POOL): 2,
+    }
+    assert any(f.startswith(str(unpacked / "huaweicloudsdkces")) for f in child["files"])

@@ -141,6 +141,22 @@ EXPECTED = {
     "search-feishu": "search",
     "store-wecom": "store",
 }
+# Who each receiver's messages mention, as its service reads them (tests/receivers.py `mentioned_in`).
+MENTIONED = {
+    "pay-feishu": {"user:ou_7d8a6e6df7621556ce0d21922b676706"},
+    "search-dingtalk": {"mobile:13800000000"},
+    "search-feishu": set(),
+    "store-wecom": set(),
+}
+
+
+def consoles(notifications: list[dict]) -> dict[str, set[str]]:
+    """Each team's console links, from the records the result reports."""
+    found: dict[str, set[str]] = {}
+    for n in notifications:
+        links = {link["url"] for link in n["links"] if link["name"] == "console"}
+        found.setdefault(team_of(n["pool"]["name"]), set()).update(links)
+    return found
 
 
 def test_thirty_failed_masters_reach_their_own_teams_only_once_each(teams):
@@ -157,6 +173,14 @@ def test_thirty_failed_masters_reach_their_own_teams_only_once_each(teams):
             assert got == [], "every pool matched a team's route: nothing for the default receiver"
             continue
         assert sorted(got) == by_team[EXPECTED[name]], name  # its own pools, each exactly once
+        # Its mentions in the service's own fields (Feishu <at>, DingTalk at.atMobiles + "@…"), nobody
+        # else's; and every message links its team's load balancer in the console.
+        assert [set(m) for m in receiver.mentions] == [MENTIONED[name]] * len(receiver.accepted), name
+    console = consoles(result["notifications"])
+    for name, receiver in receivers.items():
+        if name != "ops-slack":
+            [team_console] = console[EXPECTED[name]]
+            assert all(team_console in links for links in receiver.links), name
     # The result speaks of receivers: each delivery names its receiver beside its channel type.
     kinds = {(d["receiver"], d["channel"]) for d in result["deliveries"]}
     assert kinds == {
@@ -181,6 +205,28 @@ def test_thirty_failed_masters_reach_their_own_teams_only_once_each(teams):
     assert again["deliveries"] == []
 
 
+def test_each_message_one_by_one_links_its_pools_runbook_and_console(teams, monkeypatch):
+    _, receivers, pools, _ = teams
+    monkeypatch.setenv("ELB_WATCH_GROUP_THRESHOLD", "100")  # no digests: one message per pool
+    result = invoke({"sweep": {}}, PlatformContext(remaining_ms=60_000))
+    assert {d["status"] for d in result["deliveries"]} == {"sent"}
+    ids = {p["name"]: p["id"] for p in pools}
+    pay = receivers["pay-feishu"]
+    assert len(pay.accepted) == len([name for name in ids if team_of(name) == "pay"])
+    for payload, links in zip(pay.accepted, pay.links, strict=True):
+        [pool] = set(POOL.findall(json.dumps(payload, ensure_ascii=False)))
+        runbook, console = links
+        assert runbook == f"https://wiki.example.com/runbooks/elb?pool={ids[pool]}"
+        assert console.startswith("https://console.huaweicloud.com/elb/?region=")
+    for name in ("search-dingtalk", "search-feishu", "store-wecom"):
+        receiver = receivers[name]
+        assert receiver.accepted, name
+        assert all(len(links) == 1 and "#/elb/detail/" in links[0] for links in receiver.links), name
+    assert [set(m) for m in receivers["search-dingtalk"].mentions] == [MENTIONED["search-dingtalk"]] * len(
+        receivers["search-dingtalk"].accepted
+    )
+
+
 def test_the_resolved_notices_go_to_the_receivers_that_got_the_firing_ones_after_routes_changed(teams):
     sim, receivers, pools, path = teams
     invoke({"sweep": {}}, PlatformContext(remaining_ms=60_000))
@@ -201,6 +247,7 @@ def test_the_resolved_notices_go_to_the_receivers_that_got_the_firing_ones_after
     assert len(result["notifications"]) == 30
     for name, receiver in receivers.items():
         assert sorted(named(receiver)) == fired[name], name
+        assert all(set(m) == MENTIONED.get(name, set()) for m in receiver.mentions), name
 
 
 def test_a_receiver_that_fails_is_owed_alone_and_catches_up_without_resending_the_others(teams, monkeypatch):

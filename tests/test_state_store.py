@@ -714,6 +714,61 @@ def test_silences_are_kept_listed_and_expired(backend, store):
     assert {s.id: s for s in store.silences()}[pool.id].ends_at == now + 5
 
 
+@pytest.fixture(params=["sqlite", "redis", "memory"])
+def ack_store(request, tmp_path) -> Iterator[StateStore]:
+    """Every adapter that keeps acknowledgements: SQLite, Redis and the instance's memory store."""
+    from handler.state.memory import MemoryStore  # noqa: PLC0415
+
+    if request.param == "memory":
+        opened: StateStore = MemoryStore()
+    elif request.param == "sqlite":
+        opened = SqliteBackend(tmp_path / "state" / "state.db").open()
+    else:
+        opened = RedisBackend(request.getfixturevalue("redis_url")).open()
+    yield opened
+    opened.close()
+
+
+def test_stores_keep_replace_list_and_drop_acknowledgements(ack_store):
+    from handler.acks import Ack  # noqa: PLC0415
+
+    now = time.time()
+    ack_store.save([state("fp-1"), state("fp-2")])
+    assert ack_store.acks() == []
+    ack_store.acknowledge(Ack("fp-1", "bob", now, 100.0, "m1.c", "on it 主"))
+    eve = Ack("fp-2", "eve", now + 1, 100.0, "m1.c")
+    ack_store.acknowledge(eve)
+    alice = Ack("fp-1", "alice", now + 2, 100.0, "m1.c")
+    ack_store.acknowledge(alice)  # replaces bob's
+    assert ack_store.acks() == [alice, eve]
+    assert ack_store.unacknowledge(["fp-1", "fp-9"]) == ["fp-1"]
+    assert ack_store.acks() == [eve]
+    assert ack_store.unacknowledge([]) == []
+
+
+def test_an_old_acknowledgement_of_an_alert_no_longer_kept_is_dropped_when_another_is_kept(store):
+    from handler.acks import Ack  # noqa: PLC0415
+
+    store.save([state("fp-live")])
+    store.acknowledge(Ack("fp-gone", "bob", time.time() - 40 * 86400, 1.0, "m1.c"))
+    live = Ack("fp-live", "eve", time.time(), 1.0, "m1.c")
+    store.acknowledge(live)
+    assert store.acks() == [live]
+
+
+def test_a_matcher_silence_and_its_update_are_kept(backend, store):
+    from dataclasses import replace  # noqa: PLC0415
+
+    from handler.matchers import parse_matchers  # noqa: PLC0415
+
+    now = time.time()
+    held = new_silence(now=now, duration=60, matchers=parse_matchers(["pool_name=pay-*"]), created_by="al")
+    store.add_silence(held)
+    longer = replace(held, ends_at=now + 7200, comment="longer")
+    store.add_silence(longer)  # `silence update` writes it again under its id
+    assert store.silences() == [longer]
+
+
 def test_silences_that_ended_before_the_retention_are_dropped(backend, store):
     now = time.time()
     old = new_silence({"pool": "pool-a"}, now=now - 40 * 86400, duration=60)

@@ -2,8 +2,8 @@
 
 Each action is one function over the store; `ACTS` maps an action name to it. Silences are the CLI's
 (`silence add`: `handler.silences.new_silence`, `StateStore.add_silence`), with `created_by` the typed
-name and the comment. `ack` is not linked yet (`handler.actions.links.LINKED`): the acknowledge store
-command of issue 22 goes in `acknowledge`.
+name and the comment; an acknowledgement is `alerts ack`'s (`handler.acking.acknowledge`), by the typed
+name.
 """
 
 from __future__ import annotations
@@ -54,8 +54,18 @@ def _silencer(seconds: float, *, until_resolved: bool = False) -> Callable[[Stat
 
 
 def acknowledge(store: StateStore, order: Order) -> Done:
-    """Acknowledge the alert: the quiet helper's `alerts ack` store command (issue 22) goes here."""
-    raise NotImplementedError("acknowledge is not wired in yet (issue 22)")
+    """Acknowledge the alert: `alerts ack`'s store command; its repeats stop until it changes or resolves."""
+    from handler.acking import acknowledge as ack  # noqa: PLC0415 - only when a link acknowledges
+
+    ack(store, order.fingerprint, by=order.name, comment=order.comment, now=order.now)
+    return Done("")
+
+
+def done_before(action: str, store: StateStore, order: Order) -> bool:
+    """Whether an earlier request of this link got as far as the store (a replay, not a retry)."""
+    if action == "ack":
+        return any(kept.fingerprint == order.fingerprint and kept.by == order.name for kept in store.acks())
+    return any(held.id == order.silence_id for held in store.silences())
 
 
 ACTS: dict[str, Callable[[StateStore, Order], Done]] = {

@@ -16,6 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from handler import wording
@@ -124,6 +125,14 @@ def _answer(request: ActionRequest, run: RunContext, store: StateStore, wiring: 
     return _act(request, verified, state, run=run, store=store, wiring=wiring)
 
 
+def _name_of(done: str) -> str:
+    """Who a done-once record says acted (its typed name)."""
+    try:
+        return str(json.loads(done)["name"])
+    except (ValueError, TypeError, KeyError):
+        return ""
+
+
 def _until(action: str, now: float) -> str:
     seconds = {"silence_1h": 3600.0, "silence_4h": 4 * 3600.0}.get(action)
     return iso(now + seconds) if seconds is not None else ""
@@ -147,7 +156,7 @@ def _act(
     order = act.Order(claims.fingerprint, name, comment, now, str(uuid.uuid5(_SILENCE_IDS, tid)))
     who = json.dumps({"name": name, "at": now}, ensure_ascii=False)
     first = store.claim(f"actions-done:{tid}", who, DONE_KEPT)
-    if first is not None and any(held.id == order.silence_id for held in store.silences()):
+    if first is not None and act.done_before(claims.action, store, replace(order, name=_name_of(first))):
         return _already(first, request, locale)
     done = act.perform(claims.action, store, order)
     store.remember(f"actions-done:{tid}", who, DONE_KEPT)

@@ -17,9 +17,8 @@ from handler.actions.token import Claims, expiry, sign
 from handler.config import Settings
 from handler.domain import Notification
 
-LINKED = ("silence_1h", "silence_4h", "silence_resolved")
-"""The actions firing messages link to. `ack` joins when the acknowledge command of issue 22 is merged
-(`handler.actions.act.ACTS["ack"]`)."""
+LINKED = ("ack", "silence_1h", "silence_4h", "silence_resolved")
+"""The actions firing messages link to, in this order (`handler.actions.act.ACTS` carries them out)."""
 
 Linker = Callable[[Notification, int], Notification]
 """The link stage: a notification about to be sent, with its alert's sequence → with its links."""

@@ -1,8 +1,8 @@
-"""Notification channels: SMN, Feishu/Lark, DingTalk, WeCom, Slack and a generic webhook.
+"""Notification channels: SMN, Feishu/Lark, DingTalk, WeCom, Slack, WeLink, Teams, a webhook and COC.
 
 One record fans out to every configured channel. Each channel has a pure renderer (the record to its
 native payload: escaped, size-limited) and a sender (signing, timeouts inside the deadline, retries,
-the service's own error codes). `requests` and the SMN SDK load only when a message is sent.
+the service's own error codes). `requests` and the SMN and COC SDKs load only when a message is sent.
 """
 
 from __future__ import annotations

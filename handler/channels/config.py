@@ -28,7 +28,17 @@ _VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("webhook", "ELB_WATCH_WEBHOOK_URL", "ELB_WATCH_WEBHOOK_SECRET"),
     ("welink", "ELB_WATCH_WELINK_WEBHOOK", None),
     ("teams", "ELB_WATCH_TEAMS_WEBHOOK", None),
+    # The integration key is the secret; ELB_WATCH_COC_REGION and _APPLICATION_ID are read beside it.
+    ("coc", "ELB_WATCH_COC_INTEGRATION_KEY", None),
 )
+# COC (Cloud Operations Center): its intake's region (the SDK's CocRegion ids) and application id.
+COC_DEFAULT_REGION = "cn-north-4"
+# applicationId is mandatory in CreateReportCustomEvent; COC accepts any id, its rules may match on it.
+COC_DEFAULT_APPLICATION = "elb-master-watch"
+# The key sits in the request path: only letters, digits, - and _ (COC's are 32 letters and digits).
+COC_KEY = re.compile(r"[A-Za-z0-9_-]{8,255}")
+REGION_ID = re.compile(r"[a-z]+(?:-[a-z0-9]+)+")
+COC_APPLICATION = re.compile(r"[A-Za-z0-9_.:-]{1,255}")
 # Query parameters that are part of a webhook's address, not its credential (WeLink's channel,
 # a Workflows URL's api-version/sp/sv): kept out of the log scrubber so ordinary words survive.
 PUBLIC_QUERY_NAMES = frozenset({"channel", "api-version", "sp", "sv"})
@@ -62,6 +72,9 @@ class Channel:
     topic_urn: str = ""
     kind: str = ""
     mention: Mention = field(default_factory=Mention)
+    # COC only: the intake's region and the applicationId its alarms carry (the key is `secret`).
+    region: str = ""
+    application_id: str = ""
 
     @property
     def type(self) -> str:
@@ -97,6 +110,29 @@ def parse_topic_urn(urn: str) -> tuple[str, str, str] | None:
     return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
+def coc_problem(key: str, region: str, application_id: str) -> tuple[str, str] | None:
+    """(setting, what is wrong) for COC settings that cannot be used, else None; never echoes the key."""
+    if not COC_KEY.fullmatch(key):
+        return ("integration_key", "must be COC's integration key: 8-255 letters, digits, - or _")
+    if not REGION_ID.fullmatch(region):
+        return ("region", f"must be a region id like cn-north-4, got {region[:64]!r}")
+    if not COC_APPLICATION.fullmatch(application_id):
+        return ("application_id", "must be 1-255 letters, digits, '.', ':', '-' or '_'")
+    return None
+
+
+def _coc(variable: str, key: str, env: Mapping[str, str]) -> Channel:
+    """The default COC receiver from ELB_WATCH_COC_INTEGRATION_KEY, _REGION and _APPLICATION_ID."""
+    region = env.get("ELB_WATCH_COC_REGION", "").strip() or COC_DEFAULT_REGION
+    application = env.get("ELB_WATCH_COC_APPLICATION_ID", "").strip() or COC_DEFAULT_APPLICATION
+    problem = coc_problem(key, region, application)
+    if problem is not None:
+        setting, what = problem
+        shown = {"region": "ELB_WATCH_COC_REGION", "application_id": "ELB_WATCH_COC_APPLICATION_ID"}
+        raise ConfigError(f"{shown.get(setting, variable)} {what}")
+    return Channel("coc", secret=key, region=region, application_id=application)
+
+
 def _channel(name: str, variable: str, secret_variable: str | None, env: Mapping[str, str]) -> Channel | None:
     """One channel from its variables, None when it is not configured; ConfigError names a bad variable."""
     value = env.get(variable, "").strip()
@@ -111,6 +147,8 @@ def _channel(name: str, variable: str, secret_variable: str | None, env: Mapping
                 f"{variable}={value!r} must look like urn:smn:<region>:<project_id>:<topic_name>"
             )
         return Channel(name, topic_urn=value)
+    if name == "coc":
+        return _coc(variable, value, env)
     check_url(variable, value)
     return Channel(name, url=value, secret=secret)
 

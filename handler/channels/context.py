@@ -20,8 +20,8 @@ class DeliveryContext:
     `deadline` is a `clock()` value (time.monotonic by default). `wall_clock` stamps signatures and
     reads HTTP-date Retry-After values; both clocks and `sleep` are injectable for tests.
     `project_id` is only a fallback for SMN: the topic URN's own project id (the account's project
-    in the topic's region) is what PublishMessage needs. `sdk_clients` keeps the SMN clients of a
-    warm instance (building one costs milliseconds); None builds one per publish.
+    in the topic's region) is what PublishMessage needs; COC signs with it. `sdk_clients` keeps the
+    SMN and COC clients of a warm instance (building one costs milliseconds); None builds one per publish.
     """
 
     deadline: float

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from handler.channels import coc, dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
 from handler.channels import digest as digests
-from handler.channels import dingtalk, feishu, slack, smn, teams, webhook, wecom, welink
-from handler.channels.config import Channel, channel_secrets, shown_channel_url
+from handler.channels.config import Channel, Mention, channel_secrets, shown_channel_url
 from handler.channels.context import DeliveryContext
 from handler.channels.pacing import Pacer
 from handler.channels.protocol import HttpRequest, Verdict
@@ -35,7 +35,7 @@ OWED = frozenset({"failed", "throttled", "deferred", "skipped"})
 class WebhookFormat:
     """A chat webhook: how a record is rendered, how the POST is built (signed), how answers are judged."""
 
-    render: Callable[[Mapping[str, Any], str], dict[str, Any]]
+    render: Callable[[Mapping[str, Any], str, Mention], dict[str, Any]]
     request: Callable[[Channel, Mapping[str, Any], float], HttpRequest]
     judge: Callable[[str], Verdict]
 
@@ -58,6 +58,7 @@ MODULES: dict[str, ModuleType] = {
     "webhook": webhook,
     "welink": welink,
     "teams": teams,
+    "coc": coc,
 }
 
 
@@ -75,11 +76,18 @@ def sent_note(channel_name: str) -> str | None:
     return note
 
 
-def render(channel_name: str, record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
-    """The payload a channel would send for a record (for previews and tests); KeyError if unknown."""
+def render(
+    channel_name: str, record: Mapping[str, Any], locale: str = "en", mention: Mention | None = None
+) -> dict[str, Any]:
+    """The payload a channel would send for a record (for previews and tests); KeyError if unknown.
+
+    `mention`: the receiver's, from the routing file (nobody by default).
+    """
     if channel_name == "smn":
         return dict(smn.render(record, locale))
-    return WEBHOOKS[channel_name].render(record, locale)
+    if channel_name == "coc":  # an alarm, not a chat message: nobody to mention
+        return coc.render(record, locale)
+    return WEBHOOKS[channel_name].render(record, locale, mention or Mention())
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,7 @@ def _single(channel: Channel, record: Mapping[str, Any], locale: str) -> Unit:
     if channel.type not in MODULES:
         return Unit(channel, (record,), None, error=f"unknown channel {channel.type!r}")
     try:
-        return Unit(channel, (record,), render(channel.type, record, locale))
+        return Unit(channel, (record,), render(channel.type, record, locale, channel.mention))
     except Exception as exc:  # noqa: BLE001 - one record's rendering bug must not cost the others
         return Unit(channel, (record,), None, error=f"internal error while rendering ({type(exc).__name__})")
 
@@ -108,7 +116,7 @@ def _single(channel: Channel, record: Mapping[str, Any], locale: str) -> Unit:
 def _digest_units(channel: Channel, records: Sequence[Mapping[str, Any]], locale: str) -> list[Unit]:
     module = MODULES[channel.type]
     units = []
-    for whole in digests.build(records, locale):
+    for whole in digests.build(records, locale, channel.mention):
         for part in digests.split(whole, module.digest_fits):
             about = {"title": part.message.title, "part": part.part, "parts": part.parts}
             units.append(Unit(channel, part.records, module.render_digest(part), about))
@@ -128,7 +136,8 @@ def plan(
     """
     if not records:
         return []
-    if len(records) <= group_threshold or channel.type not in MODULES:
+    singles = channel.type not in MODULES or not getattr(MODULES[channel.type], "DIGESTS", True)
+    if len(records) <= group_threshold or singles:
         return [_single(channel, record, locale) for record in records]
     try:
         return _digest_units(channel, records, locale)
@@ -146,6 +155,10 @@ def _send(unit: Unit, ctx: DeliveryContext, progress: Progress) -> Outcome:
             from handler.channels.smn_publisher import publish  # noqa: PLC0415 - lazy: loads the SDK
 
             return publish(channel, {str(k): str(v) for k, v in unit.payload.items()}, ctx, progress)
+        if channel.type == "coc":
+            from handler.channels.coc_publisher import publish as report  # noqa: PLC0415 - lazy: loads the SDK
+
+            return report(channel, unit.payload, ctx, progress)
         form = WEBHOOKS.get(channel.type)
         if form is None:
             return Outcome("failed", 0, f"unknown channel {channel.type!r}")
@@ -169,8 +182,12 @@ def _log(log: Any, delivery: Mapping[str, Any], channel: Channel) -> None:
 
     `delivery.deferred` when it was not tried (no time or rate-limit slot left), else `delivery.failed`.
     """
-    smn = channel.type == "smn"
-    where = {"topic_urn": channel.topic_urn} if smn else {"url": shown_channel_url(channel.url)}
+    if channel.type == "smn":
+        where = {"topic_urn": channel.topic_urn}
+    elif channel.type == "coc":  # the integration key is a secret: only the intake's region is shown
+        where = {"coc_region": channel.region}
+    else:
+        where = {"url": shown_channel_url(channel.url)}
     fields = {**delivery, **where}
     try:
         if delivery["status"] == "sent":

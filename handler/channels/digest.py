@@ -16,16 +16,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from handler.channels.config import Mention
 from handler.channels.message import (
     ITEM_CHARS,
     LABELS,
+    NOBODY,
     SEVERITIES,
     TAG_CHARS,
     TITLE_CHARS,
     Fact,
     Item,
     Message,
+    capped,
+    common_links,
     plain,
+    record_links,
 )
 from handler.text import clip
 
@@ -75,7 +80,7 @@ def _rank(record: Mapping[str, Any]) -> tuple[int, int, str, str]:
 
 
 def _line(record: Mapping[str, Any], labels: Mapping[str, str]) -> str:
-    """pool: what happened · why (in words) · the first failed check item."""
+    """pool: what happened · why (in words) · the first failed check item · who had acknowledged it."""
     parts = [_TAG.sub("", plain(record.get("title"))) or plain(record.get("kind")) or "?"]
     if band(record)[0] == "firing":
         role = "standby" if plain(record.get("kind")) == "standby_failed" else "master"
@@ -89,6 +94,9 @@ def _line(record: Mapping[str, Any], labels: Mapping[str, str]) -> str:
             group = plain(first.get("group"))
             what = plain(first.get("reason")) or plain(first.get("name")) or "?"
             parts.append(f"{labels.get(f'group_{group}', group)}: {what}")
+    acked = _block(record, "acknowledged")
+    if acked.get("by"):  # a changed or resolved alert someone had acknowledged (handler.acks)
+        parts.append(labels["digest_acknowledged"].format(by=plain(acked.get("by"))))
     return clip(" · ".join(parts), ITEM_CHARS)
 
 
@@ -131,8 +139,14 @@ def _title(count: int, phrase: str, severity_label: str, labels: Mapping[str, st
     return clip(f"[{severity_label}] {pools}: {phrase}{suffix}", TITLE_CHARS)
 
 
-def build(records: Sequence[Mapping[str, Any]], locale: str = "en") -> list[Digest]:
-    """One digest per (status, severity) band of `records`, most severe firing band first."""
+def build(
+    records: Sequence[Mapping[str, Any]], locale: str = "en", mention: Mention = NOBODY
+) -> list[Digest]:
+    """One digest per (status, severity) band of `records`, most severe firing band first.
+
+    Each mentions the receiver's `mention` and shows the links all its records share (the console
+    page of their one load balancer, a runbook of their team), once.
+    """
     locale = locale if locale in LABELS else "en"
     labels = LABELS[locale]
     bands: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
@@ -161,6 +175,8 @@ def build(records: Sequence[Mapping[str, Any]], locale: str = "en") -> list[Dige
             note="",
             observed_at=clip(observed, TAG_CHARS * 2),
             fingerprint=f"digest:{digest_id}",
+            mention=capped(mention),
+            links=common_links([record_links(record, locale) for record in members]),
         )
         digests.append(Digest(key, message, tuple(members), short=tuple(_short(r) for r in members)))
     return digests

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from handler.channels.config import Channel
+from handler.channels.config import Channel, Mention
 from handler.channels.digest import Digest
 from handler.channels.escape import lookalike_md
-from handler.channels.message import Message, display_title, fit, headline, marker, summarize
+from handler.channels.message import NOBODY, Message, display_title, fit, headline, marker, summarize
 from handler.channels.protocol import HttpRequest, Verdict, coded_answer, json_bytes
 from handler.text import clip
 
@@ -36,13 +36,28 @@ def _item_line(tag: str, text: str) -> str:
     return f"- **{lookalike_md(tag)}** {lookalike_md(text)}" if tag else f"- {lookalike_md(text)}"
 
 
+def mention_text(mention: Mention) -> str:
+    """The "@13800000000 @userid" DingTalk shows highlighted for the people `at` names ("" for nobody).
+
+    Mobiles and user ids come from the routing file, checked there ([0-9+-] and [A-Za-z0-9_@.:-]).
+    """
+    return " ".join(f"@{who}" for who in (*mention.mobiles, *mention.user_ids))
+
+
+def links_text(message: Message) -> str:
+    """The links as markdown links: "[Runbook](https://…) · [Open in console](https://…)"."""
+    return " · ".join(f"[{lookalike_md(link.label)}]({link.url})" for link in message.links)
+
+
 def _text(message: Message, shown: int) -> str:
     status, *rest = headline(message)
     # DingTalk joins single newlines into one paragraph: a blank line separates lines.
     paragraphs = [
         f"### {marker(message)} {lookalike_md(display_title(message))}",
         " · ".join([f"**{lookalike_md(status)}**", *(lookalike_md(word) for word in rest)]),
+        *([mention_text(message.mention)] if mention_text(message.mention) else []),
         *(f"**{lookalike_md(fact.label)}**: {lookalike_md(fact.value)}" for fact in message.facts),
+        *([links_text(message)] if message.links else []),
     ]
     if message.items:
         lines = [_item_line(item.tag, item.text) for item in message.items[:shown]]
@@ -65,8 +80,12 @@ def _payload(message: Message, shown: int) -> dict[str, Any]:
             "title": lookalike_md(clip(display_title(message), TITLE_CHARS)),
             "text": _text(message, shown),
         },
-        # Nobody is mentioned: only this field can make DingTalk notify people by name or "all".
-        "at": {"atMobiles": [], "atUserIds": [], "isAtAll": False},
+        # Only this field makes DingTalk notify people by name or "all": only the receiver's mention.
+        "at": {
+            "atMobiles": list(message.mention.mobiles),
+            "atUserIds": list(message.mention.user_ids),
+            "isAtAll": message.mention.all,
+        },
     }
 
 
@@ -79,9 +98,9 @@ def render_message(message: Message) -> dict[str, Any]:
     return fit(lambda shown: _payload(message, shown), len(message.items), _size, MAX_BODY_BYTES)
 
 
-def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+def render(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> dict[str, Any]:
     """The markdown message for one record, trimmed by failed items to fit 20000 bytes."""
-    return render_message(summarize(record, locale))
+    return render_message(summarize(record, locale, mention))
 
 
 def digest_fits(digest: Digest) -> bool:

@@ -4,6 +4,10 @@ Signature (custom bot "signature verification"): `timestamp` in seconds and
 `sign` = base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = empty)), both in the JSON body.
 The answer is {"code": 0, "msg": "success", ...} when accepted; e.g. 19021 is a bad or stale
 signature, 11232 the bot's rate limit.
+
+Mentions: `<at id=ou_…></at>` per user id (open_id or user_id) and `<at id=all></at>` in a markdown
+element of the card, the only place a card mentions (mobiles are not a Feishu mention). Links: an
+`action` element of buttons, each with its `url`.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from handler.channels.config import Channel
+from handler.channels.config import Channel, Mention
 from handler.channels.digest import Digest
 from handler.channels.escape import lark_md
-from handler.channels.message import Message, display_title, fit, headline, summarize
+from handler.channels.message import NOBODY, Message, display_title, fit, headline, summarize
 from handler.channels.protocol import HttpRequest, Verdict, coded_answer, json_bytes
 
 # A custom bot takes request bodies of at most 20 KB.
@@ -35,13 +39,39 @@ def _item_line(tag: str, text: str) -> str:
     return f"- **{lark_md(tag)}** {lark_md(text)}" if tag else f"- {lark_md(text)}"
 
 
+def mention_tags(mention: Mention) -> str:
+    """`<at id=ou_…></at>` per user id and `<at id=all></at>`: how a card mentions ("" for nobody).
+
+    The ids come from the routing file, checked there ([A-Za-z0-9_@.:-]), so none can close the tag.
+    """
+    tags = [f"<at id={who}></at>" for who in mention.user_ids]
+    return " ".join([*tags, "<at id=all></at>"] if mention.all else tags)
+
+
+def _buttons(message: Message) -> dict[str, Any]:
+    actions = [
+        {
+            "tag": "button",
+            "text": {"tag": "plain_text", "content": link.label},
+            "type": "default",
+            "url": link.url,
+        }
+        for link in message.links
+    ]
+    return {"tag": "action", "actions": actions}
+
+
 def _card(message: Message, shown: int) -> dict[str, Any]:
     status, *rest = headline(message)
     status_line = " · ".join([f"**{lark_md(status)}**", *(lark_md(word) for word in rest)])
     facts = "\n".join(f"**{lark_md(fact.label)}**: {lark_md(fact.value)}" for fact in message.facts)
     elements: list[dict[str, Any]] = [{"tag": "markdown", "content": status_line}]
+    if mention_tags(message.mention):
+        elements.append({"tag": "markdown", "content": mention_tags(message.mention)})
     if facts:
         elements.append({"tag": "markdown", "content": facts})
+    if message.links:
+        elements.append(_buttons(message))
     if message.items:
         lines = [f"**{lark_md(message.items_heading)}** ({len(message.items)})"]
         lines += [_item_line(item.tag, item.text) for item in message.items[:shown]]
@@ -75,9 +105,9 @@ def render_message(message: Message) -> dict[str, Any]:
     return fit(lambda shown: _card(message, shown), len(message.items), _size, MAX_BODY_BYTES)
 
 
-def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+def render(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> dict[str, Any]:
     """The card for one record, trimmed by failed items to fit the custom bot's body limit."""
-    return render_message(summarize(record, locale))
+    return render_message(summarize(record, locale, mention))
 
 
 def digest_fits(digest: Digest) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from handler import wording
+from handler.channels.config import Mention
 from handler.text import clip
 
 T = TypeVar("T")
@@ -23,6 +24,13 @@ TITLE_CHARS = 200
 FACT_CHARS = 300
 ITEM_CHARS = 500
 TAG_CHARS = 24
+# Links: at most this many per message, each URL at most this long (a longer one is left out, never cut).
+MAX_LINKS = 4
+URL_CHARS = 1000
+NOBODY = Mention()
+# Mobiles and user ids one message mentions, each list: enough for an on-call rota, and the mention
+# line then always fits beside the title in every channel's size limit (WeCom's 2048 bytes included).
+MAX_MENTIONED = 10
 
 LABELS: dict[str, dict[str, str]] = {"en": wording.labels("en"), "zh": wording.labels("zh")}
 """The channel labels per locale; the wording itself lives in `handler.wording`."""
@@ -46,6 +54,15 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """A link to show as a link or button: its name (runbook, console), its label in words, its URL."""
+
+    name: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """What every channel says about one record, as plain clipped strings."""
 
@@ -63,6 +80,9 @@ class Message:
     note: str
     observed_at: str
     fingerprint: str
+    # Only from the routing file (the receiver's `mention`), never from a record.
+    mention: Mention = NOBODY
+    links: tuple[Link, ...] = ()
 
     def label(self, key: str) -> str:
         """A label in this message's language."""
@@ -272,8 +292,52 @@ def _items(check: Mapping[str, Any], labels: Mapping[str, str]) -> ItemList:
     return ItemList(entries, tail, labels)
 
 
-def summarize(record: Mapping[str, Any], locale: str = "en") -> Message:
-    """The channel-neutral message for one `elb-master-watch/v1` record (firing or resolved)."""
+# Characters of a URL that some chat markup would read (a markdown link's ")", Slack's "|", a quote
+# or "<", an "@" taken for a mention), percent-encoded: the link goes where it went, cannot break out.
+_URL_ESCAPES = {ord(c): f"%{ord(c):02X}" for c in " \"'<>()[]{}|\\^`*@"}
+
+
+def safe_url(value: Any) -> str:
+    """An http(s) URL with markup characters percent-encoded; "" for anything else or one too long."""
+    text = plain(value)
+    if not text.lower().startswith(("https://", "http://")) or any(c.isspace() for c in text):
+        return ""
+    url = text.translate(_URL_ESCAPES)
+    return url if len(url) <= URL_CHARS else ""
+
+
+def record_links(record: Mapping[str, Any], locale: str = "en") -> tuple[Link, ...]:
+    """The record's `links` (runbook, console) that are usable http(s) URLs, labelled in the locale."""
+    labels = LABELS[locale if locale in LABELS else "en"]
+    links: list[Link] = []
+    for entry in _list(record.get("links")):
+        if not isinstance(entry, Mapping):
+            continue
+        name, url = clip(plain(entry.get("name")), TAG_CHARS), safe_url(entry.get("url"))
+        if url and all(link.url != url for link in links):
+            links.append(Link(name, labels.get(f"link_{name}") or name or labels["links"], url))
+    return tuple(links[:MAX_LINKS])
+
+
+def common_links(messages: Sequence[tuple[Link, ...]]) -> tuple[Link, ...]:
+    """The links every one of several messages has (a digest shows those once)."""
+    if not messages:
+        return ()
+    return tuple(link for link in messages[0] if all(link in others for others in messages[1:]))
+
+
+def capped(mention: Mention) -> Mention:
+    """The mention with at most MAX_MENTIONED mobiles and user ids."""
+    if len(mention.mobiles) <= MAX_MENTIONED and len(mention.user_ids) <= MAX_MENTIONED:
+        return mention
+    return Mention(mention.mobiles[:MAX_MENTIONED], mention.user_ids[:MAX_MENTIONED], mention.all)
+
+
+def summarize(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> Message:
+    """The channel-neutral message for one `elb-master-watch/v1` record (firing or resolved).
+
+    `mention` is the receiver's (from the routing file); the record's links come labelled.
+    """
     locale = locale if locale in LABELS else "en"
     labels = LABELS[locale]
     resolved = plain(record.get("status")).lower() == "resolved"
@@ -298,6 +362,8 @@ def summarize(record: Mapping[str, Any], locale: str = "en") -> Message:
         note=labels["processing"] if processing else "",
         observed_at=clip(plain(record.get("observed_at")), TAG_CHARS * 2),
         fingerprint=clip(plain(record.get("fingerprint")), TAG_CHARS * 3),
+        mention=capped(mention),
+        links=record_links(record, locale),
     )
 
 

@@ -4,6 +4,10 @@ Cloud text only ever goes into `plain_text` objects (never parsed as mrkdwn) wit
 escaped, so it can neither format the message nor mention (<!channel>, <@U…>) anyone. Limits: header
 text 150 characters, section text 3000, a field 2000, 10 fields per section, 50 blocks. The answer is
 HTTP 200 with the body "ok"; errors are 4xx/5xx with a short code (invalid_payload, no_service, …).
+
+Mentions: `<@U…>` per user id and `<!channel>` for everyone, in a mrkdwn section of their own (the
+ids come from the routing file; mobiles are not a Slack mention). Links: an `actions` block of
+`button` elements with `url` (button text at most 75 characters).
 """
 
 from __future__ import annotations
@@ -11,16 +15,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handler.channels.config import Channel
+from handler.channels.config import Channel, Mention
 from handler.channels.digest import Digest
 from handler.channels.escape import slack_text
-from handler.channels.message import Message, display_title, fit, headline, marker, summarize
+from handler.channels.message import NOBODY, Message, display_title, fit, headline, marker, summarize
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_bytes, quote_answer
 from handler.text import clip
 
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
 FIELD_CHARS = 2000
+BUTTON_CHARS = 75
 FIELDS_PER_SECTION = 10
 MAX_BLOCKS = 50
 # Incoming webhooks: about one message a second (short bursts allowed); over it, HTTP 429 + Retry-After.
@@ -44,9 +49,27 @@ def _items_text(message: Message, shown: int) -> str:
     return "\n".join(lines)
 
 
-def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+def mention_text(mention: Mention) -> str:
+    """`<@U…>` per user id and `<!channel>` for everyone ("" for nobody)."""
+    return " ".join([*(f"<@{who}>" for who in mention.user_ids), *(["<!channel>"] if mention.all else [])])
+
+
+def _buttons(message: Message) -> dict[str, Any]:
+    elements = [
+        {
+            "type": "button",
+            "text": _plain(link.label, BUTTON_CHARS),
+            "url": link.url,
+            "action_id": f"link-{n}",
+        }
+        for n, link in enumerate(message.links)
+    ]
+    return {"type": "actions", "elements": elements}
+
+
+def render(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> dict[str, Any]:
     """The Block Kit message for one record, trimmed by failed items to Slack's block limits."""
-    return render_message(summarize(record, locale))
+    return render_message(summarize(record, locale, mention))
 
 
 def digest_fits(digest: Digest) -> bool:
@@ -74,6 +97,8 @@ def render_message(message: Message) -> dict[str, Any]:
             ],
         },
     ]
+    if mention_text(message.mention):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": mention_text(message.mention)}})
     fields: list[dict[str, Any]] = []
     for fact in message.facts:
         fields += [{"type": "mrkdwn", "text": f"*{slack_text(fact.label)}*"}, _plain(fact.value, FIELD_CHARS)]
@@ -81,6 +106,8 @@ def render_message(message: Message) -> dict[str, Any]:
         {"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]}
         for start in range(0, len(fields), FIELDS_PER_SECTION)
     )
+    if message.links:
+        blocks.append(_buttons(message))
     if message.items:
         heading = f"*{slack_text(message.items_heading)}* ({len(message.items)})"
         items = fit(

@@ -42,6 +42,8 @@ def _utf8_bytes(text: str) -> int:
 def _plain_text(message: Message, shown: int) -> str:
     lines = [display_title(message), "", " · ".join(headline(message))]
     lines += [f"{fact.label}: {fact.value}" for fact in message.facts]
+    # Plain URLs: every mail client links them (mentions are not an email or SMS thing: ignored).
+    lines += [f"{link.label}: {link.url}" for link in message.links]
     if message.items:
         lines += ["", f"{message.items_heading} ({len(message.items)}):"]
         lines += [

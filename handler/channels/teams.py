@@ -10,8 +10,11 @@ element, with a visible note). A delivery marked sent says so (`SENT_NOTE`). Rat
 connectors and Workflows): 4 messages a second and 60 per 30 seconds per webhook, in `RATE_LIMITS`.
 
 Cloud text goes only into TextBlock and FactSet text, which Teams renders as a markdown subset: it is
-made inert (look-alike characters for markup, `@` and `<`, and for a list marker at its start), and no
-`msteams.entities` are sent, so nothing can mention anyone.
+made inert (look-alike characters for markup, `@` and `<`, and for a list marker at its start), so
+nothing in it can mention anyone. Mentions come only from the receiver: one `msteams.entities`
+mention per user id (a UPN or Entra object id, as the routing file gives it) with its `<at>id</at>`
+in a TextBlock; Teams has no mention of everyone or by mobile through a workflow webhook, so those are
+not rendered. Links: the card's `actions`, one `Action.OpenUrl` each.
 """
 
 from __future__ import annotations
@@ -21,10 +24,19 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from handler.channels.config import Channel
+from handler.channels.config import Channel, Mention
 from handler.channels.digest import Digest
 from handler.channels.escape import lookalike_md
-from handler.channels.message import ELLIPSIS, LABELS, Message, display_title, fit, headline, summarize
+from handler.channels.message import (
+    ELLIPSIS,
+    LABELS,
+    NOBODY,
+    Message,
+    display_title,
+    fit,
+    headline,
+    summarize,
+)
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_answer, json_bytes, quote_answer
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -60,6 +72,14 @@ def _block(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
+def mention_entities(mention: Mention) -> list[dict[str, Any]]:
+    """One mention entity per user id: `<at>id</at>` in the text names it (the routing file checks ids)."""
+    return [
+        {"type": "mention", "text": f"<at>{who}</at>", "mentioned": {"id": who, "name": who}}
+        for who in mention.user_ids
+    ]
+
+
 def _card(message: Message, shown: int) -> dict[str, Any]:
     colour = RESOLVED_COLOUR if message.resolved else COLOURS.get(message.severity, "Default")
     status, *rest = headline(message)
@@ -69,6 +89,9 @@ def _card(message: Message, shown: int) -> dict[str, Any]:
             " · ".join([f"**{teams_text(status)}**", *(teams_text(word) for word in rest)]), spacing="None"
         ),
     ]
+    entities = mention_entities(message.mention)
+    if entities:
+        body.append(_block(" ".join(entity["text"] for entity in entities), spacing="Small"))
     if message.facts:
         facts = [{"title": teams_text(fact.label), "value": teams_text(fact.value)} for fact in message.facts]
         body.append({"type": "FactSet", "facts": facts})
@@ -85,7 +108,14 @@ def _card(message: Message, shown: int) -> dict[str, Any]:
         body.append(_block(teams_text(message.note), isSubtle=True))
     footer = f"{message.label('observed_at')} {message.observed_at} · {message.fingerprint}"
     body.append(_block(teams_text(footer), isSubtle=True, size="Small"))
-    return _envelope({**_empty_card(), "body": body})
+    card = _empty_card()
+    if entities:
+        card["msteams"] = {**card["msteams"], "entities": entities}
+    if message.links:
+        card["actions"] = [
+            {"type": "Action.OpenUrl", "title": link.label, "url": link.url} for link in message.links
+        ]
+    return _envelope({**card, "body": body})
 
 
 def _empty_card() -> dict[str, Any]:
@@ -210,9 +240,9 @@ def render_message(message: Message) -> dict[str, Any]:
     return dict(bounded(card, cut_note(message.locale)))
 
 
-def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+def render(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> dict[str, Any]:
     """The Adaptive Card message for one record, trimmed by failed items to fit Teams' size limit."""
-    return render_message(summarize(record, locale))
+    return render_message(summarize(record, locale, mention))
 
 
 def digest_fits(digest: Digest) -> bool:

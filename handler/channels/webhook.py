@@ -4,6 +4,10 @@ Existing Alertmanager webhook consumers read `status`, `alerts[].labels`, `annot
 `endsAt` and `fingerprint` unchanged; the full `elb-master-watch/v1` record rides in the alert's extra
 `record` key (and the envelope says `schema`). With a secret, the header `X-Signature:
 sha256=<hex HMAC-SHA256(secret, exact body bytes)>` lets the receiver check who sent it.
+
+Beside Alertmanager's keys the envelope carries `links` (`[{name, label, url}]`: the runbook, the
+console page) and `mention` (`{mobiles, user_ids, all}`: the receiver's, from the routing file), for a
+consumer that forwards to a chat of its own.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from handler.channels.config import Channel
+from handler.channels.config import Channel, Mention
 from handler.channels.digest import Digest, band
-from handler.channels.message import plain
+from handler.channels.message import NOBODY, Link, plain, record_links
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_bytes
 from handler.limits import compact_record
 
@@ -109,7 +113,14 @@ def _common(dicts: list[Mapping[str, str]]) -> dict[str, str]:
     return {name: value for name, value in dicts[0].items() if all(d.get(name) == value for d in dicts[1:])}
 
 
-def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+def _extras(links: tuple[Link, ...], mention: Mention) -> dict[str, Any]:
+    return {
+        "links": [{"name": link.name, "label": link.label, "url": link.url} for link in links],
+        "mention": {"mobiles": list(mention.mobiles), "user_ids": list(mention.user_ids), "all": mention.all},
+    }
+
+
+def render(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> dict[str, Any]:
     """The envelope for one record (structured data: nothing is escaped or trimmed)."""
     alert = _alert(record)
     labels = alert["labels"]
@@ -126,6 +137,7 @@ def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
         "externalURL": "",
         "alerts": [alert],
         "schema": SCHEMA,
+        **_extras(record_links(record, locale), mention),
     }
 
 
@@ -147,6 +159,7 @@ def render_digest(digest: Digest) -> dict[str, Any]:
         "alerts": alerts,
         "schema": SCHEMA,
         "digest": {"title": digest.message.title, "part": digest.part, "parts": digest.parts},
+        **_extras(digest.message.links, digest.message.mention),
     }
 
 

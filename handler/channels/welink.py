@@ -7,6 +7,10 @@ IP allow-list). The answer is `{"code": "0", "data": "success", "message": "ok"}
 58404 the robot does not exist, 58500 a WeLink service error, 58601 a bad parameter, 58602 the robot
 is not enabled.
 
+Mentions: `isAt` with `atAccounts` (the receiver's user ids, WeLink accounts, at most AT_ACCOUNTS)
+and `isAtAll` for everyone, only from the routing file; mobiles are not a WeLink mention. Links:
+"label: URL" lines right after the failed items, kept whole or left out within the 500 characters.
+
 Rate limit: WeLink documents none for group robots, so this channel assumes a conservative one
 (1 message a second, 20 a minute, like its DingTalk/WeCom peers) in `RATE_LIMITS`.
 """
@@ -17,9 +21,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from handler.channels.config import Channel
+from handler.channels.config import Channel, Mention
 from handler.channels.digest import Digest
-from handler.channels.message import Message, display_title, headline, summarize
+from handler.channels.message import NOBODY, Message, display_title, headline, summarize
 from handler.channels.protocol import ACCEPTED, HttpRequest, Verdict, json_answer, json_bytes, quote_answer
 from handler.text import clip
 
@@ -33,6 +37,8 @@ ERRORS = {
     "58601": ("WeLink rejected a parameter of the message", False),
     "58602": ("the robot is not enabled in its WeLink group", False),
 }
+# How many accounts one message mentions (a conservative cap: WeLink's page does not say more).
+AT_ACCOUNTS = 10
 # "@all", "@所有人" or "@<userid>" could be highlighted as a mention; a fullwidth @ never is.
 _NO_MENTION = str.maketrans({"@": "\uff20"})
 
@@ -58,7 +64,8 @@ def _lines(message: Message) -> tuple[list[str], list[str], list[str]]:
     items = [f"- [{item.tag}] {item.text}" if item.tag else f"- {item.text}" for item in message.items]
     if items:
         items.insert(0, f"{message.items_heading} ({len(message.items)}):")
-    rest = [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label != reason_label]
+    rest = [f"{link.label}: {link.url}" for link in message.links]
+    rest += [f"{fact.label}: {fact.value}" for fact in message.facts if fact.label != reason_label]
     if message.note:
         rest.append(message.note)
     rest.append(f"{message.label('observed_at')} {message.observed_at} · {message.fingerprint}")
@@ -114,15 +121,16 @@ def render_message(message: Message) -> dict[str, Any]:
     return {
         "messageType": "text",
         "content": {"text": compose(message)},
-        # Nobody is mentioned: only these fields (with atAccounts) make WeLink notify people by name.
-        "isAt": False,
-        "isAtAll": False,
+        # Only these fields make WeLink notify people: only the receiver's mention sets them.
+        "isAt": bool(message.mention.user_ids),
+        "isAtAll": message.mention.all,
+        **({"atAccounts": list(message.mention.user_ids[:AT_ACCOUNTS])} if message.mention.user_ids else {}),
     }
 
 
-def render(record: Mapping[str, Any], locale: str = "en") -> dict[str, Any]:
+def render(record: Mapping[str, Any], locale: str = "en", mention: Mention = NOBODY) -> dict[str, Any]:
     """The text message for one record (timeStamp and uuid are added per call, in `request`)."""
-    return render_message(summarize(record, locale))
+    return render_message(summarize(record, locale, mention))
 
 
 def digest_fits(digest: Digest) -> bool:

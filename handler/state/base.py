@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from handler.acks import Ack
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.text import clean, clip
@@ -122,6 +123,18 @@ class StateStore(Protocol):
 
     def expire_silence(self, silence_id: str, now: float) -> bool:
         """End a silence at `now`; False when no silence has this id (an ended one stays ended)."""
+        ...
+
+    def acknowledge(self, ack: Ack) -> None:
+        """Keep this acknowledgement, replacing the one of its fingerprint."""
+        ...
+
+    def acks(self) -> list[Ack]:
+        """Every kept acknowledgement, by fingerprint; an unreadable one is left out."""
+        ...
+
+    def unacknowledge(self, fingerprints: Iterable[str]) -> list[str]:
+        """Drop the acknowledgements of these fingerprints; the ones there were."""
         ...
 
     def close(self) -> None:

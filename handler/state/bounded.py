@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+from handler.acks import Ack
 from handler.budget import Budget
 from handler.lifecycle import AlertState
 from handler.silences import Silence
@@ -152,6 +153,19 @@ class BoundedStore:
     def expire_silence(self, silence_id: str, now: float) -> bool:
         """End a silence now; whether there was one."""
         return self._call("expire_silence", lambda: self.store.expire_silence(silence_id, now))
+
+    def acknowledge(self, ack: Ack) -> None:
+        """Keep an acknowledgement."""
+        self._call("acknowledge", lambda: self.store.acknowledge(ack))
+
+    def acks(self) -> list[Ack]:
+        """The acknowledgements kept."""
+        return self._call("acks", self.store.acks)
+
+    def unacknowledge(self, fingerprints: Iterable[str]) -> list[str]:
+        """Drop these acknowledgements; the ones there were."""
+        wanted = list(fingerprints)
+        return self._call("unacknowledge", lambda: self.store.unacknowledge(wanted))
 
     def close(self) -> None:
         """The wrapped store lives across invocations: closing the bound closes nothing."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from handler.acks import Ack
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.state.base import Leased, Loaded, Settle, StateStore
@@ -77,6 +78,18 @@ class DryRunStore:
     def expire_silence(self, silence_id: str, now: float) -> bool:
         """Nothing is changed; whether the silence exists."""
         return any(held.id == silence_id for held in self.store.silences())
+
+    def acknowledge(self, ack: Ack) -> None:
+        """Dropped."""
+
+    def acks(self) -> list[Ack]:
+        """The wrapped store's acknowledgements."""
+        return self.store.acks()
+
+    def unacknowledge(self, fingerprints: Iterable[str]) -> list[str]:
+        """Nothing is changed; the fingerprints that have one."""
+        kept = {ack.fingerprint for ack in self.store.acks()}
+        return [fp for fp in dict.fromkeys(fingerprints) if fp in kept]
 
     def close(self) -> None:
         """The wrapped store is closed by its owner."""

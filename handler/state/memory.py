@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from handler.acks import Ack
 from handler.lifecycle import AlertState
 from handler.silences import Silence
 from handler.state.base import Leased, Loaded, Settle
@@ -28,6 +29,7 @@ class MemoryStore:
         self._states: dict[str, AlertState] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._kept: dict[str, tuple[str, float]] = {}  # claims and counts: (value, expires at)
+        self._acks: dict[str, Ack] = {}
 
     def __repr__(self) -> str:
         """What the log says about it."""
@@ -124,6 +126,21 @@ class MemoryStore:
     def expire_silence(self, silence_id: str, now: float) -> bool:
         """No silences here."""
         return False
+
+    def acknowledge(self, ack: Ack) -> None:
+        """Keep an acknowledgement (of the watcher's own alerts, the ones kept here)."""
+        with self._lock:
+            self._acks[ack.fingerprint] = ack
+
+    def acks(self) -> list[Ack]:
+        """The acknowledgements kept, by fingerprint."""
+        with self._lock:
+            return sorted(self._acks.values(), key=lambda ack: ack.fingerprint)
+
+    def unacknowledge(self, fingerprints: Iterable[str]) -> list[str]:
+        """Drop these acknowledgements; the ones there were."""
+        with self._lock:
+            return [fp for fp in dict.fromkeys(fingerprints) if self._acks.pop(fp, None) is not None]
 
     def close(self) -> None:
         """Nothing to release."""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from handler.acks import Ack, decode_acks, encode_ack
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
 from handler.state.base import (
@@ -276,6 +277,42 @@ class RedisStore:
             ended = encode_silence(replace(found[0], ends_at=now))
             self._run("expire silence", lambda: self._client.hset(key, silence_id, ended))
         return True
+
+    def acknowledge(self, ack: Ack) -> None:
+        """Drop acknowledgements older than `retention`, then HSET this one into the acks hash."""
+        key = f"{self.prefix}acks"
+        cutoff = time.time() - self.retention
+        stale = [
+            old.fingerprint for old in self.acks() if old.at < cutoff and old.fingerprint != ack.fingerprint
+        ]
+
+        def work() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hset(key, ack.fingerprint, encode_ack(ack))
+            if stale:
+                pipe.hdel(key, *stale)
+            pipe.execute()
+
+        self._run("acknowledge", work)
+
+    def acks(self) -> list[Ack]:
+        """HVALS of the acks hash, the readable ones."""
+        rows = self._run("list acknowledgements", lambda: self._client.hvals(f"{self.prefix}acks"))
+        return decode_acks(bytes(row) if isinstance(row, bytes) else str(row) for row in rows)
+
+    def unacknowledge(self, fingerprints: Iterable[str]) -> list[str]:
+        """HDEL these fingerprints from the acks hash; the ones there were."""
+        wanted = list(dict.fromkeys(fingerprints))
+        if not wanted:
+            return []
+
+        def work() -> list[str]:
+            pipe = self._client.pipeline(transaction=False)
+            for fingerprint in wanted:
+                pipe.hdel(f"{self.prefix}acks", fingerprint)
+            return [fp for fp, gone in zip(wanted, pipe.execute(), strict=True) if gone]
+
+        return self._run("unacknowledge", work)
 
     def close(self) -> None:
         """Close the connection pool."""

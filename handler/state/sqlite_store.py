@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from handler.acks import Ack, decode_acks, encode_ack
 from handler.lifecycle import AlertState
 from handler.silences import Silence, decode_silences, encode_silence
 from handler.state.base import (
@@ -36,6 +37,7 @@ _TABLES = (
         key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS silence (
         id TEXT PRIMARY KEY, body TEXT NOT NULL, ends_at REAL NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS ack (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL)",
 )
 _CHUNK = 500  # stays under SQLite's host-parameter limit on old builds (999)
 SWEEP_SECONDS = 600.0  # how often a store drops states past their retention and expired leases
@@ -478,6 +480,42 @@ class SqliteStore:
             return True
 
         return self._run("expire silence", work)
+
+    def acknowledge(self, ack: Ack) -> None:
+        """Insert or replace the fingerprint's acknowledgement; drop those of alerts no longer stored."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM ack WHERE fingerprint NOT IN (SELECT fingerprint FROM alert_state)")
+            conn.execute(
+                "INSERT OR REPLACE INTO ack (fingerprint, body) VALUES (?, ?)",
+                (ack.fingerprint, encode_ack(ack)),
+            )
+            conn.execute("COMMIT")
+
+        self._run("acknowledge", work)
+
+    def acks(self) -> list[Ack]:
+        """Every acknowledgement row that can be read."""
+        rows = self._run(
+            "list acknowledgements",
+            lambda conn: conn.execute("SELECT CAST(body AS BLOB) FROM ack").fetchall(),
+        )
+        return decode_acks(bytes(row[0]) for row in rows)
+
+    def unacknowledge(self, fingerprints: Iterable[str]) -> list[str]:
+        """Delete these acknowledgements; the ones there were."""
+        wanted = list(dict.fromkeys(fingerprints))
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            conn.execute("BEGIN IMMEDIATE")
+            gone = [
+                fp for fp in wanted if conn.execute("DELETE FROM ack WHERE fingerprint = ?", (fp,)).rowcount
+            ]
+            conn.execute("COMMIT")
+            return gone
+
+        return self._run("unacknowledge", work) if wanted else []
 
     def close(self) -> None:
         """Close the connection."""

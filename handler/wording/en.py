@@ -102,6 +102,7 @@ CHANNEL: dict[str, str] = {
     "group_security_group": "security group",
     "digest_kind": "digest",
     "digest_items": "Pools",
+    "digest_acknowledged": "acknowledged by {by}",
     "digest_one": "1 pool",
     "digest_many": "{n} pools",
     "digest_master_failed_critical": "master down, no failover",
@@ -117,6 +118,9 @@ CHANNEL: dict[str, str] = {
     "watcher_code": "Error code",
     "watcher_message": "Error",
     "watcher_action": "What to do",
+    "link_runbook": "Runbook",
+    "link_console": "Open in console",
+    "links": "Links",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
 

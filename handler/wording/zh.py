@@ -100,6 +100,7 @@ CHANNEL: dict[str, str] = {
     "group_security_group": "安全组",
     "digest_kind": "汇总",
     "digest_items": "后端服务器组",
+    "digest_acknowledged": "已由 {by} 确认",
     "digest_one": "1 个后端服务器组",
     "digest_many": "{n} 个后端服务器组",
     "digest_master_failed_critical": "主节点故障，无法切换",
@@ -115,6 +116,9 @@ CHANNEL: dict[str, str] = {
     "watcher_code": "错误码",
     "watcher_message": "错误",
     "watcher_action": "处理方法",
+    "link_runbook": "处理手册",
+    "link_console": "在控制台查看",
+    "links": "链接",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
 
