@@ -23,13 +23,16 @@ from elb_tools import serve
 from handler import handler as entry
 from handler import logs
 from handler.actions import token as tokens
-from handler.actions.links import LINKED, off_because
+from handler.actions.links import LINKED, off_because, with_links
 from handler.app import invoke
+from handler.channels import render
 from handler.commands import alerts, silence_list
 from handler.config import read_settings
+from handler.domain import Notification
 from handler.routes_cli import config_check
 from handler.state import open_store
 from handler.wiring import WARM
+from tests import receivers as loopback
 from tests.receivers import WebhookReceiver, running_receivers
 from tests.support import DEMO_POOL, PlatformContext, demo_scenario
 
@@ -416,3 +419,25 @@ def test_acknowledge_from_a_link_holds_the_repeats_and_says_who(hook, tmp_path, 
     held = invoke({"pool_id": DEMO_POOL}, PlatformContext(), wall_clock=lambda: later)
     assert [d["status"] for d in held["deliveries"]] == ["acknowledged"]
     assert len(hook.accepted) == 2
+
+
+@pytest.mark.parametrize("channel", ["feishu", "dingtalk", "wecom", "slack", "teams", "welink"])
+def test_each_chat_channel_shows_the_action_links_where_its_service_reads_links(hook, channel):
+    fire()
+    record = hook.accepted[0]["alerts"][0]["record"]
+    bare = {**record, "links": [link for link in record["links"] if link["name"] not in tokens.ACTIONS]}
+    linked = with_links(Notification.of(bare), 1, base=BASE, key=KEY.encode(), now=time.time()).to_record()
+    wanted = [link["url"] for link in linked["links"] if link["name"] in tokens.ACTIONS]
+    parse = {
+        "feishu": loopback.FeishuReceiver,
+        "dingtalk": loopback.DingTalkReceiver,
+        "wecom": loopback.WeComReceiver,
+        "slack": loopback.SlackReceiver,
+        "teams": loopback.TeamsReceiver,
+        "welink": loopback.WeLinkReceiver,
+    }[channel]
+    shown = parse().linked_in(render(channel, linked, "en"))
+    if channel == "welink":  # 500 characters: the links that still fit after the reasons
+        assert set(shown) <= {link["url"] for link in linked["links"]}
+        return
+    assert [url for url in shown if url in wanted] == wanted

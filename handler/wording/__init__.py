@@ -53,13 +53,13 @@ def watcher_advice(locale: str) -> dict[str, str]:
 
 
 # Action links (issue 23).
-_LINK_LABELS = {"en": en.LINK_LABELS, "zh": zh.LINK_LABELS}
 _ACTIONS = {"en": en.ACTIONS, "zh": zh.ACTIONS}
 
 
 def link_labels(locale: str) -> dict[str, str]:
-    """The labels of the action links (by link name: ack, silence_1h, ...), in a locale."""
-    return _LINK_LABELS[locale_or_default(locale)]
+    """The labels of the links by link name (ack, silence_1h, console, ...): the channels' `link_*` labels."""
+    said = labels(locale)
+    return {key.removeprefix("link_"): value for key, value in said.items() if key.startswith("link_")}
 
 
 def actions(locale: str) -> dict[str, str]:

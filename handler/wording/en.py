@@ -120,6 +120,11 @@ CHANNEL: dict[str, str] = {
     "watcher_action": "What to do",
     "link_runbook": "Runbook",
     "link_console": "Open in console",
+    # The action links (issue 23: handler.actions).
+    "link_ack": "Acknowledge",
+    "link_silence_1h": "Silence 1h",
+    "link_silence_4h": "Silence 4h",
+    "link_silence_resolved": "Silence until resolved",
     "links": "Links",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
@@ -201,13 +206,6 @@ WATCHER_ADVICE: dict[str, str] = {
 
 
 # Action links (issue 23): the links' labels, the pages they open, the announcement of what was done.
-LINK_LABELS: dict[str, str] = {
-    "ack": "Acknowledge",
-    "silence_1h": "Silence 1h",
-    "silence_4h": "Silence 4h",
-    "silence_resolved": "Silence until resolved",
-}
-
 ACTIONS: dict[str, str] = {
     "lang": "en",
     "heading": "elb-master-watch",

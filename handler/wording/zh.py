@@ -118,6 +118,11 @@ CHANNEL: dict[str, str] = {
     "watcher_action": "处理方法",
     "link_runbook": "处理手册",
     "link_console": "在控制台查看",
+    # The action links (issue 23: handler.actions).
+    "link_ack": "确认",
+    "link_silence_1h": "静默 1 小时",
+    "link_silence_4h": "静默 4 小时",
+    "link_silence_resolved": "静默至恢复",
     "links": "链接",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
@@ -193,13 +198,6 @@ WATCHER_ADVICE: dict[str, str] = {
 
 
 # Action links (issue 23): labels, pages, announcement.
-LINK_LABELS: dict[str, str] = {
-    "ack": "确认",
-    "silence_1h": "静默 1 小时",
-    "silence_4h": "静默 4 小时",
-    "silence_resolved": "静默至恢复",
-}
-
 ACTIONS: dict[str, str] = {
     "lang": "zh-CN",
     "heading": "elb-master-watch",
