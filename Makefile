@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit floors fuzz bench package redis clean
+.PHONY: demo test lint typecheck unit floors fuzz bench package redis chromium serve clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing elb-master-watch with its dev tools (pip shows its progress)"
@@ -28,7 +28,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy handler elb_simulator elb_tools
 
-unit: $(STAMP) redis
+unit: $(STAMP) redis chromium
 	$(BIN)/pytest -q
 
 ## floors: the SDK-facing tests on the lowest versions pyproject.toml allows (huaweicloudsdkcore/elb/smn,
@@ -60,6 +60,19 @@ redis:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server) \
 	      || echo "WARNING: could not install redis-server; Redis store tests will be skipped"; \
 	  else echo "WARNING: redis-server missing and cannot be installed here; Redis store tests will be skipped"; fi; }
+
+## chromium: make sure Debian's chromium and chromium-driver exist for the browser test of the action links
+chromium:
+	@{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "==> chromium is missing: installing chromium and chromium-driver with apt-get (for tests/test_actions_browser.py)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver) \
+	      || echo "WARNING: could not install chromium; the browser test will be skipped"; \
+	  else echo "WARNING: chromium missing and cannot be installed here; the browser test will be skipped"; fi; }
+
+## serve: the development server on 127.0.0.1:8080 with the demo simulator (open the action links in a browser)
+serve: $(STAMP)
+	$(BIN)/elb-master-watch serve --port 8080 --simulate demo
 
 ## bench: measure cold start, warm overhead, sweeps, storms, routing and import time (about 5 minutes, progress on
 ##        stderr at least every 10 s; not part of `make test`); prints the table, MISSED beside a row that

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from handler import invocation, logs
+from handler.actions import action_path
 from handler.config import ConfigError, Settings, read_settings, request_id
 from handler.events import ParsedEvent
 from handler.result import RunResult
@@ -74,6 +75,8 @@ def invoke(
     """
     started = time.monotonic()
     env = os.environ if env is None else env
+    if action_path(event):  # an action link (/a/{token}): a page, not a watch
+        return _action(event, context, env, log_to, wall_clock)
     parsed = ParsedEvent("unknown")
     try:
         settings, wiring, config_error = _configure(env, wall_clock, dry_run=dry_run)
@@ -89,3 +92,31 @@ def invoke(
         with contextlib.suppress(Exception):  # logging itself failed; the result still goes back
             logs.logger().exception("invocation.crashed")
     return apig_response(result, parsed) if parsed.is_apig else result
+
+
+def _action(
+    event: Any, context: Any, env: Mapping[str, str], log_to: str, wall_clock: Callable[[], float]
+) -> dict[str, Any]:
+    """Answer an action link's request (handler.actions.endpoint): an HTML page, never a traceback."""
+    from handler.actions.endpoint import answer, crashed  # noqa: PLC0415 - only for action links
+
+    started = time.monotonic()
+    locale = "en"
+    try:
+        settings, wiring, _ = _configure(env, wall_clock, dry_run=False)
+        locale = settings.locale
+        logs.configure(log_to, settings.log_level)
+        logs.start_invocation(request_id(context))
+        fixed, wiring = invocation.start(context, env, settings, wiring)
+        response = answer(event, fixed, wiring)
+        fixed.log.info(
+            "invocation.done",
+            source="action",
+            status=response["statusCode"],
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+    except Exception:  # noqa: BLE001 - the platform must get a page, never a traceback
+        with contextlib.suppress(Exception):
+            logs.logger().exception("invocation.crashed", source="action")
+        return crashed(locale)
+    return response

@@ -547,6 +547,39 @@ def _package_parser(commands: _Commands) -> None:
     _add_globals(package, output=False)
 
 
+def _serve_parser(commands: _Commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="development only: serve HTTP on 127.0.0.1 as API Gateway events (the action links' pages)",
+        epilog=epilog(
+            "ELB_WATCH_ACTIONS_URL=http://127.0.0.1:8080 elb-master-watch serve --port 8080",
+            (
+                "every variable of invoke; ELB_WATCH_ACTIONS_URL/_KEY and ELB_WATCH_STATE (redis://, sqlite://)",
+            ),
+            ("0 stopped with Ctrl-C", "1 the port cannot be bound", "64 usage error"),
+        ),
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080; 0 any free)")
+    serve.add_argument(
+        "--simulate", metavar="SCENARIO", help="watch requests read the embedded ELB simulator"
+    )
+    serve.add_argument("--timeout", type=_seconds, default=30.0, help="each request's budget (default 30)")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """`serve`: the development server (elb_tools.serve, never shipped) in front of the handler."""
+    from elb_tools.serve import run  # noqa: PLC0415 - development only, not in the zip
+    from handler import handler  # noqa: PLC0415
+
+    if not 0 <= args.port <= 65535:
+        print(f"elb-master-watch: --port {args.port} is not a port number", file=sys.stderr)
+        return EXIT_USAGE
+    with ExitStack() as stack:
+        if args.simulate:
+            _simulate(args.simulate, stack)
+        return run(args.port, lambda event: handler(event, CliContext(args.timeout)))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="elb-master-watch",
@@ -567,6 +600,7 @@ def _parser() -> argparse.ArgumentParser:
         _silence_parser,
         _routes_parsers,
         _package_parser,
+        _serve_parser,
     ):
         add(commands)
     return parser
@@ -721,6 +755,8 @@ def main(argv: list[str] | None = None) -> int:
         with ExitStack() as stack:
             _quietly(output, stack, quiet=quiet)
             return _routes(args, output)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "package":
         from elb_tools.packaging import run  # noqa: PLC0415 - build tooling, never loaded by the function
 

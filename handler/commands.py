@@ -615,7 +615,7 @@ def silence_list(
             s.id,
             s.describe(),
             iso(s.starts_at),
-            iso(s.ends_at),
+            "until resolved" if s.until_resolved and s.ends_at > now else iso(s.ends_at),
             "active" if s.active(now) else "ended",
             s.created_by or "-",
             s.comment,

@@ -39,6 +39,9 @@ class Settings:
     api_rate: float = 10.0
     # Cloud Eye custom metrics (ELB_WATCH_METRICS, ELB_WATCH_METRICS_NAMESPACE): the namespace, None off.
     metrics_namespace: str | None = None
+    # Action links (issue 23, handler.actions): the public base URL and the signing key; "" is off.
+    actions_url: str = ""
+    actions_key: str = field(default="", repr=False)
 
 
 # The longest duration a setting accepts: beyond it a value is a typo, and would overflow later.
@@ -112,8 +115,38 @@ def read_settings(env: Mapping[str, str]) -> tuple[Settings, list[str]]:
         concurrency=int(take(lambda: _number(env, "ELB_WATCH_CONCURRENCY", 8, 1, 64), 8.0)),
         api_rate=take(lambda: _number(env, "ELB_WATCH_API_RATE", 10.0, 0, 1000), 10.0),
         metrics_namespace=take(lambda: metrics_namespace(env), None),
+        **_actions(env, problems),
     )
     return settings, problems
+
+
+MIN_ACTIONS_KEY_BYTES = 32
+
+
+def _actions(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """ELB_WATCH_ACTIONS_URL and ELB_WATCH_ACTIONS_KEY: both usable, or both "" (links off) with a problem.
+
+    The key is never shown, only its length.
+    """
+    url = env.get("ELB_WATCH_ACTIONS_URL", "").strip().rstrip("/")
+    key = env.get("ELB_WATCH_ACTIONS_KEY", "").strip()
+    if not url:
+        return {}
+    local = re.match(r"http://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", url)
+    if not (re.match(r"https://[^/]+", url) or local) or any(c in url for c in "?#\"' <>") or len(url) > 300:
+        problems.append(
+            f"ELB_WATCH_ACTIONS_URL={shown(url)} must be the https:// base of the actions API (no query): "
+            "the action links are off"
+        )
+        return {}
+    size = len(key.encode("utf-8"))
+    if size < MIN_ACTIONS_KEY_BYTES:
+        problems.append(
+            f"ELB_WATCH_ACTIONS_KEY is {'unset' if not size else f'{size} bytes'}, at least "
+            f"{MIN_ACTIONS_KEY_BYTES} bytes are needed (openssl rand -base64 48): the action links are off"
+        )
+        return {}
+    return {"actions_url": url, "actions_key": key}
 
 
 def _default_text(value: object) -> str:

@@ -70,6 +70,7 @@ class Instance:
         self._tags: TagCache | None = None
         self._stores: dict[str, StateStore | None] = {}
         self._own_states: dict[int, tuple[object, MemoryStore]] = {}
+        self._said: set[str] = set()  # the warnings this instance logs once (at its start)
         self._lock = threading.Lock()
 
     @property
@@ -91,6 +92,13 @@ class Instance:
 
                 self._tags = TagCache()
             return self._tags
+
+    def first_time(self, what: str) -> bool:
+        """True the first time this instance is asked about `what`: a startup warning is logged once."""
+        with self._lock:
+            new = what not in self._said
+            self._said.add(what)
+            return new
 
     def own_states(self, store: object) -> MemoryStore:
         """The watcher's own alerts kept for `store` while it is down (handler.state.memory)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from handler import logs
 from handler import watcher_error as watcher
+from handler.actions.links import linker, off_because
 from handler.config import request_id, resolve_project_id
 from handler.domain import Notification
 from handler.lifecycle import scope_of
@@ -30,7 +31,7 @@ from handler.receivers import audience, widen
 from handler.routing import decide_routes, window_muting, with_route
 from handler.sending import channel_layer
 from handler.state import StateStore, StoreUnavailable
-from handler.wiring import Wiring
+from handler.wiring import WARM, Wiring
 
 if TYPE_CHECKING:
     from handler.receivers import Receivers
@@ -180,6 +181,7 @@ def one_pass(
         allowed=allowed,
         audience=audience(wiring.receivers) if wiring.receivers.routes is not None else None,
         muting=window_muting(wiring.receivers.routes, run.clock()),
+        link=linker(run.settings, run.env, wiring.store_kind, run.clock()),
     )
     return typed(done, {channel.name: channel.type for channel in receivers})
 
@@ -219,6 +221,7 @@ def notify(
     if reading.watched:
         scopes.add(watcher.SCOPE_SETUP)
     own = None if wiring.dry_run or wiring.store is None else run.own_states
+    links_off(run, wiring)
     if wiring.store is not None:
         scopes.add(watcher.SCOPE_STORE)
         restore_own_states(own, wiring.store, run.log)
@@ -236,6 +239,13 @@ def notify(
         with logs.bound(pool_id=pool.get("id"), job_id=check.get("job_id")):
             run.log.warning("notification", **compact_record(notification.to_record()))
     return notified
+
+
+def links_off(run: RunContext, wiring: Wiring) -> None:
+    """The startup warning of action links asked for (ELB_WATCH_ACTIONS_URL) but off: once per instance."""
+    why = off_because(run.settings, run.env, wiring.store_kind)
+    if why and WARM.first_time(f"actions.off:{why}"):
+        run.log.warning("actions.off", why=why)
 
 
 def _dedup(first: ProcessResult, wiring: Wiring) -> str:

@@ -9,6 +9,8 @@
     acknowledge  a repeat (or catch-up) of an alert someone acknowledged (`handler.acks`) and that has
              not changed since is held: recorded `acknowledged` (settled), listed in `held` with who;
              a changed or resolved notification carries the `acknowledged` block and drops the ack
+    link     the action links (`handler.actions.links`) of each firing notification sent, bound to
+             its alert's sequence: only the copies sent carry them
     mute     what a route muted now by a time interval (`handler.windows`) routes is held for that
              route's receivers: `muted`, owed, listed in `held` with the window and its end; a receiver
              that was never told of the alert gets no resolved notice for it
@@ -65,6 +67,9 @@ Acked = Mapping[str, tuple[Ack, frozenset[str]]]
 
 Muting = Callable[[Notification, str], "Muted | None"]
 """Whether a time interval holds a notification for a receiver now, and until when (`routing.muting`)."""
+
+Link = Callable[[Notification, int], Notification]
+"""Stage link: a notification about to be sent and its alert's sequence → with its action links."""
 
 MUTED = "muted"
 SILENCED = "silenced"
@@ -229,6 +234,7 @@ def _silenced(
 ) -> dict[str, Silence]:
     """Stage silence: the silence holding each outgoing notification an active silence matches."""
     active = _active_silences(store, now, warnings, log) if outgoing else []
+    active = end_at_resolution(store, active, outgoing, now, log)
     held_by: dict[str, Silence] = {}
     for item in outgoing:
         holder = silencing(active, item.record, now)
@@ -236,6 +242,30 @@ def _silenced(
             held_by[item.fingerprint] = holder
             log.info("notification.silenced", fingerprint=item.fingerprint, silence=holder.id)
     return held_by
+
+
+def end_at_resolution(
+    store: StateStore, active: list[Silence], outgoing: Sequence[Outgoing], now: float, log: Any
+) -> list[Silence]:
+    """End each "until resolved" silence whose alert resolves this run; the silences still active.
+
+    A silence the store cannot end stays (its resolved notice goes out all the same: such a silence
+    never holds one); it is logged, and ended by the next resolution or its 90 days.
+    """
+    resolved = {item.fingerprint for item in outgoing if item.new and item.record.get("status") == "resolved"}
+    kept = []
+    for held in active:
+        if held.until_resolved and held.matcher.get("fingerprint") in resolved:
+            try:
+                store.expire_silence(held.id, now)
+                log.info(
+                    "silence.ended_by_resolution", silence=held.id, fingerprint=held.matcher["fingerprint"]
+                )
+                continue
+            except StoreUnavailable as exc:
+                log.warning("silence.not_ended", silence=held.id, reason=exc.message)
+        kept.append(held)
+    return kept
 
 
 def _held_by_silences(
@@ -656,6 +686,7 @@ def process(
     allowed: Allowed | None = None,
     audience: Audience | None = None,
     muting: Muting | None = None,
+    link: Link | None = None,
 ) -> ProcessResult:
     """Decide and deliver this run's notifications, de-duplicated through `store` when there is one.
 
@@ -667,6 +698,7 @@ def process(
     channel narrowed out stays owed and gets the notification on the next run that may use it.
     `audience` says which of the `channels` (the receivers) each notification goes to (None: all).
     `muting` says which receivers a time interval holds a notification for now (stage mute).
+    `link` adds the action links to what is sent (stage link; the result and the store keep none).
     """
     unique = tuple(dict.fromkeys(channels))
     warnings: list[str] = []
@@ -688,13 +720,29 @@ def process(
     decided = _decide(run, records, set(assessed_scopes) | {scope_of(record) for record in records}, warnings)
     if isinstance(decided, ProcessResult):
         return decided
-    return _hold_and_deliver(run, decided, warnings, muting)
+    return _hold_and_deliver(run, decided, warnings, muting, link)
+
+
+def linked(
+    typed: Mapping[str, Notification], decided: _Decided, link: Link | None
+) -> dict[str, Notification]:
+    """Stage link: each notification as sent, with the action links bound to its alert's sequence.
+
+    Only the copies sent carry them: the result, the log and the store keep no token.
+    """
+    if link is None:
+        return dict(typed)
+    sent = {}
+    for fingerprint, notification in typed.items():
+        state = decided.final.states.get(fingerprint) or decided.fresh.states.get(fingerprint)
+        sent[fingerprint] = notification if state is None else link(notification, state.sequence)
+    return sent
 
 
 def _hold_and_deliver(
-    run: _Pass, decided: _Decided, warnings: list[str], muting: Muting | None
+    run: _Pass, decided: _Decided, warnings: list[str], muting: Muting | None, link: Link | None = None
 ) -> ProcessResult:
-    """Stages silence, mute, route, deliver and record over what stage decide decided."""
+    """Stages silence, mute, link, route, deliver and record over what stage decide decided."""
     final = decided.final
     held_by = _silenced(run.store, final.outgoing, run.now, warnings, run.log)
     acked, cleared = _acknowledged(run, final, decided.fresh, warnings)
@@ -706,7 +754,8 @@ def _hold_and_deliver(
         )
         for item in final.outgoing
     }
-    pairs = [(typed[item.fingerprint], channel) for item in final.outgoing for channel in item.channels]
+    sent = linked(typed, decided, link)
+    pairs = [(sent[item.fingerprint], channel) for item in final.outgoing for channel in item.channels]
     deliveries = _deliver(run.send, pairs, run.log, run.allowed, held_by, muting=muting, acked=acked)
     states = ledger(final, decided.fresh, deliveries, run.now)
     dedup = _save(run, states, decided, warnings)

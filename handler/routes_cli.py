@@ -49,10 +49,21 @@ def _settings_problems(env: Mapping[str, str]) -> list[str]:
             check(env)
         except ConfigError as exc:
             problems.extend(str(exc).split("; "))
+    problems.extend(_actions_problem(env))
     url = env.get("ELB_WATCH_STATE", "").strip()
     if url.lower().startswith(("redis://", "rediss://")) and importlib.util.find_spec("redis") is None:
         problems.append(f"ELB_WATCH_STATE={shown_store_url(url)} needs the redis package (the redis extra)")
     return problems
+
+
+def _actions_problem(env: Mapping[str, str]) -> list[str]:
+    """Why the action links asked for (ELB_WATCH_ACTIONS_URL/_KEY) are off, when the store is the reason."""
+    from handler.actions.links import off_because  # noqa: PLC0415
+    from handler.config import read_settings  # noqa: PLC0415
+
+    settings, _ = read_settings(env)
+    why = off_because(settings, env, "on")
+    return [why] if why else []
 
 
 def describe(channel: Channel) -> dict[str, Any]:

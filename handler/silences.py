@@ -8,6 +8,10 @@ It lives in the state store (`StateStore.add_silence`, `silences`, `expire_silen
 adds it again under its id); the notification pipeline's `silence` stage holds what an active silence
 matches, and the held notification stays owed, so it goes out once the silence ends if the finding is
 still firing; if it resolved meanwhile, a receiver the silence kept it from gets nothing (as windows).
+`created_by` says who made it (an action link's typed name, or "link"). An `until_resolved` silence
+(an action link's "Silence until resolved") holds one fingerprint's firing notifications, never its
+resolved notice, and is ended by the run that records the resolution (`handler.pipeline`); its
+`ends_at` (90 days) only bounds one whose alert never resolves.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class Silence:
     created_at: float = 0.0
     matchers: tuple[Matcher, ...] = ()
     created_by: str = ""
+    until_resolved: bool = False
 
     def active(self, now: float) -> bool:
         """Whether the silence holds notifications at `now`."""
@@ -55,6 +60,8 @@ class Silence:
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether a notification record falls under this silence (its matcher and every matcher)."""
+        if self.until_resolved and str(record.get("status", "")) == "resolved":
+            return False  # the resolution is told; the run that records it ends the silence
         if "fingerprint" in self.matcher:
             if str(record.get("fingerprint", "")) != self.matcher["fingerprint"]:
                 return False
@@ -90,6 +97,7 @@ class Silence:
             "version": SILENCE_FORMAT,
             "matchers": [item.to_dict() for item in self.matchers],
             "created_by": self.created_by,
+            "until_resolved": self.until_resolved,
         }
 
     def public(self, now: float) -> dict[str, Any]:
@@ -103,6 +111,7 @@ class Silence:
             "active": self.active(now),
             "matchers": [str(item) for item in self.matchers],
             "created_by": self.created_by,
+            "until_resolved": self.until_resolved,
         }
 
     @classmethod
@@ -125,13 +134,19 @@ class Silence:
                 raise ValueError(f"{name} is not a number")
             times[name] = float(number)
         silence_id, comment = data.get("id"), data.get("comment", "")
-        created_by = data.get("created_by", "")
+        created_by, until_resolved = data.get("created_by", ""), data.get("until_resolved", False)
         if not isinstance(silence_id, str) or not silence_id or not isinstance(comment, str):
             raise ValueError("id and comment must be strings")
-        if not isinstance(created_by, str):
-            raise TypeError("created_by must be a string")
+        if not isinstance(created_by, str) or not isinstance(until_resolved, bool):
+            raise TypeError("created_by must be a string and until_resolved a boolean")
         return cls(
-            silence_id, dict(legacy), comment=comment, matchers=matchers, created_by=created_by, **times
+            silence_id,
+            dict(legacy),
+            comment=comment,
+            matchers=matchers,
+            created_by=created_by,
+            until_resolved=until_resolved,
+            **times,
         )
 
 
@@ -146,10 +161,14 @@ def new_silence(
     comment: str = "",
     matchers: tuple[Matcher, ...] = (),
     created_by: str = "",
+    until_resolved: bool = False,
+    silence_id: str | None = None,
 ) -> Silence:
     """A silence starting now for `duration` seconds; ValueError naming what is wrong.
 
     It matches by `matchers` (one or more, ANDed), or by exactly one of `matcher`'s pool / fingerprint.
+    `until_resolved` (one fingerprint only) ends with the alert's resolution; `silence_id` (default: a
+    new uuid4) lets an action link make the same silence however often its request is retried.
     """
     pairs = [(key, str(value).strip()) for key, value in (matcher or {}).items() if value]
     if matchers and pairs:
@@ -161,8 +180,10 @@ def new_silence(
         )
     check_duration(duration)
     check_comment(comment)
+    if until_resolved and (matchers or pairs[0][0] != "fingerprint"):
+        raise ValueError("a silence until resolved matches one alert: --fingerprint FP")
     return Silence(
-        id=str(uuid.uuid4()),
+        id=silence_id or str(uuid.uuid4()),
         matcher=dict(pairs),
         starts_at=now,
         ends_at=now + duration,
@@ -170,6 +191,7 @@ def new_silence(
         created_at=now,
         matchers=matchers,
         created_by=created_by[:MAX_NAME],
+        until_resolved=until_resolved,
     )
 
 

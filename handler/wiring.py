@@ -117,7 +117,7 @@ def build_wiring(
         group_threshold=threshold,
         lifecycle=replace(lifecycle, locale=locale),
         store=store,
-        secrets=(*channel_secrets(channels), *url_secrets(url)),
+        secrets=(*channel_secrets(channels), *url_secrets(url), *actions_secrets(env)),
         wall_clock=wall_clock,
         store_kind=kind,
         store_error=store_error,
@@ -154,3 +154,9 @@ def group_threshold(env: Mapping[str, str]) -> int:
     if not whole_number(raw) or len(raw) > 5 or int(raw) > 10_000:
         raise ConfigError(f"{GROUP_THRESHOLD_VARIABLE}={raw[:20]!r} must be a whole number from 0 to 10000")
     return int(raw)
+
+
+def actions_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The action links' signing key (ELB_WATCH_ACTIONS_KEY), scrubbed from every output like the others."""
+    key = env.get("ELB_WATCH_ACTIONS_KEY", "").strip()
+    return (key,) if len(key) >= 8 else ()

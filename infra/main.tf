@@ -82,6 +82,7 @@ locals {
     ELB_WATCH_COC_APPLICATION_ID    = var.coc_application_id
     ELB_WATCH_HISTORY_DAYS          = var.history_days
     ELB_WATCH_HISTORY_MAX           = var.history_max
+    ELB_WATCH_ACTIONS_URL           = local.actions_url
   }
 
   # Webhook URLs carry tokens and the state URL may carry a password: FunctionGraph keeps these
@@ -100,6 +101,7 @@ locals {
     ELB_WATCH_TEAMS_WEBHOOK    = var.teams_webhook
     # COC's integration key sits in the intake's request path: a secret like a webhook token.
     ELB_WATCH_COC_INTEGRATION_KEY = var.coc_integration_key
+    ELB_WATCH_ACTIONS_KEY         = var.actions_key
   }
 
   user_data = { for name, value in local.settings : name => tostring(value) if value != null }

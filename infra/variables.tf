@@ -545,3 +545,37 @@ variable "heartbeat_periods" {
     error_message = "heartbeat_periods must be between 1 and 5."
   }
 }
+
+# ---------------------------------------------------------------------------------------------------
+# Action links (issue 23): acknowledge or silence an alert from its message (actions.tf)
+# ---------------------------------------------------------------------------------------------------
+
+variable "actions_apig_instance_id" {
+  description = "An existing dedicated APIG gateway for the action links' API (ANY /a/{token}). null: no links."
+  type        = string
+  default     = null
+}
+
+variable "actions_key" {
+  description = "ELB_WATCH_ACTIONS_KEY: the links' signing key, at least 32 bytes (openssl rand -base64 48). Sensitive."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = try(length(var.actions_key) >= 32, var.actions_key == null)
+    error_message = "actions_key must be at least 32 bytes (openssl rand -base64 48)."
+  }
+}
+
+variable "actions_domain" {
+  description = "A domain of your own for the links, bound to the group with its certificate (console); null: the group's debugging domain."
+  type        = string
+  default     = null
+}
+
+variable "actions_requests_per_minute" {
+  description = "Throttling of the action API: requests per minute in all (per source address: at most 20)."
+  type        = number
+  default     = 60
+}

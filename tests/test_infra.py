@@ -58,7 +58,9 @@ PLANNED_SETTINGS = {
     "ELB_WATCH_API_RATE",
 }
 # A webhook URL holds its token; a state URL may hold a password.
-SECRET_SETTING = re.compile(r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE|COC_INTEGRATION_KEY)")
+SECRET_SETTING = re.compile(
+    r"ELB_WATCH_(\w+_WEBHOOK|\w+_SECRET|WEBHOOK_URL|STATE|COC_INTEGRATION_KEY|ACTIONS_KEY)"
+)
 # SDK calls that need no IAM action: COC's custom-alarm intake is authorized by its integration key
 # (its API reference: "no identity policy-based permission required").
 CALLS_WITHOUT_ACTION = {"create_report_custom_event"}
@@ -862,3 +864,40 @@ def test_the_weekly_report_user_event_is_the_sample_event_the_handler_reads(tf, 
     assert parsed.errors == ()
     assert parsed.report is not None
     assert parsed.report.kind == "weekly"
+
+
+# ---- issue 23: the action links' API ----------------------------------------------------------------
+
+
+def test_the_action_api_is_any_a_token_without_apig_auth_backed_by_the_function(tf):
+    api = tf["resource"][("huaweicloud_apig_api", "actions")]
+    assert _text(api["request_method"]) == "ANY"
+    assert _text(api["request_path"]) == "/a/{token}"
+    assert _text(api["security_authentication"]) == "NONE"
+    [backend] = api["func_graph"]
+    assert _expression(backend["function_urn"]) == "huaweicloud_fgs_function.watch.urn"
+    for name in ("apig_group", "apig_api", "apig_api_publishment", "apig_throttling_policy"):
+        assert (
+            _expression(tf["resource"][(f"huaweicloud_{name}", "actions")]["count"])
+            == "local.actions_on ? 1 : 0"
+        )
+    associate = tf["resource"][("huaweicloud_apig_throttling_policy_associate", "actions")]
+    assert (
+        _expression(associate["publish_ids"][0]) == "huaweicloud_apig_api_publishment.actions[0].publish_id"
+    )
+    assert _expression(associate["policy_id"]) == "huaweicloud_apig_throttling_policy.actions[0].id"
+
+
+def test_the_action_url_and_key_reach_the_function_the_key_encrypted(tf):
+    assert tf["locals"]["settings"]["ELB_WATCH_ACTIONS_URL"] == "${local.actions_url}"
+    assert tf["locals"]["secret_settings"]["ELB_WATCH_ACTIONS_KEY"] == "${var.actions_key}"
+    assert tf["variable"]["actions_key"].get("sensitive") in (True, "true")
+    assert "sl_domain" in _expression(tf["locals"]["actions_url"])
+
+
+@pytest.mark.parametrize(("key", "ok"), [("k" * 31, False), ("k" * 32, True)])
+def test_an_action_key_under_32_bytes_is_refused(tmp_path, key, ok):
+    done = _apply_scratch(tmp_path, "", [f"actions_key={key}"])
+    assert (done.returncode == 0) == ok, done.stdout + done.stderr
+    if not ok:
+        assert "at least 32 bytes" in " ".join(done.stderr.split())

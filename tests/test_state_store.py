@@ -821,6 +821,23 @@ def history_store(request, tmp_path) -> Iterator[StateStore]:
     opened.close()
 
 
+# claim and count: the actions' "done once" and their limit of failed tokens per source address
+
+
+@pytest.fixture(params=["sqlite", "redis", "memory"])
+def any_store(request, tmp_path) -> Iterator[Any]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    opened: Any = (
+        SqliteStore(str(tmp_path / "claims.db"))
+        if request.param == "sqlite"
+        else RedisBackend(request.getfixturevalue("redis_url")).open()
+    )
+    yield opened
+    opened.close()
+
+
 def test_recorded_episodes_list_back_equal_oldest_first(history_store):
     later, earlier = episode(2), episode(1)
     history_store.record_episodes([later, earlier], now=NOW, bounds=HistoryBounds())
@@ -908,3 +925,40 @@ def test_an_unreadable_episode_row_is_left_out(redis_url):
     store.record_episodes([episode(1)], now=NOW, bounds=HistoryBounds())
     assert store.episodes() == [episode(1)]
     store.close()
+
+
+def test_a_claim_is_kept_once_and_a_second_claim_reads_the_first(any_store):
+    assert any_store.claim("done:t1", "Li Lei|1800000000", ttl=60) is None
+    assert any_store.claim("done:t1", "Han Meimei|1800000001", ttl=60) == "Li Lei|1800000000"
+    assert any_store.claim("done:t2", "Han Meimei|1800000001", ttl=60) is None
+
+
+def test_a_claim_expires(any_store):
+    assert any_store.claim("short", "first", ttl=0.05) is None
+    time.sleep(0.2)
+    assert any_store.claim("short", "second", ttl=60) is None
+    assert any_store.claim("short", "third", ttl=60) == "second"
+
+
+def test_of_many_racing_claims_exactly_one_wins(any_store):
+    winners: list[str] = []
+    lock = threading.Lock()
+
+    def race(name: str) -> None:
+        if any_store.claim("raced", name, ttl=60) is None:
+            with lock:
+                winners.append(name)
+
+    threads = [threading.Thread(target=race, args=(f"n{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+
+
+def test_a_count_adds_one_per_call_and_restarts_after_its_life(any_store):
+    assert [any_store.count("fail:10.0.0.1", ttl=0.3) for _ in range(3)] == [1, 2, 3]
+    assert any_store.count("fail:10.0.0.2", ttl=0.3) == 1
+    time.sleep(0.5)
+    assert any_store.count("fail:10.0.0.1", ttl=60) == 1

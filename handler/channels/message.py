@@ -25,7 +25,7 @@ FACT_CHARS = 300
 ITEM_CHARS = 500
 TAG_CHARS = 24
 # Links: at most this many per message, each URL at most this long (a longer one is left out, never cut).
-MAX_LINKS = 4
+MAX_LINKS = 6  # the runbook, the console and the four action links (handler.actions.links.LINKED)
 URL_CHARS = 1000
 NOBODY = Mention()
 # Mobiles and user ids one message mentions, each list: enough for an on-call rota, and the mention

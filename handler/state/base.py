@@ -94,6 +94,22 @@ class StateStore(Protocol):
         """A value kept by `remember`, or None when there is none or it expired."""
         ...
 
+    def claim(self, key: str, value: str, ttl: float) -> str | None:
+        """Keep `value` under `key` for `ttl` seconds unless a value is kept there (atomic).
+
+        None when this call kept it, else the value kept first: of two callers exactly one gets None.
+        The actions' "done once" (`handler.actions`): a link acts once, a replay reads who did it.
+        """
+        ...
+
+    def count(self, key: str, ttl: float) -> int:
+        """Add one to the counter under `key` and return the new count (atomic).
+
+        The first count starts the counter with a life of `ttl` seconds: the actions' limit of failed
+        tokens per source address.
+        """
+        ...
+
     def all_states(self) -> Loaded:
         """Every stored state, whatever its scope (for `alerts list`); bad rows are reported in `warnings`."""
         ...

@@ -133,6 +133,14 @@ class BoundedStore:
         """A kept value, or None."""
         return self._call("recall", lambda: self.store.recall(key))
 
+    def claim(self, key: str, value: str, ttl: float) -> str | None:
+        """Keep a value once; who kept it first otherwise."""
+        return self._call("claim", lambda: self.store.claim(key, value, ttl))
+
+    def count(self, key: str, ttl: float) -> int:
+        """Count one more under `key`."""
+        return self._call("count", lambda: self.store.count(key, ttl))
+
     def all_states(self) -> Loaded:
         """Every stored state."""
         return self._call("all_states", self.store.all_states)

@@ -57,6 +57,14 @@ class DryRunStore:
         """The wrapped store's value."""
         return self.store.recall(key)
 
+    def claim(self, key: str, value: str, ttl: float) -> str | None:
+        """Nothing is kept (a dry run never acts)."""
+        return None
+
+    def count(self, key: str, ttl: float) -> int:
+        """Nothing is counted."""
+        return 0
+
     def all_states(self) -> Loaded:
         """The wrapped store's states."""
         return self.store.all_states()

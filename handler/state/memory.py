@@ -30,6 +30,7 @@ class MemoryStore:
         self._clock = clock
         self._states: dict[str, AlertState] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+        self._kept: dict[str, tuple[str, float]] = {}  # claims and counts: (value, expires at)
         self._acks: dict[str, Ack] = {}
         self._episodes: dict[str, Episode] = {}
 
@@ -93,6 +94,25 @@ class MemoryStore:
     def recall(self, key: str) -> str | None:
         """Nothing is remembered here."""
         return None
+
+    def claim(self, key: str, value: str, ttl: float) -> str | None:
+        """Keep `value` under `key` unless an unexpired value is there; that value otherwise."""
+        name, now = f"claim:{key}", self._clock()
+        with self._lock:
+            kept = self._kept.get(name)
+            if kept is not None and kept[1] > now:
+                return kept[0]
+            self._kept[name] = (value, now + ttl)
+            return None
+
+    def count(self, key: str, ttl: float) -> int:
+        """Add one to the counter under `key`; its life starts with its first count."""
+        name, now = f"count:{key}", self._clock()
+        with self._lock:
+            kept = self._kept.get(name)
+            value, expires = (int(kept[0]), kept[1]) if kept is not None and kept[1] > now else (0, now + ttl)
+            self._kept[name] = (str(value + 1), expires)
+            return value + 1
 
     def all_states(self) -> Loaded:
         """Every state kept."""

@@ -212,6 +212,33 @@ class RedisStore:
             return None
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
+    def claim(self, key: str, value: str, ttl: float) -> str | None:
+        """SET NX with an expiry; when it is taken, GET who took it."""
+        name = f"{self.prefix}claim:{key}"
+
+        def work() -> Any:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(name, value, nx=True, px=max(1, int(ttl * 1000)))
+            pipe.get(name)
+            return pipe.execute()
+
+        kept, raw = self._run("claim", work)
+        if kept:
+            return None
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+
+    def count(self, key: str, ttl: float) -> int:
+        """INCR, and the expiry set by the first count only (SET NX then INCR, in one MULTI)."""
+        name = f"{self.prefix}count:{key}"
+
+        def work() -> Any:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(name, 0, nx=True, px=max(1, int(ttl * 1000)))
+            pipe.incr(name)
+            return pipe.execute()
+
+        return int(self._run("count", work)[1])
+
     def all_states(self) -> Loaded:
         """Every stored state: SCAN the state hashes of this prefix, then HGETALL each (pipelined)."""
         marker = self._state_key("")

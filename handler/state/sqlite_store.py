@@ -387,6 +387,46 @@ class SqliteStore:
 
         return self._run("recall", work)
 
+    def claim(self, key: str, value: str, ttl: float) -> str | None:
+        """Keep `value` under `key` unless an unexpired value is there (one BEGIN IMMEDIATE transaction)."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT value FROM memo WHERE key = ? AND expires_at > ?", (f"claim:{key}", now)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO memo (key, value, expires_at) VALUES (?, ?, ?)",
+                    (f"claim:{key}", value, now + ttl),
+                )
+            conn.execute("COMMIT")
+            return None if row is None else bytes(row[0]).decode("utf-8", "replace")
+
+        return self._run("claim", work)
+
+    def count(self, key: str, ttl: float) -> int:
+        """Add one to the counter under `key` (a memo row whose value is the count)."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT value, expires_at FROM memo WHERE key = ? AND expires_at > ?", (f"count:{key}", now)
+            ).fetchone()
+            text = bytes(row[0]).decode("ascii", "replace") if row is not None else "0"
+            counted = (int(text) if text.isdigit() else 0) + 1
+            expires = float(row[1]) if row is not None else now + ttl
+            conn.execute(
+                "INSERT OR REPLACE INTO memo (key, value, expires_at) VALUES (?, ?, ?)",
+                (f"count:{key}", str(counted), expires),
+            )
+            conn.execute("COMMIT")
+            return counted
+
+        return self._run("count", work)
+
     def all_states(self) -> Loaded:
         """Every stored state; bad rows become warnings."""
         rows = self._run(

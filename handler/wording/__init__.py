@@ -56,3 +56,18 @@ def watcher_advice(locale: str) -> dict[str, str]:
 def report(locale: str) -> dict[str, str]:
     """How the weekly report's title and lines are said, in a locale."""
     return _REPORT[locale_or_default(locale)]
+
+
+# Action links (issue 23).
+_ACTIONS = {"en": en.ACTIONS, "zh": zh.ACTIONS}
+
+
+def link_labels(locale: str) -> dict[str, str]:
+    """The labels of the links by link name (ack, silence_1h, console, ...): the channels' `link_*` labels."""
+    said = labels(locale)
+    return {key.removeprefix("link_"): value for key, value in said.items() if key.startswith("link_")}
+
+
+def actions(locale: str) -> dict[str, str]:
+    """The sentences of the action pages and of the announcement of what a link did, in a locale."""
+    return _ACTIONS[locale_or_default(locale)]

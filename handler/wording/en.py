@@ -120,6 +120,11 @@ CHANNEL: dict[str, str] = {
     "watcher_action": "What to do",
     "link_runbook": "Runbook",
     "link_console": "Open in console",
+    # The action links (issue 23: handler.actions).
+    "link_ack": "Acknowledge",
+    "link_silence_1h": "Silence 1h",
+    "link_silence_4h": "Silence 4h",
+    "link_silence_resolved": "Silence until resolved",
     "links": "Links",
 }
 """Labels the channel renderers share (`channels.message`) and digest titles (`channels.digest`)."""
@@ -216,4 +221,61 @@ REPORT: dict[str, str] = {
     "totals": "Totals",
     "totals_value": "{episodes} episodes · {failovers} failovers · {outages} outages · {pools} pools",
     "pools": "Pools",
+}
+
+
+# Action links (issue 23): the links' labels, the pages they open, the announcement of what was done.
+ACTIONS: dict[str, str] = {
+    "lang": "en",
+    "heading": "elb-master-watch",
+    "alert": "Alert",
+    "pool": "Pool",
+    "master": "Master",
+    "why": "Why",
+    "what_silence_1h": "Silence this alert for 1 hour: its notifications are held until {until}.",
+    "what_silence_4h": "Silence this alert for 4 hours: its notifications are held until {until}.",
+    "what_silence_resolved": (
+        "Silence this alert until it resolves: its notifications are held until the run that sees it "
+        "resolved (its resolved notice is still sent), for at most 90 days."
+    ),
+    "what_ack": "Acknowledge this alert: its repeats stop until it changes or resolves.",
+    "what_after": "Everyone who got the alert is told who did it. `silence list` shows it.",
+    "name": "Your name",
+    "comment": "Comment (optional)",
+    "did_silence_1h": "silenced for 1h",
+    "did_silence_4h": "silenced for 4h",
+    "did_silence_resolved": "silenced until resolved",
+    "did_ack": "acknowledged",
+    "done_title": "Done",
+    "done": "The alert is {did} by {name}.",
+    "done_silence": "Silence {id}, until {until}.",
+    "told": "Told: {receivers}.",
+    "told_none": "No receiver got the alert, so none was told.",
+    "already_title": "Already done",
+    "already": "Already done by {name} at {at}: nothing more was changed.",
+    "expired_title": "This link has expired",
+    "expired_aged": "Links work for 24 hours; this one is older.",
+    "expired_changed": (
+        "The alert changed, was notified again or resolved since this message: its links stopped."
+    ),
+    "expired_hint": "Use the links of the latest message, or `elb-master-watch silence add`.",
+    "forged_title": "This link is not valid",
+    "forged": "The link is damaged, or was not made by this function. Open the whole link from the message.",
+    "unknown_title": "Unknown alert",
+    "unknown": "The store holds no alert for this link (it may have been dropped after 30 days).",
+    "limited_title": "Too many invalid links",
+    "limited": "Too many invalid links came from your address: try again in 10 minutes.",
+    "off_title": "Action links are off",
+    "unavailable_title": "Try again",
+    "unavailable": "The state store did not answer: nothing was done. Try again in a minute.",
+    "stale_title": "The form is stale",
+    "stale": "This form was not the one the link served: open the link again and submit from there.",
+    "unsupported_title": "Not available",
+    "unsupported": "This action is not available yet.",
+    "method_title": "Not allowed",
+    "method": "Open the link (GET) and submit its form (POST).",
+    "announce": "{alert}: {did} by {name} via link",
+    "announce_text": "{did} by {name} via link at {at}.",
+    "announce_until": "Silence {id} until {until}.",
+    "announce_comment": "Comment: {comment}",
 }
