@@ -95,6 +95,7 @@ HELD_ROWS = 6
 LOST_ROWS = 4
 ERRORS_SHOWN = 4
 RECEIVER_ROWS = 10
+LINKS_SHOWN = 2
 
 
 def _notification(record: Mapping[str, Any], cut: list[str]) -> list[str]:
@@ -111,7 +112,21 @@ def _notification(record: Mapping[str, Any], cut: list[str]) -> list[str]:
     if len(body) > BODY_LINES:
         lines.append(f"  … {len(body) - BODY_LINES} more line(s)")
         cut.append("the alert's text")
-    return lines
+    return lines + _links(record)
+
+
+def _links(record: Mapping[str, Any]) -> list[str]:
+    """The record's runbook and console links, one line each (action links never reach the result)."""
+    from handler.wording import link_labels  # noqa: PLC0415 - only a text view needs the labels
+
+    labels = link_labels("en")
+    links = record.get("links")
+    shown = [link for link in links if isinstance(link, Mapping)] if isinstance(links, list) else []
+    return [
+        f"  {labels.get(str(link.get('name')), str(link.get('name')))}: {link.get('url')}"
+        for link in shown[:LINKS_SHOWN]
+        if isinstance(link.get("url"), str)
+    ]
 
 
 def _notifications(notifications: Sequence[Mapping[str, Any]], cut: list[str]) -> list[str]:

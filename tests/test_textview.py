@@ -123,3 +123,19 @@ def test_a_receiver_names_its_row_and_a_dry_run_counts_rendered():
         line.split() for line in lines
     ]
     assert not any("Not all shown" in line for line in lines)
+
+
+def test_the_first_alert_shows_its_runbook_and_console_links_and_a_storm_still_fits():
+    links = [
+        {"name": "runbook", "url": "https://wiki.example.com/rb?pool=p0"},
+        {"name": "console", "url": "https://console.huaweicloud.com/elb/?region=cn-north-4#/elb/detail/lb-0"},
+        {"name": "silence_1h", "url": "https://actions.example.com/a/never-shown"},
+    ]
+    result = storm()
+    for notification in result["notifications"]:
+        notification["links"] = links
+    lines = render_result(result).splitlines()
+    assert len(lines) <= SCREEN_LINES
+    assert "  Runbook: https://wiki.example.com/rb?pool=p0" in lines
+    assert any(line.startswith("  Open in console: https://console.huaweicloud.com/") for line in lines)
+    assert not any("never-shown" in line for line in lines)
