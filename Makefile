@@ -31,19 +31,19 @@ typecheck: $(STAMP)
 unit: $(STAMP) redis chromium
 	$(BIN)/pytest -q
 
-## floors: the SDK-facing tests on the lowest versions pyproject.toml allows (huaweicloudsdkcore/elb/smn,
-##         structlog, redis), installed into .venv-floors from constraints computed from pyproject.toml
+## floors: the SDK-facing tests on the lowest versions pyproject.toml allows (huaweicloudsdkcore/elb/smn/ces/coc,
+##         structlog, redis, tzdata), installed into .venv-floors from constraints computed from pyproject.toml
 FLOORS := .venv-floors
 FLOOR_TESTS := tests/test_sdk_trim.py tests/test_handler.py tests/test_simulator.py tests/test_elb_bounds.py \
                tests/test_watcher_scope.py tests/test_notify_e2e.py tests/test_state_store.py \
-               tests/test_tags.py
+               tests/test_tags.py tests/test_coc.py tests/test_metrics.py tests/test_windows.py
 floors: $(STAMP) redis
 	@echo "==> $(FLOORS): the lowest versions pyproject.toml allows"
 	$(BIN)/python -m elb_tools.floors > .floors-constraints.txt
 	test -x $(FLOORS)/bin/python || $(PYTHON) -m venv $(FLOORS)
 	$(FLOORS)/bin/python -m pip install -q --upgrade pip
 	$(FLOORS)/bin/python -m pip install -q -c .floors-constraints.txt -e '.[dev]'
-	$(FLOORS)/bin/python -m pip freeze | grep -iE '^(huaweicloudsdk(core|elb|smn)|structlog|redis)=='
+	$(FLOORS)/bin/python -m pip freeze | grep -iE '^(huaweicloudsdk(core|elb|smn|ces|coc)|structlog|redis|tzdata)=='
 	@# The 3.1.206 SDK's SMN client leaves a loopback socket for the collector (3.1.219 does not): not ours.
 	$(FLOORS)/bin/pytest -q -p no:cacheprovider \
 	  -W "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning" $(FLOOR_TESTS)

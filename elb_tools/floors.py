@@ -13,7 +13,16 @@ from pathlib import Path
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 # The runtime packages whose floors are promises to users (the dev tools' floors are not).
-PROMISED = ("huaweicloudsdkcore", "huaweicloudsdkelb", "huaweicloudsdksmn", "structlog", "redis")
+PROMISED = (
+    "huaweicloudsdkcore",
+    "huaweicloudsdkelb",
+    "huaweicloudsdksmn",
+    "huaweicloudsdkces",
+    "huaweicloudsdkcoc",
+    "structlog",
+    "redis",
+    "tzdata",
+)
 _REQUIREMENT = re.compile(r'"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9A-Za-z.]*)[^"]*"')
 
 
