@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from handler.actions.token import Claims, expiry, sign
 from handler.config import Settings
 from handler.domain import Notification
 
@@ -53,6 +52,8 @@ def with_links(
     """The notification with a link per LINKED action after its other links (firing findings only)."""
     if notification.resolved or notification.kind in UNLINKED_KINDS or not notification.fingerprint:
         return notification
+    from handler.actions.token import Claims, expiry, sign  # noqa: PLC0415 - hashlib only when links are on
+
     expires = expiry(now)
     made = []
     for action in LINKED:
