@@ -711,7 +711,11 @@ def zip_names(path: Path) -> list[str]:
 
 
 def _included(files: Sequence[Path]) -> list[tuple[str, bytes]]:
-    """The files `--include` ships at the zip's root: readable, and never in place of the function's own."""
+    """The files `--include` ships at the zip's root: readable, and never in place of the function's own.
+
+    A YAML routing file also ships compiled (`<name>.json`, handler.routing_file.compile_yaml), so a
+    cold start reads JSON instead of importing PyYAML; a YAML file that does not parse stops the build.
+    """
     taken = {"index.py", "handler"}
     found = []
     for path in files:
@@ -725,7 +729,28 @@ def _included(files: Sequence[Path]) -> list[tuple[str, bytes]]:
         except OSError as exc:
             raise PackagingError(f"--include {path}: {exc.strerror}") from None
         taken.add(name)
+        if name.lower().endswith((".yaml", ".yml")):
+            found.append(_compiled_copy(path, found[-1][1], taken))
     return found
+
+
+def _compiled_copy(path: Path, raw: bytes, taken: set[str]) -> tuple[str, bytes]:
+    """The compiled copy of an included YAML routing file, shipped beside it."""
+    from handler.routes import RoutesError  # noqa: PLC0415
+    from handler.routing_file import compile_yaml, compiled_path  # noqa: PLC0415
+
+    name = compiled_path(path).name
+    if name in taken:
+        raise PackagingError(f"--include {path}: {name!r} is also included; it is written from {path.name}")
+    try:
+        text = raw.decode("utf-8")
+        copy = compile_yaml(text, f"--include {path}")
+    except UnicodeDecodeError:
+        raise PackagingError(f"--include {path}: not UTF-8 text") from None
+    except RoutesError as exc:
+        raise PackagingError(f"--include {path}: {exc}") from None
+    taken.add(name)
+    return name, copy.encode("utf-8")
 
 
 def run(

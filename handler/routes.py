@@ -116,10 +116,8 @@ class Route:
     mute: tuple[str, ...] = ()
     active: tuple[str, ...] = ()
     # The match compiled once: per key a set of exact values or one regular expression of its globs.
-    tests: tuple[tuple[str, frozenset[str] | re.Pattern[str]], ...] = field(
-        default=(), repr=False, compare=False
-    )
-    tag_tests: tuple[tuple[str, re.Pattern[str]], ...] = field(default=(), repr=False, compare=False)
+    tests: tuple[tuple[str, frozenset[str] | Glob], ...] = field(default=(), repr=False, compare=False)
+    tag_tests: tuple[tuple[str, Glob], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Compile the match (routing 10,000 findings through 50 routes must take milliseconds)."""
@@ -632,12 +630,36 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _glob(patterns: Sequence[str]) -> re.Pattern[str]:
-    """One expression for shell globs (fnmatch's own translation, case-sensitive)."""
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    """Globs that are only literals and `literal*` prefixes: tested without a regular expression.
+
+    Same answers as fnmatch's translation (a trailing `*` matches anything, newlines included); most
+    routing files write only these, and 50 of them compile in microseconds instead of milliseconds.
+    """
+
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    def match(self, value: str) -> bool:
+        """Whether the value is one of the literals or starts with one of the prefixes."""
+        return value in self.exact or value.startswith(self.prefixes)
+
+
+Glob = _Plain | re.Pattern[str]
+"""What a key's globs compile to: a `match(value)` test."""
+
+
+def _glob(patterns: Sequence[str]) -> Glob:
+    """One test for shell globs (fnmatch's own translation, case-sensitive)."""
+    literal = [p for p in patterns if not _WILDCARDS.search(p)]
+    prefixes = [p[:-1] for p in patterns if p.endswith("*") and p[:-1] and not _WILDCARDS.search(p[:-1])]
+    if patterns and len(literal) + len(prefixes) == len(patterns):
+        return _Plain(frozenset(literal), tuple(prefixes))
     return re.compile("|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in patterns) or "(?!)")
 
 
-def _compiled(key: str, values: tuple[str, ...]) -> frozenset[str] | re.Pattern[str]:
+def _compiled(key: str, values: tuple[str, ...]) -> frozenset[str] | Glob:
     return _glob(values) if key in GLOB_KEYS else frozenset(values)
 
 
@@ -659,16 +681,40 @@ _POOL_FIELDS = {
 _SCALARS = ("region", "project_id", "kind", "severity")
 
 
+_Plan = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, int], ...], bool]
+_PLANS: dict[frozenset[str] | tuple[str, ...], _Plan] = {}
+
+
+def _plan(keys: Collection[str]) -> _Plan:
+    """Which pool fields and scalars `fields_from` reads for these keys (kept per key set: one per file)."""
+    plan = (
+        tuple((key, name) for key, name in _POOL_FIELDS.items() if key in keys),
+        tuple((key, index) for index, key in enumerate(_SCALARS) if key in keys),
+        "listener_id" in keys,
+    )
+    if isinstance(keys, frozenset | tuple) and len(_PLANS) < 64:
+        _PLANS[keys] = plan
+    return plan
+
+
 def fields_from(
     pool: Any, check: Any, scalars: tuple[Any, Any, Any, Any], keys: Collection[str] = MATCH_KEYS
 ) -> dict[str, tuple[str, ...]]:
     """The match fields (only `keys`) of a pool block, a check block and region, project, kind, severity."""
-    pool = pool if isinstance(pool, Mapping) else {}
-    fields = {key: _strings(pool.get(name)) for key, name in _POOL_FIELDS.items() if key in keys}
-    for key, value in zip(_SCALARS, scalars, strict=True):
-        if key in keys:
-            fields[key] = (value,) if type(value) is str and value else _strings(value)
-    if "listener_id" in keys:
+    if type(pool) is not dict:  # the common case first: isinstance against Mapping costs per finding
+        pool = pool if isinstance(pool, Mapping) else {}
+    try:
+        plan = _PLANS[keys]  # type: ignore[index]  # a list of keys is unhashable: TypeError, planned anew
+    except (KeyError, TypeError):
+        plan = _plan(keys)
+    fields: dict[str, tuple[str, ...]] = {}
+    for key, name in plan[0]:
+        value = pool.get(name)
+        fields[key] = (value,) if type(value) is str and value else _strings(value)
+    for key, index in plan[1]:
+        value = scalars[index]
+        fields[key] = (value,) if type(value) is str and value else _strings(value)
+    if plan[2]:
         listeners = _strings(pool.get("listener_ids"))
         checked = _strings(check.get("listener_id")) if isinstance(check, Mapping) else ()
         fields["listener_id"] = (
@@ -677,10 +723,13 @@ def fields_from(
     return fields
 
 
-def _offers(test: frozenset[str] | re.Pattern[str], offered: tuple[str, ...]) -> bool:
-    if isinstance(test, frozenset):
+def _offers(test: frozenset[str] | Glob, offered: tuple[str, ...]) -> bool:
+    if type(test) is frozenset:
         return not test.isdisjoint(offered)
-    return any(test.match(value) for value in offered)
+    for value in offered:  # noqa: SIM110 - a loop, not any(generator): runs per candidate and finding
+        if test.match(value):  # type: ignore[union-attr]  # not a frozenset: a Glob
+            return True
+    return False
 
 
 def _tags_match(route: Route, tags: Sequence[Mapping[str, str]]) -> bool:

@@ -537,21 +537,31 @@ def test_an_invocation_that_names_its_job_imports_no_diagnosis(invocation):
     assert not [f for f in files if f.endswith("handler/diagnose.py")]
 
 
-def test_unpacked_zip_routes_with_a_yaml_file_read_from_the_code_root(unpacked, target, tmp_path):
+ZIP_ROUTES = (
+    "receivers:\n"
+    "  - name: ops-hook\n"
+    '    webhook: {url: "${OPS_HOOK_URL}", secret: "${OPS_HOOK_SECRET}"}\n'
+    "routes:\n"
+    '  - match: {pool_name: "web*"}\n'
+    "    receivers: [ops-hook]\n"
+    '    runbook_url: "https://wiki.example.com/elb?pool={pool_id}"\n'
+)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["yaml-only", "with-compiled-copy"])
+def test_unpacked_zip_routes_with_a_yaml_file_read_from_the_code_root(unpacked, target, tmp_path, compiled):
     # FunctionGraph sets RUNTIME_CODE_ROOT to where it unpacked the code: a relative ELB_WATCH_ROUTES is
-    # read from there. PyYAML comes from the zip (the SDK requires it), never from this machine.
+    # read from there. PyYAML comes from the zip (the SDK's region provider imports it), never from this
+    # machine. With the compiled copy `package --include` writes beside it, the copy is what is read: here
+    # its runbook says so (a real copy is the same document as the YAML; this one is marked to be seen).
     code_root = tmp_path / "code"
     code_root.mkdir()
-    (code_root / "routes.yaml").write_text(
-        "receivers:\n"
-        "  - name: ops-hook\n"
-        '    webhook: {url: "${OPS_HOOK_URL}", secret: "${OPS_HOOK_SECRET}"}\n'
-        "routes:\n"
-        '  - match: {pool_name: "web*"}\n'
-        "    receivers: [ops-hook]\n"
-        '    runbook_url: "https://wiki.example.com/elb?pool={pool_id}"\n',
-        encoding="utf-8",
-    )
+    (code_root / "routes.yaml").write_text(ZIP_ROUTES, encoding="utf-8")
+    if compiled:
+        [_, (name, copy)] = packaging._included([code_root / "routes.yaml"])
+        body = json.loads(copy)
+        body["document"]["routes"][0]["runbook_url"] += "&from=copy"
+        (code_root / name).write_text(json.dumps(body), encoding="utf-8")
     with (
         ElbSimulator(demo_scenario()) as simulator,
         running_receivers(secret="zip-route-secret-01") as receivers,
@@ -572,6 +582,7 @@ def test_unpacked_zip_routes_with_a_yaml_file_read_from_the_code_root(unpacked, 
     [notification] = result["notifications"]
     assert notification["route"]["matched"] == ["routes[0]"]
     assert len(accepted) == 1
+    assert notification["route"]["runbook_url"].endswith("&from=copy") is compiled
     assert any(f.startswith(str(unpacked / "yaml")) for f in child["files"])
     assert "zip-route-secret-01" not in json.dumps(result)
 
@@ -579,7 +590,19 @@ def test_unpacked_zip_routes_with_a_yaml_file_read_from_the_code_root(unpacked, 
 def test_package_include_ships_a_file_at_the_root_but_never_in_place_of_code(tmp_path):
     routes = tmp_path / "routes.yaml"
     routes.write_text("routes: []\n", encoding="utf-8")
-    assert packaging._included([routes]) == [("routes.yaml", b"routes: []\n")]
+    [shipped, (name, copy)] = packaging._included([routes])
+    assert shipped == ("routes.yaml", b"routes: []\n")
+    assert name == "routes.yaml.json"
+    body = json.loads(copy)
+    assert body["document"] == {"routes": []}
+    assert body["source_sha256"] == hashlib.sha256(b"routes: []\n").hexdigest()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("routes: [\n", encoding="utf-8")
+    with pytest.raises(packaging.PackagingError, match=r"broken\.yaml.*not valid YAML"):
+        packaging._included([broken])
+    plain = tmp_path / "routes.json"
+    plain.write_text("{}", encoding="utf-8")
+    assert packaging._included([plain]) == [("routes.json", b"{}")]
     for name in ("index.py", "handler", "sitecustomize.py", ".pth"):
         bad = tmp_path / name
         bad.write_text("x", encoding="utf-8")

@@ -432,3 +432,109 @@ def test_an_event_naming_an_unknown_receiver_is_an_error_for_that_target_only():
     assert checked.errors[-1].message.startswith(
         "names unknown receiver(s) ['ops-emial']; known here: feishu, ops-email"
     )
+
+
+# ---- the compiled copy of a YAML routing file (what `package --include` ships beside it) --------------
+
+COPY_YAML = "receivers:\n  - name: ops\n    webhook: {url: https://hooks.example.com/ops}\nroutes: []\n"
+
+
+def _with_copy(tmp_path, document_change=None, **body_change):
+    from handler.routing_file import compile_yaml, compiled_path  # noqa: PLC0415
+
+    path = tmp_path / "routes.yaml"
+    path.write_text(COPY_YAML, encoding="utf-8")
+    body = json.loads(compile_yaml(COPY_YAML))
+    if document_change:
+        body["document"]["receivers"][0]["name"] = document_change
+    body.update(body_change)
+    compiled_path(path).write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def test_a_compiled_copy_of_the_same_text_is_read_instead_of_the_yaml(tmp_path):
+    path = _with_copy(tmp_path, document_change="from-the-copy")
+    assert [c.name for c in load(str(path), {}).receivers] == ["from-the-copy"]
+
+
+def test_a_compiled_copy_of_another_text_is_ignored_so_an_edited_file_wins(tmp_path):
+    path = _with_copy(tmp_path, document_change="from-the-copy")
+    path.write_text(COPY_YAML.replace("name: ops", "name: edited"), encoding="utf-8")
+    assert [c.name for c in load(str(path), {}).receivers] == ["edited"]
+
+
+@pytest.mark.parametrize("change", [{"format": "something-else"}, {"source_sha256": "0" * 64}])
+def test_a_compiled_copy_of_another_format_or_hash_is_ignored(tmp_path, change):
+    path = _with_copy(tmp_path, document_change="from-the-copy", **change)
+    assert [c.name for c in load(str(path), {}).receivers] == ["ops"]
+
+
+def test_a_corrupt_compiled_copy_is_ignored(tmp_path):
+    from handler.routing_file import compiled_path  # noqa: PLC0415
+
+    path = _with_copy(tmp_path, document_change="from-the-copy")
+    compiled_path(path).write_text('{"format": ', encoding="utf-8")
+    assert [c.name for c in load(str(path), {}).receivers] == ["ops"]
+
+
+def test_a_compiled_copy_is_still_checked_like_the_file(tmp_path):
+    from handler.routing_file import compile_yaml, compiled_path  # noqa: PLC0415
+
+    path = tmp_path / "routes.yaml"
+    path.write_text(COPY_YAML, encoding="utf-8")
+    body = json.loads(compile_yaml(COPY_YAML))
+    body["document"]["receivers"][0]["webhook"]["url"] = "${UNSET_IN_THIS_TEST}"
+    compiled_path(path).write_text(json.dumps(body), encoding="utf-8")
+    with pytest.raises(RoutesError, match="UNSET_IN_THIS_TEST"):
+        load(str(path), {})
+
+
+# ---- globs: literals and `literal*` are tested without a regular expression, with fnmatch's answers ----
+
+GLOB_CASES = [
+    (("pay-*",), ["pay-api", "pay-", "pay", "xpay-api", "pay-\napi", "PAY-api"]),
+    (("web", "pay-*"), ["web", "web2", "pay-db", "we"]),
+    (("*",), ["", "anything"]),
+    (("pay-?",), ["pay-a", "pay-ab"]),
+    (("[ab]*",), ["api", "bob", "cat"]),
+    (("pay-*", "we?"), ["pay-1", "wet", "west"]),
+    (("a*b*",), ["ab", "axxb", "ba"]),
+]
+
+
+@pytest.mark.parametrize(("patterns", "values"), GLOB_CASES)
+def test_glob_tests_answer_as_fnmatch_does(patterns, values):
+    import fnmatch  # noqa: PLC0415
+
+    from handler.routes import _glob  # noqa: PLC0415
+
+    test = _glob(patterns)
+    for value in values:
+        expected = any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
+        assert bool(test.match(value)) is expected, (patterns, value)
+
+
+def test_plain_globs_need_no_regular_expression():
+    import re  # noqa: PLC0415
+
+    from handler.routes import _glob  # noqa: PLC0415
+
+    assert not isinstance(_glob(("pay-*", "web")), re.Pattern)
+    assert isinstance(_glob(("pay-?",)), re.Pattern)
+
+
+def test_glob_tests_agree_with_fnmatch_on_generated_patterns():
+    import fnmatch  # noqa: PLC0415
+
+    from hypothesis import given, settings  # noqa: PLC0415
+    from hypothesis import strategies as st  # noqa: PLC0415
+
+    from handler.routes import _glob  # noqa: PLC0415
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text("ab*?-", max_size=5), min_size=1, max_size=3), st.text("ab-\n", max_size=6))
+    def agree(patterns, value):
+        expected = any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
+        assert bool(_glob(tuple(patterns)).match(value)) is expected
+
+    agree()
