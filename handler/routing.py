@@ -24,8 +24,10 @@ NO_TAGS: Mapping[str, Mapping[str, str]] = {}
 
 def lb_tags(pool: Any, tags: Mapping[str, Mapping[str, str]]) -> list[Mapping[str, str]]:
     """The tags of each load balancer of a pool block that the read stage could read."""
-    ids = pool.get("loadbalancer_ids") if isinstance(pool, Mapping) and tags else None
-    return [tags[lb] for lb in ids if isinstance(lb, str) and lb in tags] if isinstance(ids, list) else []
+    if not tags or not (type(pool) is dict or isinstance(pool, Mapping)):
+        return []
+    ids = pool.get("loadbalancer_ids")
+    return [tags[lb] for lb in ids if type(lb) is str and lb in tags] if type(ids) is list else []
 
 
 def decide_routes(

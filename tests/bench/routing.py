@@ -135,8 +135,12 @@ def cold(progress: Any = None) -> tuple[float, float, float]:
     return statistics.median(plain), statistics.median(routed), statistics.median(yaml_only)
 
 
-def route_many(findings: int = 10_000) -> float:
-    """Median seconds of stage route over `findings` notifications with the 50-route file."""
+def route_many(findings: int = 10_000) -> tuple[float, float]:
+    """Median seconds of stage route over `findings` notifications with the 50-route file: (wall, CPU).
+
+    CPU time (`time.process_time`) is what the stage costs; on a shared VM the wall clock also counts
+    the time the hypervisor gave the CPU to someone else.
+    """
     import yaml  # noqa: PLC0415 - the bench's own imports stay out of the cold-start children
 
     from handler.channels.config import Channel  # noqa: PLC0415
@@ -166,13 +170,14 @@ def route_many(findings: int = 10_000) -> float:
         for index in range(findings)
     )
     tags = {f"lb-{index}": {"team": f"t{index * 5}"} for index in range(40)}
-    times = []
+    times, cpu = [], []
     for _ in range(RUNS):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         routed = decide_routes(notifications, receivers, tags)
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     assert len(routed) == findings
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def routing_rows(progress: Any = None) -> list[tuple[str, str, str, bool]]:
@@ -198,13 +203,13 @@ def routing_rows(progress: Any = None) -> list[tuple[str, str, str, bool]]:
     ]
     if progress is not None:
         progress("routing: stage route over 10,000 findings")
-    seconds = route_many()
+    seconds, cpu = route_many()
     rows.append(
         (
             f"Stage route: 10,000 findings through {ROUTES} routes (tags included)",
-            f"{seconds * 1000:.1f} ms",
-            "< 50 ms",
-            seconds < 0.050,
+            f"{cpu * 1000:.1f} ms CPU ({seconds * 1000:.1f} ms wall)",
+            "< 50 ms CPU",
+            cpu < 0.050,
         )
     )
     return rows
