@@ -9,7 +9,6 @@ are not tried. The SDK is imported here, on the first push, never by `import han
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 METRICS_UNAVAILABLE = "METRICS.UNAVAILABLE"
 ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_CES_"
-_SDK_LOGGER = "HuaweiCloud-SDK-CesClient"
 # Seconds of the deadline kept for building and returning the result after the last push.
 RESULT_KEEP_SECONDS = 0.5
 # A request given less than this is not made: it could not finish.
@@ -44,33 +42,11 @@ def build_client(region_id: str, project_id: str, credentials: Credentials) -> t
     """A CesClient for the region and project, and its HttpConfig (timeouts are set per request)."""
     from huaweicloudsdkces.v1.ces_client import CesClient  # noqa: PLC0415 - lazy SDK import
     from huaweicloudsdkces.v1.region.ces_region import CesRegion  # noqa: PLC0415
-    from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415
 
-    try:
-        region = CesRegion.value_of(region_id)
-    except KeyError:
-        variable = ENDPOINT_ENV_PREFIX + region_id.replace("-", "_").upper()
-        raise SetupError(
-            f"unknown Cloud Eye region {region_id!r}: not in the SDK's region table and no {variable}"
-        ) from None
-    basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
-    if credentials.security_token:
-        basic = basic.with_security_token(credentials.security_token)
-    config = sdk.http_config((3.0, 5.0))
-    sdk_logger = logging.getLogger(_SDK_LOGGER)
-    if not any(isinstance(handler, logging.NullHandler) for handler in sdk_logger.handlers):
-        sdk_logger.addHandler(logging.NullHandler())  # ours reports each failure once, in the result
-    try:
-        client = (
-            CesClient.new_builder()
-            .with_http_config(config)
-            .with_credentials(basic)
-            .with_region(region)
-            .build()
-        )
-    except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a failed push
-        raise SetupError(f"cannot build the Cloud Eye client ({type(exc).__name__})") from None
-    client = sdk.trim(client, list(region.endpoints or ()), models=False)
+    target = (region_id, project_id, credentials)
+    client, config = sdk.service_client(
+        CesClient, CesRegion, target, label="Cloud Eye", failure=SetupError, models=False
+    )
     sdk.cap_bodies(client, ANSWER_CAP_BYTES)
     return client, config
 

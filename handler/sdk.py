@@ -25,7 +25,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from handler.config import Credentials
 
 T = TypeVar("T")
 
@@ -203,3 +206,52 @@ def trimmed(client: Any) -> tuple[str, ...]:
     """Which trims `trim` applied to this client: "signing", "environment", "models"."""
     found: tuple[str, ...] = getattr(client, _TRIMMED, ())
     return found
+
+
+def service_client(
+    client_class: Any,
+    region_class: Any,
+    target: tuple[str, str, Credentials],
+    *,
+    label: str,
+    failure: type[Exception],
+    models: bool,
+) -> tuple[Any, Any]:
+    """A trimmed client of one SDK service for (region, project, credentials), and its HttpConfig.
+
+    `label` names the service in errors ("SMN", "COC", "Cloud Eye"); a region neither the SDK's table
+    nor a HUAWEICLOUD_SDK_REGION_<SERVICE>_<REGION> override knows, or a client the SDK will not build,
+    raises `failure`. Timeouts are set per call; the SDK's own retries are never used (ours run inside
+    the deadline), and its logger gets a NullHandler: each failure is reported once, scrubbed, by us.
+    """
+    import logging  # noqa: PLC0415
+
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - lazy SDK import
+
+    region_id, project_id, credentials = target
+    try:
+        region = region_class.value_of(region_id)
+    except KeyError:
+        service = client_class.__name__.removesuffix("Client").upper()
+        variable = f"HUAWEICLOUD_SDK_REGION_{service}_" + region_id.replace("-", "_").upper()
+        raise failure(
+            f"unknown {label} region {region_id!r}: not in the SDK's region table and no {variable} endpoint"
+        ) from None
+    basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
+    if credentials.security_token:
+        basic = basic.with_security_token(credentials.security_token)
+    config = http_config((3.0, 5.0))
+    sdk_logger = logging.getLogger(f"HuaweiCloud-SDK-{client_class.__name__}")
+    if not any(isinstance(handler, logging.NullHandler) for handler in sdk_logger.handlers):
+        sdk_logger.addHandler(logging.NullHandler())
+    try:
+        client = (
+            client_class.new_builder()
+            .with_http_config(config)
+            .with_credentials(basic)
+            .with_region(region)
+            .build()
+        )
+    except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a failed call, not a crash
+        raise failure(f"cannot build the {label} client ({type(exc).__name__})") from None
+    return trim(client, list(region.endpoints or ()), models=models), config

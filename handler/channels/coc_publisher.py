@@ -10,7 +10,6 @@ in the request path: it is the channel's secret, scrubbed from every error and l
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -19,11 +18,10 @@ from handler import sdk
 from handler.channels.config import Channel
 from handler.channels.context import DeliveryContext
 from handler.channels.protocol import quote_answer
-from handler.channels.retry import Attempt, Outcome, Progress, with_retries
+from handler.channels.retry import Attempt, Outcome, Progress, classify_sdk_error, with_retries
 from handler.config import Credentials
 from handler.instance import SdkClients
 
-_SDK_LOGGER = "HuaweiCloud-SDK-CocClient"
 ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_COC_"
 # error_code in a 200 answer that means accepted ("0" per the API reference; empty or absent as well).
 ACCEPTED_CODES = frozenset({"", "0", "0000", "None"})
@@ -58,57 +56,24 @@ def _client(
 
 
 def build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
-    """A CocClient for the intake's region and its HttpConfig (timeouts are set per attempt)."""
+    """A CocClient for the intake's region and its HttpConfig (timeouts are set per attempt).
+
+    The SDK would log a connection error with its URL (and so the key) to Python's last-resort stderr
+    handler; `sdk.service_client` gives its logger a NullHandler. Models kept: the answer's error_code
+    says whether COC took the event.
+    """
     from huaweicloudsdkcoc.v1.coc_client import CocClient  # noqa: PLC0415 - lazy SDK import
     from huaweicloudsdkcoc.v1.region.coc_region import CocRegion  # noqa: PLC0415
-    from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415
 
-    try:
-        region = CocRegion.value_of(region_id)
-    except KeyError:
-        raise ReportSetupError(
-            f"unknown COC region {region_id!r}: not in the SDK's region table and no "
-            f"{_override(region_id)} endpoint"
-        ) from None
-    basic = BasicCredentials(credentials.ak, credentials.sk, project_id)
-    if credentials.security_token:
-        basic = basic.with_security_token(credentials.security_token)
-    config = sdk.http_config((3.0, 5.0))
-    # The SDK logs connection errors, with the URL (and so the key), to Python's last-resort stderr
-    # handler when its logger has none: ours reports each failure once, scrubbed, in the result.
-    sdk_logger = logging.getLogger(_SDK_LOGGER)
-    if not any(isinstance(handler, logging.NullHandler) for handler in sdk_logger.handlers):
-        sdk_logger.addHandler(logging.NullHandler())
-    try:
-        client = (
-            CocClient.new_builder()
-            .with_http_config(config)
-            .with_credentials(basic)
-            .with_region(region)
-            .build()
-        )
-    except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a failed delivery
-        raise ReportSetupError(f"cannot build the COC client ({type(exc).__name__})") from None
-    # Models kept: the answer's error_code says whether COC took the event.
-    return sdk.trim(client, list(region.endpoints or ()), models=True), config
+    target = (region_id, project_id, credentials)
+    return sdk.service_client(
+        CocClient, CocRegion, target, label="COC", failure=ReportSetupError, models=True
+    )
 
 
 def classify(exc: Exception) -> Attempt:
     """An SDK or transport exception as an attempt: 429, 5xx and connection errors may be retried."""
-    from handler.outbound import ClientError, ServiceError, TransportError, from_foreign  # noqa: PLC0415
-
-    error = from_foreign(exc)
-    if isinstance(error, ServiceError):
-        request_id = f", request {error.request_id}" if error.request_id else ""
-        detail = quote_answer(error.message)
-        message = f"COC {error.code or 'error'} (HTTP {error.status or 0}{request_id}): {detail}"
-        return Attempt(message, retryable=error.retryable)
-    if isinstance(error, TransportError):
-        reason = error.message if error.cause.name != "OTHER" else f"cannot reach COC ({type(exc).__name__})"
-        return Attempt(reason, retryable=True)
-    if isinstance(error, ClientError):
-        return Attempt(f"COC SDK error ({error.foreign})")
-    return Attempt(f"unreadable COC answer ({error.foreign})")
+    return classify_sdk_error(exc, "COC")
 
 
 def judge(response: Any) -> Attempt:

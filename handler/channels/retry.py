@@ -159,3 +159,24 @@ def with_retries(
         throttled = ended.last is not None and ended.last.throttled
         return Outcome("throttled" if throttled else "failed", attempts, _final(error, attempts, why))
     return Outcome("failed", attempts, _final(error, attempts))
+
+
+def classify_sdk_error(exc: Exception, label: str) -> Attempt:
+    """An SDK-backed channel's exception (SMN, COC) as an attempt: 429, 5xx and connection errors retry."""
+    from handler.channels.protocol import quote_answer  # noqa: PLC0415
+    from handler.outbound import ClientError, ServiceError, TransportError, from_foreign  # noqa: PLC0415
+
+    error = from_foreign(exc)
+    if isinstance(error, ServiceError):
+        request_id = f", request {error.request_id}" if error.request_id else ""
+        detail = quote_answer(error.message)
+        message = f"{label} {error.code or 'error'} (HTTP {error.status or 0}{request_id}): {detail}"
+        return Attempt(message, retryable=error.retryable)
+    if isinstance(error, TransportError):
+        reason = (
+            error.message if error.cause.name != "OTHER" else f"cannot reach {label} ({type(exc).__name__})"
+        )
+        return Attempt(reason, retryable=True)
+    if isinstance(error, ClientError):
+        return Attempt(f"{label} SDK error ({error.foreign})")
+    return Attempt(f"unreadable {label} answer ({error.foreign})")
