@@ -9,7 +9,6 @@ are not tried. The SDK is imported here, on the first push, never by `import han
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from handler.run_context import RunContext
 
 METRICS_UNAVAILABLE = "METRICS.UNAVAILABLE"
-ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_CES_"
 # Seconds of the deadline kept for building and returning the result after the last push.
 RESULT_KEEP_SECONDS = 0.5
 # A request given less than this is not made: it could not finish.
@@ -55,21 +53,7 @@ def _client(
     region_id: str, project_id: str, credentials: Credentials, clients: SdkClients | None
 ) -> tuple[Any, Any]:
     """The warm instance's CesClient for this region, project, endpoint and key pair, or a new one."""
-    if clients is None:
-        return build_client(region_id, project_id, credentials)
-    override = os.environ.get(ENDPOINT_ENV_PREFIX + region_id.replace("-", "_").upper(), "")
-    key = (
-        "ces",
-        region_id,
-        override,
-        project_id,
-        credentials.ak,
-        credentials.sk,
-        credentials.security_token,
-        *sdk.environment_key(),
-    )
-    kept: tuple[Any, Any] = clients.get(key, lambda: build_client(region_id, project_id, credentials))
-    return kept
+    return sdk.warm_client(clients, "ces", (region_id, project_id, credentials), build_client)
 
 
 def home(run: RunContext, scopes: Sequence[tuple[str, str]]) -> tuple[str, str]:

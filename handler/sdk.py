@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from handler.config import Credentials
+    from handler.instance import SdkClients
 
 T = TypeVar("T")
 
@@ -255,3 +256,32 @@ def service_client(
     except Exception as exc:  # noqa: BLE001 - a client that cannot be built is a failed call, not a crash
         raise failure(f"cannot build the {label} client ({type(exc).__name__})") from None
     return trim(client, list(region.endpoints or ()), models=models), config
+
+
+def warm_client(
+    clients: SdkClients | None,
+    service: str,
+    target: tuple[str, str, Credentials],
+    build: Callable[[str, str, Credentials], tuple[Any, Any]],
+) -> tuple[Any, Any]:
+    """The warm instance's client of `service` ("smn", "coc", "ces") for this target, or a new one.
+
+    Kept per region, endpoint override (read at call time, as the SDK does), project, key pair and the
+    proxy/CA environment, so a changed setting builds a new client instead of reusing a stale one.
+    """
+    region_id, project_id, credentials = target
+    if clients is None:
+        return build(region_id, project_id, credentials)
+    variable = f"HUAWEICLOUD_SDK_REGION_{service.upper()}_" + region_id.replace("-", "_").upper()
+    key = (
+        service,
+        region_id,
+        os.environ.get(variable, ""),
+        project_id,
+        credentials.ak,
+        credentials.sk,
+        credentials.security_token,
+        *environment_key(),
+    )
+    kept: tuple[Any, Any] = clients.get(key, lambda: build(region_id, project_id, credentials))
+    return kept

@@ -10,7 +10,6 @@ in the request path: it is the channel's secret, scrubbed from every error and l
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +21,6 @@ from handler.channels.retry import Attempt, Outcome, Progress, classify_sdk_erro
 from handler.config import Credentials
 from handler.instance import SdkClients
 
-ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_COC_"
 # error_code in a 200 answer that means accepted ("0" per the API reference; empty or absent as well).
 ACCEPTED_CODES = frozenset({"", "0", "0000", "None"})
 
@@ -31,28 +29,11 @@ class ReportSetupError(Exception):
     """The COC client cannot be built (unknown region, SDK refusal): no attempt can be made."""
 
 
-def _override(region_id: str) -> str:
-    return ENDPOINT_ENV_PREFIX + region_id.replace("-", "_").upper()
-
-
 def _client(
     region_id: str, project_id: str, credentials: Credentials, clients: SdkClients | None
 ) -> tuple[Any, Any]:
-    """The warm instance's CocClient for this region, endpoint, project and key pair, or a new one."""
-    if clients is None:
-        return build_client(region_id, project_id, credentials)
-    key = (
-        "coc",
-        region_id,
-        os.environ.get(_override(region_id), ""),
-        project_id,
-        credentials.ak,
-        credentials.sk,
-        credentials.security_token,
-        *sdk.environment_key(),
-    )
-    kept: tuple[Any, Any] = clients.get(key, lambda: build_client(region_id, project_id, credentials))
-    return kept
+    """The warm instance's CocClient for this region, project, endpoint and key pair, or a new one."""
+    return sdk.warm_client(clients, "coc", (region_id, project_id, credentials), build_client)
 
 
 def build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:

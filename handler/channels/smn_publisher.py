@@ -15,7 +15,6 @@ from handler.channels.retry import Attempt, Outcome, Progress, classify_sdk_erro
 from handler.config import Credentials
 from handler.instance import SdkClients
 
-ENDPOINT_ENV_PREFIX = "HUAWEICLOUD_SDK_REGION_SMN_"
 
 
 class PublishSetupError(Exception):
@@ -26,23 +25,7 @@ def _client(
     region_id: str, project_id: str, credentials: Credentials, clients: SdkClients | None
 ) -> tuple[Any, Any]:
     """The warm instance's SmnClient for this region, project, endpoint and key pair, or a new one."""
-    import os  # noqa: PLC0415 - the endpoint override is read at call time, as the SDK does
-
-    if clients is None:
-        return build_client(region_id, project_id, credentials)
-    override = os.environ.get(ENDPOINT_ENV_PREFIX + region_id.replace("-", "_").upper(), "")
-    key = (
-        "smn",
-        region_id,
-        override,
-        project_id,
-        credentials.ak,
-        credentials.sk,
-        credentials.security_token,
-        *sdk.environment_key(),
-    )
-    kept: tuple[Any, Any] = clients.get(key, lambda: build_client(region_id, project_id, credentials))
-    return kept
+    return sdk.warm_client(clients, "smn", (region_id, project_id, credentials), build_client)
 
 
 def build_client(region_id: str, project_id: str, credentials: Credentials) -> tuple[Any, Any]:
