@@ -16,7 +16,6 @@ from handler.config import Credentials
 from handler.instance import SdkClients
 
 
-
 class PublishSetupError(Exception):
     """The SMN client cannot be built (unknown region, SDK refusal): no attempt can be made."""
 
